@@ -1,0 +1,21 @@
+"""Small value types shared by every stage (no stage-specific imports here)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Modality(IntEnum):
+    """Modality id of a document token; ``modality_max`` takes the best of these per document.
+
+    ``OTHER`` marks chat-template and prefix tokens. They are scored like any token under
+    ``token_max`` and compete as their own group under ``modality_max`` (as in the reference).
+    """
+
+    OTHER = 0
+    VIDEO = 1
+    ASR = 2
+    OCR = 3
+
+
+MODALITY_NAMES = {m.value: m.name.lower() for m in Modality}
