@@ -1,0 +1,1 @@
+"""Benchmark scripts (speed, memory, quality). Run them as `python benchmarks/<name>.py`."""

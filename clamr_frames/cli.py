@@ -1,0 +1,246 @@
+"""Command line: ``clamr-frames {inspect,index,select,demo}``.
+
+The only place that turns library exceptions into messages and exit codes:
+0 success, 1 unexpected internal error, 2 bad input (unreadable video, bad arguments, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from clamr_frames import __version__
+from clamr_frames.errors import ClamrFramesError
+
+EXIT_BAD_INPUT = 2
+
+
+def _fmt_time(t: float) -> str:
+    m, s = divmod(float(t), 60.0)
+    h, m = divmod(int(m), 60)
+    return f"{h:d}:{m:02d}:{s:05.2f}"
+
+
+def _short(text: str, n: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# -- inspect ---------------------------------------------------------------------------------------
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from clamr_frames.context.subtitles import asr_contexts, load_subtitles
+    from clamr_frames.video import VideoReader
+
+    with VideoReader(args.video, backend=args.backend) as reader:
+        meta = reader.metadata
+        idx, ts = reader.candidate_indices(fps=args.fps, num_frames=args.num_frames)
+    subs = load_subtitles(args.subtitles) if args.subtitles else None
+    ctx = asr_contexts(list(subs.cues), ts, before=args.window, after=args.window) if subs else [""] * len(ts)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "metadata": meta.__dict__,
+                    "subtitles": None
+                    if subs is None
+                    else {"path": subs.path, "cues": len(subs.cues), "skipped": subs.skipped, "encoding": subs.encoding},
+                    "candidates": [
+                        {"frame_index": int(i), "timestamp": float(t), "asr": c} for i, t, c in zip(idx, ts, ctx)
+                    ],
+                },
+                indent=1,
+            )
+        )
+        return 0
+    print(f"file        {meta.path}")
+    print(f"backend     {meta.backend}   codec {meta.codec}")
+    print(f"duration    {meta.duration:.3f} s ({_fmt_time(meta.duration)})")
+    print(f"frames      {meta.num_frames}   native fps {meta.fps:.3f}")
+    print(f"size        {meta.width}x{meta.height}   audio {'yes' if meta.has_audio else 'no'}")
+    if subs is not None:
+        print(f"subtitles   {subs.path}: {len(subs.cues)} cues ({subs.encoding}), {subs.skipped} malformed skipped")
+    print(f"candidates  {len(ts)}")
+    limit = len(ts) if args.all else min(len(ts), 20)
+    for i in range(limit):
+        print(f"  {_fmt_time(ts[i])}  frame {int(idx[i]):>7d}  {_short(ctx[i]) if ctx[i] else ''}")
+    if limit < len(ts):
+        print(f"  ... {len(ts) - limit} more (use --all)")
+    return 0
+
+
+# -- index / select --------------------------------------------------------------------------------
+def _selector(args: argparse.Namespace):
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.selector import FrameSelector
+
+    settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend)
+    return FrameSelector.from_pretrained(
+        args.scorer,
+        device=args.device,
+        settings=settings,
+        cache_dir=args.cache_dir,
+        ocr=args.ocr,
+        aggregation=args.aggregation,
+        progress=not args.quiet,
+    )
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    if args.subtitles and len(args.subtitles) != len(args.videos):
+        raise _usage(f"--subtitles was given {len(args.subtitles)} times for {len(args.videos)} videos")
+    selector = _selector(args)
+    subs = args.subtitles or [None] * len(args.videos)
+    for video, sub in zip(args.videos, subs):
+        idx = selector.index(video, subtitles=sub)
+        print(f"{video}: {idx.num_candidates} candidates indexed in {idx.path}")
+    return 0
+
+
+def cmd_select(args: argparse.Namespace) -> int:
+    selector = _selector(args)
+    sel = selector.select(
+        args.video,
+        args.question,
+        k=args.k,
+        subtitles=args.subtitles,
+        options=args.options or None,
+        policy=args.policy,
+        seed=args.seed,
+    )
+    if args.plot:
+        from clamr_frames.plot import plot_timeline
+
+        plot_timeline(sel, args.plot)
+    if args.save_frames:
+        out = Path(args.save_frames)
+        out.mkdir(parents=True, exist_ok=True)
+        for t, img in zip(sel.timestamps, sel.pil_images()):
+            img.save(out / f"frame_{t:010.3f}.jpg")
+    if args.json:
+        print(json.dumps(sel.to_dict(), indent=1))
+        return 0
+    print(f"{len(sel.indices)} of {len(sel.all_scores)} candidates for: {sel.question}")
+    for e in sel.explain():
+        ctx = e["ocr"] or e["asr"]
+        why = ", ".join(f"{m}: {' '.join(toks[:6])}" for m, toks in e["matched"].items()) if e["matched"] else ""
+        print(f"  {_fmt_time(e['timestamp'])}  score {e['score']:8.3f}  {_short(ctx, 50)}  [{why}]")
+    if args.plot:
+        print(f"timeline plot: {args.plot}")
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from clamr_frames.demo import run_demo
+
+    return run_demo(
+        out_dir=Path(args.out),
+        minutes=args.minutes,
+        k=args.k,
+        seed=args.seed,
+        policy=args.policy,
+        ocr=args.ocr,
+    )
+
+
+# -- parser ----------------------------------------------------------------------------------------
+class _UsageError(ClamrFramesError):
+    pass
+
+
+def _usage(msg: str) -> _UsageError:
+    return _UsageError(msg)
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=float, default=1.0, help="candidate frames per second (default 1.0)")
+    p.add_argument("--num-frames", type=int, default=None, help="take N evenly spaced candidates instead of --fps")
+    p.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto", help="video decoding backend")
+
+
+def _add_scorer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scorer", default="default", help="default | clamr | a hub id or local CLaMR path")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
+    p.add_argument("--cache-dir", default=None, help="index cache directory (default: $CLAMR_FRAMES_CACHE or user cache)")
+    p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
+    p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clamr-frames",
+        description="Pick the frames of a long video that a video-QA model should look at.",
+    )
+    parser.add_argument("--version", action="version", version=f"clamr-frames {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("inspect", help="video metadata and candidate timestamps with their subtitle context")
+    p.add_argument("video")
+    p.add_argument("--subtitles", default=None, help=".srt / .vtt / LongVideoBench .json")
+    p.add_argument("--window", type=float, default=3.0, help="seconds of subtitles before/after each candidate")
+    p.add_argument("--all", action="store_true", help="list every candidate, not the first 20")
+    p.add_argument("--json", action="store_true")
+    _add_sampling(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("index", help="encode the candidate frames of videos into the on-disk index")
+    p.add_argument("videos", nargs="+")
+    p.add_argument("--subtitles", action="append", default=None, help="one per video, in order")
+    _add_sampling(p)
+    _add_scorer(p)
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("select", help="pick k frames of a video for a question")
+    p.add_argument("video")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=16)
+    p.add_argument("--subtitles", default=None)
+    p.add_argument("--options", nargs="*", default=None, help="multiple-choice options to add to the query")
+    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | inverse-transform | hybrid | uniform | gated")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")
+    p.add_argument("--save-frames", default=None, metavar="DIR", help="write the picked frames as JPEG")
+    _add_sampling(p)
+    _add_scorer(p)
+    p.set_defaults(func=cmd_select)
+
+    p = sub.add_parser("demo", help="generate a video with needles, select frames offline, report hits")
+    p.add_argument("--out", default="demo_out", help="output directory (video, subtitles, plot)")
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("-k", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--policy", default="topk")
+    p.add_argument("--ocr", action="store_true", help="also run OCR (slower; finds sign needles)")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # type: ignore[assignment]
+        try:
+            return int(args.func(args) or 0)
+        except ClamrFramesError as e:
+            print(f"clamr-frames {args.command}: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

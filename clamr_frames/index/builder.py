@@ -1,0 +1,280 @@
+"""Build (or load) the index of one video: decode candidates, attach ASR / OCR context, encode, store."""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.errors import IndexCacheError, InputError
+from clamr_frames.index.store import (
+    FORMAT_VERSION,
+    IndexStore,
+    VideoIndex,
+    chunk_ranges,
+    index_key,
+    video_fingerprint,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.encoders.base import Encoder
+
+#: A stateful OCR pass over the candidates, called chunk by chunk in time order:
+#: (timestamps [n], frames: n arrays [H, W, 3] or None where a frame did not decode) -> one text per frame.
+OcrFn = Callable[[np.ndarray, list["np.ndarray | None"]], list[str]]
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything besides the video and the encoder that changes an index.
+
+    Attributes:
+        fps: candidate frames per second (ignored when ``num_frames`` is set).
+        num_frames: take this many evenly spaced candidates instead (lmms-eval's uniform grid).
+        max_side: downscale decoded frames so the longer side is at most this (the encoder resizes anyway).
+        asr_before / asr_after: seconds of subtitles around each candidate that form its ASR context.
+        asr_max_words: cap on the ASR context (words farthest from the frame are dropped first).
+        chunk_size: candidates per stored part (the unit of resuming).
+        backend: video backend ("auto", "decord", "pyav").
+    """
+
+    fps: float = 1.0
+    num_frames: int | None = None
+    max_side: int | None = 448
+    asr_before: float = 3.0
+    asr_after: float = 3.0
+    asr_max_words: int | None = 64
+    chunk_size: int = 64
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.num_frames is None and not (self.fps > 0):
+            raise InputError(f"fps must be > 0, got {self.fps}")
+        if self.num_frames is not None and self.num_frames < 1:
+            raise InputError(f"num_frames must be >= 1, got {self.num_frames}")
+        if self.chunk_size < 1:
+            raise InputError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+
+def _subtitle_state(subtitles: Any) -> tuple[list, str | None]:
+    """Cues and a content hash of the subtitles argument (a path, a Subtitles object, cues, or None)."""
+    import hashlib
+    import json
+
+    from clamr_frames.context.subtitles import Cue, load_subtitles
+
+    if subtitles is None:
+        return [], None
+    if isinstance(subtitles, (str, Path)):
+        subtitles = load_subtitles(subtitles)
+    cues = list(getattr(subtitles, "cues", subtitles))
+    if not all(isinstance(c, Cue) for c in cues):
+        raise InputError("subtitles must be a path, a Subtitles object or a list of Cue")
+    blob = json.dumps([[c.start, c.end, c.text] for c in cues])
+    return cues, hashlib.sha256(blob.encode()).hexdigest()
+
+
+def build_index(
+    video: str | Path,
+    encoder: "Encoder",
+    *,
+    subtitles: Any = None,
+    ocr: OcrFn | None = None,
+    ocr_id: str | None = None,
+    settings: IndexSettings | None = None,
+    store: IndexStore | None = None,
+    progress: bool = True,
+) -> VideoIndex:
+    """Return the index of ``video`` for ``encoder``, building it (or the missing parts of it) if needed.
+
+    Args:
+        video: path of the video file.
+        encoder: any :class:`~clamr_frames.encoders.base.Encoder`.
+        subtitles: .srt / .vtt / LongVideoBench .json path, a ``Subtitles`` object, a list of ``Cue``, or None
+            (ASR context empty).
+        ocr: a stateful OCR pass (see ``OcrFn``); None means no OCR context.
+        ocr_id: name + settings of the OCR pass, part of the index key (required with ``ocr``).
+        settings: sampling and context knobs.
+        store: where indexes live (default: the user cache directory or ``$CLAMR_FRAMES_CACHE``).
+        progress: show a tqdm bar while encoding.
+
+    Raises:
+        VideoError: the video cannot be read.
+        SubtitleError: the subtitle file cannot be read.
+    """
+    from clamr_frames.context.subtitles import asr_contexts
+    from clamr_frames.video import VideoReader
+
+    settings = settings or IndexSettings()
+    store = store or IndexStore()
+    if ocr is not None and not ocr_id:
+        raise InputError("build_index: pass ocr_id (the OCR engine and its settings) together with ocr")
+    video = Path(video)
+    cues, subs_hash = _subtitle_state(subtitles)
+    with VideoReader(video, backend=settings.backend) as reader:
+        meta = reader.metadata
+        frame_idx, timestamps = reader.candidate_indices(fps=settings.fps, num_frames=settings.num_frames)
+        frame_idx = np.asarray(frame_idx, dtype=np.int64)
+        timestamps = np.asarray(timestamps, dtype=np.float64)
+        spec = {
+            "format": FORMAT_VERSION,
+            "video": video_fingerprint(video),
+            "encoder_id": encoder.encoder_id,
+            "encoder_config": encoder.config,
+            "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
+            "asr": {
+                "subtitles": subs_hash,
+                "before": settings.asr_before,
+                "after": settings.asr_after,
+                "max_words": settings.asr_max_words,
+            },
+            "ocr": ocr_id if ocr is not None else None,
+        }
+        directory = store.directory(video.stem, index_key(spec))
+        with store.lock(directory):
+            index = _load_or_discard(store, directory, spec)
+            if index is not None:
+                return index
+            asr = (
+                asr_contexts(
+                    cues,
+                    timestamps,
+                    before=settings.asr_before,
+                    after=settings.asr_after,
+                    max_words=settings.asr_max_words,
+                )
+                if cues
+                else [""] * len(timestamps)
+            )
+            manifest = {
+                "format": FORMAT_VERSION,
+                "status": "partial",
+                "spec": spec,
+                "video_path": str(video.resolve()),
+                "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
+                "settings": asdict(settings),
+                "timestamps": timestamps.tolist(),
+                "frame_indices": frame_idx.tolist(),
+                "asr": asr,
+            }
+            store.write_manifest(directory, manifest)
+            docs, ocr_text = _encode_parts(reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress)
+            manifest["ocr"] = ocr_text
+            store.finalize(directory, manifest, docs, len(chunk_ranges(len(timestamps), settings.chunk_size)))
+            index = store.load(directory, spec)
+            assert index is not None
+            return index
+
+
+def _load_or_discard(store: IndexStore, directory: Path, spec: dict[str, Any]) -> VideoIndex | None:
+    """A matching complete index, or None; a corrupt or foreign one is removed with a warning."""
+    try:
+        return store.load(directory, spec)
+    except IndexCacheError as e:
+        warnings.warn(f"discarding unusable index and rebuilding: {e}", stacklevel=3)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        return None
+
+
+def _encode_parts(
+    reader: Any,
+    encoder: "Encoder",
+    store: IndexStore,
+    directory: Path,
+    frame_idx: np.ndarray,
+    timestamps: np.ndarray,
+    asr: list[str],
+    ocr: OcrFn | None,
+    settings: IndexSettings,
+    progress: bool,
+) -> tuple[DocEmbeddings, list[str]]:
+    from tqdm.auto import tqdm
+
+    ranges = chunk_ranges(len(timestamps), settings.chunk_size)
+    done: dict[int, tuple[DocEmbeddings, list[str]]] = {}
+    for part, (s, e) in enumerate(ranges):
+        got = store.read_part(directory, part, e - s)
+        if got is not None:
+            done[part] = got
+    need_pixels = bool(encoder.uses_image or ocr is not None)
+    frames_for = _frame_source(reader, frame_idx, ranges, done, settings) if need_pixels else None
+    bar = tqdm(total=len(timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame", disable=not progress)
+    bar.update(sum(e - s for p, (s, e) in enumerate(ranges) if p in done))
+    # The OCR pass is stateful (it skips frames that did not change): parts are visited in time order, and
+    # after a resume its chain simply restarts at the first missing part.
+    for part, (s, e) in enumerate(ranges):
+        if part in done:
+            continue
+        frames = frames_for(part) if frames_for is not None else [None] * (e - s)
+        ocr_text = ocr(timestamps[s:e], frames) if ocr is not None else [""] * (e - s)
+        docs = [
+            Document(
+                image=frames[i - s] if encoder.uses_image else None,
+                asr=asr[i],
+                ocr=ocr_text[i - s],
+                timestamp=float(timestamps[i]),
+            )
+            for i in range(s, e)
+        ]
+        emb = encoder.encode_documents(docs)
+        store.write_part(directory, part, emb, ocr_text)
+        done[part] = (emb, ocr_text)
+        bar.update(e - s)
+    bar.close()
+    if not ranges:
+        raise InputError(f"{reader.metadata.path}: no candidate frames to index")
+    parts = [done[p] for p in range(len(ranges))]
+    return DocEmbeddings.concat([d for d, _ in parts]), [t for _, texts in parts for t in texts]
+
+
+def _frame_source(
+    reader: Any,
+    frame_idx: np.ndarray,
+    ranges: list[tuple[int, int]],
+    done: dict[int, Any],
+    settings: IndexSettings,
+) -> Callable[[int], list["np.ndarray | None"]]:
+    """Frames of a part, one per candidate (None where the frame did not decode).
+
+    Streams in order on a fresh build and fetches by index when resuming. Matching is by native frame
+    index, so a chunk that lost undecodable frames cannot shift later frames onto wrong candidates.
+    """
+    if done:
+
+        def fetch(part: int) -> list["np.ndarray | None"]:
+            want = frame_idx[ranges[part][0] : ranges[part][1]]
+            got = reader.get_frames(want, max_side=settings.max_side)
+            return _match(want, got.indices, got.frames)
+
+        return fetch
+    stream: Iterator[Any] = reader.iter_candidates(
+        fps=settings.fps, num_frames=settings.num_frames, max_side=settings.max_side, chunk_size=settings.chunk_size
+    )
+    buffer: dict[int, np.ndarray] = {}
+
+    def next_part(part: int) -> list["np.ndarray | None"]:
+        want = frame_idx[ranges[part][0] : ranges[part][1]]
+        last = int(want[-1])
+        while not buffer or max(buffer) < last:
+            chunk = next(stream, None)
+            if chunk is None:
+                break
+            buffer.update(zip((int(i) for i in chunk.indices), chunk.frames))
+        out = [buffer.pop(int(i), None) for i in want]
+        for i in [i for i in buffer if i <= last]:
+            del buffer[i]
+        return out
+
+    return next_part
+
+
+def _match(want: np.ndarray, indices: np.ndarray, frames: np.ndarray) -> list["np.ndarray | None"]:
+    by_index = dict(zip((int(i) for i in indices), frames))
+    return [by_index.get(int(i)) for i in want]

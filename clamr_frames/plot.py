@@ -1,0 +1,71 @@
+"""Score-timeline plot: per-candidate scores over time, the picked frames marked, their thumbnails below."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.selector import Selection
+
+
+def plot_timeline(
+    selection: "Selection",
+    path: str | Path,
+    *,
+    spans: Sequence[tuple[float, float]] = (),
+    max_thumbnails: int = 12,
+    title: str | None = None,
+) -> Path:
+    """Write a PNG of ``selection``'s scores over time.
+
+    Args:
+        spans: ground-truth time spans to shade (e.g. a synthetic needle), in seconds.
+        max_thumbnails: at most this many picked frames are shown as thumbnails (evenly chosen).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = selection.frames
+    show = list(range(len(frames)))
+    if len(show) > max_thumbnails:
+        show = [int(round(x)) for x in np.linspace(0, len(show) - 1, max_thumbnails)]
+    n_thumb = max(1, len(show))
+    fig = plt.figure(figsize=(max(10.0, 1.3 * n_thumb), 5.2))
+    grid = fig.add_gridspec(2, n_thumb, height_ratios=[2.3, 1.0], hspace=0.35)
+    ax = fig.add_subplot(grid[0, :])
+    ts, sc = selection.all_timestamps, selection.all_scores
+    ax.plot(ts / 60.0, sc, lw=0.8, color="#4a6fa5", label="frame score")
+    for s, e in spans:
+        ax.axvspan(s / 60.0, e / 60.0, color="#f2b134", alpha=0.35, lw=0)
+    ax.scatter(selection.timestamps / 60.0, selection.scores, color="#d1495b", zorder=3, s=18, label="picked")
+    ax.set_xlabel("time (min)")
+    ax.set_ylabel("score")
+    ax.set_xlim(0, max(float(ts[-1]) / 60.0, 1e-3) if len(ts) else 1)
+    ax.set_title(title or _short(selection.question, 110), fontsize=10)
+    handles, labels = ax.get_legend_handles_labels()
+    if spans:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="#f2b134", alpha=0.35))
+        labels.append("ground truth")
+    ax.legend(handles, labels, loc="upper right", fontsize=8)
+    for col, j in enumerate(show):
+        tax = fig.add_subplot(grid[1, col])
+        tax.axis("off")
+        if j < len(frames) and frames[j] is not None:
+            tax.imshow(frames[j])
+            tax.set_title(f"{selection.timestamps[j] / 60.0:.2f} min", fontsize=7)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

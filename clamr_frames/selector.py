@@ -1,0 +1,316 @@
+"""The public façade: ``FrameSelector.from_pretrained(...).select(video, question, k)`` → :class:`Selection`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clamr_frames.errors import InputError
+from clamr_frames.index.builder import IndexSettings, build_index
+from clamr_frames.index.store import IndexStore, VideoIndex
+from clamr_frames.types import MODALITY_NAMES, Modality
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.encoders.base import Encoder
+
+#: Scorer names shared by Python, the CLI and the lmms-eval model args.
+SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
+
+
+@dataclass
+class TokenMatch:
+    """Which document token won one query token for a picked frame."""
+
+    query_token: str
+    modality: str
+    similarity: float
+
+
+@dataclass
+class Selection:
+    """The frames picked for one question, in temporal order.
+
+    Attributes:
+        video: path of the video.
+        question: the question as given.
+        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending.
+        timestamps: seconds of the picked frames.
+        scores: score of each picked frame.
+        all_scores: score of every candidate (for plots and other policies).
+        all_timestamps: timestamp of every candidate.
+        frame_indices: native frame index of each picked frame.
+        asr / ocr: the context each picked frame was scored with.
+        policy: the selection policy used.
+    """
+
+    video: str
+    question: str
+    indices: np.ndarray
+    timestamps: np.ndarray
+    scores: np.ndarray
+    all_scores: np.ndarray
+    all_timestamps: np.ndarray
+    frame_indices: np.ndarray
+    asr: list[str]
+    ocr: list[str]
+    policy: str
+    matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
+    _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
+    _max_side: int | None = field(default=None, repr=False)
+    _backend: str = field(default="auto", repr=False)
+
+    @property
+    def frames(self) -> "list[np.ndarray | None]":
+        """Picked frames as uint8 RGB arrays (decoded on first access; None where a frame did not decode)."""
+        if self._frames is None:
+            from clamr_frames.video import VideoReader
+
+            with VideoReader(self.video, backend=self._backend) as reader:
+                got = reader.get_frames(self.frame_indices, max_side=self._max_side)
+            by_index = dict(zip((int(i) for i in got.indices), got.frames))
+            self._frames = [by_index.get(int(i)) for i in self.frame_indices]
+        return self._frames
+
+    def pil_images(self) -> list[Any]:
+        """Picked frames as PIL images (skipping frames that did not decode)."""
+        from PIL import Image
+
+        return [Image.fromarray(f) for f in self.frames if f is not None]
+
+    def explain(self) -> list[dict[str, Any]]:
+        """Per picked frame: its time, score, context, and which query tokens matched which modality."""
+        out = []
+        for j, i in enumerate(self.indices):
+            m = self.matches[j] if j < len(self.matches) else []
+            by_mod: dict[str, list[str]] = {}
+            for tm in m:
+                by_mod.setdefault(tm.modality, []).append(tm.query_token)
+            out.append(
+                {
+                    "timestamp": float(self.timestamps[j]),
+                    "score": float(self.scores[j]),
+                    "asr": self.asr[j],
+                    "ocr": self.ocr[j],
+                    "matched": by_mod,
+                    "top_modality": max(by_mod, key=lambda k: len(by_mod[k])) if by_mod else None,
+                    "token_matches": [tm.__dict__ for tm in m],
+                }
+            )
+        return out
+
+    def to_qwen_messages(self, question: str | None = None, *, subtitles: str | None = None) -> list[dict[str, Any]]:
+        """A qwen_vl_utils-style chat message: the picked frames (as a video of PIL frames) then the question."""
+        content: list[dict[str, Any]] = [{"type": "video", "video": self.pil_images()}]
+        if subtitles:
+            content.append({"type": "text", "text": f"Subtitles: {subtitles}"})
+        content.append({"type": "text", "text": question if question is not None else self.question})
+        return [{"role": "user", "content": content}]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (no pixels)."""
+        return {
+            "video": self.video,
+            "question": self.question,
+            "policy": self.policy,
+            "k": int(len(self.indices)),
+            "frames": [
+                {"candidate": int(c), "frame_index": int(f), "timestamp": float(t), "score": float(s)}
+                for c, f, t, s in zip(self.indices, self.frame_indices, self.timestamps, self.scores)
+            ],
+            "num_candidates": int(len(self.all_scores)),
+            "explain": self.explain(),
+        }
+
+
+class FrameSelector:
+    """Query-aware frame selection over a cached per-video index.
+
+    Example::
+
+        selector = FrameSelector.from_pretrained("default")
+        sel = selector.select("talk.mp4", "What does the speaker write on the board?", k=16, subtitles="talk.srt")
+        sel.timestamps, sel.frames, sel.explain()
+    """
+
+    def __init__(
+        self,
+        encoder: "Encoder",
+        *,
+        settings: IndexSettings | None = None,
+        cache_dir: str | Path | None = None,
+        ocr: bool = False,
+        aggregation: str = "token_max",
+        normalize: bool = False,
+        progress: bool = True,
+    ) -> None:
+        if aggregation not in ("token_max", "modality_max"):
+            raise InputError(f"aggregation must be 'token_max' or 'modality_max', got {aggregation!r}")
+        self.encoder = encoder
+        self.settings = settings or IndexSettings()
+        self.store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
+        self.use_ocr = ocr
+        self.aggregation = aggregation
+        self.normalize = normalize
+        self.progress = progress
+        self._indexes: dict[tuple[str, Any], VideoIndex] = {}
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
+        """Build a selector from a scorer name, a hub id or a local path.
+
+        Args:
+            name_or_path: ``"default"`` (offline MiniLM late interaction over ASR/OCR context), ``"clamr"``
+                (the released ``meetdavidwan/clamr`` adapter), a hub id, or a local directory of a CLaMR
+                adapter / saved model.
+            device: torch device for neural encoders (default: CUDA if available, else CPU).
+            **kwargs: passed to :class:`FrameSelector` (settings, cache_dir, ocr, aggregation, ...).
+        """
+        from clamr_frames.encoders.registry import load_encoder
+
+        encoder_kwargs = kwargs.pop("encoder_kwargs", {}) or {}
+        return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
+
+    # ------------------------------------------------------------------------------------------
+    def _ocr_pass(self):
+        if not self.use_ocr:
+            return None, None
+        from clamr_frames.context.ocr import make_ocr_pass
+
+        return make_ocr_pass()
+
+    def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
+        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
+        key = (str(Path(video).resolve()), _subs_key(subtitles))
+        cached = self._indexes.get(key)
+        if cached is not None and (cached.path / "index.safetensors").exists():
+            return cached
+        ocr_fn, ocr_id = self._ocr_pass()
+        idx = build_index(
+            video,
+            self.encoder,
+            subtitles=subtitles,
+            ocr=ocr_fn,
+            ocr_id=ocr_id,
+            settings=self.settings,
+            store=self.store,
+            progress=self.progress,
+        )
+        self._indexes[key] = idx
+        return idx
+
+    def score(self, index: VideoIndex, query: str) -> tuple[np.ndarray, Any]:
+        """Score every candidate of ``index`` against ``query``: ([n] scores, argmax info)."""
+        from clamr_frames.scoring import maxsim
+
+        q = self.encoder.encode_queries([query])[0]
+        docs = index.embeddings
+        return maxsim(
+            q,
+            docs.embeddings,
+            docs.offsets,
+            aggregation=self.aggregation,
+            modality_ids=docs.modality_ids,
+            normalize=self.normalize,
+            return_argmax=True,
+        ), q
+
+    def select(
+        self,
+        video: str | Path,
+        question: str,
+        k: int = 16,
+        *,
+        subtitles: Any = None,
+        options: list[str] | None = None,
+        policy: str = "topk",
+        seed: int = 0,
+        **policy_knobs: Any,
+    ) -> Selection:
+        """Pick ``k`` frames of ``video`` for ``question``; frames come back in temporal order.
+
+        Args:
+            video: path of the video.
+            question: the question (must not be empty).
+            k: number of frames; more than the candidates returns all of them (with a warning).
+            subtitles: subtitle path / object / cues for the ASR context, or None.
+            options: multiple-choice options, appended to the query when given.
+            policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
+            seed: for policies with randomness.
+            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
+        """
+        from clamr_frames.select import select_frames
+
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question is empty: give the question the frames should answer")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+            raise InputError(f"k must be a positive integer, got {k!r}")
+        index = self.index(video, subtitles)
+        n = index.num_candidates
+        if k > n:
+            warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
+        query = _query_text(question, options)
+        (scores_t, argmax), _ = self._scored(index, query)
+        scores = scores_t.detach().float().cpu().numpy()
+        picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
+        picked = np.asarray(picked, dtype=np.int64)
+        return Selection(
+            video=str(video),
+            question=question,
+            indices=picked,
+            timestamps=index.timestamps[picked],
+            scores=scores[picked],
+            all_scores=scores,
+            all_timestamps=index.timestamps,
+            frame_indices=index.frame_indices[picked],
+            asr=[index.asr[i] for i in picked],
+            ocr=[index.ocr[i] for i in picked],
+            policy=policy,
+            matches=self._matches(query, index, argmax, picked),
+            _max_side=self.settings.max_side,
+            _backend=self.settings.backend,
+        )
+
+    def _scored(self, index: VideoIndex, query: str) -> tuple[Any, Any]:
+        return self.score(index, query)
+
+    def _matches(self, query: str, index: VideoIndex, argmax: Any, picked: np.ndarray) -> list[list[TokenMatch]]:
+        tokens_fn = getattr(self.encoder, "query_tokens", None)
+        tokens = tokens_fn(query) if callable(tokens_fn) else None
+        token_idx = getattr(argmax, "token_index", argmax)
+        sims = getattr(argmax, "similarity", None)
+        if token_idx is None:
+            return []
+        mods = index.embeddings.modality_ids
+        out = []
+        for i in picked:
+            row = token_idx[int(i)]
+            ms = []
+            for qpos, t in enumerate(row.tolist()):
+                if t < 0:
+                    continue
+                name = tokens[qpos] if tokens is not None and qpos < len(tokens) else f"#{qpos}"
+                mod = MODALITY_NAMES.get(int(mods[t]), "other")
+                sim = float(sims[int(i), qpos]) if sims is not None else float("nan")
+                ms.append(TokenMatch(name, mod, sim))
+            out.append(ms)
+        return out
+
+
+def _query_text(question: str, options: list[str] | None) -> str:
+    q = question.strip()
+    if options:
+        q = q + " " + " ".join(str(o).strip() for o in options)
+    return q
+
+
+def _subs_key(subtitles: Any) -> Any:
+    if subtitles is None or isinstance(subtitles, (str, Path)):
+        return str(subtitles)
+    return id(subtitles)
+
+
+__all__ = ["SCORERS", "FrameSelector", "Modality", "Selection", "TokenMatch"]

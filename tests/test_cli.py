@@ -1,0 +1,93 @@
+"""The command line: help, version, clear messages and exit codes on bad input, a real select run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from clamr_frames.cli import main
+from clamr_frames.context.subtitles import Cue, write_srt
+from clamr_frames.video.writer import write_video
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "clamr_frames.cli", *args], capture_output=True, text=True)
+
+
+def test_help_and_version():
+    r = _run("--help")
+    assert r.returncode == 0 and "select" in r.stdout and "inspect" in r.stdout
+    r = _run("--version")
+    assert r.returncode == 0 and "clamr-frames 0." in r.stdout
+
+
+def test_no_command_prints_help_and_fails():
+    assert main([]) == 2
+
+
+@pytest.fixture(scope="module")
+def small_video(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    frames = (np.full((48, 64, 3), (i * 7) % 255, np.uint8) for i in range(24))
+    video = write_video(d / "v.mp4", frames, fps=2.0)
+    srt = write_srt(d / "v.srt", [Cue(1.0, 3.0, "hello there"), Cue(8.0, 10.0, "the password is falcon")])
+    return video, srt
+
+
+def test_inspect_prints_metadata_and_context(small_video, capsys):
+    video, srt = small_video
+    assert main(["inspect", str(video), "--subtitles", str(srt)]) == 0
+    out = capsys.readouterr().out
+    assert "duration" in out and "12.000 s" in out and "24" in out
+    assert "falcon" in out
+
+
+def test_inspect_json(small_video, capsys):
+    video, srt = small_video
+    assert main(["inspect", str(video), "--json", "--fps", "0.5"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["metadata"]["num_frames"] == 24
+    assert [c["timestamp"] for c in data["candidates"]] == pytest.approx([0, 2, 4, 6, 8, 10], abs=0.51)
+
+
+@pytest.mark.parametrize(
+    "content, expect",
+    [(None, "not found"), (b"", "empty"), (b"this is not a video\n" * 20, "")],
+)
+def test_bad_video_gives_message_and_exit_2(tmp_path, content, expect):
+    p = tmp_path / "bad.mp4"
+    if content is not None:
+        p.write_bytes(content)
+    r = _run("inspect", str(p))
+    assert r.returncode == 2
+    assert str(p) in r.stderr and "Traceback" not in r.stderr
+    assert expect.lower() in r.stderr.lower()
+
+
+def test_select_cli_json_and_plot(small_video, tmp_path, capsys):
+    video, srt = small_video
+    plot = tmp_path / "t.png"
+    rc = main(
+        ["select", str(video), "what is the password?", "-k", "3", "--subtitles", str(srt), "--json",
+         "--plot", str(plot), "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    )
+    assert rc == 0
+    data = json.loads(capsys.readouterr().out)
+    ts = [f["timestamp"] for f in data["frames"]]
+    assert len(ts) == 3 and ts == sorted(ts)
+    assert any(8.0 <= t <= 10.0 for t in ts)
+    assert plot.exists() and plot.stat().st_size > 5000
+
+
+def test_select_cli_bad_input(small_video, tmp_path):
+    video, srt = small_video
+    r = _run("select", str(video), "   ", "-k", "3", "--cache-dir", str(tmp_path))
+    assert r.returncode == 2 and "question" in r.stderr and "Traceback" not in r.stderr
+    r = _run("select", str(video), "what?", "-k", "0", "--cache-dir", str(tmp_path))
+    assert r.returncode == 2 and "k must be" in r.stderr
+    r = _run("select", str(video), "what?", "--subtitles", str(tmp_path / "nope.srt"), "--cache-dir", str(tmp_path))
+    assert r.returncode == 2 and "nope.srt" in r.stderr and "Traceback" not in r.stderr
