@@ -377,14 +377,11 @@ def test_peakiness_and_the_gate():
         peakiness(np.array([1.0, np.nan]))
 
 
-def test_large_inputs_are_fast():
-    import time
-
+def test_large_inputs():
+    # speed is measured in benchmarks/, not asserted here
     rng = np.random.default_rng(5)
     s = rng.normal(size=10_800)  # 3 h at 1 fps
     t = np.arange(10_800.0)
     for name in BUILTIN:
-        t0 = time.perf_counter()
         out = select_frames(s, t, 100, policy=name)
-        assert time.perf_counter() - t0 < 0.5, name
         _check(out, 10_800, 100)

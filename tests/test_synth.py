@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import numpy as np
 import pytest
@@ -324,13 +323,10 @@ def test_background_moves_and_scenes_change():
 # -- long videos, datasets, options ----------------------------------------------------------------
 
 
-def test_ten_minute_video_is_quick(tmp_path):
+def test_ten_minute_video(tmp_path):
     import av
 
-    t0 = time.perf_counter()
     v = generate_video(tmp_path, seed=3, duration=600.0, needles_per_kind=3)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 30.0  # about 1.5 s on 2 idle cores
     with av.open(str(v.video_path)) as c:
         stream = c.streams.video[0]
         assert stream.frames == 1200
@@ -338,11 +334,9 @@ def test_ten_minute_video_is_quick(tmp_path):
     assert len(v.needles) == 9 and v.questions[0]["duration"] == "medium"
 
 
-def test_long_plan_is_cheap():
-    t0 = time.perf_counter()
+def test_long_plan():
     scene = SyntheticScene(seed=9, duration=3 * 3600.0, needles_per_kind=7)
     scene.render_frame(3 * 3600.0 - 1.0)
-    assert time.perf_counter() - t0 < 5.0
     assert scene.n_frames == 3 * 3600 * 2 and len(scene.needles) == 21
 
 
