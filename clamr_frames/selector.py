@@ -15,7 +15,10 @@ from clamr_frames.index.store import IndexStore, VideoIndex
 from clamr_frames.types import MODALITY_NAMES, Modality
 
 if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.scoring import MaxSimArgmax
 
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
@@ -202,8 +205,8 @@ class FrameSelector:
         self._indexes[key] = idx
         return idx
 
-    def score(self, index: VideoIndex, query: str) -> tuple[np.ndarray, Any]:
-        """Score every candidate of ``index`` against ``query``: ([n] scores, argmax info)."""
+    def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
+        """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
         from clamr_frames.scoring import maxsim
 
         q = self.encoder.encode_queries([query])[0]
@@ -216,7 +219,7 @@ class FrameSelector:
             modality_ids=docs.modality_ids,
             normalize=self.normalize,
             return_argmax=True,
-        ), q
+        )
 
     def select(
         self,
@@ -253,7 +256,7 @@ class FrameSelector:
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
         query = _query_text(question, options)
-        (scores_t, argmax), _ = self._scored(index, query)
+        scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
         picked = np.asarray(picked, dtype=np.int64)
@@ -274,16 +277,11 @@ class FrameSelector:
             _backend=self.settings.backend,
         )
 
-    def _scored(self, index: VideoIndex, query: str) -> tuple[Any, Any]:
-        return self.score(index, query)
-
-    def _matches(self, query: str, index: VideoIndex, argmax: Any, picked: np.ndarray) -> list[list[TokenMatch]]:
+    def _matches(self, query: str, index: VideoIndex, argmax: "MaxSimArgmax", picked: np.ndarray) -> list[list[TokenMatch]]:
+        # Encoders that can name their query tokens (``query_tokens``) make the explanation readable.
         tokens_fn = getattr(self.encoder, "query_tokens", None)
         tokens = tokens_fn(query) if callable(tokens_fn) else None
-        token_idx = getattr(argmax, "token_index", argmax)
-        sims = getattr(argmax, "similarity", None)
-        if token_idx is None:
-            return []
+        token_idx, sims = argmax.token_index, argmax.similarity
         mods = index.embeddings.modality_ids
         out = []
         for i in picked:
