@@ -211,7 +211,7 @@ class FrameSelector:
 
         q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
-        return maxsim(
+        scores, argmax = maxsim(
             q,
             docs.embeddings,
             docs.offsets,
@@ -220,6 +220,11 @@ class FrameSelector:
             normalize=self.normalize,
             return_argmax=True,
         )
+        if getattr(self.encoder, "score_fusion", None):
+            # Single-vector V+A: frame and audio similarities live on different scales, so the encoder
+            # fuses z-scored per-modality similarities instead of taking MaxSim's raw maximum.
+            scores = self.encoder.fuse(docs, q)
+        return scores, argmax
 
     def select(
         self,

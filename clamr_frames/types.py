@@ -10,12 +10,14 @@ class Modality(IntEnum):
 
     ``OTHER`` marks chat-template and prefix tokens. They are scored like any token under
     ``token_max`` and compete as their own group under ``modality_max`` (as in the reference).
+    ``AUDIO`` marks an embedding of the soundtrack around a frame (LanguageBind V+A).
     """
 
     OTHER = 0
     VIDEO = 1
     ASR = 2
     OCR = 3
+    AUDIO = 4
 
 
 MODALITY_NAMES = {m.value: m.name.lower() for m in Modality}

@@ -56,7 +56,7 @@ def test_inspect_json(small_video, capsys):
 
 @pytest.mark.parametrize(
     "content, expect",
-    [(None, "not found"), (b"", "empty"), (b"this is not a video\n" * 20, "")],
+    [(None, "no such file"), (b"", "empty"), (b"this is not a video\n" * 20, "")],
 )
 def test_bad_video_gives_message_and_exit_2(tmp_path, content, expect):
     p = tmp_path / "bad.mp4"

@@ -13,20 +13,30 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The released CLaMR adapter (MultiVENT 2.0++, Qwen2.5-VL-3B-Instruct base).
 CLAMR_HUB_ID = "meetdavidwan/clamr"
 
-SCORERS = ("default", "clamr")
+SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
 
 def load_encoder(name: str, *, device: str | None = None, **kwargs: Any) -> "Encoder":
     """Build the encoder behind a scorer name, a hub id or a local path.
 
     ``default`` needs nothing from the network; ``clamr`` loads ``meetdavidwan/clamr`` on
-    ``Qwen/Qwen2.5-VL-3B-Instruct`` (hub or local cache); any other string is treated as a local CLaMR
-    directory or hub id.
+    ``Qwen/Qwen2.5-VL-3B-Instruct`` (hub or local cache); ``clip`` / ``languagebind-v`` / ``languagebind-va``
+    are the single-vector baselines (``model=`` / ``image=`` / ``audio=`` point them at local directories);
+    any other string is treated as a local CLaMR directory or hub id.
     """
     if name == "default":
         from clamr_frames.encoders.default import DefaultEncoder
 
         return DefaultEncoder(device=device, **kwargs)
+    if name == "clip":
+        from clamr_frames.encoders.clip import DEFAULT_CLIP, ClipEncoder
+
+        return ClipEncoder.from_pretrained(kwargs.pop("model", DEFAULT_CLIP), device=device, **kwargs)
+    if name in ("languagebind-v", "languagebind-va"):
+        from clamr_frames.encoders.languagebind import DEFAULT_AUDIO, LanguageBindEncoder
+
+        audio = kwargs.pop("audio", DEFAULT_AUDIO) if name == "languagebind-va" else None
+        return LanguageBindEncoder.from_pretrained(audio=audio, device=device, **kwargs)
     from clamr_frames.encoders.clamr import ClamrEncoder
 
     if name == "clamr":

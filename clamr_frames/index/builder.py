@@ -38,7 +38,10 @@ class IndexSettings:
         fps: candidate frames per second (ignored when ``num_frames`` is set).
         num_frames: take this many evenly spaced candidates instead (lmms-eval's uniform grid).
         max_side: downscale decoded frames so the longer side is at most this (the encoder resizes anyway).
-        asr_before / asr_after: seconds of subtitles around each candidate that form its ASR context.
+        asr_before / asr_after: seconds of subtitles around each candidate that form its ASR context. The
+            default 0 gives each frame the line on screen at its timestamp (as CLaMR's Video-MME runs align one
+            subtitle line per frame); a wider window adds neighbouring lines, but then frames seconds away from
+            the line score the same as frames during it.
         asr_max_words: cap on the ASR context (words farthest from the frame are dropped first).
         chunk_size: candidates per stored part (the unit of resuming).
         backend: video backend ("auto", "decord", "pyav").
@@ -47,8 +50,8 @@ class IndexSettings:
     fps: float = 1.0
     num_frames: int | None = None
     max_side: int | None = 448
-    asr_before: float = 3.0
-    asr_after: float = 3.0
+    asr_before: float = 0.0
+    asr_after: float = 0.0
     asr_max_words: int | None = 64
     chunk_size: int = 64
     backend: str = "auto"
@@ -223,7 +226,9 @@ def _encode_parts(
             )
             for i in range(s, e)
         ]
-        emb = encoder.encode_documents(docs)
+        # Encoders with an audio channel (LanguageBind V+A) read the soundtrack around each frame themselves.
+        encode_av = getattr(encoder, "encode_video_documents", None) if getattr(encoder, "uses_audio", False) else None
+        emb = encode_av(docs, reader.metadata.path) if encode_av else encoder.encode_documents(docs)
         store.write_part(directory, part, emb, ocr_text)
         done[part] = (emb, ocr_text)
         bar.update(e - s)

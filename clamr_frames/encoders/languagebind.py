@@ -1,0 +1,760 @@
+"""``LanguageBindEncoder``: the LanguageBind single-vector baselines, V (frame vs question) and V+A (fused with
+the soundtrack around the frame).
+
+Model (facts from ``PKU-YuanGroup/LanguageBind``, read, not copied)
+    Every LanguageBind checkpoint is a CLIP model (``config.json``: ``architectures: ["CLIPModel"]``,
+    ``model_type: "LanguageBindImage"`` / ``"LanguageBindAudio"``, ``text_config``, ``vision_config``,
+    ``projection_dim`` 768) whose modality tower is a CLIP ViT-L/14 and whose text tower, shared by all
+    modalities (frozen in training), is a CLIP text transformer pooled at the EOS token (``argmax`` of the ids).
+    The image tower sees 224×224 frames (ToTensor, shortest side to 224 bicubic, centre crop, OpenAI mean/std);
+    the audio tower (``LanguageBind_Audio_FT``) sees a ``[3, num_mel_bins, target_length]`` fbank "image" (see
+    :mod:`clamr_frames.encoders.languagebind_audio`) through the same ViT with a non-square patch grid
+    (126/14 × 1036/14 = 9 × 74 patches in the released config).
+
+    The transformers classes are used as they are (``CLIPModel`` for image + text, ``CLIPVisionModel`` for audio
+    with its patch embedding replaced by one with a ``rows × cols`` grid). The ``languagebind`` package on PyPI
+    (0.1.0) was not used: it pins ``transformers<5`` and rebuilds the towers around peft at construction time.
+
+State-dict layout
+    Keys are CLIP's (``text_model.*``, ``vision_model.*``, ``visual_projection.weight``,
+    ``text_projection.weight``, ``logit_scale``), plus persistent ``*.position_ids`` buffers (dropped here).
+    LoRA-tuned checkpoints (``vision_config.lora_r > 0``, e.g. ``LanguageBind_Audio``) wrap the vision encoder
+    with peft: ``vision_model.encoder.base_model.model.layers.N.self_attn.{q,k,v,out}_proj.weight`` and
+    ``...lora_A.default.weight`` / ``...lora_B.default.weight`` (peft 0.4 names; newer peft writes
+    ``...base_layer.weight``). Both are read and the LoRA update is merged: ``W + (lora_alpha / r) B A``.
+    Weights load from ``model.safetensors`` when present, else from ``pytorch_model.bin`` through
+    ``torch.load(weights_only=True)`` (the released checkpoints ship only .bin); no remote code runs.
+
+Scoring (V+A)
+    A V+A document has two tokens, the frame (``Modality.VIDEO``) and the audio window (``Modality.AUDIO``);
+    a V document has one. The query is one token, so plain MaxSim (``token_max``) gives the raw maximum of
+    the two cosine similarities, which is uncalibrated (audio–text and image–text similarities live on
+    different scales). The issue's fusion z-scores each modality's similarities over the video's candidates and
+    takes their ``max`` or ``mean`` (:func:`fuse_scores`); :meth:`LanguageBindEncoder.fuse` does that from the
+    stored embeddings, and ``encoder.score_fusion`` tells the selector to use it.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.clip_common import (
+    OPENAI_MEAN,
+    OPENAI_STD,
+    ClipStyleEncoder,
+    check_state_dict,
+    first_line,
+    load_state_dict,
+    pack_tokens,
+    read_json,
+    resolve_checkpoint,
+    resolve_device,
+    resolve_dtype,
+    resolve_offline,
+    skip_weight_init,
+)
+from clamr_frames.encoders.languagebind_audio import AudioFeatureSettings, audio_inputs, read_windows, window_bounds
+from clamr_frames.errors import InputError, ModelLoadError, VideoError
+from clamr_frames.types import Modality
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+DEFAULT_IMAGE = "LanguageBind/LanguageBind_Image"
+DEFAULT_AUDIO = "LanguageBind/LanguageBind_Audio_FT"
+#: ``max`` / ``mean`` of the per-modality similarities, each z-scored over the video's candidates.
+FUSIONS = ("max", "mean")
+#: Columns of :func:`modality_similarities` for V+A, in this order.
+FUSED_MODALITIES = (int(Modality.VIDEO), int(Modality.AUDIO))
+
+_TEXT_KEYS = (
+    "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+    "max_position_embeddings", "hidden_act", "layer_norm_eps", "attention_dropout", "initializer_range",
+    "initializer_factor", "bos_token_id", "eos_token_id", "pad_token_id", "projection_dim",
+)  # fmt: skip
+_VISION_KEYS = (
+    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_channels", "image_size",
+    "patch_size", "hidden_act", "layer_norm_eps", "attention_dropout", "initializer_range", "initializer_factor",
+    "projection_dim",
+)  # fmt: skip
+_LORA_KEY = re.compile(r"^(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.(?P<adapter>[^.]+))?\.weight$")
+_EXAMPLE = "LanguageBindEncoder.from_pretrained(image='DIR_IMAGE', audio='DIR_AUDIO')"
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+@dataclass(frozen=True)
+class LanguageBindConfig:
+    """What this module needs from a LanguageBind ``config.json``.
+
+    Attributes:
+        model_type: e.g. ``LanguageBindImage``, ``LanguageBindAudio``.
+        text / vision: the text / vision sub-configs (``*_config_dict`` entries override, as LanguageBind does).
+        projection_dim: shared embedding size (768).
+        logit_scale_init_value: CLIP's temperature init (loaded weights override it).
+    """
+
+    model_type: str
+    text: dict[str, Any] = field(repr=False)
+    vision: dict[str, Any] = field(repr=False)
+    projection_dim: int = 512
+    logit_scale_init_value: float = 2.6592
+
+    @property
+    def lora_r(self) -> int:
+        return int(self.vision.get("lora_r", 0) or 0)
+
+    @property
+    def lora_alpha(self) -> float:
+        return float(self.vision.get("lora_alpha", 16) or 16)
+
+    @property
+    def is_audio(self) -> bool:
+        return bool(self.vision.get("num_mel_bins")) and bool(self.vision.get("target_length"))
+
+    def audio_settings(self) -> AudioFeatureSettings:
+        v = self.vision
+        return AudioFeatureSettings(
+            sample_rate=int(v.get("audio_sample_rate", 16000)),
+            num_mel_bins=int(v["num_mel_bins"]),
+            target_length=int(v["target_length"]),
+            mean=float(v.get("audio_mean", -4.2677393)),
+            std=float(v.get("audio_std", 4.5689974)),
+        )
+
+    def clip_config(self) -> Any:
+        """A ``transformers.CLIPConfig`` with the architecture fields of both towers."""
+        from transformers import CLIPConfig
+
+        text = {k: self.text[k] for k in _TEXT_KEYS if k in self.text}
+        vision = {k: self.vision[k] for k in _VISION_KEYS if k in self.vision}
+        return CLIPConfig(
+            text_config=text,
+            vision_config=vision,
+            projection_dim=self.projection_dim,
+            logit_scale_init_value=self.logit_scale_init_value,
+        )
+
+
+def read_languagebind_config(directory: str | Path) -> LanguageBindConfig:
+    """Parse ``directory/config.json`` of a LanguageBind (or plain CLIP) checkpoint.
+
+    Raises:
+        ModelLoadError: missing / unreadable file, no text or vision config, or a video checkpoint with
+            temporal attention (not a per-frame encoder).
+    """
+    path = Path(directory) / "config.json"
+    cfg = read_json(path)
+    text = {**(cfg.get("text_config") or {}), **(cfg.get("text_config_dict") or {})}
+    vision = {**(cfg.get("vision_config") or {}), **(cfg.get("vision_config_dict") or {})}
+    if not text or not vision:
+        raise ModelLoadError(f"{path}: no text_config / vision_config: not a LanguageBind (CLIP-style) checkpoint")
+    if vision.get("add_time_attn"):
+        raise ModelLoadError(
+            f"{path}: a LanguageBind video checkpoint (temporal attention over {vision.get('num_frames')} frames); "
+            "frames are scored one at a time: use LanguageBind/LanguageBind_Image"
+        )
+    return LanguageBindConfig(
+        model_type=str(cfg.get("model_type", "")),
+        text=text,
+        vision=vision,
+        projection_dim=int(cfg.get("projection_dim", 512)),
+        logit_scale_init_value=float(cfg.get("logit_scale_init_value", 2.6592)),
+    )
+
+
+def convert_state_dict(
+    state: dict[str, "torch.Tensor"],
+    *,
+    lora_alpha: float = 16.0,
+    lora_r: int | None = None,
+    where: str = "checkpoint",
+) -> dict[str, "torch.Tensor"]:
+    """LanguageBind keys → ``transformers`` CLIP keys, with any peft LoRA merged into its base weight.
+
+    Drops ``*.position_ids`` buffers, strips peft's ``base_model.model.`` wrapper and ``base_layer.``, and
+    replaces ``W`` by ``W + (lora_alpha / r) * B @ A`` (computed in float32) for every ``lora_A`` / ``lora_B``
+    pair.
+
+    Raises:
+        ModelLoadError: an unpaired or mis-shaped LoRA tensor, several adapters on one module, another adapter
+            kind (DoRA, embedding LoRA), or ``r`` disagreeing with ``lora_r`` from the config.
+
+    Example:
+        >>> import torch
+        >>> q = "vision_model.encoder.base_model.model.layers.0.self_attn.q_proj"     # peft-wrapped, rank 1
+        >>> sd = {q + ".weight": torch.zeros(2, 2),
+        ...       q + ".lora_A.default.weight": torch.ones(1, 2),
+        ...       q + ".lora_B.default.weight": torch.ones(2, 1),
+        ...       "vision_model.embeddings.position_ids": torch.arange(3)}
+        >>> convert_state_dict(sd, lora_alpha=2.0)
+        {'vision_model.encoder.layers.0.self_attn.q_proj.weight': tensor([[2., 2.],
+                [2., 2.]])}
+    """
+    import torch
+
+    out: dict[str, Any] = {}
+    lora: dict[str, dict[tuple[str, str], Any]] = {}
+    for key, tensor in state.items():
+        k = key.replace(".base_model.model.", ".")
+        if k.startswith("base_model.model."):
+            k = k[len("base_model.model.") :]
+        if k.endswith("position_ids"):
+            continue
+        m = _LORA_KEY.match(k)
+        if m:
+            lora.setdefault(m["module"], {})[(m["ab"], m["adapter"] or "")] = tensor
+            continue
+        if "lora_" in k:
+            raise ModelLoadError(f"{where}: unsupported adapter tensor {key!r} (only plain LoRA on linear layers)")
+        out[k.replace(".base_layer.", ".")] = tensor
+    for module, parts in sorted(lora.items()):
+        adapters = {name for _, name in parts}
+        if len(adapters) != 1 or {ab for ab, _ in parts} != {"A", "B"}:
+            raise ModelLoadError(f"{where}: LoRA of {module} needs exactly one lora_A/lora_B pair, got {sorted(parts)}")
+        (name,) = adapters
+        a, b = parts[("A", name)].float(), parts[("B", name)].float()
+        base_key = module + ".weight"
+        base = out.get(base_key)
+        r = int(a.shape[0])
+        fits = base is not None and a.dim() == 2 and b.dim() == 2 and b.shape[1] == r
+        if not fits or tuple(base.shape) != (b.shape[0], a.shape[1]):
+            shape = None if base is None else tuple(base.shape)
+            raise ModelLoadError(
+                f"{where}: LoRA of {module} does not fit its base weight (A {tuple(a.shape)}, B {tuple(b.shape)}, "
+                f"weight {shape})"
+            )
+        if lora_r and r != lora_r:
+            raise ModelLoadError(f"{where}: LoRA rank {r} of {module} differs from lora_r={lora_r} in the config")
+        with torch.no_grad():
+            out[base_key] = (base.float() + (float(lora_alpha) / r) * (b @ a)).to(base.dtype)
+    return out
+
+
+def _audio_tower_classes() -> tuple[Any, Any]:
+    """Build the module classes lazily, so importing this file does not import torch."""
+    import torch
+    from torch import nn
+
+    class AudioPatchEmbeddings(nn.Module):
+        """CLIP's vision embeddings (class token + patches + learned positions) over a ``rows × cols`` grid.
+
+        Parameter names match ``CLIPVisionEmbeddings`` so LanguageBind's weights load as they are; patches
+        are flattened row-major (mel rows, time columns), as LanguageBind resized its position table.
+        """
+
+        def __init__(self, hidden: int, patch: int, channels: int, grid: tuple[int, int]):
+            super().__init__()
+            self.patch_size = patch
+            self.grid = grid
+            self.class_embedding = nn.Parameter(torch.zeros(hidden))
+            self.patch_embedding = nn.Conv2d(channels, hidden, kernel_size=patch, stride=patch, bias=False)
+            n = grid[0] * grid[1] + 1
+            self.position_embedding = nn.Embedding(n, hidden)
+            self.register_buffer("position_ids", torch.arange(n).unsqueeze(0), persistent=False)
+
+        def forward(self, pixel_values: "torch.Tensor", interpolate_pos_encoding: bool | None = False) -> Any:
+            b, _, h, w = pixel_values.shape
+            if (h // self.patch_size, w // self.patch_size) != self.grid:
+                raise InputError(
+                    f"audio input {h}x{w} does not give the {self.grid[0]}x{self.grid[1]} patch grid of the checkpoint"
+                )
+            weight = self.patch_embedding.weight
+            patches = self.patch_embedding(pixel_values.to(weight.dtype)).flatten(2).transpose(1, 2)
+            cls = self.class_embedding.to(patches.dtype).expand(b, 1, -1)
+            return torch.cat([cls, patches], dim=1) + self.position_embedding(self.position_ids)
+
+    class AudioTower(nn.Module):
+        """LanguageBind's audio encoder: ``vision_model`` (a CLIP ViT over fbank crops) + ``visual_projection``."""
+
+        def __init__(self, vision_config: Any, projection_dim: int, grid: tuple[int, int]):
+            from transformers import CLIPVisionModel
+
+            super().__init__()
+            cfg = vision_config.__class__.from_dict(vision_config.to_dict())
+            cfg.image_size = cfg.patch_size  # the stock square embeddings are replaced just below
+            self.vision_model = CLIPVisionModel(cfg)
+            self.vision_model.embeddings = AudioPatchEmbeddings(cfg.hidden_size, cfg.patch_size, cfg.num_channels, grid)
+            self.visual_projection = nn.Linear(cfg.hidden_size, projection_dim, bias=False)
+
+        def forward(self, inputs: "torch.Tensor") -> "torch.Tensor":
+            """``[B, 3, mel_bins, frames]`` → ``[B, projection_dim]`` (not normalised)."""
+            pooled = self.vision_model(pixel_values=inputs).pooler_output
+            return self.visual_projection(pooled)
+
+    return AudioPatchEmbeddings, AudioTower
+
+
+_CLASSES: tuple[Any, Any] | None = None
+
+
+def make_audio_tower(cfg: LanguageBindConfig) -> Any:
+    """An ``AudioTower`` (weights uninitialised) for an audio checkpoint's config."""
+    global _CLASSES
+    if _CLASSES is None:
+        _CLASSES = _audio_tower_classes()
+    settings = cfg.audio_settings()
+    clip_cfg = cfg.clip_config()
+    patch = int(clip_cfg.vision_config.patch_size)
+    grid = (settings.num_mel_bins // patch, settings.target_length // patch)
+    if min(grid) < 1:
+        size = f"{settings.num_mel_bins}x{settings.target_length}"
+        raise ModelLoadError(f"audio input {size} is smaller than one {patch}px patch")
+    return _CLASSES[1](clip_cfg.vision_config, int(cfg.projection_dim), grid)
+
+
+def _converted_weights(directory: Path, cfg: LanguageBindConfig) -> dict[str, "torch.Tensor"]:
+    raw = load_state_dict(directory)
+    return convert_state_dict(raw, lora_alpha=cfg.lora_alpha, lora_r=cfg.lora_r, where=str(directory))
+
+
+def load_image_checkpoint(directory: str | Path) -> tuple[Any, Any, LanguageBindConfig]:
+    """``(CLIPModel, CLIPTokenizer, config)`` of a LanguageBind image checkpoint directory (CPU, float32)."""
+    from transformers import CLIPModel, CLIPTokenizer
+
+    directory = Path(directory)
+    cfg = read_languagebind_config(directory)
+    if cfg.is_audio:
+        raise ModelLoadError(f"{directory}: an audio checkpoint (num_mel_bins in its config); pass it as audio=")
+    with skip_weight_init():
+        model = CLIPModel(cfg.clip_config())
+    check_state_dict(model, _converted_weights(directory, cfg), str(directory))
+    try:
+        tokenizer = CLIPTokenizer.from_pretrained(str(directory), local_files_only=True)
+    except Exception as e:
+        reason = f"{type(e).__name__}: {first_line(e)}"
+        raise ModelLoadError(f"{directory}: cannot load the CLIP tokenizer ({reason})") from e
+    return model.eval(), tokenizer, cfg
+
+
+def load_audio_checkpoint(directory: str | Path) -> tuple[Any, AudioFeatureSettings, "torch.Tensor | None"]:
+    """``(AudioTower, feature settings, text_projection weight or None)`` of a LanguageBind audio checkpoint.
+
+    Only the audio tower is kept; the text tower is LanguageBind's shared one (taken from the image checkpoint).
+    """
+    directory = Path(directory)
+    cfg = read_languagebind_config(directory)
+    if not cfg.is_audio:
+        raise ModelLoadError(f"{directory}: not an audio checkpoint (no num_mel_bins / target_length in vision_config)")
+    settings = cfg.audio_settings()
+    with skip_weight_init():
+        tower = make_audio_tower(cfg)
+    state = _converted_weights(directory, cfg)
+    text_projection = state.get("text_projection.weight")
+    tower_state = {k: v for k, v in state.items() if k.startswith("vision_model.") or k == "visual_projection.weight"}
+    check_state_dict(tower, tower_state, str(directory))
+    return tower.eval(), settings, text_projection
+
+
+# ---------------------------------------------------------------------------------------------- fusion
+def modality_similarities(
+    docs: DocEmbeddings, query: "torch.Tensor", modalities: Sequence[int] = FUSED_MODALITIES
+) -> "torch.Tensor":
+    """Cosine similarity of the single query vector to each document's token of each modality.
+
+    Args:
+        docs: packed document tokens.
+        query: ``[dim]`` or ``[1, dim]``.
+        modalities: column order.
+
+    Returns:
+        ``[n_docs, len(modalities)]`` float32, NaN where a document has no token of that modality (the best
+        one if it has several).
+
+    Example:
+        >>> import torch
+        >>> emb = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])        # doc 0: VIDEO + AUDIO, doc 1: VIDEO
+        >>> docs = DocEmbeddings(emb, torch.tensor([0, 2, 3]), torch.tensor([1, 4, 1]))
+        >>> modality_similarities(docs, torch.tensor([1.0, 0.0]))
+        tensor([[1.0000, 0.0000],
+                [0.6000,    nan]])
+    """
+    import torch
+
+    q = query.reshape(-1).float()
+    emb = docs.embeddings.float()
+    if emb.shape[-1] != q.numel():
+        raise InputError(f"query has {q.numel()} dims, documents have {emb.shape[-1]}")
+    n = docs.num_docs
+    lengths = docs.offsets[1:].to(torch.int64) - docs.offsets[:-1].to(torch.int64)
+    doc_of = torch.repeat_interleave(torch.arange(n), lengths)
+    sims = emb @ q
+    mods = docs.modality_ids.to(torch.int64)
+    out = torch.full((n, len(modalities)), float("-inf"))
+    for j, m in enumerate(modalities):
+        sel = mods == int(m)
+        out[:, j] = out[:, j].scatter_reduce(0, doc_of[sel], sims[sel], reduce="amax", include_self=True)
+    return out.masked_fill(torch.isneginf(out), float("nan"))
+
+
+def fuse_scores(per_modality: "torch.Tensor", method: str = "max") -> "torch.Tensor":
+    """Fuse per-modality similarities of one video's candidates into one score each.
+
+    Each column is z-scored over the candidates that have that modality (population std; a column with fewer
+    than two values or no spread becomes 0), then ``max`` or ``mean`` is taken over the modalities a candidate
+    has. A candidate with none scores ``-inf``.
+
+    Args:
+        per_modality: ``[n_docs, M]``, NaN where a candidate lacks a modality (see :func:`modality_similarities`).
+        method: ``"max"`` or ``"mean"``.
+
+    Returns:
+        ``[n_docs]`` float32.
+
+    Example:
+        >>> import torch
+        >>> s = torch.tensor([[0.30, 0.10], [0.20, 0.30], [0.10, float("nan")]])   # columns: video, audio
+        >>> fuse_scores(s, "mean")     # video z: 1.22, 0, -1.22; audio z: -1, 1
+        tensor([ 0.1124,  0.5000, -1.2247])
+        >>> fuse_scores(s, "max")
+        tensor([ 1.2247,  1.0000, -1.2247])
+    """
+    import torch
+
+    if method not in FUSIONS:
+        raise InputError(f"fusion must be one of {FUSIONS}, got {method!r}")
+    x = per_modality.float()
+    if x.dim() != 2:
+        raise InputError(f"per_modality must be [n_docs, M], got shape {tuple(x.shape)}")
+    present = ~torch.isnan(x)
+    count = present.sum(0).clamp(min=1)
+    filled = torch.where(present, x, torch.zeros_like(x))
+    mean = filled.sum(0) / count
+    std = torch.sqrt((torch.where(present, x - mean, torch.zeros_like(x)) ** 2).sum(0) / count)
+    z = torch.where(std > 1e-12, (x - mean) / std.clamp(min=1e-12), torch.zeros_like(x))
+    z = torch.where(present, z, torch.full_like(x, float("nan")))
+    have = present.any(1)
+    if method == "max":
+        fused = torch.where(present, z, torch.full_like(x, float("-inf"))).amax(1)
+    else:
+        fused = torch.where(present, z, torch.zeros_like(x)).sum(1) / present.sum(1).clamp(min=1)
+    return torch.where(have, fused, torch.full_like(fused, float("-inf")))
+
+
+# ---------------------------------------------------------------------------------------------- the encoder
+class LanguageBindEncoder(ClipStyleEncoder):
+    """LanguageBind V / V+A scorer implementing :class:`~clamr_frames.encoders.base.Encoder`.
+
+    Attributes:
+        uses_audio: True when an audio tower is loaded (V+A): the index builder should then call
+            :meth:`encode_video_documents` instead of ``encode_documents``.
+        score_fusion: ``"max"`` / ``"mean"`` for V+A (score with :meth:`fuse`), ``None`` for V.
+        audio_window: ``(before, after)`` seconds of audio around each frame.
+        audio_settings: :class:`~clamr_frames.encoders.languagebind_audio.AudioFeatureSettings` of the tower.
+    """
+
+    kind = "languagebind"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        audio_tower: Any = None,
+        audio_settings: AudioFeatureSettings | None = None,
+        fusion: str = "max",
+        audio_window: "float | tuple[float, float] | None" = None,
+        image_size: int | None = None,
+        antialias: bool = True,
+        device: "str | torch.device | None" = None,
+        batch_size: int = 32,
+        audio_batch_size: int = 8,
+        output_dtype: "torch.dtype | None" = None,
+        source: dict[str, Any] | None = None,
+    ):
+        if fusion not in FUSIONS:
+            raise InputError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if audio_batch_size < 1:
+            raise InputError(f"audio_batch_size must be >= 1, got {audio_batch_size}")
+        self.image_size = int(image_size or model.config.vision_config.image_size)
+        self.antialias = bool(antialias)
+        super().__init__(
+            model,
+            tokenizer,
+            self._preprocess,
+            device=device,
+            batch_size=batch_size,
+            output_dtype=output_dtype,
+            source=source,
+        )
+        self.audio_tower = audio_tower.eval() if audio_tower is not None else None
+        self.uses_audio = self.audio_tower is not None
+        self.audio_settings = (audio_settings or AudioFeatureSettings()) if self.uses_audio else None
+        self.audio_window = window_bounds(audio_window, self.audio_settings) if self.audio_settings else None
+        self.fusion = fusion
+        self.score_fusion = fusion if self.uses_audio else None
+        self.audio_batch_size = int(audio_batch_size)
+        if self.uses_audio and int(self.audio_tower.visual_projection.out_features) != self.dim:
+            raise ModelLoadError(
+                f"audio tower projects to {self.audio_tower.visual_projection.out_features} dims, the text tower "
+                f"to {self.dim}: the checkpoints do not belong together"
+            )
+        self._warned_no_audio: set[str] = set()
+
+    # -------------------------------------------------------------------- identity
+    def _fingerprinted(self) -> list[Any]:
+        return [self.model] + ([self.audio_tower] if self.uses_audio else [])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Settings that change embeddings (fusion does not: it only changes scoring)."""
+        return {
+            **super().config,
+            "image": self.source.get("image", "in-memory"),
+            "image_size": self.image_size,
+            "antialias": self.antialias,
+            "text_pooling": "argmax",
+            "audio": self.source.get("audio", "in-memory") if self.uses_audio else None,
+            "audio_window": list(self.audio_window) if self.audio_window else None,
+            "audio_features": self.audio_settings.to_dict() if self.audio_settings else None,
+        }
+
+    # -------------------------------------------------------------------- towers
+    def _pool_text(self, outputs: Any, input_ids: "torch.Tensor") -> "torch.Tensor":
+        # LanguageBind pools at argmax(ids), the EOS of CLIP's vocabulary, whatever eos_token_id the config says.
+        import torch
+
+        hidden = outputs.last_hidden_state
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), input_ids.argmax(dim=-1)]
+
+    def _preprocess(self, frames: "list[np.ndarray]") -> "torch.Tensor":
+        """LanguageBind's image transform: [0, 1] floats, shortest side to ``image_size`` (bicubic), centre
+        crop, OpenAI mean/std. Antialiased, as current torchvision does by default."""
+        import torch
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms import functional as TF
+
+        def run(x: "torch.Tensor") -> "torch.Tensor":
+            x = TF.resize(x, self.image_size, interpolation=InterpolationMode.BICUBIC, antialias=self.antialias)
+            x = TF.center_crop(x, [self.image_size, self.image_size])
+            return TF.normalize(x, OPENAI_MEAN, OPENAI_STD)
+
+        tensors = [torch.from_numpy(f).permute(2, 0, 1).float().div_(255.0) for f in frames]
+        if len({tuple(t.shape) for t in tensors}) == 1:
+            return run(torch.stack(tensors))
+        return torch.stack([run(t.unsqueeze(0))[0] for t in tensors])
+
+    def encode_audio(self, windows: "Sequence[np.ndarray | None]") -> "list[torch.Tensor | None]":
+        """Mono audio windows at ``audio_settings.sample_rate`` → ``[dim]`` float32 L2-normalised vectors.
+
+        ``None`` (or a window shorter than one 25 ms frame) gives ``None``.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        if not self.uses_audio:
+            raise InputError("this LanguageBind encoder has no audio tower: load it with audio=...")
+        settings = self.audio_settings
+        keep = [i for i, w in enumerate(windows) if w is not None and len(w) >= settings.window_samples]
+        out: list[Any] = [None] * len(windows)
+        dtype = self.audio_tower.visual_projection.weight.dtype
+        for s in range(0, len(keep), self.audio_batch_size):
+            idx = keep[s : s + self.audio_batch_size]
+            x = audio_inputs([windows[i] for i in idx], settings, device=self.device)
+            with torch.inference_mode():
+                vecs = F.normalize(self.audio_tower(x.to(dtype)).float(), dim=-1).cpu()
+            for row, i in enumerate(idx):
+                out[i] = vecs[row]
+        return out
+
+    def encode_video_audio(
+        self,
+        video: str | Path,
+        timestamps: Sequence[float],
+        *,
+        read_audio: Callable[[float, float, int], "np.ndarray | None"] | None = None,
+    ) -> "tuple[torch.Tensor, torch.Tensor] | None":
+        """Embed the audio window around each timestamp of ``video``.
+
+        Args:
+            video: the video file; its soundtrack is decoded with ``clamr_frames.video.VideoReader.read_audio``
+                (mono, resampled to the tower's rate).
+            timestamps: seconds.
+            read_audio: ``(start_s, end_s, sample_rate) -> samples | None`` to read from elsewhere instead.
+
+        Returns:
+            ``(vectors [n, dim] float32, present [n] bool)``; rows without audio (a window past the end of the
+            track) are zero with ``present`` False. ``None`` when the video has no audio stream, or its audio
+            does not decode (with a warning, once per video): the caller falls back to V.
+
+        Raises:
+            VideoError: the video itself cannot be opened.
+        """
+        import torch
+
+        if not self.uses_audio:
+            raise InputError("this LanguageBind encoder has no audio tower: load it with audio=...")
+        sr = self.audio_settings.sample_rate
+        before, after = self.audio_window
+        kw = dict(before=before, after=after, sample_rate=sr, min_samples=self.audio_settings.window_samples)
+
+        def cut(read: Callable[[float, float], Any]) -> tuple[Any, str]:
+            try:
+                return read_windows(read, timestamps, **kw), "no audio stream"
+            except VideoError as e:  # the soundtrack is broken, the frames may be fine
+                return None, f"its audio track does not decode ({e.reason})"
+
+        if read_audio is not None:
+            windows, problem = cut(lambda s, e: read_audio(s, e, sr))
+        else:
+            from clamr_frames.video import VideoReader
+
+            with VideoReader(video) as reader:
+                windows, problem = cut(lambda s, e: reader.read_audio(s, e, sample_rate=sr))
+        if windows is None:
+            self._warn_no_audio(video, problem)
+            return None
+        vecs = self.encode_audio(windows)
+        present = torch.tensor([v is not None for v in vecs], dtype=torch.bool)
+        out = torch.zeros((len(vecs), self.dim))
+        for i, v in enumerate(vecs):
+            if v is not None:
+                out[i] = v
+        return out, present
+
+    def _warn_no_audio(self, video: str | Path, why: str) -> None:
+        key = str(video)
+        if key not in self._warned_no_audio:  # once per video, not once per chunk of candidates
+            self._warned_no_audio.add(key)
+            warnings.warn(f"{video}: {why}; LanguageBind V+A falls back to V (frames only)", stacklevel=3)
+
+    # -------------------------------------------------------------------- documents
+    def encode_video_documents(
+        self,
+        docs: list[Document],
+        video: str | Path,
+        *,
+        read_audio: Callable[[float, float, int], "np.ndarray | None"] | None = None,
+    ) -> DocEmbeddings:
+        """Documents of ``video`` → per document a ``VIDEO`` token (its frame) and, with an audio tower, an
+        ``AUDIO`` token (the soundtrack around ``doc.timestamp``).
+
+        This is what an index builder calls when ``encoder.uses_audio`` is True. Without an audio stream (or
+        without an audio tower) it equals :meth:`encode_documents`.
+        """
+        frames = self._frame_vectors(docs)
+        audio = (
+            self.encode_video_audio(video, [d.timestamp for d in docs], read_audio=read_audio)
+            if self.uses_audio and docs
+            else None
+        )
+        per_doc = []
+        for i, f in enumerate(frames):
+            tokens = [(f, Modality.VIDEO)] if f is not None else []
+            if audio is not None and bool(audio[1][i]):
+                tokens.append((audio[0][i], Modality.AUDIO))
+            per_doc.append(tokens)
+        return pack_tokens(per_doc, self.dim, self.output_dtype)
+
+    def fuse(self, docs: DocEmbeddings, query: "torch.Tensor") -> "torch.Tensor":
+        """Fused V+A score of every document of one video: ``[n_docs]`` float32 (see :func:`fuse_scores`).
+
+        ``query`` is the ``[1, dim]`` output of :meth:`encode_queries`. With V only it is the z-scored frame
+        similarity (same ranking as MaxSim).
+        """
+        q = query.reshape(-1, query.shape[-1])
+        if q.shape[0] != 1:
+            raise InputError(f"a single-vector query has one token, got {q.shape[0]}")
+        return fuse_scores(modality_similarities(docs, q[0]), self.fusion)
+
+    # -------------------------------------------------------------------- construction
+    @classmethod
+    def from_pretrained(
+        cls,
+        image: str | Path = DEFAULT_IMAGE,
+        audio: str | Path | None = None,
+        *,
+        fusion: str = "max",
+        audio_window: "float | tuple[float, float] | None" = None,
+        device: "str | torch.device | None" = None,
+        dtype: "str | torch.dtype | None" = None,
+        local_files_only: bool | None = None,
+        batch_size: int = 32,
+        audio_batch_size: int = 8,
+        output_dtype: "torch.dtype | None" = None,
+        antialias: bool = True,
+    ) -> "LanguageBindEncoder":
+        """Load LanguageBind checkpoints (hub ids or local directories in the released layout).
+
+        Args:
+            image: the image (+ shared text) checkpoint, default ``LanguageBind/LanguageBind_Image``.
+            audio: the audio checkpoint for V+A (e.g. ``LanguageBind/LanguageBind_Audio_FT``), None for V.
+            fusion: ``"max"`` or ``"mean"`` of the z-scored per-modality similarities (V+A).
+            audio_window: seconds of audio around each frame: None (the 10.36 s one crop covers, centred),
+                a number (centred) or ``(before, after)``.
+            device: torch device (default: CUDA if available, else CPU).
+            dtype: weights dtype (default float16 on CUDA, float32 on CPU).
+            local_files_only: never touch the network (default: ``HF_HUB_OFFLINE``).
+            batch_size / audio_batch_size: frames / audio windows per forward pass.
+            output_dtype: dtype of returned embeddings (default float16).
+            antialias: antialias the bicubic downscale of frames.
+
+        Raises:
+            ModelLoadError: unreachable hub id offline (the message says how to use a local copy), a config or
+                weights that do not match, an unsafe or corrupt weights file.
+        """
+        import torch
+
+        if fusion not in FUSIONS:
+            raise InputError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        offline = resolve_offline(local_files_only)
+        image_dir = resolve_checkpoint(image, offline=offline, example=_EXAMPLE)
+        model, tokenizer, image_cfg = load_image_checkpoint(image_dir)
+        tower = settings = None
+        if audio is not None:
+            audio_dir = resolve_checkpoint(audio, offline=offline, example=_EXAMPLE)
+            tower, settings, text_projection = load_audio_checkpoint(audio_dir)
+            mine = model.text_projection.weight.float()
+            if text_projection is not None and (
+                text_projection.shape != mine.shape or not torch.allclose(text_projection.float(), mine, atol=1e-3)
+            ):
+                warnings.warn(
+                    f"{audio}: its text projection differs from {image}'s; LanguageBind shares one text tower, so "
+                    f"queries are encoded with {image}'s (are these checkpoints from the same release?)",
+                    stacklevel=2,
+                )
+            tower.to(device=dev, dtype=dt)
+        model.to(device=dev, dtype=dt)
+        return cls(
+            model,
+            tokenizer,
+            audio_tower=tower,
+            audio_settings=settings,
+            fusion=fusion,
+            audio_window=audio_window,
+            image_size=int(image_cfg.vision.get("image_size", 224)),
+            antialias=antialias,
+            device=dev,
+            batch_size=batch_size,
+            audio_batch_size=audio_batch_size,
+            output_dtype=output_dtype,
+            source={
+                "label": str(image) + (f"+{audio}" if audio is not None else ""),
+                "image": str(image),
+                "audio": str(audio) if audio is not None else None,
+            },
+        )
+
+
+__all__ = [
+    "DEFAULT_AUDIO",
+    "DEFAULT_IMAGE",
+    "FUSED_MODALITIES",
+    "FUSIONS",
+    "LanguageBindConfig",
+    "LanguageBindEncoder",
+    "convert_state_dict",
+    "fuse_scores",
+    "load_audio_checkpoint",
+    "load_image_checkpoint",
+    "make_audio_tower",
+    "modality_similarities",
+    "read_languagebind_config",
+]

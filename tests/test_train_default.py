@@ -1,0 +1,46 @@
+"""The embedded default encoder (MiniLM) through the training wrapper: same inputs, learns, saves loadably."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+from clamr_frames.encoders.base import Document  # noqa: E402
+from clamr_frames.train.losses import build_loss  # noqa: E402
+from clamr_frames.train.models import DefaultTrainable  # noqa: E402
+from clamr_frames.types import Modality  # noqa: E402
+
+from test_train_models import QUERIES, _check_same_as_encoder, _docs  # noqa: E402
+
+
+def test_default_wrapper_matches_the_encoder_learns_and_saves(tmp_path):
+    from clamr_frames.encoders.default import DefaultEncoder
+
+    enc = DefaultEncoder(device="cpu", output_dtype=torch.float32)
+    docs = _docs() + [Document(None, asr="", ocr="", timestamp=7.0), Document(None, asr="the of", ocr="")]
+    torch.manual_seed(0)
+    model = DefaultTrainable(enc, mode="lora", lora={"r": 4, "alpha": 8})
+    _check_same_as_encoder(model, enc, docs, QUERIES)
+    model.eval()
+    with torch.no_grad():
+        _, d = model.embed(model(documents=model.prepare_documents(docs)))
+    assert d.modality[6, 0] == int(Modality.OTHER) and float(d.emb[6, 0].abs().sum()) == 0  # empty document
+    model.train()
+    batch = {"queries": model.prepare_queries(QUERIES[:2]), "documents": model.prepare_documents(_docs()[:3])}
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    loss_fn = build_loss("infonce", aggregation="token_max", tau=0.05)
+    losses = []
+    for _ in range(3):
+        q, d = model.embed(model(**batch))
+        out = loss_fn(q, d, torch.tensor([0, 1]))
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss.detach()))
+    assert losses[-1] < losses[0]
+    path = model.save_pretrained(tmp_path / "minilm")
+    loaded = DefaultEncoder(path, device="cpu", output_dtype=torch.float32)
+    _check_same_as_encoder(model, loaded, _docs()[:3], QUERIES[:2])
