@@ -10,6 +10,9 @@ Other test files (and ``benchmarks/decode.py``) import these helpers: ``from med
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -76,7 +79,31 @@ def make_video(
 ) -> Path:
     """Write ``n`` coded frames to ``path`` with :func:`~clamr_frames.video.writer.write_video` (``kwargs``
     go to it: ``timestamps``, ``audio``, ``gop``, ``bframes``, ``codec``, ``crf``)."""
-    return write_video(path, coded_frames(n, width, height, bits), fps, **kwargs)
+    try:
+        return write_video(path, coded_frames(n, width, height, bits), fps, **kwargs)
+    except Exception:
+        # Once decord is loaded before PyAV, PyAV's libvpx-vp9 encoder cannot open in this process (decord's
+        # own libvpx takes its symbols); a fresh interpreter writes the file instead.
+        if "decord" not in sys.modules:
+            raise
+        _make_video_in_subprocess(path, n, fps, width, height, bits, kwargs)
+        return Path(path)
+
+
+def _make_video_in_subprocess(path, n, fps, width, height, bits, kwargs) -> None:
+    args = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in kwargs.items()}
+    if isinstance(args.get("audio"), list):
+        args["audio"] = {"__array__": args["audio"]}
+    payload = json.dumps(
+        {"path": str(path), "n": n, "fps": fps, "width": width, "height": height, "bits": bits, "kwargs": args}
+    )
+    code = (
+        "import json, sys; import numpy as np; sys.path.insert(0, sys.argv[2]); import media; "
+        "p = json.loads(sys.argv[1]); kw = p['kwargs']; a = kw.get('audio'); "
+        "kw['audio'] = np.asarray(a['__array__'], dtype=np.float32) if a else None; "
+        "media.make_video(p['path'], p['n'], p['fps'], width=p['width'], height=p['height'], bits=p['bits'], **kw)"
+    )
+    subprocess.run([sys.executable, "-c", code, payload, str(Path(__file__).parent)], check=True)
 
 
 def packet_spans(path: str | Path) -> list[tuple[int, int]]:

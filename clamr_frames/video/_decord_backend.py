@@ -27,7 +27,9 @@ from clamr_frames.video._pyav_backend import ReadStats, StreamIndex
 log = logging.getLogger(__name__)
 
 # MPEG-4 Part 2 and the codecs built on it, where decord's seeking has returned wrong frames.
-UNRELIABLE_SEEK_CODECS = frozenset({"mpeg4", "msmpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "h263", "h263p", "flv1", "wmv1", "wmv2"})
+UNRELIABLE_SEEK_CODECS = frozenset(
+    {"mpeg4", "msmpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "h263", "h263p", "flv1", "wmv1", "wmv2"}
+)
 SPOT_CHECK_TOLERANCE = 2.0  # mean absolute difference (0..255) allowed between the two decoders' pixels
 
 
@@ -51,6 +53,10 @@ class DecordBackend:
     name = "decord"
 
     def __init__(self, path: str, index: StreamIndex):
+        # PyAV must be loaded before decord: decord loads its bundled FFmpeg 4 and libvpx 6 with RTLD_GLOBAL,
+        # and if they come first, PyAV's libvpx-vp9 encoder binds to that libvpx and fails to open.
+        import av  # noqa: F401
+
         try:
             import decord
         except ImportError as e:

@@ -198,7 +198,6 @@ class PyAVBackend:
         self.path = path
         self.index = index
         self.threads = threads
-        self._pts_to_index = {int(p): i for i, p in reversed(list(enumerate(index.pts.tolist())))}
 
     def close(self) -> None:
         pass
@@ -265,7 +264,7 @@ class PyAVBackend:
                         log.debug("%s: demuxing failed (%s)", self.path, _ffmpeg_reason(e))
                         break
                     p = packet.pts if packet.pts is not None else packet.dts
-                    at = self._pts_to_index.get(int(p), -1) if p is not None and packet.size else -1
+                    at = self._index_of(p) if p is not None and packet.size else -1
                     if suspect_below == _NEVER and packet.is_keyframe and at >= 0:
                         suspect_below = at
                     if can_skip and packet.size:
@@ -325,11 +324,16 @@ class PyAVBackend:
             if out_idx:
                 yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
 
+    def _index_of(self, pts: int) -> int:
+        """Display index of the frame with this pts (-1 when the index has none); the first of duplicates."""
+        i = int(np.searchsorted(self.index.pts, pts))
+        return i if i < len(self.index.pts) and self.index.pts[i] == pts else -1
+
     def _locate(self, frame, pos: int) -> int | None:
         """Display index of a decoded frame, from its pts (counting on from ``pos`` only when it has none)."""
         if frame.pts is not None:
-            i = self._pts_to_index.get(int(frame.pts))
-            if i is not None:
+            i = self._index_of(frame.pts)
+            if i >= 0:
                 return i
             log.debug("%s: decoded a frame with pts %s that the index does not list", self.path, frame.pts)
             return None
@@ -344,17 +348,35 @@ class PyAVBackend:
         return frame.to_ndarray()
 
 
-def read_audio(path: str, origin: float, start: float, end: float, sample_rate: int) -> np.ndarray | None:
-    """Mono float32 samples at ``sample_rate`` between ``start`` and ``end`` seconds (relative to ``origin``,
-    the first video frame), or None when the file has no audio stream. Clipped to the audio that exists."""
-    import av
+class AudioReader:
+    """Windows of a file's first audio stream as mono float32, on the video's timeline.
 
-    with open_container(path) as container:
-        if not container.streams.audio:
-            return None
+    The container stays open between windows: reading the audio around each of thousands of candidate frames
+    should not parse the file's index thousands of times.
+    """
+
+    def __init__(self, path: str, origin: float):
+        self.path = path
+        self.origin = origin  # absolute time of the first video frame: time 0 of the windows
+        self._container = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def read(self, start: float, end: float, sample_rate: int) -> np.ndarray:
+        """Samples ``k = 0, 1, ...`` at ``start + k / sample_rate`` up to ``end``: silence where the soundtrack
+        has not begun yet, and fewer samples where it ends before ``end``."""
+        import av
+
+        if self._container is None:
+            self._container = open_container(self.path)
+        container = self._container
         stream = container.streams.audio[0]
         tb = stream.time_base
-        abs_start, abs_end = origin + start, origin + end
+        abs_start = self.origin + start
+        need = int(round((end - start) * sample_rate))
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         try:
             container.seek(max(0, int(abs_start / tb)), stream=stream, backward=True, any_frame=False)
@@ -363,7 +385,6 @@ def read_audio(path: str, origin: float, start: float, end: float, sample_rate: 
         pieces: list[np.ndarray] = []
         first: float | None = None
         got = 0
-        need = int(round((abs_end - abs_start) * sample_rate))
 
         def take(frames) -> None:
             nonlocal got
@@ -372,25 +393,31 @@ def read_audio(path: str, origin: float, start: float, end: float, sample_rate: 
                 pieces.append(a)
                 got += len(a)
 
-        for packet in container.demux(stream):
-            try:
-                decoded = packet.decode()
-            except av.error.FFmpegError:  # type: ignore[attr-defined]
-                continue
-            for frame in decoded:
-                if first is None:
-                    if frame.pts is None:
-                        continue
-                    first = float(frame.pts * tb)
-                take(resampler.resample(frame))
-            if first is not None and got >= int((abs_start - first) * sample_rate) + need:
-                break
-        take(resampler.resample(None))
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # type: ignore[attr-defined]
+                    continue
+                for frame in decoded:
+                    if first is None:
+                        if frame.pts is None:
+                            continue
+                        first = float(frame.pts * tb)
+                    take(resampler.resample(frame))
+                if first is not None and got >= (abs_start - first) * sample_rate + need:
+                    break
+            take(resampler.resample(None))
+        except av.error.FFmpegError as e:  # type: ignore[attr-defined]
+            log.debug("%s: audio decoding stopped (%s)", self.path, _ffmpeg_reason(e))
         if first is None or not pieces:
             return np.zeros(0, dtype=np.float32)
         samples = np.concatenate(pieces)
-        lo = max(0, int(round((abs_start - first) * sample_rate)))
-        return np.ascontiguousarray(samples[lo : lo + need])
+        offset = int(round((abs_start - first) * sample_rate))
+        if offset < 0:  # the soundtrack starts after ``start``
+            samples = np.concatenate([np.zeros(-offset, dtype=np.float32), samples])
+            offset = 0
+        return np.ascontiguousarray(samples[offset : offset + need])
 
 
 def file_problem(path: Path) -> str | None:

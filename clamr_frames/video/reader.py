@@ -25,7 +25,12 @@ left out, and the read emits a ``warnings.warn`` saying how many. If no requeste
 read raises :class:`~clamr_frames.errors.VideoError`. Chunks identify frames by their native index, so a
 caller matches frames to candidates through ``FrameChunk.indices``, never by position. When decord fails part
 way through a read (it raises on damaged packets), the rest of that read and the reader's later reads go
-through PyAV, which can skip single frames.
+through PyAV, which can skip single frames. A container that keeps no timestamps (AVI counts frames) cannot
+say which frames a damaged stretch held: after one, later frames' times can be off, as in any player.
+
+Import order: decord loads its own FFmpeg and libvpx into the process's global symbol scope. The decord
+backend imports PyAV first; code that imports decord itself before PyAV breaks PyAV's VP9 encoder (writing
+``.webm``) for the rest of the process.
 """
 
 from __future__ import annotations
@@ -103,6 +108,11 @@ class VideoReader:
         backend: ``"auto"`` (decord, else PyAV where decord cannot open the file or seek it reliably),
             ``"decord"``, or ``"pyav"``.
 
+    Attributes:
+        skipped_frames: frames the last read (an ``iter_candidates`` pass or a ``get_frames`` call) asked for
+            but could not decode.
+        fallback_reason: why decord is not used, or reads in order, for this file (None when it is trusted).
+
     Raises:
         VideoError: the file cannot be read as a video (see the module docstring), or ``backend="decord"`` and
             decord is missing or cannot open it.
@@ -124,6 +134,7 @@ class VideoReader:
         self._decord = None
         self._sequential = False  # decord reads in order (no seeking)
         self._closed = False
+        self._audio = None
         self.skipped_frames = 0
         self.fallback_reason: str | None = None  # why decord is not (or no longer) used, if it is not
         if backend in ("auto", "decord"):
@@ -318,18 +329,24 @@ class VideoReader:
 
     # ------------------------------------------------------------------ audio
     def read_audio(self, start: float, end: float, sample_rate: int = 16000) -> np.ndarray | None:
-        """Mono float32 samples in [-1, 1] at ``sample_rate`` from ``start`` to ``end`` seconds (the video's
-        timeline: 0 is the first frame), clipped to the audio that exists; None when there is no audio stream."""
-        from clamr_frames.video._pyav_backend import read_audio
+        """The soundtrack from ``start`` to ``end`` seconds as mono float32 samples in [-1, 1] at ``sample_rate``.
+
+        Times are on the video's timeline (0 is the first frame) and sample ``k`` lies at
+        ``start + k / sample_rate``; before the soundtrack begins the samples are silence, and where it ends
+        before ``end`` the array is shorter. None when the file has no audio stream.
+        """
+        from clamr_frames.video._pyav_backend import AudioReader
 
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
             raise InputError(f"bad audio interval [{start}, {end}]")
-        if sample_rate <= 0:
-            raise InputError(f"sample_rate must be positive, got {sample_rate!r}")
+        if int(sample_rate) != sample_rate or sample_rate <= 0:
+            raise InputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         self._check_open()
         if not self._index.has_audio:
             return None
-        return read_audio(self.path, self._index.start, max(0.0, float(start)), float(end), int(sample_rate))
+        if self._audio is None:
+            self._audio = AudioReader(self.path, self._index.start)
+        return self._audio.read(float(start), float(end), int(sample_rate))
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
@@ -339,6 +356,9 @@ class VideoReader:
     def close(self) -> None:
         """Release the decoders (reading afterwards raises VideoError)."""
         self._drop_decord()
+        if self._audio is not None:
+            self._audio.close()
+            self._audio = None
         self._closed = True
 
     def __enter__(self) -> "VideoReader":
@@ -349,7 +369,8 @@ class VideoReader:
 
     def __repr__(self) -> str:
         m = self._meta
-        return f"VideoReader({self.path!r}, {m.num_frames} frames, {m.duration:.2f} s, backend={self.metadata.backend!r})"
+        backend = self.metadata.backend
+        return f"VideoReader({self.path!r}, {m.num_frames} frames, {m.duration:.2f} s, backend={backend!r})"
 
 
 def sample_times(duration: float, fps: float) -> np.ndarray:
