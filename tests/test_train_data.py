@@ -212,7 +212,9 @@ def test_context_matches_the_index_builder_rules(synth):
     v = synth[0]
     assert np.allclose(ctx.timestamps, np.arange(0.0, 60.0, 1.0))
     cues = list(load_subtitles(v.srt_path).cues)
-    assert ctx.asr == asr_contexts(cues, ctx.timestamps, before=3.0, after=3.0, max_words=64)
+    assert ctx.asr == asr_contexts(cues, ctx.timestamps, before=settings.asr_before, after=settings.asr_after,
+                                   max_words=settings.asr_max_words)
+    assert sum(1 for a in ctx.asr if a) > 10
     ocr_needle = next(n for n in v.needles if n.kind == "ocr")
     inside = [i for i, t in enumerate(ctx.timestamps) if ocr_needle.start <= t <= ocr_needle.end]
     assert inside and all(ctx.ocr[i] == ocr_needle.text for i in inside)
@@ -264,3 +266,19 @@ def test_explicit_negatives_come_first(synth):
 def test_parse_example_rejects_non_objects():
     with pytest.raises(ValueError, match="JSON object"):
         parse_example([1], ".")
+
+
+def test_rendered_candidates_match_the_decoded_video(synth):
+    from clamr_frames.train.collate import ReaderSource
+
+    settings = IndexSettings(fps=1.0, max_side=112)
+    ex = examples_from_synthetic(synth[:1])[0]
+    rendered = SyntheticSource(settings)
+    rendered.register(ex)
+    idx_r, ts_r, dur_r = rendered.candidates(ex.video)
+    idx_d, ts_d, dur_d = ReaderSource(settings).candidates(ex.video)
+    assert np.array_equal(idx_r, idx_d) and np.allclose(ts_r, ts_d) and dur_r == pytest.approx(dur_d)
+    a = rendered.frames(ex.video, idx_r[:2])
+    b = ReaderSource(settings).frames(ex.video, idx_d[:2])
+    assert [f.shape for f in a] == [f.shape for f in b] == [(63, 112, 3)] * 2
+    assert np.abs(a[0].astype(int) - b[0].astype(int)).mean() < 12  # the same picture, up to H.264 loss

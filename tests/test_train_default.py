@@ -44,3 +44,30 @@ def test_default_wrapper_matches_the_encoder_learns_and_saves(tmp_path):
     path = model.save_pretrained(tmp_path / "minilm")
     loaded = DefaultEncoder(path, device="cpu", output_dtype=torch.float32)
     _check_same_as_encoder(model, loaded, _docs()[:3], QUERIES[:2])
+
+
+def test_train_the_default_scorer_end_to_end(tmp_path):
+    """``train`` on generated videos; the result loads into ``FrameSelector`` and selects frames."""
+    from clamr_frames.selector import FrameSelector
+    from clamr_frames.train import train
+    from clamr_frames.train.data import read_jsonl
+
+    cfg = {
+        "model": {"kind": "default", "train": "lora", "lora": {"r": 4, "alpha": 8}},
+        "data": {"synthetic": {"dir": str(tmp_path / "data"), "seed": 1, "train_videos": 2, "eval_videos": 1,
+                               "duration": 40.0, "needles_per_kind": 1},
+                 "source": "synthetic", "query_types": ["asr", "ocr"], "hard_negatives": 2},
+        "loss": {"kind": "infonce", "tau": 0.05, "aggregation": "token_max"},
+        "train": {"output_dir": str(tmp_path / "run"), "epochs": 1, "batch_size": 2, "lr": 1e-4},
+        "eval": {"ks": [1, 5]},
+    }
+    res = train(cfg, progress=False, log_stdout=False)
+    assert res.global_step == 2 and [e["tag"] for e in res.evals] == ["before", "epoch-0"]
+    assert res.evals[-1]["queries"] == 2 and "hit@1/asr" in res.evals[-1] and "hit@1/video" not in res.evals[-1]
+
+    held = read_jsonl(tmp_path / "data" / "eval" / "examples.jsonl", duration_fn=None)
+    asr = next(e for e in held if e.query_type == "asr")
+    sel = FrameSelector.from_pretrained("default", encoder_kwargs={"model_path": str(res.final_dir)},
+                                        cache_dir=tmp_path / "cache", progress=False)
+    picked = sel.select(asr.video, asr.queries[0], k=3, subtitles=asr.subtitles)
+    assert len(picked.timestamps) == 3 and list(picked.timestamps) == sorted(picked.timestamps)

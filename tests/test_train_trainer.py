@@ -39,7 +39,7 @@ def _config(tiny_dir, data_dir, out, **train_kw):
                   "lora": {"r": 4, "alpha": 8, "dropout": 0.1, "init": "gaussian"}},
         "data": {"synthetic": {"dir": str(data_dir), "seed": 0, "train_videos": 2, "eval_videos": 1,
                                "duration": 40.0, "needles_per_kind": 1},
-                 "source": "synthetic", "hard_negatives": 1, "max_side": 112},
+                 "source": "synthetic", "hard_negatives": 1, "max_side": 112, "fps": 0.5},
         "loss": {"kind": "infonce", "aggregation": "modality_max"},
         "train": {"output_dir": str(out), "epochs": 2, "batch_size": 2, "lr": 1e-3, "warmup_ratio": 0.2,
                   "seed": 3, **train_kw},
@@ -88,12 +88,15 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
 
 
 def test_resume_from_another_config_is_refused(tiny_dir, data_dir, tmp_path):
-    train(_config(tiny_dir, data_dir, tmp_path / "run", stop_after_steps=1), progress=False, log_stdout=False)
+    cfg = _config(tiny_dir, data_dir, tmp_path / "run", stop_after_steps=1)
+    cfg["eval"]["enabled"] = False
+    train(cfg, progress=False, log_stdout=False)
     with pytest.raises(InputError, match=r"another training configuration \(differs in: train.lr\)"):
         train(_config(tiny_dir, data_dir, tmp_path / "run", lr=5e-4), progress=False, log_stdout=False)
     # run-time knobs are not part of the configuration: a longer stop point resumes fine
-    res = train(_config(tiny_dir, data_dir, tmp_path / "run", stop_after_steps=2, log_every=2), progress=False,
-                log_stdout=False)
+    cfg = _config(tiny_dir, data_dir, tmp_path / "run", stop_after_steps=2, log_every=2)
+    cfg["eval"] = {"enabled": False}
+    res = train(cfg, progress=False, log_stdout=False)
     assert res.stopped and res.global_step == 2
 
 
@@ -118,9 +121,10 @@ def test_config_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_config(tmp_path / "none.yaml")
     y = tmp_path / "c.yaml"
-    y.write_text("model: {kind: default}\ndata: {train: d/train.jsonl}\ntrain: {output_dir: out}\n")
+    y.write_text(f"base_dir: {tmp_path}\nmodel: {{kind: default}}\ndata: {{train: d/train.jsonl}}\n")
     cfg = load_config(y)
     assert cfg.resolve(cfg.data.train) == str((tmp_path / "d" / "train.jsonl").resolve())
+    assert cfg.resolve("Qwen/Qwen2.5-VL-3B-Instruct", hub_ok=True) == "Qwen/Qwen2.5-VL-3B-Instruct"
     assert cfg.loss.tau == 0.02 and cfg.loss.aggregation == "modality_max"
 
 

@@ -336,7 +336,9 @@ class ChangeDetector:
 
     Why cells and not the mean absolute difference: on 320x180 frames with ±3 levels of noise, changing one
     word of a small sign moved the 64-wide thumbnail's mean difference by only ~0.5 levels (0.30 noise vs
-    0.84), while it changed ~1.5 % of the cells by more than 6 levels and noise changed none.
+    0.84), while it changed ~1.5 % of the cells by more than 6 levels and noise changed none. The thumbnail is
+    grayscale, so a change of hue alone at equal brightness is not seen (text that OCR can read differs from its
+    background in brightness).
 
     Args:
         change_threshold: fraction of cells (0 → every frame counts as changed).

@@ -256,6 +256,7 @@ class DefaultEncoder:
         self.tokenizer, self.model = _load(self.model_path, self.device)
         self.dim = int(self.model.config.hidden_size)
         self.max_batch_tokens = int(max_batch_tokens)
+        self.min_fill = 0.8
         self.output_dtype = output_dtype or torch.float16
         self._weights = _weights_fingerprint(self.model_path)
 
@@ -336,13 +337,16 @@ class DefaultEncoder:
 
     # -- forward -------------------------------------------------------------------------------
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
-        """Indices grouped (longest first) so that batch size x longest length <= max_batch_tokens."""
+        """Indices grouped (longest first) so that batch size x longest length <= max_batch_tokens and no
+        sequence is shorter than ``min_fill`` of its batch's longest (bounds the compute spent on padding)."""
         order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
         batches: list[list[int]] = []
         cur: list[int] = []
         for i in order:
             longest = lengths[cur[0]] if cur else lengths[i]
-            if cur and (len(cur) + 1) * longest > self.max_batch_tokens:
+            if cur and (
+                (len(cur) + 1) * longest > self.max_batch_tokens or lengths[i] < self.min_fill * longest
+            ):
                 batches.append(cur)
                 cur = []
             cur.append(i)

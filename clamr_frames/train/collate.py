@@ -73,8 +73,8 @@ class SyntheticSource:
 
     For examples built by :func:`~clamr_frames.train.data.examples_from_synthetic` (their ``meta["synthetic"]``
     holds the scene): the frames are the generator's own pixels (before compression), nothing is decoded, so
-    training on generated data is fast. Candidates follow the sampling rule of the index: every ``1 / fps``
-    seconds the first native frame at or after that time (or ``num_frames`` evenly spaced native frames).
+    training on generated data is fast. Candidates follow :class:`~clamr_frames.video.VideoReader`'s sampling
+    rules (its own functions, applied to the rendered frames' times).
     Examples without scene metadata fall back to ``fallback`` (a :class:`ReaderSource`).
     """
 
@@ -108,15 +108,17 @@ class SyntheticSource:
     def candidates(self, video: Path) -> tuple[np.ndarray, np.ndarray, float]:
         if str(video) not in self._meta:
             return self.fallback.candidates(video)
+        from clamr_frames.video.reader import nearest_frames, sample_times
+
         scene = self._scene(video)
-        native = scene.timestamps
+        native = scene.timestamps  # i / fps: what the container of a generated constant-rate video holds
         s = self.settings
-        if s.num_frames is not None:
-            idx = np.unique(np.linspace(0, len(native) - 1, int(s.num_frames)).round().astype(np.int64))
+        n = len(native)
+        if s.num_frames is not None:  # the reader's rules, applied to the rendered frame times
+            idx = np.arange(n) if s.num_frames >= n else np.linspace(0, n - 1, int(s.num_frames), dtype=int)
         else:
-            wanted = np.arange(0.0, scene.duration, 1.0 / s.fps)
-            idx = np.unique(np.searchsorted(native, wanted - 1e-9))
-            idx = idx[idx < len(native)]
+            idx = nearest_frames(native, sample_times(float(scene.duration), float(s.fps)))
+        idx = np.asarray(idx, dtype=np.int64)
         return idx, native[idx], float(scene.duration)
 
     def frames(self, video: Path, frame_indices: Sequence[int]) -> list["np.ndarray | None"]:
@@ -242,10 +244,10 @@ def positive_candidates(ts: np.ndarray, spans: Sequence[tuple[float, float]], to
 
 
 def negative_candidates(ts: np.ndarray, spans: Sequence[tuple[float, float]], margin: float) -> np.ndarray:
-    """Candidates at least ``margin`` seconds away from every span.
+    """Candidates more than ``margin`` seconds away from every span.
 
     >>> negative_candidates(np.arange(10.0), [(4.0, 5.0)], margin=2.0).tolist()
-    [0, 1, 2, 7, 8, 9]
+    [0, 1, 8, 9]
     """
     ok = np.ones(len(ts), dtype=bool)
     for a, b in spans:

@@ -4,7 +4,7 @@
 
     model:  {kind: clamr | default, base_model, adapter, path, settings, dtype, load_in_4bit, train, head,
              lora: {r, alpha, dropout, target_modules, init}, pooling, gradient_checkpointing}
-    data:   {train, eval, synthetic, source, on_error, fps, num_frames, max_side, asr_before, asr_after, asr_max_words,
+    data:   {train, eval, synthetic, source, query_types, on_error, fps, num_frames, max_side, asr_before, asr_after, asr_max_words,
              backend, hard_negatives, negative_margin, num_workers}
     loss:   {kind, tau, learnable_tau, aggregation, normalize, gather}
     train:  {output_dir, seed, epochs, max_steps, batch_size, grad_accum, lr, weight_decay, warmup_ratio,
@@ -12,7 +12,8 @@
              stop_after_steps, log_every, cpu}
     eval:   {enabled, before_training, every_epoch, ks, aggregation, doc_batch, max_queries}
 
-Relative paths are resolved against the config file's folder. Unknown keys are errors (a typo must not silently
+Relative paths are resolved against the current directory (as ``accelerate`` and ``transformers`` configs are), or
+against a top-level ``base_dir`` when the file sets one. Unknown keys are errors (a typo must not silently
 fall back to a default). :func:`config_fingerprint` hashes everything that changes the training trajectory, so a
 checkpoint written under another configuration is refused on resume; run-time knobs (where to log, how often to
 save, when to stop, evaluation) are left out of it.
@@ -81,6 +82,12 @@ class ModelConfig:
             raise InputError("model.load_in_4bit applies to kind: clamr only")
 
 
+def _index_default(name: str) -> Any:
+    from clamr_frames.index.builder import IndexSettings
+
+    return getattr(IndexSettings(), name)
+
+
 @dataclass
 class DataConfig:
     """Training / evaluation data and how documents are built (sampling as the index builder does).
@@ -92,40 +99,52 @@ class DataConfig:
             :func:`clamr_frames.train.data.write_synthetic_dataset`); eval videos use other seeds.
         on_error: ``"raise"`` or ``"skip"`` bad JSONL lines.
         fps / num_frames / max_side / asr_before / asr_after / asr_max_words / backend: candidate sampling and
-            ASR windows, the :class:`~clamr_frames.index.builder.IndexSettings` fields (keep them equal to the
-            ones used at inference).
+            ASR windows, the :class:`~clamr_frames.index.builder.IndexSettings` fields; unset, they take
+            IndexSettings' defaults, i.e. what ``FrameSelector`` uses at inference (keep them equal to it).
         hard_negatives: same-video negatives per query (explicit ones first, then random far-away candidates).
         negative_margin: seconds between a random hard negative and any evidence span.
         num_workers: DataLoader worker processes preparing batches.
         source: ``"reader"`` (decode the video files, as inference does) or ``"synthetic"`` (render generated
             videos' frames from their scene metadata instead of decoding; other examples are still decoded).
+        query_types: keep only examples of these query types (e.g. ``[asr, ocr]`` for a text-only encoder,
+            which cannot learn visual queries); all when null.
     """
 
     train: str | None = None
     eval: str | None = None
     synthetic: dict[str, Any] | None = None
     on_error: str = "raise"
-    fps: float = 1.0
-    num_frames: int | None = None
-    max_side: int | None = 448
-    asr_before: float = 3.0
-    asr_after: float = 3.0
-    asr_max_words: int | None = 64
-    backend: str = "auto"
+    fps: float = field(default_factory=lambda: _index_default("fps"))
+    num_frames: int | None = field(default_factory=lambda: _index_default("num_frames"))
+    max_side: int | None = field(default_factory=lambda: _index_default("max_side"))
+    asr_before: float = field(default_factory=lambda: _index_default("asr_before"))
+    asr_after: float = field(default_factory=lambda: _index_default("asr_after"))
+    asr_max_words: int | None = field(default_factory=lambda: _index_default("asr_max_words"))
+    backend: str = field(default_factory=lambda: _index_default("backend"))
     hard_negatives: int = 1
     negative_margin: float = 3.0
     num_workers: int = 0
     source: str = "reader"
+    query_types: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.source not in ("reader", "synthetic"):
             raise InputError(f"data.source must be 'reader' or 'synthetic', got {self.source!r}")
         if self.train is None and self.synthetic is None:
             raise InputError("data: give a training JSONL (data.train) or data.synthetic")
+        if self.synthetic is not None and (self.train is not None or self.eval is not None):
+            raise InputError("data: give either data.synthetic or data.train / data.eval files, not both")
         if self.on_error not in ("raise", "skip"):
             raise InputError(f"data.on_error must be 'raise' or 'skip', got {self.on_error!r}")
         if self.hard_negatives < 0:
             raise InputError("data.hard_negatives must be >= 0")
+        if self.query_types is not None:
+            from clamr_frames.train.data import parse_query_type
+
+            try:
+                self.query_types = sorted({parse_query_type(t) for t in self.query_types})
+            except ValueError as e:
+                raise InputError(f"data.query_types: {e}") from None
 
     def index_settings(self) -> Any:
         from clamr_frames.index.builder import IndexSettings
@@ -254,8 +273,8 @@ class TrainingConfig:
         return d
 
     def resolve(self, p: str | None, *, hub_ok: bool = False) -> str | None:
-        """``p`` relative to the config file's folder; with ``hub_ok`` a hub id (``org/name``) that is no local
-        path stays as it is (model references)."""
+        """``p`` relative to ``base_dir`` (the current directory by default); with ``hub_ok`` a hub id
+        (``org/name``) that is no local path stays as it is (model references)."""
         if p is None:
             return None
         q = Path(p).expanduser()
@@ -310,7 +329,6 @@ def load_config(config: str | Path | dict[str, Any] | TrainingConfig) -> Trainin
             raw = yaml.safe_load(p.read_text(encoding="utf-8"))
         except Exception as e:  # yaml.YAMLError, UnicodeDecodeError, OSError
             raise InputError(f"{p}: cannot read the training config ({e})") from None
-        base = p.resolve().parent
     else:
         raw = config
     if not isinstance(raw, dict):

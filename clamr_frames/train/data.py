@@ -281,11 +281,10 @@ def parse_example(obj: Any, base_dir: str | Path, *, source: tuple[str, int | No
 
 # ---------------------------------------------------------------------------------------------- validation
 def probe_duration(path: str | Path) -> float:
-    """Length of a video in seconds, read through the library's :class:`~clamr_frames.video.VideoReader`."""
-    from clamr_frames.video import VideoReader
+    """Length of a video in seconds, from the container (:func:`clamr_frames.video.probe`)."""
+    from clamr_frames.video import probe
 
-    with VideoReader(path) as reader:
-        return float(reader.metadata.duration)
+    return float(probe(path).duration)
 
 
 def check_example(

@@ -397,8 +397,9 @@ def _default_class():
             else:
                 # the transformer layers; the word/position embeddings stay (a small training set would only
                 # move the rows of the words it happens to contain, and Adam on 12M embedding rows is slow)
+                # (the pooler is not used: token vectors are the last hidden states)
                 for n, p in self.bert.named_parameters():
-                    p.requires_grad_(not n.startswith("embeddings."))
+                    p.requires_grad_(n.startswith("encoder."))
             if gradient_checkpointing:
                 enable_checkpointing(self.bert)
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import re
 import shutil
 import sys
 import time
@@ -149,6 +151,11 @@ def load_examples(cfg: TrainingConfig) -> tuple[list["Example"], list["Example"]
         train_path, eval_path = _synthetic_paths(cfg)
     train_ex = read_jsonl(train_path, on_error=d.on_error)
     eval_ex = read_jsonl(eval_path, on_error=d.on_error) if eval_path else []
+    if d.query_types is not None:
+        train_ex = [e for e in train_ex if e.query_type in d.query_types]
+        eval_ex = [e for e in eval_ex if e.query_type in d.query_types]
+        if not train_ex:
+            raise InputError(f"no training example has a query type in data.query_types={d.query_types}")
     return train_ex, eval_ex
 
 
@@ -451,8 +458,12 @@ def find_checkpoint(output_dir: Path) -> Path | None:
     root = output_dir / CHECKPOINTS
     if not root.is_dir():
         return None
-    done = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / STATE).is_file()]
-    return max(done, key=lambda p: int(p.name.split("-")[1]), default=None)
+    return max(_complete(root), key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def _complete(root: Path) -> list[Path]:
+    """Finished checkpoints (``step-<n>`` with a state file; a ``.tmp`` folder is an interrupted write)."""
+    return [p for p in root.iterdir() if p.is_dir() and re.fullmatch(r"step-\d+", p.name) and (p / STATE).is_file()]
 
 
 def read_checkpoint_state(ckpt: Path, fingerprint: str, hashed: dict[str, Any]) -> dict[str, Any]:
@@ -489,8 +500,7 @@ def load_checkpoint(ckpt: Path, *, model: Any, loss_fn: Any, optimizer: Any, sch
 
 def _prune(output_dir: Path, keep: int) -> None:
     root = output_dir / CHECKPOINTS
-    done = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / STATE).is_file()),
-                  key=lambda p: int(p.name.split("-")[1]))
+    done = sorted(_complete(root), key=lambda p: int(p.name.split("-")[1]))
     for p in done[:-keep]:
         shutil.rmtree(p, ignore_errors=True)
 
@@ -508,6 +518,8 @@ class _MetricLog:
             self.handler = _TqdmHandler()
             self.handler._clamr_train = True  # type: ignore[attr-defined]
             logger.addHandler(self.handler)
+            self._old_propagate = logger.propagate
+            logger.propagate = False  # printed here already: not a second time by a root handler
             if logger.level == logging.NOTSET or logger.level > logging.INFO:
                 self._old_level = logger.level
                 logger.setLevel(logging.INFO)
@@ -537,6 +549,7 @@ class _MetricLog:
             self.tb.close()
         if self.handler is not None:
             logger.removeHandler(self.handler)
+            logger.propagate = self._old_propagate
             if hasattr(self, "_old_level"):
                 logger.setLevel(self._old_level)
 
@@ -586,7 +599,9 @@ def train(config: str | Path | dict[str, Any] | TrainingConfig, *, progress: boo
 
     cfg = load_config(config)
     o = cfg.train
-    accelerator = Accelerator(cpu=o.cpu, mixed_precision=o.mixed_precision)
+    # accelerate sets up CPU data parallelism (gloo) only when told the run is on the CPU
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    accelerator = Accelerator(cpu=o.cpu or multi_cpu, mixed_precision=o.mixed_precision)
     device = accelerator.device
     world, rank = accelerator.num_processes, accelerator.process_index
     output_dir = Path(cfg.resolve(o.output_dir))
@@ -649,6 +664,10 @@ def train(config: str | Path | dict[str, Any] | TrainingConfig, *, progress: boo
         load_checkpoint(ckpt, model=model, loss_fn=loss_fn, optimizer=optimizer, scheduler=scheduler,
                         accelerator=accelerator)
         global_step, epoch, batch_pos = int(state["global_step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        if int(state.get("processes", world)) != world:
+            warnings.warn(f"{ckpt} was written by {state.get('processes')} process(es), this run has {world}: "
+                          "the global batches (and so the rest of the run) differ from an uninterrupted run",
+                          stacklevel=2)
         result.evals = list(state.get("evals", []))
         mlog.log({"event": "resume", "step": global_step, "checkpoint": str(ckpt)})
     else:
@@ -680,6 +699,10 @@ def train(config: str | Path | dict[str, Any] | TrainingConfig, *, progress: boo
 
     if ckpt is None and cfg.eval.before_training:
         run_eval("before")
+    if o.stop_after_steps is not None and 0 < global_step >= o.stop_after_steps and global_step < total_steps:
+        result.stopped, result.global_step = True, global_step  # already there: nothing to do
+        mlog.close()
+        return result
 
     bar = tqdm(total=total_steps, initial=global_step, desc="train", unit="step",
                disable=not (progress and accelerator.is_main_process))

@@ -1,0 +1,292 @@
+"""The ``clamr_frames`` lmms-eval model: select k frames per question, then let an inner model answer from them.
+
+For each request it finds the video (the task's ``doc_to_visual``, or the video item of the chat messages) and
+the question + options (the document), selects ``k`` frames with the chosen scorer and policy (through the
+on-disk index, so the questions of one video encode its frames once), and calls the inner model with exactly
+those frames in temporal order and the prompt with subtitles per the subtitle policy
+(:mod:`qa_harness.subtitles`).
+
+Model args (``--model_args k=v,...``):
+
+=================  ============================================================================================
+``inner``          ``text-match`` (deterministic CPU answerer, default), ``qwen2_5_vl`` (transformers), or
+                   ``lmms:<name>`` (an lmms-eval simple model class fed the frames as a PIL list)
+``pretrained``     the inner model's id / path (``Qwen/Qwen2.5-VL-7B-Instruct`` for ``qwen2_5_vl``)
+``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
+``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``inverse-transform`` | ``hybrid`` | ``uniform`` | ...
+``k``              frames per question (default 16)
+``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
+``subtitles``      ``auto`` (default) | ``none`` | ``selected`` | ``all``
+``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420); ``min_pixels`` too
+``cache_dir``      index cache directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``)
+``device``         device of the inner model; ``selector_device`` for the scorer (default: ``device``)
+``ocr``            OCR context for the scorer (needs the ``ocr`` extra; default false)
+``query``          ``question+options`` (default) or ``question``: what the scorer is queried with
+``log_selections`` a JSONL file: one line per question with the picked timestamps, scores and answer
+``inner_<key>``    passed to the inner model as ``<key>`` (e.g. ``inner_attn_implementation=sdpa``)
+``policy_<key>``   passed to the selection policy as ``<key>`` (e.g. ``policy_min_gap=4``)
+=================  ============================================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+
+from clamr_frames.errors import InputError
+from qa_harness.answerers import AnswerRequest, build_answerer
+from qa_harness.docs import (
+    SubtitleRef,
+    find_subtitles,
+    mcq_from_doc,
+    text_from_messages,
+    video_from_messages,
+    video_from_visuals,
+)
+from qa_harness.subtitles import apply_subtitles, check_policy, lines_for_policy, resolve_policy
+
+logger = logging.getLogger(__name__)
+
+_QUERY_MODES = ("question+options", "question")
+
+
+def _as_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "on")
+    return bool(v)
+
+
+class ClamrFrames(lmms):
+    """lmms-eval model ``clamr_frames`` (simple request form); see the module doc for the model args."""
+
+    is_simple = True
+
+    def __init__(
+        self,
+        inner: str = "text-match",
+        pretrained: str | None = None,
+        scorer: str = "default",
+        policy: str = "topk",
+        k: int = 16,
+        fps: float = 1.0,
+        num_candidates: int | None = None,
+        subtitles: str = "auto",
+        max_pixels: int = 360 * 420,
+        min_pixels: int = 28 * 28 * 4,
+        cache_dir: str | None = None,
+        device: str | None = None,
+        selector_device: str | None = None,
+        ocr: bool | str = False,
+        query: str = "question+options",
+        subtitle_dir: str | None = None,
+        log_selections: str | None = None,
+        seed: int = 0,
+        batch_size: int | str | None = 1,
+        max_batch_size: int | None = None,
+        selector: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__()
+        inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
+        self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
+        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_")))
+        if unknown:
+            raise InputError(f"clamr_frames: unknown model args {unknown} (inner model args take the prefix inner_)")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise InputError(f"clamr_frames: k must be a positive integer, got {k!r}")
+        if query not in _QUERY_MODES:
+            raise InputError(f"clamr_frames: query must be one of {_QUERY_MODES}, got {query!r}")
+        self.subtitles = check_policy(subtitles)
+        self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
+        self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
+        self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
+        self.cache_dir, self.ocr, self.query, self.seed = cache_dir, _as_bool(ocr), query, int(seed)
+        self.subtitle_dir = subtitle_dir
+        self.log_path = Path(log_selections) if log_selections else None
+        self.inner_name = str(inner)
+
+        self._setup_distributed(device)
+        dev = self._device_str
+        self.selector_device = selector_device or dev
+        self._selector = selector
+        self._subs_cache: dict[SubtitleRef, Any] = {}
+        if pretrained is not None:
+            inner_kwargs.setdefault("pretrained", str(pretrained))
+        if self.inner_name in ("qwen2_5_vl", "qwen2.5-vl", "qwen"):
+            inner_kwargs.setdefault("max_pixels", self.max_pixels)
+            inner_kwargs.setdefault("min_pixels", self.min_pixels)
+        if self.inner_name not in ("text-match", "text", "cpu") and dev is not None:
+            inner_kwargs.setdefault("device", dev)
+        self.answerer = build_answerer(self.inner_name, **inner_kwargs)
+
+    # -- setup ------------------------------------------------------------------------------------
+    def _setup_distributed(self, device: str | None) -> None:
+        # Under `accelerate launch`, lmms-eval shards requests by rank/world_size; each rank selects and
+        # answers its share on its own GPU. Indexes are shared on disk (the store is safe under concurrent writers).
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world > 1:
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator()
+            self._rank = self.accelerator.process_index
+            self._world_size = self.accelerator.num_processes
+            device = f"cuda:{self.accelerator.local_process_index}"
+        self._device_str = device
+
+    @property
+    def selector(self) -> Any:
+        """The :class:`~clamr_frames.FrameSelector` (built on first use)."""
+        if self._selector is None:
+            from clamr_frames import FrameSelector
+            from clamr_frames.index import IndexSettings
+
+            settings = IndexSettings(fps=self.fps, num_frames=self.num_candidates)
+            self._selector = FrameSelector.from_pretrained(
+                self.scorer,
+                device=self.selector_device,
+                settings=settings,
+                cache_dir=self.cache_dir,
+                ocr=self.ocr,
+                progress=self.rank == 0,
+            )
+        return self._selector
+
+    def _subtitles(self, ref: SubtitleRef | None) -> Any:
+        if ref is None:
+            return None
+        cached = self._subs_cache.get(ref)
+        if cached is None:
+            from clamr_frames.context.subtitles import load_subtitles
+
+            cached = load_subtitles(ref.path, offset=ref.offset)
+            self._subs_cache[ref] = cached  # one object per file: the selector keys its in-memory index cache on it
+        return cached
+
+    # -- requests ---------------------------------------------------------------------------------
+    def _doc(self, task: str, split: str, doc_id: int) -> Mapping[str, Any]:
+        try:
+            return self.task_dict[task][split][doc_id]
+        except (KeyError, IndexError, TypeError) as e:
+            raise InputError(f"clamr_frames: no document {doc_id} for task {task!r} split {split!r}") from e
+
+    def _parse(self, request: Instance) -> tuple[str, dict[str, Any], Mapping[str, Any], str, int, str, str]:
+        """(prompt, gen_kwargs, doc, video, doc_id, task, split) from a simple or a chat request."""
+        args = request.args
+        if len(args) == 6 and callable(args[1]) and isinstance(args[2], dict):  # chat: ctx, doc_to_messages, gk, ...
+            ctx, doc_to_messages, gen_kwargs, doc_id, task, split = args
+            doc = self._doc(task, split, doc_id)
+            messages = doc_to_messages(doc)
+            video = video_from_messages(messages)
+            prompt = text_from_messages(messages) or ctx
+        elif len(args) == 6:  # simple: ctx, gen_kwargs, doc_to_visual, doc_id, task, split
+            ctx, gen_kwargs, doc_to_visual, doc_id, task, split = args
+            doc = self._doc(task, split, doc_id)
+            video = video_from_visuals(doc_to_visual(doc))
+            prompt = ctx
+        else:
+            raise InputError(f"clamr_frames: unsupported request arguments ({len(args)} items)")
+        return prompt, dict(gen_kwargs or {}), doc, video, doc_id, task, split
+
+    def build_request(self, request: Instance) -> tuple[AnswerRequest, Any]:
+        """Select the frames for one lmms-eval request: (what the inner model gets, the Selection)."""
+        prompt, gen_kwargs, doc, video, doc_id, task, split = self._parse(request)
+        item = mcq_from_doc(doc, prompt)
+        subs = self._subtitles(find_subtitles(doc, video, self.subtitle_dir))
+        options = item.labelled_options() if self.query == "question+options" and item.options else None
+        sel = self.selector.select(
+            video, item.question, self.k, subtitles=subs, options=options, policy=self.policy, seed=self.seed,
+            **self.policy_knobs,
+        )
+        effective = resolve_policy(self.subtitles, prompt)
+        lines = lines_for_policy(subs, sel.timestamps, effective)
+        final_prompt = apply_subtitles(prompt, lines, effective)
+        frames = self._frames(video, sel)
+        ts = [float(t) for t in sel.timestamps]
+        grid = sel.all_timestamps
+        step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
+        duration = float(grid[-1] + step) if len(grid) else None
+        req = AnswerRequest(
+            prompt=final_prompt,
+            frames=frames,
+            timestamps=ts,
+            item=item,
+            subtitle_lines=list(lines or []),
+            frame_text=list(sel.ocr) if self.ocr else None,
+            gen_kwargs=gen_kwargs,
+            video=video,
+            duration=duration,
+            doc=doc,
+            doc_id=int(doc_id),
+            task=str(task),
+            split=str(split),
+        )
+        return req, sel
+
+    def _frames(self, video: str, sel: Any) -> list[Any]:
+        from PIL import Image
+
+        from clamr_frames.video import VideoReader
+
+        # Decode big enough for the inner model's pixel cap at aspect ratios up to 4:1 (it resizes anyway).
+        max_side = 2 * math.ceil(math.sqrt(self.max_pixels))
+        with VideoReader(video, backend=self.selector.settings.backend) as reader:
+            got = reader.get_frames(sel.frame_indices, max_side=max_side)
+        by_index = dict(zip((int(i) for i in got.indices), got.frames))
+        return [Image.fromarray(by_index[int(i)]) for i in sel.frame_indices if by_index.get(int(i)) is not None]
+
+    def _log(self, req: AnswerRequest, sel: Any, answer: str) -> None:
+        if self.log_path is None:
+            return
+        rec = {
+            "task": req.task,
+            "doc_id": req.doc_id,
+            "question_id": (req.doc or {}).get("question_id", (req.doc or {}).get("id")),
+            "video": req.video,
+            "scorer": self.scorer,
+            "policy": self.policy,
+            "k": self.k,
+            "timestamps": [round(t, 3) for t in req.timestamps],
+            "scores": [float(s) for s in sel.scores],
+            "subtitle_lines": len(req.subtitle_lines),
+            "answer": answer,
+            "target": req.item.answer,
+        }
+        path = self.log_path if self.world_size == 1 else self.log_path.with_suffix(f".rank{self.rank}.jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    # -- lmms API ---------------------------------------------------------------------------------
+    def generate_until(self, requests: Sequence[Instance]) -> list[str]:
+        from tqdm import tqdm
+
+        out: list[str] = []
+        for request in tqdm(requests, desc="clamr_frames", disable=self.rank != 0):
+            req, sel = self.build_request(request)
+            answer = self.answerer.generate([req])[0]
+            self._log(req, sel, answer)
+            out.append(answer)
+        return out
+
+    def loglikelihood(self, requests: Sequence[Instance]) -> list[tuple[float, bool]]:
+        raise NotImplementedError("clamr_frames answers generation tasks only (multiple-choice by generated letter)")
+
+    def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
+        raise NotImplementedError("clamr_frames does not support multi-round generation")
+
+
+class ClamrFramesChat(ClamrFrames):
+    """The chat request form of ``clamr_frames`` (what lmms-eval picks unless ``--force_simple``)."""
+
+    is_simple = False
+
+
+__all__ = ["ClamrFrames", "ClamrFramesChat"]

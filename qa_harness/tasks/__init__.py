@@ -1,0 +1,1 @@
+"""lmms-eval task files for clamr-frames: pass this folder to ``--include_path`` (see ``utils`` for the functions)."""

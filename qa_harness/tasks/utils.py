@@ -1,0 +1,212 @@
+"""Task functions for the clamr-frames lmms-eval tasks (``--include_path qa_harness/tasks``).
+
+Video-MME and LongVideoBench tasks keep lmms-eval's datasets, caches and scoring (their own ``process_results``
+and aggregation are referenced from the yaml files); what differs is honest subtitle handling:
+
+* the ``clamr_*`` tasks without ``_w_subtitle`` put **no** subtitles in the prompt (lmms-eval's ``videomme_long``
+  uses the subtitle template, so it is not a "without subtitles" run);
+* the ``_w_subtitle`` tasks put a subtitle block in the prompt: for an ordinary model, the lines on screen at
+  ``frame_num`` uniformly sampled frames (lmms-eval's rule); the ``clamr_frames`` model replaces the block
+  with its subtitle policy's lines (those of the frames it selected, or all).
+
+Videos and subtitles are found from the document's ``video_path`` / ``subtitle_path`` when they are absolute
+(the synthetic task), else in lmms-eval's cache layout under ``$HF_HOME`` (read at call time): Video-MME
+``videomme/data/<videoID>.mp4`` + ``videomme/subtitle/<videoID>.srt``, LongVideoBench
+``datasets/longvideobench/videos/<video_path>`` + ``.../subtitles/<subtitle_path>``.
+A missing video raises FileNotFoundError naming the path (lmms-eval's own Video-MME function calls sys.exit).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+VIDEOMME_CACHE = "videomme"
+LVB_CACHE = os.path.join("datasets", "longvideobench")
+#: Video-MME's official instructions (frames only / frames + subtitles), as lmms-eval's comments quote them.
+INSTRUCTION = (
+    "Select the best answer to the following multiple-choice question based on the video. "
+    "Respond with only the letter (A, B, C, or D) of the correct option."
+)
+INSTRUCTION_SUBS = (
+    "Select the best answer to the following multiple-choice question based on the video and the subtitles. "
+    "Respond with only the letter (A, B, C, or D) of the correct option."
+)
+SUBTITLE_HEADER = "This video's subtitles are listed below: \n"
+DEFAULT_FRAME_NUM = 32
+
+
+def _hf_home() -> Path:
+    return Path(os.path.expanduser(os.getenv("HF_HOME", "~/.cache/huggingface/")))
+
+
+def _existing(path: Path, alternatives: tuple[str, ...] = ()) -> Path:
+    for p in (path, *(path.with_suffix(s) for s in alternatives)):
+        if p.is_file():
+            return p
+    raise FileNotFoundError(f"video not found: {path} (download the benchmark or check HF_HOME={_hf_home()})")
+
+
+def _kw(kwargs: dict | None) -> dict:
+    return dict(kwargs or {})
+
+
+# -- Video-MME (and the synthetic task, which has its schema) ------------------------------------
+
+
+def videomme_video_path(doc: dict) -> Path:
+    """The video of a Video-MME style document (absolute ``video_path`` first, else the lmms-eval cache)."""
+    vp = doc.get("video_path")
+    if vp and Path(vp).is_absolute():
+        return _existing(Path(vp))
+    return _existing(_hf_home() / VIDEOMME_CACHE / "data" / f"{doc['videoID']}.mp4", (".MP4", ".mkv"))
+
+
+def videomme_subtitle_path(doc: dict) -> Path | None:
+    """The .srt of a Video-MME style document, or None when it has none."""
+    sp = doc.get("subtitle_path")
+    if sp and Path(sp).is_absolute():
+        return Path(sp) if Path(sp).is_file() else None
+    p = _hf_home() / VIDEOMME_CACHE / "subtitle" / f"{doc['videoID']}.srt"
+    return p if p.is_file() else None
+
+
+def videomme_doc_to_visual(doc: dict) -> list[str]:
+    """``[video path]``."""
+    return [str(videomme_video_path(doc))]
+
+
+def _videomme_question(doc: dict) -> str:
+    return doc["question"] + "\n" + "\n".join(str(o) for o in doc["options"])
+
+
+def videomme_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """Video-MME prompt **without** subtitles (official frames-only instruction)."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    post = kw.get("post_prompt", "The best answer is:")
+    return kw.get("pre_prompt", "") + INSTRUCTION + "\n" + _videomme_question(doc) + "\n" + post
+
+
+def uniform_subtitle_lines(video: str | Path, subtitles: Any, frame_num: int) -> list[str]:
+    """Lines on screen at ``frame_num`` uniformly spaced frames (lmms-eval's Video-MME rule), in time order."""
+    import numpy as np
+
+    from clamr_frames.context.subtitles import clean_text
+    from clamr_frames.video import probe
+
+    meta = probe(video)
+    n = max(int(meta.num_frames), 1)
+    fps = float(meta.fps) if meta.fps else 1.0
+    idx = np.linspace(0, n - 1, n if frame_num == -1 else int(frame_num), dtype=int)
+    times = idx / fps
+    cues = list(getattr(subtitles, "cues", subtitles))
+    picked = sorted({i for i, c in enumerate(cues) for t in times if c.start <= t < c.end})
+    return [t for t in (clean_text(cues[i].text) for i in picked) if t]
+
+
+def _subtitle_block(video: Path, sub_path: Path | None, frame_num: int, offset: float = 0.0) -> str:
+    from clamr_frames.context.subtitles import load_subtitles
+
+    if sub_path is None:
+        return SUBTITLE_HEADER + "No subtitles available\n"
+    subs = load_subtitles(sub_path, offset=offset)
+    return SUBTITLE_HEADER + "\n".join(uniform_subtitle_lines(video, subs, frame_num)) + "\n"
+
+
+def videomme_doc_to_text_subtitle(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """Video-MME prompt **with** a subtitle block (lmms-eval's format; lines of ``frame_num`` uniform frames)."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    block = _subtitle_block(videomme_video_path(doc), videomme_subtitle_path(doc), int(kw.get("frame_num", DEFAULT_FRAME_NUM)))
+    post = kw.get("post_prompt", "The best answer is:")
+    return block + kw.get("pre_prompt", "") + INSTRUCTION_SUBS + "\n" + _videomme_question(doc) + "\n" + post
+
+
+def videomme_process_docs_long(dataset: Any) -> Any:
+    """Video-MME's long subset (30-60 min videos)."""
+    return dataset.filter(lambda x: x["duration"] == "long")
+
+
+def videomme_process_results(doc: dict, results: list) -> dict:
+    """lmms-eval's own Video-MME scoring."""
+    from lmms_eval.tasks.videomme.utils import videomme_process_results as f
+
+    return f(doc, results)
+
+
+def videomme_aggregate_results(results: list) -> float:
+    """lmms-eval's own Video-MME aggregation (overall %, logged per category)."""
+    from lmms_eval.tasks.videomme.utils import videomme_aggregate_results as f
+
+    return f(results)
+
+
+# -- LongVideoBench -------------------------------------------------------------------------------
+
+
+def lvb_video_path(doc: dict) -> Path:
+    """The video of a LongVideoBench document (lmms-eval's cache layout)."""
+    vp = Path(str(doc["video_path"]))
+    return _existing(vp if vp.is_absolute() else _hf_home() / LVB_CACHE / "videos" / vp)
+
+
+def lvb_subtitle_path(doc: dict) -> Path | None:
+    """The JSON subtitles of a LongVideoBench document, or None."""
+    sp = doc.get("subtitle_path")
+    if not sp:
+        return None
+    p = Path(str(sp))
+    p = p if p.is_absolute() else _hf_home() / LVB_CACHE / "subtitles" / p
+    return p if p.is_file() else None
+
+
+def lvb_doc_to_visual(doc: dict) -> list[str]:
+    """``[video path]`` (the ``_v`` form: the selector needs the whole video, not pre-sampled frames)."""
+    return [str(lvb_video_path(doc))]
+
+
+def _lvb_question(doc: dict) -> str:
+    opts = [doc.get(f"option{i}") for i in range(5)]
+    opts = [o for o in opts if o is not None and o != "N/A"]
+    return doc["question"] + "\n" + "\n".join(f"{chr(65 + i)}. {o}" for i, o in enumerate(opts))
+
+
+def lvb_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """LongVideoBench prompt without subtitles (lmms-eval's ``_v`` format)."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    post = kw.get("post_prompt", "Answer with the option's letter from the given choices directly.\n")
+    return f"{kw.get('pre_prompt', '')}{_lvb_question(doc)}\n{post}"
+
+
+def lvb_doc_to_text_subtitle(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """LongVideoBench prompt with a subtitle block (Video-MME's format, lines of ``frame_num`` uniform frames)."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    offset = float(doc.get("starting_timestamp_for_subtitles") or 0.0)
+    block = _subtitle_block(lvb_video_path(doc), lvb_subtitle_path(doc), int(kw.get("frame_num", DEFAULT_FRAME_NUM)), offset)
+    post = kw.get("post_prompt", "Answer with the option's letter from the given choices directly.\n")
+    return block + "Select the best answer to the following multiple-choice question based on the video and the subtitles.\n" + f"{kw.get('pre_prompt', '')}{_lvb_question(doc)}\n{post}"
+
+
+def lvb_process_docs_long(dataset: Any) -> Any:
+    """LongVideoBench's (900, 3600] s duration group (the CLaMR paper's subset)."""
+
+    def keep(x: dict) -> bool:
+        if x.get("duration_group") is not None:
+            return int(x["duration_group"]) == 3600
+        return 900 < float(x["duration"]) <= 3600
+
+    return dataset.filter(keep)
+
+
+def lvb_process_results(doc: dict, results: list) -> dict:
+    """lmms-eval's own LongVideoBench scoring."""
+    from lmms_eval.tasks.longvideobench.utils import longvideobench_process_results as f
+
+    return f(doc, results)
+
+
+def lvb_aggregate_results(results: list) -> float:
+    """lmms-eval's own LongVideoBench aggregation (accuracy 0-1)."""
+    from lmms_eval.tasks.longvideobench.utils import longvideobench_aggregate_results as f
+
+    return f(results)

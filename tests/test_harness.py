@@ -1,0 +1,292 @@
+"""The clamr_frames lmms-eval model end to end: lmms-eval's own evaluator on the offline synthetic task,
+registration (entry point + runtime), both request forms, subtitle policies, and the real inner-model paths
+(transformers Qwen2.5-VL and lmms-eval's own qwen2_5_vl class) on a tiny random Qwen2.5-VL.
+
+Needs the ``eval`` extra (lmms-eval); skipped without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lmms_eval")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_qwen import save_tiny_qwen  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+K = 2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_env(tmp_path_factory):
+    saved = {k: os.environ.get(k) for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")}
+    os.environ.update(
+        HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(tmp_path_factory.mktemp("hf_datasets"))
+    )
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory):
+    from qa_harness.make_synthetic import make_synthetic
+
+    # Named "videomme" so that it is also lmms-eval's own Video-MME cache layout ($HF_HOME/videomme).
+    out = tmp_path_factory.mktemp("hf_home") / "videomme"
+    make_synthetic(out, n_videos=2, duration=40.0, needles_per_kind=1, frame_num=8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def docs(synth_dir):
+    return json.loads((synth_dir / "clamr_synth.json").read_text())
+
+
+class CountingEncoder:
+    """A real encoder that counts the documents it encodes (to check each video is indexed once)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.docs_encoded = 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def encode_documents(self, docs):
+        self.docs_encoded += len(docs)
+        return self.inner.encode_documents(docs)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("index_cache")
+
+
+@pytest.fixture(scope="module")
+def selector(cache_dir):
+    from clamr_frames import FrameSelector
+    from clamr_frames.index import IndexSettings
+
+    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), cache_dir=cache_dir, progress=False)
+    sel.encoder = CountingEncoder(sel.encoder)
+    return sel
+
+
+def _evaluate(model, synth_dir, task="clamr_synth", **kw):
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    tm = TaskManager("ERROR", include_path=str(synth_dir), model_name="clamr_frames")
+    return simple_evaluate(model=model, tasks=[task], task_manager=tm, log_samples=True, verbosity="ERROR", **kw)
+
+
+def _answers(res, task="clamr_synth"):
+    return {s["doc"]["question_id"]: s["filtered_resps"][0] for s in res["samples"][task]}
+
+
+def _correct_by_kind(res, task="clamr_synth"):
+    out: dict[str, list[float]] = {}
+    for s in res["samples"][task]:
+        out.setdefault(s["doc"]["needle"]["kind"], []).append(s["videomme_perception_score"]["score"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(synth_dir, selector):
+    """topk vs uniform at the same k through lmms-eval's evaluator (simple form), sharing one selector."""
+    from qa_harness.model import ClamrFrames
+
+    out = {}
+    for policy in ("topk", "uniform"):
+        model = ClamrFrames(policy=policy, k=K, subtitles="selected", selector=selector)
+        out[policy] = _evaluate(model, synth_dir)
+    return out
+
+
+def test_selection_beats_uniform_on_the_synthetic_task(runs, selector, docs):
+    metric = "videomme_perception_score,none"
+    top, uni = runs["topk"]["results"]["clamr_synth"][metric], runs["uniform"]["results"]["clamr_synth"][metric]
+    # The default scorer reads subtitles (no OCR context here), so every subtitle needle is found and answered
+    # from the selected frames' lines; the text answerer reads signs by OCR of whatever frames it is shown.
+    assert _correct_by_kind(runs["topk"])["asr"] == [1.0, 1.0]
+    assert _correct_by_kind(runs["uniform"])["asr"] != [1.0, 1.0]
+    assert top > uni
+    assert len(runs["topk"]["samples"]["clamr_synth"]) == len(docs) == 6
+    assert set(_answers(runs["topk"]).values()) <= set("ABCD")
+    # 2 videos x 40 candidates, encoded once for 12 questions
+    assert selector.encoder.docs_encoded == 80
+
+
+def test_model_name_resolves_to_chat_form_with_same_answers(runs, synth_dir, cache_dir):
+    from qa_harness.lmms_plugin import register
+    from qa_harness.model import ClamrFramesChat
+
+    register()
+    from lmms_eval.models import get_model
+
+    assert get_model("clamr_frames") is ClamrFramesChat
+    res = _evaluate("clamr_frames", synth_dir, model_args=f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}")
+    assert _answers(res) == _answers(runs["topk"])
+
+
+def test_entry_point_registers_the_model(tmp_path):
+    # A dist-info with the entry point the pyproject declares, on PYTHONPATH: lmms-eval must find the model.
+    dist = tmp_path / "clamr_frames_ep-0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clamr-frames-ep\nVersion: 0.0\n")
+    (dist / "entry_points.txt").write_text('[lmms_eval.models]\nclamr_frames = qa_harness.lmms_plugin:manifests\n')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]))
+    code = (
+        "from lmms_eval.models import get_model; "
+        "print(get_model('clamr_frames').__name__, get_model('clamr_frames', force_simple=True).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["ClamrFramesChat", "ClamrFrames"]
+
+
+def _instance(doc, prompt, task="t", doc_id=0, visual_fn=None):
+    from lmms_eval.api.instance import Instance
+
+    from qa_harness.tasks import utils as tu
+
+    return Instance(
+        request_type="generate_until",
+        arguments=(prompt, {"max_new_tokens": 4, "until": ["\n\n"]}, visual_fn or tu.videomme_doc_to_visual, doc_id,
+                   task, "test"),
+        idx=0,
+        metadata={"task": task, "doc_id": doc_id, "repeats": 1},
+    )
+
+
+def test_subtitle_policies_inside_the_model(selector, docs):
+    from qa_harness.model import ClamrFrames
+    from qa_harness.subtitles import SUBTITLE_HEADER, split_subtitle_block
+    from qa_harness.tasks import utils as tu
+
+    doc = next(d for d in docs if d["needle"]["kind"] == "asr")
+    prompt = tu.videomme_doc_to_text_subtitle(doc, {"frame_num": 8})
+    uniform_lines = split_subtitle_block(prompt)[1].splitlines()
+    got = {}
+    for policy in ("auto", "selected", "none", "all"):
+        m = ClamrFrames(policy="topk", k=K, subtitles=policy, selector=selector)
+        m.task_dict = {"t": {"test": {0: doc}}}
+        req, sel = m.build_request(_instance(doc, prompt))
+        got[policy] = req
+        assert len(req.frames) == K and req.timestamps == sorted(req.timestamps)
+        assert [round(t, 3) for t in req.timestamps] == [round(float(t), 3) for t in sel.timestamps]
+    needle_line = next(line for line in got["all"].subtitle_lines if doc["needle"]["key"] in line)
+    assert got["auto"].prompt == got["selected"].prompt
+    assert got["selected"].subtitle_lines and needle_line in got["selected"].subtitle_lines
+    assert len(got["selected"].subtitle_lines) <= K
+    assert split_subtitle_block(got["selected"].prompt)[1].splitlines() == got["selected"].subtitle_lines
+    assert not set(uniform_lines) - set(got["all"].subtitle_lines)  # the task's uniform lines are a subset ...
+    assert SUBTITLE_HEADER not in got["none"].prompt and got["none"].subtitle_lines == []
+    assert got["none"].prompt.endswith(prompt.split("\n", 1)[1].split(tu.INSTRUCTION_SUBS)[1])
+    # ... and without a block in the task prompt, "auto" adds none
+    m = ClamrFrames(k=K, selector=selector)
+    m.task_dict = {"t": {"test": {0: doc}}}
+    plain = tu.videomme_doc_to_text(doc, {})
+    assert m.build_request(_instance(doc, plain))[0].prompt == plain
+
+
+def test_bad_model_args_are_input_errors(selector):
+    from clamr_frames.errors import InputError
+    from qa_harness.model import ClamrFrames
+
+    with pytest.raises(InputError, match="unknown model args"):
+        ClamrFrames(selector=selector, frames=3)
+    with pytest.raises(InputError, match="subtitles must be one of"):
+        ClamrFrames(selector=selector, subtitles="some")
+    with pytest.raises(InputError, match="k must be"):
+        ClamrFrames(selector=selector, k=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen_dir(tmp_path_factory):
+    return save_tiny_qwen(tmp_path_factory.mktemp("tiny_qwen") / "m")
+
+
+def test_qwen_inner_model_gets_exactly_the_selected_frames(selector, docs, tiny_qwen_dir):
+    from qa_harness.model import ClamrFrames
+    from qa_harness.tasks import utils as tu
+
+    doc = docs[0]
+    pixels = 28 * 28 * 16
+    m = ClamrFrames(inner="qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=4, max_pixels=pixels, device="cpu",
+                    selector=selector)
+    m.task_dict = {"t": {"test": {0: doc}}}
+    inst = _instance(doc, tu.videomme_doc_to_text(doc, {}))
+    out = m.generate_until([inst])
+    assert len(out) == 1 and isinstance(out[0], str)
+    req, _ = m.build_request(inst)
+    inputs = m.answerer._inputs(req)
+    t, h, w = inputs["video_grid_thw"][0].tolist()
+    assert t == 2  # 4 frames, temporal patch 2
+    assert h * w * 14 * 14 <= pixels
+    assert abs(float(inputs["second_per_grid_ts"][0]) - 2 / (4 / 40.0)) < 1e-6  # average rate k / duration
+    m.answerer.frames_as = "images"
+    assert m.answerer._inputs(req)["image_grid_thw"].shape[0] == 4
+
+
+def test_lmms_eval_model_class_as_inner_model(selector, docs, tiny_qwen_dir):
+    from qa_harness.model import ClamrFrames
+    from qa_harness.tasks import utils as tu
+
+    doc = docs[0]
+    m = ClamrFrames(inner="lmms:qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=3, device="cpu", selector=selector,
+                    inner_device_map="cpu", inner_max_pixels=28 * 28 * 16, inner_min_pixels=28 * 28 * 4)
+    seen = []
+    inner_generate = m.answerer.lm.generate_until
+
+    def spy(requests):
+        for r in requests:
+            ctx, _gk, visual_fn, doc_id, task, split = r.args
+            seen.append((ctx, visual_fn(m.answerer.lm.task_dict[task][split][doc_id])))
+        return inner_generate(requests)
+
+    m.answerer.lm.generate_until = spy
+    m.task_dict = {"t": {"test": {0: doc}}}
+    prompt = tu.videomme_doc_to_text(doc, {})
+    out = m.generate_until([_instance(doc, prompt)])
+    assert len(out) == 1 and isinstance(out[0], str)
+    (ctx, frames), = seen
+    assert ctx == prompt and len(frames) == 3
+    from PIL import Image
+
+    assert all(isinstance(f, Image.Image) for f in frames)
+
+
+def test_lmms_eval_videomme_task_reads_the_synthetic_layout(synth_dir, docs, monkeypatch):
+    pytest.importorskip("cv2")
+    import lmms_eval.tasks.videomme.utils as vm
+
+    monkeypatch.setattr(vm, "base_cache_dir", str(synth_dir.parent))
+    doc = {k: v for k, v in docs[0].items() if k not in ("video_path", "subtitle_path")}
+    assert vm.videomme_doc_to_visual(doc) == [str(synth_dir / "data" / f"{doc['videoID']}.mp4")]
+    text = vm.videomme_doc_to_text_subtitle(doc, {"frame_num": 40})
+    assert "No subtitles available" not in text
+    lines = text.split("\n")[1:]
+    assert any(len(line.split()) > 3 for line in lines[:3])  # subtitle lines parsed out of the <font> markup
+    assert vm.videomme_process_results(doc, [doc["answer"]])["videomme_perception_score"]["score"] == 1.0
+
+
+def test_task_folder_is_indexed():
+    from lmms_eval.tasks import TaskManager
+
+    tm = TaskManager("ERROR", include_path=str(REPO / "qa_harness" / "tasks"))
+    for name in ("clamr_videomme_long", "clamr_videomme_long_w_subtitle", "clamr_longvideobench_long",
+                 "clamr_longvideobench_long_w_subtitle"):
+        assert name in tm.all_tasks
+    assert not any(t.startswith("_clamr") for t in tm.all_tasks)
