@@ -79,9 +79,13 @@ def _selector(args: argparse.Namespace):
     from clamr_frames.selector import FrameSelector
 
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend)
+    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
+    if args.base_model:
+        encoder_kwargs["base_model"] = args.base_model
     return FrameSelector.from_pretrained(
         args.scorer,
         device=args.device,
+        encoder_kwargs=encoder_kwargs,
         settings=settings,
         cache_dir=args.cache_dir,
         ocr=args.ocr,
@@ -164,7 +168,14 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
 
 
 def _add_scorer(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scorer", default="default", help="default | clamr | a hub id or local CLaMR path")
+    p.add_argument(
+        "--scorer", default="default",
+        help="default | clamr | clip | languagebind-v | languagebind-va | a hub id or local CLaMR path",
+    )
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="the scorer's weights (local directory or hub id) instead of its published default")
+    p.add_argument("--audio-weights", default=None, metavar="PATH", help="LanguageBind audio checkpoint (languagebind-va)")
+    p.add_argument("--base-model", default=None, metavar="PATH", help="CLaMR backbone (Qwen2.5-VL-3B-Instruct) path")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
     p.add_argument("--cache-dir", default=None, help="index cache directory (default: $CLAMR_FRAMES_CACHE or user cache)")
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")

@@ -91,3 +91,54 @@ def test_select_cli_bad_input(small_video, tmp_path):
     assert r.returncode == 2 and "k must be" in r.stderr
     r = _run("select", str(video), "what?", "--subtitles", str(tmp_path / "nope.srt"), "--cache-dir", str(tmp_path))
     assert r.returncode == 2 and "nope.srt" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def bars_video(tmp_path_factory):
+    """20 s at 1 fps: frames 0-9 dark, 10-19 bright with a white bar, so a CLIP scorer sees two kinds of frame."""
+    d = tmp_path_factory.mktemp("bars")
+    frames = []
+    for i in range(20):
+        f = np.full((64, 64, 3), 30 if i < 10 else 200, np.uint8)
+        if i >= 10:
+            f[20:40, :, :] = 255
+        f[0, 0, 0] = i  # every frame distinct
+        frames.append(f)
+    return write_video(d / "bars.mp4", frames, fps=1.0)
+
+
+def test_select_cli_clip_scorer_nms_policy_on_a_local_model(bars_video, tmp_path, capsys):
+    """`select --scorer clip --weights DIR --policy nms`: the picks are nms over the CLIP cosine similarities."""
+    import torch
+
+    from clamr_frames.encoders.base import Document
+    from clamr_frames.encoders.clip import ClipEncoder
+    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from clamr_frames.select import select_frames
+    from clamr_frames.video import VideoReader
+
+    clip_dir = write_tiny_clip(tmp_path / "tiny-clip", seed=0)
+    question = "a white bar"
+    rc = main(["select", str(bars_video), question, "-k", "3", "--scorer", "clip", "--weights", str(clip_dir),
+               "--policy", "nms", "--json", "--cache-dir", str(tmp_path / "cache"), "--quiet", "--device", "cpu"])
+    assert rc == 0
+    picked = json.loads(capsys.readouterr().out)["frames"]
+
+    enc = ClipEncoder.from_pretrained(clip_dir, device="cpu", output_dtype=torch.float32)
+    with VideoReader(bars_video) as r:
+        idx, _ = r.candidate_indices(fps=1.0)
+        chunk = r.get_frames(idx)
+    docs = enc.encode_documents([Document(image=f) for f in chunk.frames])
+    q = enc.encode_queries([question])
+    scores = (docs.embeddings.float() @ q[0].float().T).squeeze(-1).numpy()
+    expect = select_frames(scores, np.asarray(chunk.timestamps), 3, policy="nms")
+    assert [p["candidate"] for p in picked] == [int(i) for i in expect]
+    assert [p["score"] for p in picked] == pytest.approx(scores[expect].tolist(), abs=2e-3)
+    ts = [p["timestamp"] for p in picked]
+    assert min(np.diff(ts)) >= 20.0 / (4 * 3) - 1e-6  # nms' default gap: duration / (4 k)
+
+
+def test_select_cli_weights_for_the_wrong_scorer(bars_video, tmp_path):
+    r = _run("select", str(bars_video), "what?", "--scorer", "clip", "--audio-weights", str(tmp_path),
+             "--cache-dir", str(tmp_path))
+    assert r.returncode == 2 and "languagebind-va" in r.stderr and "Traceback" not in r.stderr

@@ -16,31 +16,54 @@ CLAMR_HUB_ID = "meetdavidwan/clamr"
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
 
-def load_encoder(name: str, *, device: str | None = None, **kwargs: Any) -> "Encoder":
+def load_encoder(
+    name: str,
+    *,
+    device: str | None = None,
+    weights: str | Path | None = None,
+    audio_weights: str | Path | None = None,
+    **kwargs: Any,
+) -> "Encoder":
     """Build the encoder behind a scorer name, a hub id or a local path.
 
     ``default`` needs nothing from the network; ``clamr`` loads ``meetdavidwan/clamr`` on
     ``Qwen/Qwen2.5-VL-3B-Instruct`` (hub or local cache); ``clip`` / ``languagebind-v`` / ``languagebind-va``
-    are the single-vector baselines (``model=`` / ``image=`` / ``audio=`` point them at local directories);
-    any other string is treated as a local CLaMR directory or hub id.
+    are the single-vector baselines; any other string is treated as a local CLaMR directory or hub id.
+
+    Args:
+        weights: where the scorer's weights are, one name for every scorer (a local directory or hub id): the
+            default's MiniLM directory, the CLIP model, the LanguageBind image checkpoint, the CLaMR adapter.
+        audio_weights: the LanguageBind audio checkpoint (``languagebind-va`` only).
+        **kwargs: passed to the encoder's constructor (e.g. ``base_model`` for CLaMR, ``fusion`` for V+A).
     """
+    if audio_weights is not None and name != "languagebind-va":
+        raise InputError(f"audio weights were given, but scorer {name!r} has no audio encoder (use languagebind-va)")
     if name == "default":
         from clamr_frames.encoders.default import DefaultEncoder
 
+        if weights is not None:
+            kwargs["model_path"] = weights
         return DefaultEncoder(device=device, **kwargs)
     if name == "clip":
         from clamr_frames.encoders.clip import DEFAULT_CLIP, ClipEncoder
 
-        return ClipEncoder.from_pretrained(kwargs.pop("model", DEFAULT_CLIP), device=device, **kwargs)
+        model = weights if weights is not None else kwargs.pop("model", DEFAULT_CLIP)
+        return ClipEncoder.from_pretrained(model, device=device, **kwargs)
     if name in ("languagebind-v", "languagebind-va"):
         from clamr_frames.encoders.languagebind import DEFAULT_AUDIO, LanguageBindEncoder
 
-        audio = kwargs.pop("audio", DEFAULT_AUDIO) if name == "languagebind-va" else None
+        if weights is not None:
+            kwargs["image"] = weights
+        audio = None
+        if name == "languagebind-va":
+            audio = audio_weights if audio_weights is not None else kwargs.pop("audio", DEFAULT_AUDIO)
         return LanguageBindEncoder.from_pretrained(audio=audio, device=device, **kwargs)
     from clamr_frames.encoders.clamr import ClamrEncoder
 
     if name == "clamr":
-        return ClamrEncoder.from_pretrained(CLAMR_HUB_ID, device=device, **kwargs)
+        return ClamrEncoder.from_pretrained(weights if weights is not None else CLAMR_HUB_ID, device=device, **kwargs)
+    if weights is not None:
+        raise InputError(f"scorer {name!r} is itself a model path; weights= applies to the named scorers")
     if Path(name).expanduser().exists() or "/" in name:
         return ClamrEncoder.from_pretrained(name, device=device, **kwargs)
     raise InputError(f"unknown scorer {name!r}: use one of {', '.join(SCORERS)}, a hub id, or a local model path")
