@@ -1,9 +1,17 @@
-"""Frame recall@k on generated videos with needles: clamr-frames scorers and policies vs uniform sampling.
+"""Frame recall@k on generated needle videos: every selection policy x every scorer that runs here, vs uniform.
 
 A question counts as found when a picked frame lies inside its needle's time span. Videos come from the
-project's synthetic generator (several seeds), each with OCR (sign), ASR (subtitle line) and vision needles.
+project's synthetic generator (one seed per video), each with OCR (a sign), ASR (a subtitle line) and vision
+(a coloured shape) needles and one question per needle. Every question is scored once; each policy then picks
+k frames from the same per-frame scores, so the policies are compared on identical inputs.
 
-    python benchmarks/quality.py [--videos 8] [--minutes 10] [--needles 4] [--ks 8 16 32] [--no-ocr] [--no-record]
+Scorers that need weights this machine cannot download (``clamr``, ``clip``, ``languagebind-v``,
+``languagebind-va``) are listed with the command that fills their rows on a machine that has them:
+
+    python benchmarks/quality.py --scorer clip --weights /models/clip-vit-large-patch14
+
+    python benchmarks/quality.py [--scorer default] [--videos 4] [--minutes 10 60] [--needles 4]
+                                 [--ks 8 16 32] [--policies ...] [--ocr] [--no-record]
 """
 
 from __future__ import annotations
@@ -18,15 +26,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 
+ALL_POLICIES = ["topk", "nms", "adaptive", "inverse-transform", "hybrid", "uniform"]
+NEEDS_WEIGHTS = {
+    "clamr": "--scorer clamr --weights /models/clamr --base-model /models/Qwen2.5-VL-3B-Instruct --ocr",
+    "clip": "--scorer clip --weights /models/clip-vit-large-patch14",
+    "languagebind-v": "--scorer languagebind-v --weights /models/LanguageBind_Image",
+    "languagebind-va": "--scorer languagebind-va --weights /models/LanguageBind_Image "
+    "--audio-weights /models/LanguageBind_Audio_FT --audio",
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--videos", type=int, default=8)
-    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--scorer", default="default")
+    ap.add_argument("--weights", default=None, help="the scorer's weights (local directory)")
+    ap.add_argument("--audio-weights", default=None)
+    ap.add_argument("--base-model", default=None)
+    ap.add_argument("--videos", type=int, default=4, help="videos per length")
+    ap.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
     ap.add_argument("--needles", type=int, default=4, help="needles per kind per video")
     ap.add_argument("--ks", type=int, nargs="+", default=[8, 16, 32])
-    ap.add_argument("--policies", nargs="+", default=["topk", "uniform"])
-    ap.add_argument("--no-ocr", action="store_true", help="skip OCR context (OCR needles then rely on nothing)")
+    ap.add_argument("--policies", nargs="+", default=ALL_POLICIES)
+    ap.add_argument("--ocr", action="store_true", help="read on-screen text with RapidOCR (the 'ocr' extra)")
+    ap.add_argument("--audio", action="store_true", help="generate videos with an audio track (for V+A)")
     ap.add_argument("--seed", type=int, default=100, help="first video seed")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
@@ -37,43 +59,73 @@ def main() -> None:
     from clamr_frames.synth import generate_video
 
     out = WORK / "quality"
-    selector = FrameSelector.from_pretrained("default", cache_dir=out / "cache", ocr=not args.no_ocr, progress=True)
-    hits: dict[tuple[str, str, int], list[bool]] = defaultdict(list)
-    t_index = 0.0
-    n_frames = 0
-    for v in range(args.videos):
-        video = generate_video(
-            out / f"v{v}", seed=args.seed + v, duration=60.0 * args.minutes, needles_per_kind=args.needles
-        )
-        t0 = time.perf_counter()
-        index = selector.index(video.video_path, subtitles=video.srt_path)
-        t_index += time.perf_counter() - t0
-        n_frames += index.num_candidates
-        for q in video.questions:
-            needle = q["needle"]
-            sel = selector.select(video.video_path, q["question"], k=1, subtitles=video.srt_path)
-            for policy in args.policies:
-                for k in args.ks:
-                    idx = select_frames(sel.all_scores, sel.all_timestamps, k, policy=policy)
-                    hit = hits_span(sel.all_timestamps[idx], needle["start"], needle["end"])
-                    hits[(needle["kind"], policy, k)].append(hit)
-    kinds = sorted({k for k, _, _ in hits})
-    rows = ["| needle | policy | " + " | ".join(f"R@{k}" for k in args.ks) + " | questions |",
-            "|---|---|" + "---|" * len(args.ks) + "---|"]
-    for kind in kinds:
-        for policy in args.policies:
-            vals = [recall(hits[(kind, policy, k)]) for k in args.ks]
-            rows.append(f"| {kind} | {'uniform (baseline)' if policy == 'uniform' else policy} | "
-                        + " | ".join(f"{x:.2f}" for x in vals) + f" | {len(hits[(kind, policy, args.ks[0])])} |")
-    body = (
-        f"Scorer `default` (MiniLM late interaction over ASR + {'no OCR' if args.no_ocr else 'OCR'} context), "
-        f"{args.videos} generated videos of {args.minutes:g} min (seeds {args.seed}..{args.seed + args.videos - 1}), "
-        f"{args.needles} needles per kind per video, candidates at 1 fps. Indexing took {t_index:.0f} s for "
-        f"{n_frames} frames ({n_frames / max(t_index, 1e-9):.1f} frames/s incl. OCR).\n\n" + "\n".join(rows) + "\n"
+    enc_kwargs = {"weights": args.weights, "audio_weights": args.audio_weights}
+    if args.base_model:
+        enc_kwargs["base_model"] = args.base_model
+    selector = FrameSelector.from_pretrained(
+        args.scorer, cache_dir=out / "cache", ocr=args.ocr, progress=True, encoder_kwargs=enc_kwargs
     )
-    if "vision" in kinds:
-        body += "\nThe default scorer has no visual channel, so vision needles are found only by chance.\n"
-    record("Frame recall@k on generated needle videos (scorer: default)", body, write=not args.no_record)
+    hits: dict[tuple[float, str, str, int], list[bool]] = defaultdict(list)
+    t_index: dict[float, float] = defaultdict(float)
+    t_select: list[float] = []
+    n_frames: dict[float, int] = defaultdict(int)
+    for minutes in args.minutes:
+        for v in range(args.videos):
+            seed = args.seed + v
+            video = generate_video(
+                out / f"m{minutes:g}_s{seed}", seed=seed, duration=60.0 * minutes,
+                needles_per_kind=args.needles, audio=args.audio,
+            )
+            t0 = time.perf_counter()
+            index = selector.index(video.video_path, subtitles=video.srt_path)
+            t_index[minutes] += time.perf_counter() - t0
+            n_frames[minutes] += index.num_candidates
+            for q in video.questions:
+                needle = q["needle"]
+                t0 = time.perf_counter()
+                sel = selector.select(video.video_path, q["question"], k=1, subtitles=video.srt_path)
+                t_select.append(time.perf_counter() - t0)
+                for policy in args.policies:
+                    for k in args.ks:
+                        idx = select_frames(sel.all_scores, sel.all_timestamps, k, policy=policy)
+                        hit = hits_span(sel.all_timestamps[idx], needle["start"], needle["end"])
+                        hits[(minutes, needle["kind"], policy, k)].append(hit)
+
+    kinds = sorted({kind for _, kind, _, _ in hits})
+    head = "| video | needle | policy | " + " | ".join(f"R@{k}" for k in args.ks) + " | questions |"
+    rows = [head, "|---|---|---|" + "---|" * len(args.ks) + "---|"]
+    for minutes in args.minutes:
+        for kind in kinds + ["all"]:
+            for policy in args.policies:
+                vals = []
+                for k in args.ks:
+                    if kind == "all":
+                        h = [x for kd in kinds for x in hits[(minutes, kd, policy, k)]]
+                    else:
+                        h = hits[(minutes, kind, policy, k)]
+                    vals.append(recall(h))
+                name = "uniform (baseline)" if policy == "uniform" else policy
+                rows.append(f"| {minutes:g} min | {kind} | {name} | " + " | ".join(f"{x:.2f}" for x in vals)
+                            + f" | {len(h)} |")
+    timing = "; ".join(
+        f"{m:g}-min videos: {n_frames[m]} frames indexed in {t_index[m]:.0f} s "
+        f"({n_frames[m] / max(t_index[m], 1e-9):.0f} frames/s)" for m in args.minutes
+    )
+    t_select.sort()
+    body = (
+        f"Scorer `{args.scorer}` ({'with' if args.ocr else 'without'} OCR context), {args.videos} generated videos "
+        f"per length (seeds {args.seed}..{args.seed + args.videos - 1}), {args.needles} needles per kind per video, "
+        f"candidates at 1 fps, one question per needle. {timing}; a question on an indexed video: median "
+        f"{1000 * t_select[len(t_select) // 2]:.0f} ms (encode the question + MaxSim + policy).\n\n" + "\n".join(rows) + "\n"
+    )
+    if args.scorer == "default":
+        body += ("\nThe default scorer reads text only (ASR + OCR context), so vision needles are found only by "
+                 "chance: for them it is no better than uniform. Rows for the scorers that need weights this "
+                 "machine cannot download (run on a machine that has them):\n\n"
+                 + "\n".join(f"- `{s}`: `python benchmarks/quality.py {cmd}`" for s, cmd in NEEDS_WEIGHTS.items())
+                 + "\n")
+    record(f"Frame recall@k per policy on generated needle videos (scorer: {args.scorer})", body,
+           write=not args.no_record)
 
 
 if __name__ == "__main__":
