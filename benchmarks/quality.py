@@ -8,7 +8,7 @@ k frames from the same per-frame scores, so the policies are compared on identic
 Scorers that need weights this machine cannot download (``clamr``, ``clip``, ``languagebind-v``,
 ``languagebind-va``) are listed with the command that fills their rows on a machine that has them:
 
-    python benchmarks/quality.py --scorer clip --weights /models/clip-vit-large-patch14
+    python benchmarks/quality.py --scorer clip --weights /models/clip-vit-base-patch32
 
     python benchmarks/quality.py [--scorer default] [--videos 4] [--minutes 10 60] [--needles 4]
                                  [--ks 8 16 32] [--policies ...] [--ocr] [--no-record]
