@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 
-ALL_POLICIES = ["topk", "nms", "adaptive", "inverse-transform", "hybrid", "uniform"]
+ALL_POLICIES = ["topk", "nms", "adaptive", "inverse-transform", "hybrid", "gated", "uniform"]
 NEEDS_WEIGHTS = {
     "clamr": "--scorer clamr --weights /models/clamr --base-model /models/Qwen2.5-VL-3B-Instruct --ocr",
     "clip": "--scorer clip --weights /models/clip-vit-large-patch14",
