@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
 
@@ -690,14 +691,14 @@ class ClamrEncoder:
         """
         import torch
 
-        dev = _resolve_device(device)
-        tdtype = _resolve_dtype(dtype, dev)
+        dev = resolve_device(device)
+        tdtype = resolve_dtype(dtype, dev, cuda_default="bfloat16")
         if load_in_4bit and dev.type != "cuda":
             raise ModelLoadError(
                 f"load_in_4bit needs a CUDA device (bitsandbytes nf4), but the device is {dev}; "
                 "drop load_in_4bit to run in float32 on the CPU"
             )
-        offline = _resolve_offline(local_files_only)
+        offline = resolve_offline(local_files_only)
         source: dict[str, Any] = {"load_in_4bit": bool(load_in_4bit)}
         saved_settings: dict[str, Any] = {}
         head_state = None
@@ -782,43 +783,6 @@ class ClamrEncoder:
 
 
 # ---------------------------------------------------------------------- loading helpers
-def _resolve_device(device: Any) -> "torch.device":
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {dev} requested but CUDA is not available")
-    return dev
-
-
-def _resolve_dtype(dtype: Any, dev: "torch.device") -> "torch.dtype":
-    import torch
-
-    if dtype is None:
-        return torch.bfloat16 if dev.type == "cuda" else torch.float32
-    if isinstance(dtype, str):
-        name = dtype.replace("torch.", "")
-        aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
-        got = getattr(torch, aliases.get(name, name), None)
-        if not isinstance(got, torch.dtype):
-            raise InputError(f"unknown dtype {dtype!r}")
-        return got
-    return dtype
-
-
-def _resolve_offline(local_files_only: bool | None) -> bool:
-    if local_files_only is not None:
-        return bool(local_files_only)
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except ImportError:  # pragma: no cover
-        return False
-
-
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -20,10 +20,8 @@ from clamr_frames.encoders.clip_common import (
     ClipStyleEncoder,
     first_line,
     offline_hint,
-    resolve_device,
-    resolve_dtype,
-    resolve_offline,
 )
+from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.errors import ModelLoadError
 
 if TYPE_CHECKING:  # pragma: no cover

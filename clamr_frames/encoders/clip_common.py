@@ -39,47 +39,6 @@ _SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
 _TORCH_BIN = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
-# ---------------------------------------------------------------------------------------------- resolution
-def resolve_device(device: Any) -> "torch.device":
-    """``None`` → CUDA when available, else CPU; a CUDA device without CUDA → :class:`ModelLoadError`."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {dev} requested but CUDA is not available")
-    return dev
-
-
-def resolve_dtype(dtype: Any, dev: "torch.device") -> "torch.dtype":
-    """``None`` → float16 on CUDA (what CLIP was trained in), float32 elsewhere; strings like ``"bf16"`` work."""
-    import torch
-
-    if dtype is None:
-        return torch.float16 if dev.type == "cuda" else torch.float32
-    if isinstance(dtype, str):
-        name = dtype.replace("torch.", "")
-        aliases = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32", "float": "float32"}
-        got = getattr(torch, aliases.get(name, name), None)
-        if not isinstance(got, torch.dtype) or not got.is_floating_point:
-            raise InputError(f"unknown floating dtype {dtype!r}")
-        return got
-    return dtype
-
-
-def resolve_offline(local_files_only: bool | None) -> bool:
-    """The caller's choice, else ``HF_HUB_OFFLINE``."""
-    if local_files_only is not None:
-        return bool(local_files_only)
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except ImportError:  # pragma: no cover
-        return False
-
-
 def first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__

@@ -250,9 +250,9 @@ class DefaultEncoder:
         self.settings = settings
         self.model_path = Path(model_path).expanduser() if model_path is not None else default_model_path()
         _check_model_dir(self.model_path)
-        self.device = torch.device(device) if device is not None else torch.device(
-            "cuda" if torch.cuda.is_available() else "cpu"
-        )
+        from clamr_frames.encoders.runtime import resolve_device
+
+        self.device = resolve_device(device)
         self.tokenizer, self.model = _load(self.model_path, self.device)
         self.dim = int(self.model.config.hidden_size)
         self.max_batch_tokens = int(max_batch_tokens)

@@ -53,11 +53,9 @@ from clamr_frames.encoders.clip_common import (
     pack_tokens,
     read_json,
     resolve_checkpoint,
-    resolve_device,
-    resolve_dtype,
-    resolve_offline,
     skip_weight_init,
 )
+from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.encoders.languagebind_audio import AudioFeatureSettings, audio_inputs, read_windows, window_bounds
 from clamr_frames.errors import InputError, ModelLoadError, VideoError
 from clamr_frames.types import Modality
