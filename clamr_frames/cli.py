@@ -1,4 +1,4 @@
-"""Command line: ``clamr-frames {inspect,index,select,demo}``.
+"""Command line: ``clamr-frames {inspect,index,select,demo,train}``.
 
 The only place that turns library exceptions into messages and exit codes:
 0 success, 1 unexpected internal error, 2 bad input (unreadable video, bad arguments, ...).
@@ -152,6 +152,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+# -- train -----------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from clamr_frames.train import train
+
+    result = train(args.config, progress=not args.quiet, log_stdout=not args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:  # accelerate launch: one summary, from the main process
+        return 0
+    if result.stopped:
+        print(f"stopped after step {result.global_step} (train.stop_after_steps); run the same command again "
+              f"to resume from {result.output_dir / 'checkpoints'}")
+        return 0
+    print(f"trained {result.global_step} steps; model: {result.final_dir}")
+    if result.evals:
+        last = result.evals[-1]
+        hits = [k for k in last if k.startswith("hit@") and "/" not in k]
+        shown = "  ".join(f"{k} {last[k]:.3f}" for k in hits)
+        if len(result.evals) > 1 and result.evals[0].get("tag") == "before":
+            first = result.evals[0]
+            shown = "  ".join(f"{k} {first[k]:.3f} -> {last[k]:.3f}" for k in hits)
+        print(f"held-out ({int(last.get('queries', 0))} queries): {shown}")
+    print(f"log: {result.output_dir / 'log.jsonl'}")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------------
 class _UsageError(ClamrFramesError):
     pass
@@ -230,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="topk")
     p.add_argument("--ocr", action="store_true", help="also run OCR (slower; finds sign needles)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "train", help="train a frame retriever from a YAML config (run under `accelerate launch` for many GPUs)",
+        description="Train a frame retriever (CLaMR, the embedded default, or a single-vector baseline) as "
+                    "CONFIG says; examples in clamr_frames/train/configs/. Metrics go to stdout and "
+                    "<output_dir>/log.jsonl (and TensorBoard when installed); rerunning resumes from the last "
+                    "checkpoint.",
+    )
+    p.add_argument("config", help="training configuration (.yaml / .json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no metric lines on stdout")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
