@@ -248,11 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="generate a video with needles, select frames offline, report hits")
     p.add_argument("--out", default="demo_out", help="output directory (video, subtitles, plot)")
-    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("-k", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--policy", default="topk")
-    p.add_argument("--ocr", action="store_true", help="also run OCR (slower; finds sign needles)")
+    p.add_argument("--ocr", action=argparse.BooleanOptionalAction, default=None,
+                   help="read the on-screen signs with OCR (default: on when the 'ocr' extra is installed)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

@@ -13,18 +13,25 @@ from clamr_frames.evaluation import hits_span, recall
 def run_demo(
     out_dir: Path,
     *,
-    minutes: float = 10.0,
+    minutes: float = 5.0,
     k: int = 8,
     seed: int = 0,
     policy: str = "topk",
-    ocr: bool = False,
+    ocr: bool | None = None,
 ) -> int:
-    """Generate a video with needles and subtitles, select ``k`` frames per question, report hits."""
+    """Generate a video with needles and subtitles, select ``k`` frames per question, report hits.
+
+    ``ocr=None`` reads the on-screen text when the ``ocr`` extra (RapidOCR) is installed, as ``run.sh`` does.
+    """
     from clamr_frames.plot import plot_timeline
     from clamr_frames.select import select_frames
     from clamr_frames.selector import FrameSelector
     from clamr_frames.synth import generate_video
 
+    if ocr is None:
+        import importlib.util
+
+        ocr = importlib.util.find_spec("rapidocr") is not None
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"generating a {minutes:g}-minute video with needles (seed {seed}) in {out_dir}/ ...")
     video = generate_video(out_dir, seed=seed, duration=60.0 * minutes)
@@ -61,7 +68,7 @@ def run_demo(
     if not selector.encoder.uses_image and "vision" in hits:
         print("  (the embedded default reads subtitles/OCR only: vision needles need a visual scorer such as --scorer clamr)")
     if not ocr and "ocr" in hits:
-        print("  (OCR context is off: run with --ocr to read the signs)")
+        print("  (OCR context is off: install the 'ocr' extra and run with --ocr to read the signs)")
     if first is not None:
         sel, needle = first
         with warnings.catch_warnings():

@@ -142,3 +142,12 @@ def test_select_cli_weights_for_the_wrong_scorer(bars_video, tmp_path):
     r = _run("select", str(bars_video), "what?", "--scorer", "clip", "--audio-weights", str(tmp_path),
              "--cache-dir", str(tmp_path))
     assert r.returncode == 2 and "languagebind-va" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_finds_the_subtitle_needles_and_plots(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--minutes", "1.5", "--no-ocr", "-k", "4"]) == 0
+    out = capsys.readouterr().out
+    asr = next(line for line in out.splitlines() if line.strip().startswith("asr") and "clamr-frames" in line)
+    assert "clamr-frames 1.00" in asr
+    assert "OCR context is off" in out
+    assert (tmp_path / "demo" / "timeline.png").stat().st_size > 5000
