@@ -4,7 +4,7 @@ Every inner model gets :class:`AnswerRequest` objects (the selected frames in te
 the final prompt with subtitles per the subtitle policy, the parsed question/options) and returns one string per
 request. Three kinds:
 
-``text-match`` (:class:`TextMatchAnswerer`)
+``ocr_reader`` (:class:`OcrReaderAnswerer`)
     deterministic, CPU only, no weights: reads the text of what it was shown (the subtitle lines in the prompt and
     the on-screen text of the selected frames) and picks the option found there. It makes accuracy on the
     synthetic task measure the *selection*, without a VLM.
@@ -75,6 +75,9 @@ class Answerer(Protocol):
 # ------------------------------------------------------------------------------------------------
 # deterministic text answerer
 
+#: Names of the deterministic CPU answerer (``ocr_reader`` is the documented one).
+OCR_READER_NAMES = ("ocr_reader", "text-match")
+
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an the is are was were be been being of to in on at by for with and or what which who whom whose when where "
@@ -144,7 +147,7 @@ def match_option(item: McqItem, evidence: Sequence[str]) -> tuple[str | None, fl
     return best_letter, best
 
 
-class TextMatchAnswerer:
+class OcrReaderAnswerer:
     """Deterministic CPU answerer: picks the option that the shown subtitle lines or on-screen text contain.
 
     It sees what a VLM would see: the subtitle lines in the prompt (per the subtitle policy) and the selected
@@ -157,7 +160,7 @@ class TextMatchAnswerer:
             installed; ``True``: required; ``False``: never).
     """
 
-    name = "text-match"
+    name = "ocr_reader"
 
     def __init__(self, ocr: bool | str = "auto") -> None:
         self.ocr = ocr
@@ -174,7 +177,7 @@ class TextMatchAnswerer:
             except OcrUnavailableError:
                 if self.ocr is True:
                     raise
-                logger.warning("text-match answerer: rapidocr not installed, reading subtitles only")
+                logger.warning("ocr_reader answerer: rapidocr not installed, reading subtitles only")
                 self.ocr = False
                 return []
         import numpy as np
@@ -368,21 +371,21 @@ class LmmsEvalAnswerer:
 
 
 def build_answerer(inner: str, **kwargs: Any) -> Answerer:
-    """The inner model named ``inner``: ``text-match``, ``qwen2_5_vl`` or ``lmms:<lmms-eval model name>``.
+    """The inner model named ``inner``: ``ocr_reader`` (alias ``text-match``), ``qwen2_5_vl`` or ``lmms:<name>``.
 
     ``kwargs`` go to its constructor (``pretrained``, ``device``, ``max_pixels``, ...); keys an answerer does
-    not take are an error, except that ``text-match`` ignores model-loading keys.
+    not take are an error, except that ``ocr_reader`` ignores model-loading keys.
     """
     name = str(inner).strip()
-    if name in ("text-match", "text", "cpu"):
+    if name in OCR_READER_NAMES:
         kw = {k: v for k, v in kwargs.items() if k == "ocr"}
-        return TextMatchAnswerer(**kw)
+        return OcrReaderAnswerer(**kw)
     if name in ("qwen2_5_vl", "qwen2.5-vl", "qwen"):
         return QwenVLAnswerer(**kwargs)
     if name.startswith("lmms:"):
         kwargs.pop("ocr", None)
         return LmmsEvalAnswerer(name.split(":", 1)[1], **kwargs)
-    raise InputError(f"unknown inner model {inner!r}: use text-match, qwen2_5_vl or lmms:<lmms-eval model name>")
+    raise InputError(f"unknown inner model {inner!r}: use ocr_reader, qwen2_5_vl or lmms:<lmms-eval model name>")
 
 
 __all__ = [
@@ -390,7 +393,8 @@ __all__ = [
     "Answerer",
     "LmmsEvalAnswerer",
     "QwenVLAnswerer",
-    "TextMatchAnswerer",
+    "OCR_READER_NAMES",
+    "OcrReaderAnswerer",
     "build_answerer",
     "fallback_letter",
     "match_option",

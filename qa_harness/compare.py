@@ -3,8 +3,8 @@
 ``python -m qa_harness.compare OUT_DIR [--k 8] [--policies topk,uniform] [--subtitles selected,none]``
 
 ``OUT_DIR`` is a folder written by ``python -m qa_harness.make_synthetic``. Each (policy, subtitle policy) pair is
-one ``lmms_eval.evaluator.simple_evaluate`` run of the ``clamr_frames`` model on the ``clamr_synth`` task with
-the chosen inner model (default: the deterministic ``text-match`` answerer, CPU, no weights). The index cache is
+one ``lmms_eval.evaluator.simple_evaluate`` run of the ``clamr_frames`` model on the ``synthetic_videoqa`` task with
+the chosen inner model (default: the deterministic ``ocr_reader`` answerer, CPU, no weights). The index cache is
 shared, so every video is encoded once for all runs. Prints a table (overall and per question kind) and writes
 ``compare.json`` into ``--output`` (default ``OUT_DIR/compare``).
 """
@@ -27,7 +27,7 @@ def run_one(
     policy: str,
     subtitles: str,
     k: int,
-    task: str = "clamr_synth",
+    task: str = "synthetic_videoqa",
     model_args: str = "",
     limit: int | None = None,
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ those frames in temporal order and the prompt with subtitles per the subtitle po
 Model args (``--model_args k=v,...``):
 
 =================  ============================================================================================
-``inner``          ``text-match`` (deterministic CPU answerer, default), ``qwen2_5_vl`` (transformers), or
+``inner``          ``ocr_reader`` (deterministic CPU answerer, default), ``qwen2_5_vl`` (transformers), or
                    ``lmms:<name>`` (an lmms-eval simple model class fed the frames as a PIL list)
 ``pretrained``     the inner model's id / path (``Qwen/Qwen2.5-VL-7B-Instruct`` for ``qwen2_5_vl``)
 ``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
@@ -42,7 +42,7 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 
 from clamr_frames.errors import InputError
-from qa_harness.answerers import AnswerRequest, build_answerer
+from qa_harness.answerers import OCR_READER_NAMES, AnswerRequest, build_answerer
 from qa_harness.docs import (
     SubtitleRef,
     find_subtitles,
@@ -71,7 +71,7 @@ class ClamrFrames(lmms):
 
     def __init__(
         self,
-        inner: str = "text-match",
+        inner: str = "ocr_reader",
         pretrained: str | None = None,
         scorer: str = "default",
         policy: str = "topk",
@@ -123,7 +123,7 @@ class ClamrFrames(lmms):
         if self.inner_name in ("qwen2_5_vl", "qwen2.5-vl", "qwen"):
             inner_kwargs.setdefault("max_pixels", self.max_pixels)
             inner_kwargs.setdefault("min_pixels", self.min_pixels)
-        if self.inner_name not in ("text-match", "text", "cpu") and dev is not None:
+        if self.inner_name not in OCR_READER_NAMES and dev is not None:
             inner_kwargs.setdefault("device", dev)
         self.answerer = build_answerer(self.inner_name, **inner_kwargs)
 

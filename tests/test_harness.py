@@ -50,7 +50,7 @@ def synth_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def docs(synth_dir):
-    return json.loads((synth_dir / "clamr_synth.json").read_text())
+    return json.loads((synth_dir / "synthetic_videoqa.json").read_text())
 
 
 class CountingEncoder:
@@ -83,7 +83,7 @@ def selector(cache_dir):
     return sel
 
 
-def _evaluate(model, synth_dir, task="clamr_synth", **kw):
+def _evaluate(model, synth_dir, task="synthetic_videoqa", **kw):
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
@@ -91,11 +91,11 @@ def _evaluate(model, synth_dir, task="clamr_synth", **kw):
     return simple_evaluate(model=model, tasks=[task], task_manager=tm, log_samples=True, verbosity="ERROR", **kw)
 
 
-def _answers(res, task="clamr_synth"):
+def _answers(res, task="synthetic_videoqa"):
     return {s["doc"]["question_id"]: s["filtered_resps"][0] for s in res["samples"][task]}
 
 
-def _correct_by_kind(res, task="clamr_synth"):
+def _correct_by_kind(res, task="synthetic_videoqa"):
     out: dict[str, list[float]] = {}
     for s in res["samples"][task]:
         out.setdefault(s["doc"]["needle"]["kind"], []).append(s["videomme_perception_score"]["score"])
@@ -116,13 +116,13 @@ def runs(synth_dir, selector):
 
 def test_selection_beats_uniform_on_the_synthetic_task(runs, selector, docs):
     metric = "videomme_perception_score,none"
-    top, uni = runs["topk"]["results"]["clamr_synth"][metric], runs["uniform"]["results"]["clamr_synth"][metric]
+    top, uni = runs["topk"]["results"]["synthetic_videoqa"][metric], runs["uniform"]["results"]["synthetic_videoqa"][metric]
     # The default scorer reads subtitles (no OCR context here), so every subtitle needle is found and answered
     # from the selected frames' lines; the text answerer reads signs by OCR of whatever frames it is shown.
     assert _correct_by_kind(runs["topk"])["asr"] == [1.0, 1.0]
     assert _correct_by_kind(runs["uniform"])["asr"] != [1.0, 1.0]
     assert top > uni
-    assert len(runs["topk"]["samples"]["clamr_synth"]) == len(docs) == 6
+    assert len(runs["topk"]["samples"]["synthetic_videoqa"]) == len(docs) == 6
     assert set(_answers(runs["topk"]).values()) <= set("ABCD")
     # 2 videos x 40 candidates, encoded once for 12 questions
     assert selector.encoder.docs_encoded == 80

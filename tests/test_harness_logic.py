@@ -12,7 +12,7 @@ import yaml
 
 from clamr_frames.context.subtitles import Cue, write_srt
 from clamr_frames.errors import InputError
-from qa_harness.answerers import AnswerRequest, TextMatchAnswerer, build_answerer, fallback_letter, match_option
+from qa_harness.answerers import AnswerRequest, OcrReaderAnswerer, build_answerer, fallback_letter, match_option
 from qa_harness.docs import (
     McqItem,
     find_subtitles,
@@ -201,18 +201,18 @@ def _req(item=ITEM, lines=(), frame_text=None, frames=()):
 
 def test_answerer_reads_subtitle_lines_and_prefers_the_question_context():
     lines = ["We ran out of quince jam again.", "The night nurse confirmed that the dessert flavour is Durian."]
-    assert TextMatchAnswerer(ocr=False).answer(_req(lines=lines)) == "A"
+    assert OcrReaderAnswerer(ocr=False).answer(_req(lines=lines)) == "A"
     letter, support = match_option(ITEM, lines)
     assert letter == "A" and support > 1.5
 
 
 def test_answerer_reads_frame_text_with_split_words():
     item = McqItem("What word is written on the post office sign?", ["KESTREL", "VORTEX", "MARLIN", "JASPER"], list("ABCD"))
-    assert TextMatchAnswerer(ocr=False).answer(_req(item, frame_text=["", "POST OFFICE:\nMAR LIN"])) == "C"
+    assert OcrReaderAnswerer(ocr=False).answer(_req(item, frame_text=["", "POST OFFICE:\nMAR LIN"])) == "C"
 
 
 def test_answerer_without_evidence_answers_a_stable_non_constant_guess():
-    a = TextMatchAnswerer(ocr=False)
+    a = OcrReaderAnswerer(ocr=False)
     assert a.answer(_req()) == fallback_letter(ITEM) == a.answer(_req())
     guesses = {fallback_letter(McqItem(f"question {i}?", ["w", "x", "y", "z"], list("ABCD"))) for i in range(40)}
     assert guesses == set("ABCD")
@@ -232,12 +232,12 @@ def test_answerer_ocr_reads_a_rendered_sign():
     blank = scene.render_frame(max(needle.start - 10.0, 0.0))
     options = [needle.key, "ZEPHYR", "QUOKKA", "NIMBUS"]
     item = McqItem("What word is written on the sign?", options, list("ABCD"))
-    a = TextMatchAnswerer(ocr=True)
+    a = OcrReaderAnswerer(ocr=True)
     assert a.answer(_req(item, frames=[Image.fromarray(blank), Image.fromarray(frame)])) == "A"
 
 
 def test_build_answerer_names():
-    assert isinstance(build_answerer("text-match", pretrained="ignored", ocr=False), TextMatchAnswerer)
+    assert isinstance(build_answerer("ocr_reader", pretrained="ignored", ocr=False), OcrReaderAnswerer)
     with pytest.raises(InputError, match="unknown inner model"):
         build_answerer("gpt-7")
 
@@ -262,23 +262,23 @@ _TagLoader.add_multi_constructor("!", lambda loader, suffix, node: f"!{suffix} {
 
 
 def test_make_synthetic_writes_task_files(synth_dir):
-    rows = json.loads((synth_dir / "clamr_synth.json").read_text())
+    rows = json.loads((synth_dir / "synthetic_videoqa.json").read_text())
     assert len(rows) == 3 and {r["needle"]["kind"] for r in rows} == {"asr", "ocr", "vision"}
     for r in rows:
         assert Path(r["video_path"]).is_file() and Path(r["subtitle_path"]).is_file()
         assert Path(r["video_path"]) == synth_dir / "data" / f"{r['videoID']}.mp4"
         assert r["answer"] in "ABCD" and len(r["options"]) == 4
-    for task in ("clamr_synth", "clamr_synth_w_subtitle"):
+    for task in ("synthetic_videoqa", "synthetic_videoqa_w_subtitle"):
         cfg = yaml.load((synth_dir / f"{task}.yaml").read_text(), Loader=_TagLoader)
         assert cfg["task"] == task and cfg["dataset_path"] == "json"
-        assert cfg["dataset_kwargs"]["data_files"]["test"] == "clamr_synth.json"
+        assert cfg["dataset_kwargs"]["data_files"]["test"] == "synthetic_videoqa.json"
         assert cfg["process_results"] == "!function qa_harness.tasks.utils.videomme_process_results"
 
 
 def test_task_prompts_with_and_without_subtitles(synth_dir):
     from qa_harness.tasks import utils as tu
 
-    doc = json.loads((synth_dir / "clamr_synth.json").read_text())[0]
+    doc = json.loads((synth_dir / "synthetic_videoqa.json").read_text())[0]
     assert tu.videomme_doc_to_visual(doc) == [doc["video_path"]]
     plain = tu.videomme_doc_to_text(doc, {"post_prompt": "The best answer is:"})
     assert SUBTITLE_HEADER not in plain and plain.endswith("The best answer is:")
@@ -304,3 +304,15 @@ def test_lvb_prompt_and_paths(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="longvideobench/videos/vid/x1.mp4"):
         tu.lvb_doc_to_visual(LVB_DOC)
     assert tu.lvb_subtitle_path(LVB_DOC) is None
+
+
+# -- the modules' own examples (pytest's testpaths do not reach qa_harness/) -------------------------------
+
+
+@pytest.mark.parametrize("module", ["qa_harness.docs", "qa_harness.subtitles", "qa_harness.answerers"])
+def test_module_doctests(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0
