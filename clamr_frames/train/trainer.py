@@ -87,6 +87,15 @@ def build_model(cfg: TrainingConfig, device: "torch.device") -> Any:
                              output_dtype=torch.float32)  # loads quietly
         return DefaultTrainable(enc, mode=m.train, lora=m.lora, pooling=m.pooling,
                                 gradient_checkpointing=m.gradient_checkpointing)
+    if m.kind == "clip":
+        from clamr_frames.encoders.clip import DEFAULT_CLIP, ClipEncoder
+        from clamr_frames.train.models import ClipTrainable, quiet_hf
+
+        with quiet_hf():
+            enc = ClipEncoder.from_pretrained(cfg.resolve(m.path or DEFAULT_CLIP, hub_ok=True), device=device,
+                                              dtype=m.dtype or "float32", output_dtype=torch.float32)
+        return ClipTrainable(enc, mode=m.train, lora=m.lora, pooling=m.pooling,
+                             gradient_checkpointing=m.gradient_checkpointing)
     from clamr_frames.encoders.clamr import ClamrEncoder
     from clamr_frames.train.models import ClamrTrainable
 
