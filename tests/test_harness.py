@@ -1,14 +1,17 @@
-"""The clamr_frames lmms-eval model end to end: lmms-eval's own evaluator on the offline synthetic task,
-registration (entry point + runtime), both request forms, subtitle policies, and the real inner-model paths
+"""The clamr_frames lmms-eval model end to end: lmms-eval's own evaluator (in process and its CLI) on the offline
+synthetic task, registration (entry point + runtime), both request forms, subtitle policies, the Video-MME and
+LongVideoBench task variants on local fixture documents in their exact schemas, and the real inner-model paths
 (transformers Qwen2.5-VL and lmms-eval's own qwen2_5_vl class) on a tiny random Qwen2.5-VL.
 
-Needs the ``eval`` extra (lmms-eval); skipped without it.
+Needs the ``eval`` extra (lmms-eval); skipped without it. Nothing is downloaded: videos are generated.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,12 +86,20 @@ def selector(cache_dir):
     return sel
 
 
-def _evaluate(model, synth_dir, task="synthetic_videoqa", **kw):
-    from lmms_eval.evaluator import simple_evaluate
+@pytest.fixture(scope="module")
+def task_manager(synth_dir):
     from lmms_eval.tasks import TaskManager
 
-    tm = TaskManager("ERROR", include_path=str(synth_dir), model_name="clamr_frames")
-    return simple_evaluate(model=model, tasks=[task], task_manager=tm, log_samples=True, verbosity="ERROR", **kw)
+    # Only our folders (lmms-eval's ~2,000 built-in tasks are not needed here and take ~10 s to index).
+    return TaskManager("ERROR", include_path=[str(synth_dir)], include_defaults=False, model_name="clamr_frames")
+
+
+def _evaluate(model, task_manager, tasks=("synthetic_videoqa",), **kw):
+    from lmms_eval.evaluator import simple_evaluate
+
+    return simple_evaluate(
+        model=model, tasks=list(tasks), task_manager=task_manager, log_samples=True, verbosity="ERROR", **kw
+    )
 
 
 def _answers(res, task="synthetic_videoqa"):
@@ -103,14 +114,14 @@ def _correct_by_kind(res, task="synthetic_videoqa"):
 
 
 @pytest.fixture(scope="module")
-def runs(synth_dir, selector):
+def runs(task_manager, selector):
     """topk vs uniform at the same k through lmms-eval's evaluator (simple form), sharing one selector."""
     from qa_harness.model import ClamrFrames
 
     out = {}
     for policy in ("topk", "uniform"):
         model = ClamrFrames(policy=policy, k=K, subtitles="selected", selector=selector)
-        out[policy] = _evaluate(model, synth_dir)
+        out[policy] = _evaluate(model, task_manager)
     return out
 
 
@@ -128,7 +139,7 @@ def test_selection_beats_uniform_on_the_synthetic_task(runs, selector, docs):
     assert selector.encoder.docs_encoded == 80
 
 
-def test_model_name_resolves_to_chat_form_with_same_answers(runs, synth_dir, cache_dir):
+def test_model_name_resolves_to_chat_form_with_same_answers(runs, task_manager, cache_dir):
     from qa_harness.lmms_plugin import register
     from qa_harness.model import ClamrFramesChat
 
@@ -136,24 +147,39 @@ def test_model_name_resolves_to_chat_form_with_same_answers(runs, synth_dir, cac
     from lmms_eval.models import get_model
 
     assert get_model("clamr_frames") is ClamrFramesChat
-    res = _evaluate("clamr_frames", synth_dir, model_args=f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}")
+    res = _evaluate("clamr_frames", task_manager, model_args=f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}")
     assert _answers(res) == _answers(runs["topk"])
 
 
-def test_entry_point_registers_the_model(tmp_path):
-    # A dist-info with the entry point the pyproject declares, on PYTHONPATH: lmms-eval must find the model.
-    dist = tmp_path / "clamr_frames_ep-0.0.dist-info"
-    dist.mkdir()
+_RESULT_ROW = re.compile(r"^\|synthetic_videoqa\|none\s*\|\s*0\|videomme_perception_score\|.\s*\|\s*([0-9.]+)\|", re.M)
+
+
+def test_cli_runs_the_entry_point_model_end_to_end(runs, synth_dir, cache_dir, tmp_path):
+    """`python -m lmms_eval --model clamr_frames ...` in a fresh process: the model is found through the
+    `lmms_eval.models` entry point the pyproject declares (a dist-info carrying it is put on the path, so this
+    holds for a source checkout too), runs in lmms-eval's default (chat) form, prints the accuracy table."""
+    dist = tmp_path / "ep" / "clamr_frames_ep-0.0.dist-info"
+    dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: clamr-frames-ep\nVersion: 0.0\n")
-    (dist / "entry_points.txt").write_text('[lmms_eval.models]\nclamr_frames = qa_harness.lmms_plugin:manifests\n')
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO)]))
-    code = (
-        "from lmms_eval.models import get_model; "
-        "print(get_model('clamr_frames').__name__, get_model('clamr_frames', force_simple=True).__name__)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split()[-2:] == ["ClamrFramesChat", "ClamrFrames"]
+    (dist / "entry_points.txt").write_text("[lmms_eval.models]\nclamr_frames = qa_harness.lmms_plugin:manifests\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(dist.parent), str(REPO)]))
+    out_dir = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "lmms_eval", "--model", "clamr_frames",
+        "--model_args", f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}",
+        "--tasks", "synthetic_videoqa", "--include_path", str(synth_dir),
+        "--batch_size", "1", "--output_path", str(out_dir), "--log_samples", "--verbosity", "WARNING",
+    ]
+    proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    m = _RESULT_ROW.search(proc.stdout)
+    assert m, proc.stdout[-3000:]
+    metric = "videomme_perception_score,none"
+    assert float(m.group(1)) == pytest.approx(runs["topk"]["results"]["synthetic_videoqa"][metric], abs=1e-3)
+    samples = [json.loads(line) for f in out_dir.rglob("*_samples_synthetic_videoqa.jsonl") for line in f.open()]
+    by_id = {s["doc_id"]: s["filtered_resps"] for s in samples}
+    expected = {s["doc_id"]: s["filtered_resps"][0] for s in runs["topk"]["samples"]["synthetic_videoqa"]}
+    assert {i: (a[0] if isinstance(a, list) else a) for i, a in by_id.items()} == expected
 
 
 def _instance(doc, prompt, task="t", doc_id=0, visual_fn=None):
@@ -282,11 +308,110 @@ def test_lmms_eval_videomme_task_reads_the_synthetic_layout(synth_dir, docs, mon
     assert vm.videomme_process_results(doc, [doc["answer"]])["videomme_perception_score"]["score"] == 1.0
 
 
+TASK_DIR = REPO / "qa_harness" / "tasks"
+VARIANTS = {  # our task -> (split, metric)
+    "clamr_videomme_long": ("test", "videomme_perception_score"),
+    "clamr_videomme_long_w_subtitle": ("test", "videomme_perception_score"),
+    "clamr_longvideobench_long": ("validation", "lvb_acc"),
+    "clamr_longvideobench_long_w_subtitle": ("validation", "lvb_acc"),
+}
+
+
 def test_task_folder_is_indexed():
     from lmms_eval.tasks import TaskManager
 
-    tm = TaskManager("ERROR", include_path=str(REPO / "qa_harness" / "tasks"))
-    for name in ("clamr_videomme_long", "clamr_videomme_long_w_subtitle", "clamr_longvideobench_long",
-                 "clamr_longvideobench_long_w_subtitle"):
-        assert name in tm.all_tasks
+    tm = TaskManager("ERROR", include_path=str(TASK_DIR), include_defaults=False)
+    assert set(VARIANTS) <= set(tm.all_tasks)
     assert not any(t.startswith("_clamr") for t in tm.all_tasks)
+
+
+def _lvb_time(t: float) -> str:
+    return f"{int(t // 3600):02d}:{int(t % 3600 // 60):02d}:{t % 60:06.3f}"
+
+
+@pytest.fixture(scope="module")
+def bench_home(tmp_path_factory):
+    """An $HF_HOME holding Video-MME and LongVideoBench as lmms-eval lays them out, with one generated video,
+    documents in the benchmarks' exact schemas (plus one off-subset document each, which the long-subset
+    filters must drop), and fixture tasks that include our task yamls with only the dataset made local."""
+    from clamr_frames.context.subtitles import load_subtitles
+    from clamr_frames.synth import generate_video
+
+    home = tmp_path_factory.mktemp("bench_home")
+    v = generate_video(home / "videomme", seed=11, duration=40.0, fps=2.0, needles_per_kind=1, layout="videomme",
+                       videomme_markup=True, video_id="fixvid01")
+    vm_docs = [
+        {"video_id": "901", "duration": "long", "domain": q["domain"], "sub_category": q["sub_category"],
+         "url": "https://www.youtube.com/watch?v=fixvid01", "videoID": "fixvid01", "question_id": f"901-{i + 1}",
+         "task_type": q["task_type"], "question": q["question"], "options": q["options"], "answer": q["answer"]}
+        for i, q in enumerate(v.questions)
+    ]
+    vm_docs.append(dict(vm_docs[0], duration="short", video_id="902", question_id="902-1"))
+
+    lvb = home / "datasets" / "longvideobench"
+    (lvb / "videos").mkdir(parents=True)
+    (lvb / "subtitles").mkdir()
+    shutil.copy(v.video_path, lvb / "videos" / "fixvid01.mp4")
+    cues = load_subtitles(v.srt_path).cues
+    (lvb / "subtitles" / "fixvid01_en.json").write_text(json.dumps(
+        [{"start": _lvb_time(c.start), "end": _lvb_time(c.end), "line": c.text} for c in cues]))
+    lvb_docs = []
+    for i, q in enumerate(v.questions):
+        texts = [o.split(". ", 1)[1] for o in q["options"]]
+        lvb_docs.append({
+            "video_id": "fixvid01", "question": q["question"], "question_wo_referring_query": q["question"],
+            "candidates": texts, "correct_choice": "ABCD".index(q["answer"]), "position": [0], "topic_category": "NP",
+            "question_category": "S2E", "level": "L1-Perception", "id": f"fixvid01_{i}", "video_path": "fixvid01.mp4",
+            "subtitle_path": "fixvid01_en.json", "duration_group": 3600, "starting_timestamp_for_subtitles": 0,
+            "duration": 1800.0, "view_count": 1, **{f"option{j}": t for j, t in enumerate(texts)}, "option4": "N/A",
+        })
+    lvb_docs.append(dict(lvb_docs[0], id="fixvid01_short", duration_group=600, duration=500.0))
+
+    tasks = home / "tasks"
+    tasks.mkdir()
+    (tasks / "videomme.json").write_text(json.dumps(vm_docs))
+    (tasks / "lvb.json").write_text(json.dumps(lvb_docs))
+    for task, (split, _) in VARIANTS.items():
+        data = "videomme.json" if "videomme" in task else "lvb.json"
+        (tasks / f"fixture_{task}.yaml").write_text(
+            f"task: fixture_{task}\ninclude: {TASK_DIR / (task + '.yaml')}\n"
+            f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    {split}: {data}\n"
+        )
+    return {"home": home, "tasks": tasks, "questions": v.questions}
+
+
+def test_benchmark_variants_on_fixture_docs(bench_home, selector, monkeypatch, tmp_path):
+    """Each Video-MME / LongVideoBench variant loads through our yaml (long-subset filter, prompt, scoring),
+    every request goes through selection to the inner model, and the task's own process_results scores it."""
+    from lmms_eval.tasks import TaskManager
+
+    from qa_harness.model import ClamrFrames
+
+    monkeypatch.setenv("HF_HOME", str(bench_home["home"]))
+    tm = TaskManager("ERROR", include_path=str(bench_home["tasks"]), include_defaults=False, model_name="clamr_frames")
+    log = tmp_path / "selections.jsonl"
+    model = ClamrFrames(policy="topk", k=K, selector=selector, log_selections=str(log))
+    names = [f"fixture_{t}" for t in VARIANTS]
+    res = _evaluate(model, tm, tasks=names)
+    kinds = [q["needle"]["kind"] for q in bench_home["questions"]]
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    for task, (_split, metric) in VARIANTS.items():
+        name = f"fixture_{task}"
+        samples = res["samples"][name]
+        assert len(samples) == len(kinds)  # the off-subset document was filtered out
+        scored = [s[metric] for s in samples]
+        assert all(isinstance(d, dict) for d in scored)  # the benchmark's own per-sample record
+        assert 0.0 <= res["results"][name][f"{metric},none"] <= (100.0 if "videomme" in task else 1.0)
+        mine = [r for r in logged if r["task"] == name]
+        assert len(mine) == len(kinds) and all(len(r["timestamps"]) == K for r in mine)
+        if task.endswith("_w_subtitle"):
+            # subtitles=auto -> the selected frames' lines replace the task's uniform ones; the subtitle
+            # needle is then answered from them, and the task's own parser reads the letter.
+            assert all(r["subtitle_lines"] > 0 for r in mine)
+            asr = [d for d, kd in zip(scored, kinds) if kd == "asr"]
+            if "videomme" in task:
+                assert [d["score"] for d in asr] == [1.0]
+            else:
+                assert [d["parsed_pred"] == d["answer"] for d in asr] == [True]
+        else:
+            assert all(r["subtitle_lines"] == 0 for r in mine)
