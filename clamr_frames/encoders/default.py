@@ -53,6 +53,7 @@ Batching
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import asdict, dataclass, fields
@@ -198,6 +199,19 @@ def _clean(text: str | None) -> str:
     return _WS.sub(" ", text or "").strip()
 
 
+def _trained_settings(model_path: str | Path) -> dict[str, Any]:
+    """``settings`` of the ``clamr_train.json`` the training core writes beside fine-tuned weights ({} if none)."""
+    meta_path = Path(model_path).expanduser() / "clamr_train.json"
+    if not meta_path.is_file():
+        return {}
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(f"{meta_path}: unreadable ({e})") from e
+    settings = meta.get("settings") if isinstance(meta, dict) else None
+    return dict(settings) if isinstance(settings, dict) else {}
+
+
 class DefaultEncoder:
     """Offline multi-vector text encoder over a frame's ASR and OCR context (all-MiniLM-L6-v2 tokens, 384-d).
 
@@ -240,7 +254,9 @@ class DefaultEncoder:
         import torch
 
         if settings is None:
-            settings = DefaultSettings(**kwargs)
+            # a folder written by the training core records the settings it was trained with
+            saved = _trained_settings(model_path) if model_path is not None else {}
+            settings = DefaultSettings.from_dict({**saved, **kwargs})
         elif isinstance(settings, dict):
             settings = DefaultSettings.from_dict({**settings, **kwargs})
         elif kwargs:
