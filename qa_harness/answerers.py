@@ -163,7 +163,16 @@ class OcrReaderAnswerer:
     name = "ocr_reader"
 
     def __init__(self, ocr: bool | str = "auto") -> None:
-        self.ocr = ocr
+        # Model args arrive as strings from lmms-eval's --model_args ("inner_ocr=false").
+        value = ocr.strip().lower() if isinstance(ocr, str) else ocr
+        if value in ("auto",):
+            self.ocr: bool | str = "auto"
+        elif value in (True, "true", "1", "yes", "on"):
+            self.ocr = True
+        elif value in (False, "false", "0", "no", "off"):
+            self.ocr = False
+        else:
+            raise InputError(f"ocr_reader: ocr must be auto, true or false, got {ocr!r}")
         self._engine: Any = None
 
     def _read_frames(self, frames: Sequence[Any]) -> list[str]:

@@ -13,6 +13,10 @@ Model args (``--model_args k=v,...``):
                    ``lmms:<name>`` (an lmms-eval simple model class fed the frames as a PIL list)
 ``pretrained``     the inner model's id / path (``Qwen/Qwen2.5-VL-7B-Instruct`` for ``qwen2_5_vl``)
 ``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
+``scorer_<key>``   passed to the scorer's encoder as ``<key>`` (``scorer_weights=/models/clamr``,
+                   ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
+``asr``            whether the scorer sees the subtitles as each frame's ASR context (default true; false
+                   scores frames without them, e.g. CLaMR "V" vs "V+A"); the subtitle policy is separate
 ``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``inverse-transform`` | ``hybrid`` | ``uniform`` | ...
 ``k``              frames per question (default 16)
 ``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
@@ -58,9 +62,14 @@ logger = logging.getLogger(__name__)
 _QUERY_MODES = ("question+options", "question")
 
 
-def _as_bool(v: Any) -> bool:
+def _as_bool(v: Any, name: str = "value") -> bool:
     if isinstance(v, str):
-        return v.strip().lower() in ("1", "true", "yes", "on")
+        t = v.strip().lower()
+        if t in ("1", "true", "yes", "on"):
+            return True
+        if t in ("0", "false", "no", "off"):
+            return False
+        raise InputError(f"clamr_frames: {name} must be true or false, got {v!r}")
     return bool(v)
 
 
@@ -85,6 +94,7 @@ class ClamrFrames(lmms):
         device: str | None = None,
         selector_device: str | None = None,
         ocr: bool | str = False,
+        asr: bool | str = True,
         query: str = "question+options",
         subtitle_dir: str | None = None,
         log_selections: str | None = None,
@@ -97,9 +107,13 @@ class ClamrFrames(lmms):
         super().__init__()
         inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
         self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
-        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_")))
+        self.encoder_kwargs = {key[len("scorer_") :]: v for key, v in kwargs.items() if key.startswith("scorer_")}
+        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_", "scorer_")))
         if unknown:
-            raise InputError(f"clamr_frames: unknown model args {unknown} (inner model args take the prefix inner_)")
+            raise InputError(
+                f"clamr_frames: unknown model args {unknown} (inner model args take the prefix inner_, "
+                "scorer args scorer_, policy knobs policy_)"
+            )
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"clamr_frames: k must be a positive integer, got {k!r}")
         if query not in _QUERY_MODES:
@@ -108,7 +122,8 @@ class ClamrFrames(lmms):
         self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
         self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
-        self.cache_dir, self.ocr, self.query, self.seed = cache_dir, _as_bool(ocr), query, int(seed)
+        self.cache_dir, self.ocr, self.query, self.seed = cache_dir, _as_bool(ocr, "ocr"), query, int(seed)
+        self.asr = _as_bool(asr, "asr")
         self.subtitle_dir = subtitle_dir
         self.log_path = Path(log_selections) if log_selections else None
         self.inner_name = str(inner)
@@ -156,6 +171,7 @@ class ClamrFrames(lmms):
                 cache_dir=self.cache_dir,
                 ocr=self.ocr,
                 progress=self.rank == 0,
+                encoder_kwargs=dict(self.encoder_kwargs),
             )
         return self._selector
 
@@ -202,7 +218,8 @@ class ClamrFrames(lmms):
         subs = self._subtitles(find_subtitles(doc, video, self.subtitle_dir))
         options = item.labelled_options() if self.query == "question+options" and item.options else None
         sel = self.selector.select(
-            video, item.question, self.k, subtitles=subs, options=options, policy=self.policy, seed=self.seed,
+            video, item.question, self.k, subtitles=subs if self.asr else None, options=options, policy=self.policy,
+            seed=self.seed,
             **self.policy_knobs,
         )
         effective = resolve_policy(self.subtitles, prompt)

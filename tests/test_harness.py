@@ -139,16 +139,16 @@ def test_selection_beats_uniform_on_the_synthetic_task(runs, selector, docs):
     assert selector.encoder.docs_encoded == 80
 
 
-def test_model_name_resolves_to_chat_form_with_same_answers(runs, task_manager, cache_dir):
+def test_runtime_registration_resolves_both_forms():
+    # The chat form (lmms-eval's default) runs end to end in the CLI test below; --force_simple gets the other.
     from qa_harness.lmms_plugin import register
-    from qa_harness.model import ClamrFramesChat
+    from qa_harness.model import ClamrFrames, ClamrFramesChat
 
     register()
     from lmms_eval.models import get_model
 
-    assert get_model("clamr_frames") is ClamrFramesChat
-    res = _evaluate("clamr_frames", task_manager, model_args=f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}")
-    assert _answers(res) == _answers(runs["topk"])
+    assert get_model("clamr_frames") is ClamrFramesChat and ClamrFramesChat.is_simple is False
+    assert get_model("clamr_frames", force_simple=True) is ClamrFrames and ClamrFrames.is_simple is True
 
 
 _RESULT_ROW = re.compile(r"^\|synthetic_videoqa\|none\s*\|\s*0\|videomme_perception_score\|.\s*\|\s*([0-9.]+)\|", re.M)
@@ -237,6 +237,35 @@ def test_bad_model_args_are_input_errors(selector):
         ClamrFrames(selector=selector, subtitles="some")
     with pytest.raises(InputError, match="k must be"):
         ClamrFrames(selector=selector, k=0)
+    with pytest.raises(InputError, match="asr must be true or false"):
+        ClamrFrames(selector=selector, asr="maybe")
+    from clamr_frames.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="nonexistent"):  # scorer_<key> reaches the scorer's encoder
+        ClamrFrames(scorer="default", scorer_weights="/nonexistent/minilm").selector
+
+
+def test_asr_false_hides_subtitles_from_the_scorer_only(selector, docs):
+    from qa_harness.model import ClamrFrames
+    from qa_harness.tasks import utils as tu
+
+    seen = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(selector, name)
+
+        def select(self, *args, **kwargs):
+            seen.append(kwargs["subtitles"])
+            return selector.select(*args, **kwargs)
+
+    doc = next(d for d in docs if d["needle"]["kind"] == "asr")
+    for asr in (True, False):
+        m = ClamrFrames(k=K, subtitles="all", asr=asr, selector=Spy())
+        m.task_dict = {"t": {"test": {0: doc}}}
+        req, _ = m.build_request(_instance(doc, tu.videomme_doc_to_text(doc, {})))
+        assert any(doc["needle"]["key"] in line for line in req.subtitle_lines)  # the answerer still gets them
+    assert seen[0] is not None and seen[1] is None
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +419,8 @@ def test_benchmark_variants_on_fixture_docs(bench_home, selector, monkeypatch, t
     monkeypatch.setenv("HF_HOME", str(bench_home["home"]))
     tm = TaskManager("ERROR", include_path=str(bench_home["tasks"]), include_defaults=False, model_name="clamr_frames")
     log = tmp_path / "selections.jsonl"
-    model = ClamrFrames(policy="topk", k=K, selector=selector, log_selections=str(log))
+    # The answerer reads only the subtitle lines it is shown here (no OCR of frames: faster, and not under test).
+    model = ClamrFrames(policy="topk", k=K, selector=selector, log_selections=str(log), inner_ocr="false")
     names = [f"fixture_{t}" for t in VARIANTS]
     res = _evaluate(model, tm, tasks=names)
     kinds = [q["needle"]["kind"] for q in bench_home["questions"]]

@@ -238,6 +238,10 @@ def test_answerer_ocr_reads_a_rendered_sign():
 
 def test_build_answerer_names():
     assert isinstance(build_answerer("ocr_reader", pretrained="ignored", ocr=False), OcrReaderAnswerer)
+    assert build_answerer("ocr_reader", ocr="False").ocr is False  # model args come as strings
+    assert build_answerer("text-match", ocr="true").ocr is True
+    with pytest.raises(InputError, match="ocr must be auto, true or false"):
+        build_answerer("ocr_reader", ocr="sometimes")
     with pytest.raises(InputError, match="unknown inner model"):
         build_answerer("gpt-7")
 
@@ -316,3 +320,26 @@ def test_module_doctests(module):
 
     res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+# -- the comparison table ----------------------------------------------------------------------------------
+
+
+def test_compare_table_and_arguments(tmp_path):
+    from qa_harness.compare import main, markdown_table, setting_name
+
+    rows = [
+        {"scorer": "default", "subtitles": "selected", "policy": "topk", "k": 8, "accuracy": 75.0,
+         "by_kind": {"asr": 100.0, "ocr": 50.0}, "n": 4, "seconds": 12.3},
+        {"scorer": "default", "subtitles": "selected", "policy": "uniform", "k": 8, "accuracy": 25.0,
+         "by_kind": {"asr": 0.0, "vision": 50.0}, "n": 4, "seconds": 3.0},
+    ]
+    lines = markdown_table(rows).splitlines()
+    assert lines[0] == "| scorer | subtitles | policy | k | accuracy | asr | ocr | vision | questions | seconds |"
+    assert lines[2] == "| default | selected | topk | 8 | 75.0 | 100.0 | 50.0 |  | 4 | 12 |"
+    assert lines[3] == "| default | selected | uniform (baseline) | 8 | 25.0 | 0.0 |  | 50.0 | 4 | 3 |"
+    assert setting_name("/models/clamr v2", "nms", 16, "none") == "_models_clamr_v2_nms_k16_subs-none"
+    with pytest.raises(SystemExit, match="not a folder"):
+        main([str(tmp_path / "missing")])
+    with pytest.raises(SystemExit, match="--k must be"):
+        main([str(tmp_path), "--k", "8,x"])
