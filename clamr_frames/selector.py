@@ -149,11 +149,18 @@ class FrameSelector:
         aggregation: str = "token_max",
         normalize: bool = False,
         progress: bool = True,
+        compression: str | None = None,
     ) -> None:
+        """See the class docstring; ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``,
+        ...; see :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
         if aggregation not in ("token_max", "modality_max"):
             raise InputError(f"aggregation must be 'token_max' or 'modality_max', got {aggregation!r}")
         self.encoder = encoder
         self.settings = settings or IndexSettings()
+        if compression is not None:
+            import dataclasses
+
+            self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
         self.use_ocr = ocr
         self.aggregation = aggregation
@@ -207,10 +214,15 @@ class FrameSelector:
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
+        from clamr_frames.index.compress import CompressedDocs, score_compressed
         from clamr_frames.scoring import maxsim
 
         q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
+        if isinstance(docs, CompressedDocs):
+            if getattr(self.encoder, "score_fusion", None):
+                raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
+            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True)
         scores, argmax = maxsim(
             q,
             docs.embeddings,

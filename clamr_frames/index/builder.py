@@ -45,6 +45,9 @@ class IndexSettings:
         asr_max_words: cap on the ASR context (words farthest from the frame are dropped first).
         chunk_size: candidates per stored part (the unit of resuming).
         backend: video backend ("auto", "decord", "pyav").
+        compression: None (fp16 tokens) or a spec of :func:`clamr_frames.index.compress.parse_compression`
+            (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
+            another compression is a different index.
     """
 
     fps: float = 1.0
@@ -55,8 +58,13 @@ class IndexSettings:
     asr_max_words: int | None = 64
     chunk_size: int = 64
     backend: str = "auto"
+    compression: str | None = None
 
     def __post_init__(self) -> None:
+        from clamr_frames.index.compress import parse_compression
+
+        spec = parse_compression(self.compression)  # raises InputError on an unknown spec
+        object.__setattr__(self, "compression", spec.name if spec is not None else None)
         if self.num_frames is None and not (self.fps > 0):
             raise InputError(f"fps must be > 0, got {self.fps}")
         if self.num_frames is not None and self.num_frames < 1:
@@ -112,6 +120,7 @@ def build_index(
         SubtitleError: the subtitle file cannot be read.
     """
     from clamr_frames.context.subtitles import asr_contexts
+    from clamr_frames.index.compress import parse_compression
     from clamr_frames.video import VideoReader
 
     settings = settings or IndexSettings()
@@ -139,6 +148,9 @@ def build_index(
             },
             "ocr": ocr_id if ocr is not None else None,
         }
+        compression = parse_compression(settings.compression)
+        if compression is not None:  # absent for fp16, so plain indexes keep their keys
+            spec["compression"] = compression.to_json()
         directory = store.directory(video.stem, index_key(spec))
         with store.lock(directory):
             index = _load_or_discard(store, directory, spec)
@@ -167,9 +179,9 @@ def build_index(
                 "asr": asr,
             }
             store.write_manifest(directory, manifest)
-            docs, ocr_text = _encode_parts(reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress)
+            ocr_text = _encode_parts(reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress)
             manifest["ocr"] = ocr_text
-            store.finalize(directory, manifest, docs, len(chunk_ranges(len(timestamps), settings.chunk_size)))
+            store.finalize(directory, manifest, len(chunk_ranges(len(timestamps), settings.chunk_size)), compression)
             index = store.load(directory, spec)
             assert index is not None
             return index
@@ -197,15 +209,20 @@ def _encode_parts(
     ocr: OcrFn | None,
     settings: IndexSettings,
     progress: bool,
-) -> tuple[DocEmbeddings, list[str]]:
+) -> list[str]:
+    """Encode the parts not on disk yet; return every candidate's OCR text.
+
+    Embeddings go to disk part by part and are not kept: memory does not grow with the video's length.
+    """
     from tqdm.auto import tqdm
 
     ranges = chunk_ranges(len(timestamps), settings.chunk_size)
-    done: dict[int, tuple[DocEmbeddings, list[str]]] = {}
+    done: dict[int, list[str]] = {}
     for part, (s, e) in enumerate(ranges):
         got = store.read_part(directory, part, e - s)
         if got is not None:
-            done[part] = got
+            done[part] = got[1]
+        del got
     need_pixels = bool(encoder.uses_image or ocr is not None)
     frames_for = _frame_source(reader, frame_idx, ranges, done, settings) if need_pixels else None
     bar = tqdm(total=len(timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame", disable=not progress)
@@ -230,13 +247,13 @@ def _encode_parts(
         encode_av = getattr(encoder, "encode_video_documents", None) if getattr(encoder, "uses_audio", False) else None
         emb = encode_av(docs, reader.metadata.path) if encode_av else encoder.encode_documents(docs)
         store.write_part(directory, part, emb, ocr_text)
-        done[part] = (emb, ocr_text)
+        done[part] = ocr_text
+        del emb, docs, frames
         bar.update(e - s)
     bar.close()
     if not ranges:
         raise InputError(f"{reader.metadata.path}: no candidate frames to index")
-    parts = [done[p] for p in range(len(ranges))]
-    return DocEmbeddings.concat([d for d, _ in parts]), [t for _, texts in parts for t in texts]
+    return [t for p in range(len(ranges)) for t in done[p]]
 
 
 def _frame_source(

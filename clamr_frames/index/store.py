@@ -8,7 +8,13 @@ embeddings, so a foreign or stale index is never picked up by name alone)::
                                per-candidate ASR / OCR context, status ("partial" | "complete")
         part-00000.safetensors packed embeddings + offsets + modality ids of one chunk of candidates
         ...
-        index.safetensors      all parts merged (written last; parts are removed afterwards)
+        index.safetensors      all parts merged (written last, streamed part by part; parts are removed afterwards)
+        rerank.safetensors     binary compression only: the fp16 rows the prefilter's candidates are re-scored with
+
+With a ``compression`` (see :mod:`clamr_frames.index.compress`), parts are still written in fp16 and the merge
+compresses them one part at a time; the manifest's ``compression`` block (method, layout version) and the tensor
+file's metadata must agree with the requested compression, which is also part of the index key, so an index
+built with another compression is never read as this one.
 
 Shards make indexing resumable: an interrupted build keeps the finished parts and the next build encodes only
 the rest. Every file is written to a temporary name and renamed into place, and a file lock serialises two
@@ -34,6 +40,7 @@ from clamr_frames.errors import IndexCacheError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.encoders.base import DocEmbeddings
+    from clamr_frames.index.compress import CompressedDocs, CompressionSpec
 
 FORMAT_VERSION = 1
 CACHE_ENV = "CLAMR_FRAMES_CACHE"
@@ -99,7 +106,9 @@ class VideoIndex:
     """A loaded index: everything the scorer and the selector need, nothing decoded.
 
     Attributes:
-        embeddings: DocEmbeddings of every candidate, in candidate (time) order.
+        embeddings: every candidate's tokens in candidate (time) order: :class:`DocEmbeddings` (fp16, also when
+            pooled) or :class:`~clamr_frames.index.compress.CompressedDocs` (int8 / binary). Both have
+            ``offsets``, ``modality_ids`` and ``num_docs``.
         timestamps: [n] seconds of each candidate.
         frame_indices: [n] native frame index of each candidate (to decode picked frames later).
         asr / ocr: per-candidate context strings that were encoded.
@@ -107,7 +116,7 @@ class VideoIndex:
         path: directory of the index.
     """
 
-    embeddings: "DocEmbeddings"
+    embeddings: "DocEmbeddings | CompressedDocs"
     timestamps: np.ndarray
     frame_indices: np.ndarray
     asr: list[str]
@@ -118,6 +127,12 @@ class VideoIndex:
     @property
     def num_candidates(self) -> int:
         return int(self.timestamps.shape[0])
+
+    @property
+    def compression(self) -> str | None:
+        """Name of the index's compression (None: plain fp16)."""
+        c = self.manifest.get("compression")
+        return c.get("name") if isinstance(c, dict) else None
 
 
 @dataclass
@@ -179,17 +194,59 @@ class IndexStore:
             return None
         return docs, [str(x) for x in ocr]
 
-    def finalize(self, directory: Path, manifest: dict[str, Any], docs: "DocEmbeddings", n_parts: int) -> None:
-        """Merge the parts into index.safetensors, then mark the manifest complete and drop the parts."""
-        from safetensors.torch import save
+    def finalize(
+        self,
+        directory: Path,
+        manifest: dict[str, Any],
+        n_parts: int,
+        compression: "CompressionSpec | None" = None,
+    ) -> None:
+        """Merge the parts into index.safetensors, then mark the manifest complete and drop the parts.
 
-        data = save(_tensors(docs), metadata={"n_docs": str(docs.num_docs), "format": str(FORMAT_VERSION)})
-        _atomic_write_bytes(directory / "index.safetensors", data)
-        manifest = dict(manifest, status="complete", n_docs=docs.num_docs)
-        manifest["sha256"] = hashlib.sha256(data).hexdigest()
+        The merge streams: one part's tensors are in memory at a time (a 3-hour video indexes in the memory of a
+        10-minute one). With ``compression``, each part is compressed first (into a temporary part file).
+        """
+        paths = [self.part_path(directory, p) for p in range(n_parts)]
+        extra: dict[str, Any] = {}
+        tmp: list[Path] = []
+        try:
+            if compression is not None:
+                from clamr_frames.index.compress import compress
+
+                cpaths = []
+                for p, path in enumerate(paths):
+                    cdocs, pooled = compress(_read_tensors(path), compression)
+                    t = {**cdocs.tensors, "offsets": cdocs.offsets, "modality_ids": cdocs.modality_ids}
+                    if compression.codec == "binary":
+                        t["rerank_embeddings"] = pooled.embeddings
+                    from safetensors.torch import save
+
+                    cp = directory / f"cpart-{p:05d}.safetensors"
+                    _atomic_write_bytes(cp, save({k: v.contiguous() for k, v in t.items()}))
+                    cpaths.append(cp)
+                tmp = cpaths
+                names = [*sorted(cdocs.tensors), "offsets", "modality_ids"] if paths else []
+                meta = {"format": str(FORMAT_VERSION), "compression": compression.name, "dim": str(cdocs.dim)}
+                digest, n_docs = merge_safetensors(cpaths, directory / "index.safetensors", names, meta)
+                if compression.codec == "binary":
+                    rdigest, _ = merge_safetensors(
+                        cpaths, directory / "rerank.safetensors", ["rerank_embeddings", "offsets"],
+                        {"format": str(FORMAT_VERSION)},
+                    )
+                    extra["rerank_sha256"] = rdigest
+                extra["compression"] = compression.to_json()
+            else:
+                digest, n_docs = merge_safetensors(
+                    paths, directory / "index.safetensors", ["embeddings", "offsets", "modality_ids"],
+                    {"format": str(FORMAT_VERSION)},
+                )
+        finally:
+            for t in tmp:
+                t.unlink(missing_ok=True)
+        manifest = dict(manifest, status="complete", n_docs=n_docs, sha256=digest, **extra)
         _atomic_write_json(directory / "manifest.json", manifest)
-        for part in range(n_parts):
-            self.part_path(directory, part).unlink(missing_ok=True)
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     def write_manifest(self, directory: Path, manifest: dict[str, Any]) -> None:
         _atomic_write_json(directory / "manifest.json", manifest)
@@ -218,13 +275,17 @@ class IndexStore:
         if manifest.get("spec") != json.loads(json.dumps(spec, default=str)):
             raise IndexCacheError(directory, "index was built for another video, encoder or setting")
         p = directory / "index.safetensors"
-        try:
-            raw = p.read_bytes()
-        except OSError as e:
-            raise IndexCacheError(p, f"cannot read ({e.strerror})") from None
-        if hashlib.sha256(raw).hexdigest() != manifest.get("sha256"):
+        want = (spec.get("compression") or {}).get("name") if isinstance(spec.get("compression"), dict) else None
+        have = manifest.get("compression")
+        have_name = have.get("name") if isinstance(have, dict) else None
+        if want != have_name or (have is not None and have != spec.get("compression")):
+            raise IndexCacheError(directory, f"index is stored with compression {have_name!r}, not {want!r}")
+        if file_sha256(p) != manifest.get("sha256"):
             raise IndexCacheError(p, "checksum mismatch (truncated or modified index file)")
-        docs = _read_tensors(p, raw)
+        if have_name is None:
+            docs = _read_tensors(p)
+        else:
+            docs = _read_compressed(p, directory, manifest)
         n = len(manifest.get("timestamps", []))
         if docs.num_docs != n or len(manifest.get("asr", [])) != n or len(manifest.get("ocr", [])) != n:
             raise IndexCacheError(p, f"index holds {docs.num_docs} documents, manifest {n} candidates")
@@ -249,27 +310,208 @@ def _tensors(docs: "DocEmbeddings") -> dict[str, Any]:
     }
 
 
-def _read_tensors(path: Path, raw: bytes | None = None) -> "DocEmbeddings":
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks (never the whole file in memory)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError as e:
+        raise IndexCacheError(path, f"cannot read ({e.strerror})") from None
+    return h.hexdigest()
+
+
+def _load_all(path: Path) -> "dict[str, Any]":
+    # Read into memory and parse (not load_file: its tensors may be backed by a memory map of the file, and a
+    # file truncated or replaced in place under them would crash the process instead of raising).
     from safetensors.torch import load
 
-    from clamr_frames.encoders.base import DocEmbeddings
-
     try:
-        t = load(raw if raw is not None else path.read_bytes())
-        emb, off, mod = t["embeddings"], t["offsets"], t["modality_ids"]
+        raw = path.read_bytes()
+    except OSError as e:
+        raise IndexCacheError(path, f"cannot read ({e.strerror})") from None
+    try:
+        return load(raw)
     except Exception as e:  # safetensors raises its own error types on corrupt headers
         raise IndexCacheError(path, f"not a readable safetensors index ({type(e).__name__}: {e})") from None
+
+
+def _check_layout(path: Path, rows: int, off: Any, mod: Any) -> None:
     ok = (
-        emb.ndim == 2
-        and off.ndim == 1
+        off.ndim == 1
         and off.numel() >= 1
         and int(off[0]) == 0
-        and int(off[-1]) == emb.shape[0] == mod.shape[0]
+        and int(off[-1]) == rows == mod.shape[0]
         and bool((off[1:] >= off[:-1]).all())
     )
     if not ok:
         raise IndexCacheError(path, "inconsistent tensors (offsets do not match the embeddings)")
+
+
+def _read_tensors(path: Path) -> "DocEmbeddings":
+    from clamr_frames.encoders.base import DocEmbeddings
+
+    t = _load_all(path)
+    try:
+        emb, off, mod = t["embeddings"], t["offsets"], t["modality_ids"]
+    except KeyError as e:
+        raise IndexCacheError(path, f"missing tensor {e}") from None
+    if emb.ndim != 2:
+        raise IndexCacheError(path, "inconsistent tensors (embeddings are not a matrix)")
+    _check_layout(path, emb.shape[0], off, mod)
     return DocEmbeddings(emb, off, mod)
+
+
+def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "DocEmbeddings | CompressedDocs":
+    """A compressed index file: pooled fp16 → DocEmbeddings; int8 / binary → CompressedDocs."""
+    from safetensors import safe_open
+
+    from clamr_frames.encoders.base import DocEmbeddings
+    from clamr_frames.index.compress import CompressedDocs, parse_compression
+
+    info = manifest["compression"]
+    spec = parse_compression(info.get("name"))
+    if spec is None or info.get("version") != _compression_version():
+        raise IndexCacheError(path, f"unknown compression layout {info!r}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:
+        raise IndexCacheError(path, f"not a readable safetensors index ({type(e).__name__}: {e})") from None
+    if meta.get("compression") != spec.name:
+        raise IndexCacheError(path, f"tensor file holds compression {meta.get('compression')!r}, manifest {spec.name!r}")
+    t = _load_all(path)
+    try:
+        off, mod = t.pop("offsets"), t.pop("modality_ids")
+        dim = int(meta["dim"])
+        rows = next(iter(t.values())).shape[0]
+    except (KeyError, StopIteration, ValueError):
+        raise IndexCacheError(path, "compressed index misses tensors") from None
+    _check_layout(path, rows, off, mod)
+    if spec.codec == "fp16":
+        return DocEmbeddings(t["embeddings"], off, mod)
+    fetch = None
+    if spec.codec == "binary":
+        rp = directory / "rerank.safetensors"
+        if file_sha256(rp) != manifest.get("rerank_sha256"):
+            raise IndexCacheError(rp, "checksum mismatch (missing, truncated or modified re-ranking file)")
+        fetch = _memmap_fetch(rp, off)
+    expected = {"int8": {"codes", "scales"}, "binary": {"bits"}}[spec.codec]
+    if set(t) != expected:
+        raise IndexCacheError(path, f"compressed index holds {sorted(t)}, expected {sorted(expected)}")
+    return CompressedDocs(spec, dim, off, mod, t, fetch)
+
+
+def _compression_version() -> int:
+    from clamr_frames.index.compress import COMPRESSION_VERSION
+
+    return COMPRESSION_VERSION
+
+
+def _memmap_fetch(path: Path, offsets: Any):
+    """fp16 rows of chosen documents, read from the re-ranking file through a memory map (only those rows)."""
+    import torch
+
+    header = _safetensors_header(path)
+    info = header["rerank_embeddings"]
+    n, d = info["shape"]
+    start = 8 + header["__len__"] + info["data_offsets"][0]
+    mm = np.memmap(path, dtype=np.float16, mode="r", offset=start, shape=(n, d))
+    off = offsets.to(torch.int64)
+
+    def fetch(ids: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
+        spans = [(int(off[i]), int(off[i + 1])) for i in ids.tolist()]
+        rows = np.concatenate([np.arange(s, e) for s, e in spans]) if spans else np.zeros(0, np.int64)
+        emb = torch.from_numpy(np.asarray(mm[rows], dtype=np.float16))
+        local = torch.zeros(len(spans) + 1, dtype=torch.int64)
+        if spans:
+            local[1:] = torch.tensor([e - s for s, e in spans]).cumsum(0)
+        return emb, local
+
+    return fetch
+
+
+_DTYPES = {"F16": np.float16, "F32": np.float32, "I8": np.int8, "U8": np.uint8, "I64": np.int64, "BF16": None}
+
+
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+    except (OSError, struct.error, ValueError) as e:
+        raise IndexCacheError(path, f"not a readable safetensors file ({e})") from None
+    header["__len__"] = n
+    return header
+
+
+def merge_safetensors(parts: Sequence[Path], out: Path, names: Sequence[str], metadata: dict[str, str]) -> tuple[str, int]:
+    """Concatenate tensors ``names`` of several safetensors files along dim 0 into ``out``, streaming.
+
+    ``offsets`` tensors (``[n + 1]`` document boundaries) are joined with their shift applied. Only one tensor
+    of one part is in memory at a time; the file is written to a temporary name, hashed while written, and
+    renamed into place.
+
+    Returns:
+        (sha256 of the written file, number of documents).
+    """
+    import struct
+
+    from safetensors import safe_open
+
+    heads = [_safetensors_header(p) for p in parts]
+    entries: dict[str, Any] = {}
+    pos = 0
+    n_docs = 0
+    for name in names:
+        infos = [h[name] for h in heads]
+        dtype = infos[0]["dtype"] if infos else "F16"
+        if name == "offsets":
+            rows = 1 + sum(i["shape"][0] - 1 for i in infos)
+            shape = [rows]
+            n_docs = rows - 1
+        else:
+            rows = sum(i["shape"][0] for i in infos)
+            shape = [rows, *infos[0]["shape"][1:]] if infos else [0]
+        item = np.dtype(_DTYPES[dtype]).itemsize
+        size = int(np.prod(shape)) * item
+        entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [pos, pos + size]}
+        pos += size
+    header = json.dumps({"__metadata__": dict(metadata, n_docs=str(n_docs)), **entries}, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    h = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+
+            def put(b: bytes) -> None:
+                h.update(b)
+                f.write(b)
+
+            put(struct.pack("<Q", len(header)) + header)
+            for name in names:
+                base = 0
+                for j, p in enumerate(parts):
+                    with safe_open(str(p), framework="np") as sf:
+                        arr = sf.get_tensor(name)
+                    if name == "offsets":
+                        arr = arr.astype(np.int64) + base
+                        base = int(arr[-1])
+                        arr = arr if j == 0 else arr[1:]
+                    put(np.ascontiguousarray(arr).tobytes())
+                    del arr
+                if name == "offsets" and not parts:
+                    put(np.zeros(1, np.int64).tobytes())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return h.hexdigest(), n_docs
 
 
 def chunk_ranges(n: int, size: int) -> Sequence[tuple[int, int]]:
