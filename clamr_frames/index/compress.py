@@ -42,7 +42,7 @@ DEFAULT_POOL_FACTOR = 2
 #: Default number of frames the binary prefilter hands to exact fp16 re-ranking (at least 4 k of them).
 DEFAULT_RERANK = 256
 #: Rows decoded at a time when scoring an int8 index (bounds the float copy).
-_DECODE_ROWS = 1 << 16
+_DECODE_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -183,8 +183,8 @@ def pack_signs(embeddings: "torch.Tensor") -> "torch.Tensor":
     return (bits.view(n, nbytes, 8) * w).sum(-1, dtype=torch.uint8)
 
 
-def unpack_signs(bits: "torch.Tensor", dim: int, dtype: "torch.dtype | None" = None) -> "torch.Tensor":
-    """``[N, ceil(dim / 8)]`` packed bits → ``[N, dim]`` of ±1 (bit set → +1) in ``dtype`` (default float32).
+def unpack_signs(bits: "torch.Tensor", dim: int, dtype: "torch.dtype | None" = None, scale: float = 1.0) -> "torch.Tensor":
+    """``[N, ceil(dim / 8)]`` packed bits → ``[N, dim]`` of ±``scale`` (bit set → +) in ``dtype`` (default float32).
 
     Example:
         >>> import torch
@@ -193,10 +193,24 @@ def unpack_signs(bits: "torch.Tensor", dim: int, dtype: "torch.dtype | None" = N
     """
     import torch
 
-    w = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8)
-    b = (bits.unsqueeze(-1) & w).ne(0).reshape(bits.shape[0], -1)[:, :dim]
-    out = b.to(torch.float32) * 2.0 - 1.0
-    return out if dtype is None else out.to(dtype)
+    dtype = dtype or torch.float32
+    table = _sign_table(dtype, float(scale))
+    out = table[bits.long()].reshape(bits.shape[0], -1)  # one gather of 8 values per byte
+    return out[:, :dim] if out.shape[1] != dim else out
+
+
+_SIGN_TABLES: dict = {}
+
+
+def _sign_table(dtype: "torch.dtype", scale: float) -> "torch.Tensor":
+    import torch
+
+    key = (dtype, scale)
+    if key not in _SIGN_TABLES:
+        byte = torch.arange(256, dtype=torch.uint8)[:, None]
+        w = torch.tensor(_BIT_WEIGHTS, dtype=torch.uint8)
+        _SIGN_TABLES[key] = (((byte & w).ne(0).to(torch.float32) * 2 - 1) * scale).to(dtype)
+    return _SIGN_TABLES[key]
 
 
 _POPCOUNT: "torch.Tensor | None" = None
@@ -251,9 +265,9 @@ def hamming_maxsim(
     """
     import torch
 
-    q = unpack_signs(query_bits, dim) / dim
+    q = unpack_signs(query_bits, dim, scale=1.0 / dim)
     return _chunked_score(
-        q, lambda a, b: unpack_signs(doc_bits[a:b], dim), offsets, modality_ids, aggregation, False, False
+        q, lambda a, b: unpack_signs(doc_bits[a:b], dim, torch.float16), offsets, modality_ids, aggregation, False, False
     )
 
 
@@ -458,9 +472,9 @@ def _agglomerate(x: Any, factor: int, threshold: float | None) -> tuple[Any, Any
         alive[b] = False
         sim[b, :] = -np.inf
         sim[:, b] = -np.inf
-        nrm = np.linalg.norm(sums[a])
-        ua = sums[a] / nrm if nrm > 0 else sums[a]
-        row = (sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]) @ ua
+        nrm = float(np.sqrt(sums[a] @ sums[a]))
+        unit[a] = sums[a] / nrm if nrm > 0 else sums[a]
+        row = unit @ unit[a]
         row[~alive] = -np.inf
         row[a] = -np.inf
         sim[a, :] = row
@@ -506,15 +520,15 @@ class CompressedDocs:
         return sum(t.numel() * t.element_size() for t in (*self.tensors.values(), self.offsets, self.modality_ids))
 
     def decode(self, start: int = 0, end: int | None = None) -> "torch.Tensor":
-        """Token rows ``start:end`` as float32 (int8: dequantised; binary: ±1/sqrt(d) sign vectors)."""
+        """Token rows ``start:end`` as float16 (int8: dequantised; binary: ±1/sqrt(d) sign vectors)."""
         import torch
 
         end = self.num_tokens if end is None else end
         if self.spec.codec == "int8":
-            return dequantize_int8(self.tensors["codes"][start:end], self.tensors["scales"][start:end])
+            return dequantize_int8(self.tensors["codes"][start:end], self.tensors["scales"][start:end], torch.float16)
         if self.spec.codec == "binary":
-            return unpack_signs(self.tensors["bits"][start:end], self.dim) / math.sqrt(self.dim)
-        return self.tensors["embeddings"][start:end].to(torch.float32)
+            return unpack_signs(self.tensors["bits"][start:end], self.dim, torch.float16, 1.0 / math.sqrt(self.dim))
+        return self.tensors["embeddings"][start:end]
 
     def to_doc_embeddings(self) -> "DocEmbeddings":
         """Decoded float16 :class:`DocEmbeddings` (for code that needs plain embeddings)."""
@@ -522,7 +536,7 @@ class CompressedDocs:
 
         from clamr_frames.encoders.base import DocEmbeddings
 
-        return DocEmbeddings(self.decode().to(torch.float16), self.offsets, self.modality_ids)
+        return DocEmbeddings(self.decode(), self.offsets, self.modality_ids)
 
 
 def compress(docs: "DocEmbeddings", spec: CompressionSpec) -> tuple[CompressedDocs, "DocEmbeddings"]:
