@@ -52,7 +52,7 @@ class AnswerRequest:
     """
 
     prompt: str
-    frames: list["Image.Image"]
+    frames: list[Image.Image]
     timestamps: list[float]
     item: McqItem
     subtitle_lines: list[str] = field(default_factory=list)
@@ -398,12 +398,12 @@ def build_answerer(inner: str, **kwargs: Any) -> Answerer:
 
 
 __all__ = [
+    "OCR_READER_NAMES",
     "AnswerRequest",
     "Answerer",
     "LmmsEvalAnswerer",
-    "QwenVLAnswerer",
-    "OCR_READER_NAMES",
     "OcrReaderAnswerer",
+    "QwenVLAnswerer",
     "build_answerer",
     "fallback_letter",
     "match_option",

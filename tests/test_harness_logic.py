@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
-from clamr_frames.context.subtitles import Cue, write_srt
+from clamr_frames.context.subtitles import Cue
 from clamr_frames.errors import InputError
 from qa_harness.answerers import AnswerRequest, OcrReaderAnswerer, build_answerer, fallback_letter, match_option
 from qa_harness.docs import (
