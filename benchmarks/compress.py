@@ -141,6 +141,15 @@ def main() -> None:
             f"{100 * (r[8] - base[8]):+.1f} / {100 * (r[16] - base[16]):+.1f} | "
             f"{statistics.mean(overlap[name]):.3f} | {1000 * tmin:.1f} / {1000 * tmed:.1f} | {compress_s[name]:.1f} |"
         )
+    meets = []
+    for name in args.variants:
+        scanned, _, frames = bytes_frame[name]
+        loss = max(100 * (base[k] - recall(hits[(name, k)])) for k in KS)
+        loss_asr = max(100 * (recall(hits_asr[("fp16", k)]) - recall(hits_asr[(name, k)])) for k in KS)
+        if scanned / frames <= 4096 and loss <= 1.0 and loss_asr <= 1.0:
+            meets.append(f"{name} ({scanned / frames:.0f} B/frame, top-16 overlap {statistics.mean(overlap[name]):.2f})")
+    verdict = ("\nGoal <= 4 KB/frame at <= 1 point recall loss (R@8 and R@16, all and ASR needles) met by: "
+               + (", ".join(meets) if meets else "none") + ".\n")
     frames_total = bytes_frame["fp16"][2]
     part1 = (
         f"Scorer `default` (MiniLM token embeddings, d=384, subtitles as ASR context, no OCR), "
@@ -152,7 +161,7 @@ def main() -> None:
         f"({args.repeats} runs, torch threads {torch.get_num_threads()}; shared 2-core machine: compare the "
         f"ratios within this table, not absolute times). The default scorer reads text only, so vision and (without "
         f"OCR) OCR needles are found by chance; the ASR columns are the ones the scorer can find.\n\n"
-        + "\n".join(rows) + "\n"
+        + "\n".join(rows) + "\n" + verdict
     )
 
     # -- part 2: CLaMR-shaped random tokens --------------------------------------------------------------

@@ -78,7 +78,8 @@ def _selector(args: argparse.Namespace):
     from clamr_frames.index.builder import IndexSettings
     from clamr_frames.selector import FrameSelector
 
-    settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend)
+    settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
+                             compression=getattr(args, "compression", None))
     encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
     if args.base_model:
         encoder_kwargs["base_model"] = args.base_model
@@ -97,12 +98,50 @@ def _selector(args: argparse.Namespace):
 def cmd_index(args: argparse.Namespace) -> int:
     if args.subtitles and len(args.subtitles) != len(args.videos):
         raise _usage(f"--subtitles was given {len(args.subtitles)} times for {len(args.videos)} videos")
+    from clamr_frames.index.distributed import launcher_rank_world
+
+    if args.processes < 1:
+        raise _usage(f"--processes must be >= 1, got {args.processes}")
+    if args.processes > 1 or launcher_rank_world()[1] > 1:
+        return _index_distributed(args)
     selector = _selector(args)
     subs = args.subtitles or [None] * len(args.videos)
     for video, sub in zip(args.videos, subs):
         idx = selector.index(video, subtitles=sub)
         print(f"{video}: {idx.num_candidates} candidates indexed in {idx.path}")
     return 0
+
+
+def _index_distributed(args: argparse.Namespace) -> int:
+    """Data-parallel over videos: --processes N local workers, or one worker of a torchrun / accelerate launch."""
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.index.distributed import index_parallel, index_videos
+
+    settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
+                             compression=args.compression)
+    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
+    if args.base_model:
+        encoder_kwargs["base_model"] = args.base_model
+    if args.processes > 1:
+        results = index_parallel(args.videos, processes=args.processes, scorer=args.scorer,
+                                 encoder_kwargs=encoder_kwargs, device=args.device, subtitles=args.subtitles,
+                                 settings=settings, cache_dir=args.cache_dir, ocr=args.ocr)
+    else:
+        from clamr_frames.encoders.registry import load_encoder
+        from clamr_frames.index.store import IndexStore
+
+        store = IndexStore(args.cache_dir) if args.cache_dir else IndexStore()
+        results = index_videos(args.videos, load_encoder(args.scorer, device=args.device, **encoder_kwargs),
+                               subtitles=args.subtitles, settings=settings, store=store, ocr=args.ocr,
+                               progress=not args.quiet)
+    failed = 0
+    for r in results:
+        if r.status == "claimed":
+            continue
+        failed += r.status == "failed"
+        what = r.error if r.status == "failed" else f"{r.candidates} candidates ({r.frames_encoded} encoded) in {r.index_path}"
+        print(f"[worker {r.rank}] {r.video}: {r.status}: {what}")
+    return 1 if failed else 0
 
 
 def cmd_select(args: argparse.Namespace) -> int:
@@ -227,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="encode the candidate frames of videos into the on-disk index")
     p.add_argument("videos", nargs="+")
     p.add_argument("--subtitles", action="append", default=None, help="one per video, in order")
+    p.add_argument("--processes", type=int, default=1,
+                   help="local worker processes, data-parallel over videos (under torchrun / accelerate launch "
+                        "each launched process is one worker)")
+    p.add_argument("--compression", default=None,
+                   help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
     _add_sampling(p)
     _add_scorer(p)
     p.set_defaults(func=cmd_index)
