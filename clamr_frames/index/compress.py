@@ -16,6 +16,13 @@ Three methods, each a pure tensor function (no I/O, no model), and a spec that c
 A spec string names the combination: ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ``"pool+binary"``,
 optionally with the pooling factor (``"pool4+int8"``) — see :func:`parse_compression`. Scores of a compressed
 index come from :func:`score_compressed`, which returns what :func:`clamr_frames.scoring.maxsim` returns.
+
+Defaults, from ``benchmarks/compress.py`` (RESULTS.md, "Index compression"): an index is stored uncompressed
+(fp16) unless asked. With the embedded default scorer (about 3 tokens of d=384 per frame) fp16 is already ~2.4 KB
+per frame, and int8 halves that (~1.2 KB) with no recall change on the needle benchmark but slower CPU scoring
+(de-quantisation); binary scans ~0.16 KB per frame and re-ranks 256 frames exactly. Pooling loses fidelity (top-16
+overlap with fp16 ~0.67). For a CLaMR index (~150 tokens of d=128 per frame: ~38 KB fp16, ~19.5 KB int8) only
+binary (~2.5 KB scanned) meets 4 KB per frame; its recall needs CLaMR weights to measure.
 """
 
 from __future__ import annotations
