@@ -38,7 +38,10 @@ def machine() -> str:
 
 
 def header(title: str) -> str:
-    cmd = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], BENCH_DIR.parent), *sys.argv[1:]])
+    script = os.path.relpath(sys.argv[0], BENCH_DIR.parent)
+    if script == os.path.join("benchmarks", "__main__.py"):
+        script = "-m benchmarks"  # how the entry point is run
+    cmd = "python " + " ".join([script, *(shlex.quote(a) for a in sys.argv[1:])])
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"### {title}\n\n- date: {now}\n- machine: {machine()}\n- command: `{cmd}`\n"
 

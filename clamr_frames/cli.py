@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="write the picked frames as JPEG")
     _add_sampling(p)
+    p.add_argument("--compression", default=None,
+                   help="index compression (as for `index`): none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
     _add_scorer(p)
     p.set_defaults(func=cmd_select)
 

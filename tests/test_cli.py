@@ -151,3 +151,14 @@ def test_demo_finds_the_subtitle_needles_and_plots(tmp_path, capsys):
     assert "clamr-frames 1.00" in asr
     assert "OCR context is off" in out
     assert (tmp_path / "demo" / "timeline.png").stat().st_size > 5000
+
+
+def test_select_uses_a_compressed_index(bars_video, tmp_path, capsys):
+    srt = write_srt(tmp_path / "b.srt", [Cue(12.0, 14.0, "the password is falcon")])
+    args = ["select", str(bars_video), "what is the password?", "-k", "2", "--subtitles", str(srt), "--json",
+            "--cache-dir", str(tmp_path / "cache"), "--quiet", "--compression", "int8"]
+    assert main(args) == 0
+    ts = [f["timestamp"] for f in json.loads(capsys.readouterr().out)["frames"]]
+    assert any(12.0 <= t <= 14.0 for t in ts)
+    assert main([*args[:-2], "--compression", "nonsense"]) == 2
+    assert "compression" in capsys.readouterr().err
