@@ -68,11 +68,26 @@ SMALL = dict(
 )
 
 
+def _tiny_qwen():
+    """tests/tiny_qwen.py, loaded by path: a dependency may install its own top-level ``tests`` package."""
+    import importlib.util
+
+    name = "_clamr_frames_tiny_qwen"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "tests" / "tiny_qwen.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_config(arch: dict, tokenizer):
     """A Qwen2_5_VLConfig of ``arch`` whose special token ids are the local tokenizer's."""
     from transformers import Qwen2_5_VLConfig
 
-    from tests.tiny_qwen import QWEN_SPECIAL_TOKENS
+    QWEN_SPECIAL_TOKENS = _tiny_qwen().QWEN_SPECIAL_TOKENS  # noqa: N806
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
     t = dict(arch["text"])
@@ -272,7 +287,7 @@ def main() -> None:
 
     import torch
 
-    from tests.tiny_qwen import build_processor
+    build_processor = _tiny_qwen().build_processor
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

@@ -65,15 +65,26 @@ def test_launcher_environment(monkeypatch):
 
 
 def test_claimed_video_is_skipped_then_built_later(videos, encoder, tmp_path):
-    from filelock import FileLock
+    import subprocess
+    import sys
 
     store = IndexStore(tmp_path)
     paths = [v for v, _ in videos]
     subs = [s for _, s in videos]
     held = claim_path(tmp_path, paths[1], encoder, SETTINGS, subs[1])
     held.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(held)):  # "another worker" is encoding video 1
+    # "another worker" (a real second process) is encoding video 1: it holds the claim until killed
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\nlock.acquire()\n"
+         "print('held', flush=True)\ntime.sleep(300)", str(held)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
         res = index_videos(paths, encoder, subtitles=subs, settings=SETTINGS, store=store, rank=0, world=1)
+    finally:
+        holder.kill()
+        holder.wait()
     by_video = {r.video: r for r in res}
     assert by_video[paths[1]].status == "claimed" and by_video[paths[1]].frames_encoded == 0
     assert all(by_video[p].status == "built" for p in paths if p != paths[1])
