@@ -23,9 +23,7 @@ import functools
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from clamr_frames._fs import atomic_write_bytes
 from clamr_frames.errors import ClamrFramesError, InputError
 
 #: Defaults of the change detector (see :class:`ChangeDetector`).
@@ -485,16 +484,7 @@ class OcrCache:
                  "texts": dict(sorted(current.items(), key=lambda kv: float(kv[0])))},
                 ensure_ascii=False,
             )
-            fd, tmp = tempfile.mkstemp(prefix=".ocr-", suffix=".tmp", dir=self.directory)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(blob)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write_bytes(path, blob.encode("utf-8"))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clamr_frames._fs import atomic_write_bytes
 from clamr_frames.errors import IndexCacheError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,21 +85,8 @@ def _safe_stem(name: str) -> str:
     return stem or "video"
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _atomic_write_json(path: Path, obj: Any) -> None:
-    _atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
+    atomic_write_bytes(path, json.dumps(obj, indent=1).encode())
 
 
 @dataclass
@@ -173,7 +161,7 @@ class IndexStore:
         if docs.num_docs != len(ocr):
             raise IndexCacheError(directory, f"part {part}: {docs.num_docs} documents for {len(ocr)} candidates")
         meta = {"n_docs": str(len(ocr)), "format": str(FORMAT_VERSION), "ocr": json.dumps(ocr)}
-        _atomic_write_bytes(self.part_path(directory, part), save(_tensors(docs), metadata=meta))
+        atomic_write_bytes(self.part_path(directory, part), save(_tensors(docs), metadata=meta))
 
     def read_part(self, directory: Path, part: int, n_expected: int) -> "tuple[DocEmbeddings, list[str]] | None":
         """A finished part and its OCR text, or None if missing or unreadable (it is then re-encoded)."""
@@ -222,7 +210,7 @@ class IndexStore:
                     from safetensors.torch import save
 
                     cp = directory / f"cpart-{p:05d}.safetensors"
-                    _atomic_write_bytes(cp, save({k: v.contiguous() for k, v in t.items()}))
+                    atomic_write_bytes(cp, save({k: v.contiguous() for k, v in t.items()}))
                     cpaths.append(cp)
                 tmp = cpaths
                 names = [*sorted(cdocs.tensors), "offsets", "modality_ids"] if paths else []
