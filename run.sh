@@ -8,15 +8,20 @@ PY="${PYTHON:-python3}"
 VENV="${CLAMR_VENV:-.venv}"
 STAMP="$VENV/.clamr-installed"
 
-# install EXTRAS: the project with these extras (comma-separated) in $VENV. The stamp records the pyproject
-# hash and the extras installed, so a later command re-installs only when the dependencies changed or it
-# needs an extra that is not there yet.
+LOCK=requirements.lock
+PIP_VERSION=26.3
+UV_VERSION=0.13.9
+
+# install EXTRAS: the project with these extras (comma-separated) in $VENV, every dependency at the
+# version requirements.lock pins (the lock is a pip constraints file, so any subset of extras installs
+# exactly what CI tested). The stamp records the hash of pyproject + lock and the extras installed, so a
+# later command re-installs only when the dependencies changed or it needs an extra that is not there yet.
 install() {
     if [ ! -x "$VENV/bin/python" ]; then
         "$PY" -m venv "$VENV"
     fi
     local need="$1" sha have="" extras
-    sha=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    sha=$(cat pyproject.toml "$LOCK" | sha256sum | cut -d' ' -f1)
     if [ -f "$STAMP" ] && [ "$(head -n1 "$STAMP")" = "$sha" ]; then
         have=$(sed -n 2p "$STAMP")
     fi
@@ -24,12 +29,22 @@ install() {
     if [ -n "$have" ] && [ "$extras" = "$have" ]; then
         return
     fi
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    # This torch pair first: transformers 5's Qwen2-VL image processor needs torchvision, and any
-    # other torch spec would download several GB.
-    "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-    # eval = lmms-eval 0.7.3 (tests/test_harness.py); it pins av<16, which the PyAV backend supports.
-    "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+    # pip's and the build backend's chatter (setuptools' editable-install banner, notes about this
+    # machine's package mirrors) goes to a log that is shown only when the install fails.
+    local log="$VENV/install.log"
+    echo "installing clamr-frames[$extras] into $VENV from $LOCK (log: $log) ..." >&2
+    {
+        "$VENV/bin/python" -m pip install --quiet "pip==$PIP_VERSION" &&
+        # This torch pair first: transformers 5's Qwen2-VL image processor needs torchvision, and any
+        # other torch spec would download several GB.
+        "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 &&
+        # eval = lmms-eval 0.7.3 (tests/test_harness.py); it pins av<16, which the PyAV backend supports.
+        "$VENV/bin/python" -m pip install --quiet -c "$LOCK" -e ".[$extras]"
+    } > "$log" 2>&1 || {
+        tail -n 40 "$log" >&2
+        echo "install failed; the whole log is in $log" >&2
+        exit 1
+    }
     printf '%s\n%s\n' "$sha" "$extras" > "$STAMP"
 }
 
@@ -42,16 +57,32 @@ case "$cmd" in
         exec "$VENV/bin/clamr-frames" demo "$@"
         ;;
     test)
-        install ocr,dev,eval
+        install ocr,dev,eval,asr,synth,distributed
         # CLAMR_REQUIRE_EVAL: a missing lmms-eval fails the harness tests instead of skipping them
         export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     install)
-        install "${1:-ocr,dev,eval}"
+        install "${1:-ocr,dev,eval,asr,synth,distributed}"
+        ;;
+    lock)
+        # Regenerate requirements.lock from pyproject's ranges (all extras, Python 3.10+, every platform
+        # marker) after changing a dependency; commit both files together.
+        if [ ! -x "$VENV/bin/python" ]; then
+            "$PY" -m venv "$VENV"
+        fi
+        "$VENV/bin/python" -m pip install --quiet "uv==$UV_VERSION"
+        tc=$(mktemp)
+        trap 'rm -f "$tc"' EXIT
+        # the torch pair run.sh installs first (any other build is a multi-GB download)
+        printf 'torch==2.14.1\ntorchvision==0.29.1\n' > "$tc"
+        UV_PYTHON_DOWNLOADS=never "$VENV/bin/uv" pip compile pyproject.toml --all-extras --universal \
+            --python-version 3.10 -c "$tc" --custom-compile-command "bash run.sh lock" \
+            --quiet -o "$LOCK" "$@"
+        echo "wrote $LOCK ($(grep -c '==' "$LOCK") pins)"
         ;;
     *)
-        echo "usage: bash run.sh {demo|test|install} [args...]" >&2
+        echo "usage: bash run.sh {demo|test|install|lock} [args...]" >&2
         exit 2
         ;;
 esac
