@@ -17,6 +17,8 @@ from clamr_frames.types import MODALITY_NAMES, Modality
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from clamr_frames.context.asr import AsrSettings
+
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.scoring import MaxSimArgmax
 
@@ -48,6 +50,7 @@ class Selection:
         frame_indices: native frame index of each picked frame.
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
+        asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
     """
 
     video: str
@@ -61,6 +64,7 @@ class Selection:
     asr: list[str]
     ocr: list[str]
     policy: str
+    asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
@@ -119,6 +123,7 @@ class Selection:
             "video": self.video,
             "question": self.question,
             "policy": self.policy,
+            "asr_source": self.asr_source,
             "k": int(len(self.indices)),
             "frames": [
                 {"candidate": int(c), "frame_index": int(f), "timestamp": float(t), "score": float(s)}
@@ -137,6 +142,11 @@ class FrameSelector:
         selector = FrameSelector.from_pretrained("default")
         sel = selector.select("talk.mp4", "What does the speaker write on the board?", k=16, subtitles="talk.srt")
         sel.timestamps, sel.frames, sel.explain()
+
+    ASR context (``asr=``): ``"auto"`` (default) reads the subtitle file when one is given, else recognises the
+    speech of the video's audio track (:mod:`clamr_frames.context.asr`, Whisper tiny.en offline by default;
+    ``asr_settings`` picks another model), else goes without; ``"subtitles"``, ``"whisper"`` and ``"none"``
+    force one source. Transcripts are cached under ``<cache_dir>/asr`` by video content and settings.
     """
 
     def __init__(
@@ -150,9 +160,13 @@ class FrameSelector:
         normalize: bool = False,
         progress: bool = True,
         compression: str | None = None,
+        asr: str | bool = "auto",
+        asr_settings: "AsrSettings | None" = None,
     ) -> None:
         """See the class docstring; ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``,
         ...; see :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        from clamr_frames.context.asr import AsrSettings, check_asr_mode
+
         if aggregation not in ("token_max", "modality_max"):
             raise InputError(f"aggregation must be 'token_max' or 'modality_max', got {aggregation!r}")
         self.encoder = encoder
@@ -166,7 +180,9 @@ class FrameSelector:
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
-        self._indexes: dict[tuple[str, Any], VideoIndex] = {}
+        self.asr = check_asr_mode(asr)
+        self.asr_settings = asr_settings or AsrSettings()
+        self._indexes: dict[tuple[str, Any, str], VideoIndex] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
@@ -192,17 +208,60 @@ class FrameSelector:
 
         return make_ocr_pass()
 
-    def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
-        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
-        key = (str(Path(video).resolve()), _subs_key(subtitles))
+    def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
+        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None.
+
+        Follows ``asr`` (default: the selector's); a video that gets less than asked for (no audio track, ASR
+        not installed, silence) gets a one-line warning and is scored on its other context.
+        """
+        from clamr_frames.context.asr import (
+            TranscriptCache,
+            asr_available,
+            cached_transcribe,
+            check_asr_mode,
+            resolve_asr_source,
+        )
+
+        mode = check_asr_mode(self.asr if asr is None else asr)
+        has_subs = subtitles is not None
+        has_audio = False
+        if mode == "whisper" or (mode == "auto" and not has_subs):
+            from clamr_frames.video.audio import has_audio_stream
+
+            has_audio = has_audio_stream(str(video))
+        source, notice = resolve_asr_source(
+            mode, has_subtitles=has_subs, has_audio=has_audio, available=asr_available(self.asr_settings.model)
+        )
+        if notice:
+            warnings.warn(f"{video}: {notice}", stacklevel=3)
+        if source != "whisper":
+            return subtitles if source == "subtitles" else None
+        transcript = cached_transcribe(
+            video, self.asr_settings, cache=TranscriptCache(self.store.root / "asr"), progress=self.progress
+        )
+        if not transcript.cues:
+            warnings.warn(f"{video}: no speech recognised in the audio track: frames are scored without ASR context",
+                          stacklevel=3)
+        return transcript
+
+    def index(self, video: str | Path, subtitles: Any = None, *, asr: str | bool | None = None) -> VideoIndex:
+        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
+
+        ``asr`` overrides the selector's ASR mode for this video (see the class docstring).
+        """
+        from clamr_frames.context.asr import check_asr_mode
+
+        mode = check_asr_mode(self.asr if asr is None else asr)
+        key = (str(Path(video).resolve()), _subs_key(subtitles), mode)
         cached = self._indexes.get(key)
         if cached is not None and (cached.path / "index.safetensors").exists():
             return cached
+        context = self.asr_context(video, subtitles, mode)
         ocr_fn, ocr_id = self._ocr_pass()
         idx = build_index(
             video,
             self.encoder,
-            subtitles=subtitles,
+            subtitles=context,
             ocr=ocr_fn,
             ocr_id=ocr_id,
             settings=self.settings,
@@ -248,6 +307,7 @@ class FrameSelector:
         options: list[str] | None = None,
         policy: str = "topk",
         seed: int = 0,
+        asr: str | bool | None = None,
         **policy_knobs: Any,
     ) -> Selection:
         """Pick ``k`` frames of ``video`` for ``question``; frames come back in temporal order.
@@ -260,6 +320,8 @@ class FrameSelector:
             options: multiple-choice options, appended to the query when given.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
+            asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
+                default: the selector's ``asr``).
             **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
         """
         from clamr_frames.select import select_frames
@@ -268,7 +330,7 @@ class FrameSelector:
             raise InputError("question is empty: give the question the frames should answer")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}")
-        index = self.index(video, subtitles)
+        index = self.index(video, subtitles, asr=asr)
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
@@ -289,6 +351,7 @@ class FrameSelector:
             asr=[index.asr[i] for i in picked],
             ocr=[index.ocr[i] for i in picked],
             policy=policy,
+            asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
