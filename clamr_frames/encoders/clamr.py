@@ -39,8 +39,10 @@ Document (one candidate frame)
 Query
     ``"Query: " + text + "<|endoftext|>" * 10`` with no chat template, as the reference. The reference padded or
     right-truncated to 64 tokens, so long queries lost their augmentation tokens; here the *text* is truncated
-    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64), raised to
-    ``query_max_length_with_options`` (256) for a query built by :func:`build_query` with answer options.
+    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64, the reference's),
+    raised to ``query_max_length_with_options`` (256, this project's: the reference never put options in a query)
+    for a query built by :func:`~clamr_frames.encoders.query.build_query` with answer options, the format that
+    both ``FrameSelector.select(options=...)`` and training (``examples_from_qa(options_key=...)``) use.
 
 Projection head
     The reference created ``custom_text_proj`` randomly on top of the base model (no ``modules_to_save``), so only
@@ -78,6 +80,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
+# build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
+from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
@@ -101,11 +105,8 @@ FORMAT_VERSION = 1
 #: The reference seeds everything with 42 before the model (and so its random head) is built.
 HEAD_SEED = 42
 
-#: Marks a query that carries answer options (see :func:`build_query`); such queries get the larger cap.
-OPTIONS_MARKER = "\nOptions:\n"
 _TEXT_PREFIX = {"ocr": "OCR: ", "asr": "ASR: "}
 _TEXT_MODALITY = {"ocr": Modality.OCR, "asr": Modality.ASR}
-_OPTION_LABEL = re.compile(r"^\s*\(?[A-Za-z]\s*[.):]")
 _WS = re.compile(r"\s+")
 
 
@@ -167,37 +168,6 @@ class ClamrSettings:
         if unknown:
             raise InputError(f"unknown CLaMR setting(s): {', '.join(unknown)}")
         return cls(**d)
-
-
-def build_query(question: str, options: Sequence[str] | None = None) -> str:
-    """Format a question (and optional multiple-choice options) as the text :meth:`ClamrEncoder.encode_queries` takes.
-
-    Options get ``A.``, ``B.``, … labels unless they already carry one (Video-MME's ``"A. ..."``). A query with
-    options contains :data:`OPTIONS_MARKER`, which raises its token cap to ``query_max_length_with_options``.
-
-    >>> build_query("  What is on the   board? ")
-    'What is on the board?'
-    >>> print(build_query("Who wins?", ["the cat", "the dog"]))
-    Who wins?
-    Options:
-    A. the cat
-    B. the dog
-    >>> build_query("Who wins?", ["A. cat", "B. dog"]).splitlines()[-1]
-    'B. dog'
-    """
-    q = _WS.sub(" ", question).strip()
-    if not q:
-        raise InputError("empty question")
-    if not options:
-        return q
-    lines = []
-    for i, opt in enumerate(options):
-        text = _WS.sub(" ", str(opt)).strip()
-        if not _OPTION_LABEL.match(text):
-            label = chr(ord("A") + i) if i < 26 else str(i + 1)
-            text = f"{label}. {text}"
-        lines.append(text)
-    return q + OPTIONS_MARKER + "\n".join(lines)
 
 
 @dataclass
@@ -503,7 +473,7 @@ class ClamrEncoder:
     def query_cap(self, query: str) -> int:
         """Token cap for ``query``: the larger one when it carries answer options (:func:`build_query`)."""
         s = self.settings
-        return s.query_max_length_with_options if OPTIONS_MARKER in query else s.query_max_length
+        return s.query_max_length_with_options if has_options(query) else s.query_max_length
 
     def prepare_query(self, query: str, max_length: int | None = None) -> list[int]:
         """``"Query: " + text`` cut to fit, then the augmentation tokens (they always survive)."""
