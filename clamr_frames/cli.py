@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "<output_dir>/log.jsonl (and TensorBoard when installed); rerunning resumes from the last "
                     "checkpoint.",
     )
-    p.add_argument("config", help="training configuration (.yaml / .json)")
+    p.add_argument("config", help="training configuration (.yaml / .json), or the name of one shipped in "
+                                   "clamr_frames/train/configs/ (e.g. default_synthetic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no metric lines on stdout")
     p.set_defaults(func=cmd_train)
     return parser
