@@ -219,10 +219,14 @@ class FrameSelector:
 
         q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
+        # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
+        # zero padding did (ClamrEncoder.score_floor).
+        floor = getattr(self.encoder, "score_floor", None)
         if isinstance(docs, CompressedDocs):
             if getattr(self.encoder, "score_fusion", None):
                 raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
-            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True)
+            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True,
+                                    floor=floor)
         scores, argmax = maxsim(
             q,
             docs.embeddings,
@@ -231,6 +235,7 @@ class FrameSelector:
             modality_ids=docs.modality_ids,
             normalize=self.normalize,
             return_argmax=True,
+            floor=floor,
         )
         if getattr(self.encoder, "score_fusion", None):
             # Single-vector V+A: frame and audio similarities live on different scales, so the encoder

@@ -60,10 +60,23 @@ Adapters
     layout and checked key by key (``clamr_adapter``); LoRA is merged into the weights unless the backbone is
     4-bit.
 
+Scoring (``score_floor``)
+    The reference padded every document to 2048 tokens with zero embeddings and took MaxSim over all positions
+    (``processing_colqwen2_5.process_combined``: ``padding="max_length"``, ``max_combined_length`` 2048, which
+    the README's training and evaluation commands keep; ``ColQwen2_5.forward``: ``proj * attention_mask``;
+    ``util._colbert_sim`` / ``_modality_max_sim``: max over all positions), in its training losses and in its
+    evaluation alike, so every query token's best match was floored at 0: the released weights were trained and
+    evaluated with that floor. Here documents are not padded (dynamic batches, packed index), and
+    ``score_floor = 0.0`` makes the scorer aggregate exactly as the reference did
+    (:mod:`clamr_frames.scoring.maxsim`, ``floor=``); ``FrameSelector`` and the training core read it. Set
+    ``encoder.score_floor = None`` for plain ColBERT MaxSim over the real tokens. (The reference's Video-MME frame
+    selection script is not released, so whether Table 4's scores carried the floor is not stated; its
+    processor pads to 2048 whenever documents are built with ``process_combined``.)
+
 Batching
     Documents are tokenised first (cheap), sorted by length, and packed into batches of at most
     ``max_batch_tokens`` padded tokens; pixels are produced per batch, so memory stays bounded. Padding is on the
-    right and dynamic (never to 2048); Qwen's 3-D rope positions are computed from the attention mask, so a
+    right and dynamic (never to 2048; ``score_floor`` scores as if it were); Qwen's 3-D rope positions are computed from the attention mask, so a
     document's embeddings are the same alone or in a batch (checked in the tests). Results come back in input
     order, on CPU, as ``output_dtype`` (fp16 by default).
 """
@@ -259,9 +272,13 @@ class ClamrEncoder:
         settings: :class:`ClamrSettings`.
         max_batch_tokens: padded tokens per forward pass (runtime knob, does not change embeddings).
         output_dtype: dtype of returned embeddings (on CPU).
+        score_floor: lower bound of each query token's best similarity when scoring (0.0: the reference's zero
+            padding, see the module docstring; None: plain MaxSim). A scoring knob: embeddings and indexes do
+            not depend on it.
     """
 
     multi_vector = True
+    score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
 
