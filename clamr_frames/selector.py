@@ -40,7 +40,8 @@ class Selection:
     Attributes:
         video: path of the video.
         question: the question as given.
-        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending.
+        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending; a frame appears
+            more than once where the policy repeats it (``bolt``), and so do its timestamp, score and frame.
         timestamps: seconds of the picked frames.
         scores: score of each picked frame.
         all_scores: score of every candidate (for plots and other policies).
