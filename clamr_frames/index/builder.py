@@ -91,6 +91,12 @@ def _subtitle_state(subtitles: Any) -> tuple[list, str | None]:
     return cues, hashlib.sha256(blob.encode()).hexdigest()
 
 
+def subtitles_digest(subtitles: Any) -> str | None:
+    """sha256 of the cues a subtitles argument holds (a path, a Subtitles object or cues; None for None): the
+    key under which an index remembers its ASR context."""
+    return _subtitle_state(subtitles)[1]
+
+
 @dataclass
 class IndexPlan:
     """Everything an index build knows before it encodes a frame (see :func:`plan_index`).
@@ -273,7 +279,7 @@ def _load_or_discard(store: IndexStore, directory: Path, spec: dict[str, Any]) -
     except IndexCacheError as e:
         warnings.warn(f"discarding unusable index and rebuilding: {e}", stacklevel=3)
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
+        store.make_directory(directory)
         return None
 
 
