@@ -115,7 +115,7 @@ def test_protocol_and_shapes(encoder):
     assert isinstance(encoder, Encoder)
     assert encoder.dim == 128 and encoder.multi_vector and encoder.uses_image and encoder.uses_ocr
     json.dumps(encoder.config)
-    assert encoder.encoder_id.startswith("clamr:") and encoder.encoder_id == encoder.encoder_id
+    assert encoder.encoder_id.startswith("clamr:")
 
     docs = _docs()
     out = encoder.encode_documents(docs)
@@ -139,6 +139,24 @@ def test_protocol_and_shapes(encoder):
     empty = encoder.encode_documents([])
     assert empty.num_docs == 0 and empty.embeddings.shape == (0, 128)
     assert encoder.encode_queries([]) == []
+
+
+def test_encoder_id_follows_the_weights(encoder, tiny):
+    """The id is a function of the weights: recomputed for the same weights it is equal, other weights change it."""
+    vlm, processor = tiny
+    again = ClamrEncoder(encoder.model, encoder.processor, device="cpu")  # a fresh instance: nothing cached
+    assert again.encoder_id == encoder.encoder_id
+    other_head = ClamrEncoder.from_model(vlm, processor, head_state=_random_head(seed=8), device="cpu")
+    assert other_head.encoder_id != encoder.encoder_id
+    weight = encoder.model.model.language_model.layers[1].mlp.up_proj.weight
+    saved = weight.detach().clone()
+    try:
+        with torch.no_grad():
+            weight.mul_(1.01)  # a fine-tuned backbone under the same head
+        assert ClamrEncoder(encoder.model, encoder.processor, device="cpu").encoder_id != encoder.encoder_id
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
 
 
 def test_bad_inputs(encoder):
