@@ -674,18 +674,26 @@ class WhisperTranscriber:
             state.language_seconds[info.language] = state.language_seconds.get(info.language, 0.0) + speech
 
     def _check_language(self, transcript: Transcript, state: TranscriptState) -> None:
-        """Warn when an English-only model heard speech it could barely make out (likely another language)."""
+        """Warn when an English-only model heard speech it could barely make out (likely another language).
+
+        What tiny.en does with French, German or Spanish speech (espeak-ng, measured): few words, or English
+        sentences it invents with a mean word probability of 0.45-0.59, often the same sentence again and again;
+        on English speech its mean word probability is about 0.85-0.9.
+        """
         if not transcript.has_audio or state.speech_seconds < 3.0 or self.settings.language not in (None, "en"):
             return
         if not self.english_only:
             return
         rate = state.words / state.speech_seconds
         conf = state.word_prob_sum / state.words if state.words else 0.0
-        if rate < 0.5 or conf < 0.55:
+        texts = [c.text.lower() for c in state.cues]
+        repeated = len(texts) >= 3 and len(set(texts)) <= len(texts) / 2
+        if rate < 0.5 or conf < 0.7 or repeated:
             warnings.warn(
                 f"{transcript.path}: the English-only model {self.settings.model} made out little of "
-                f"{state.speech_seconds:.0f} s of speech ({state.words} words, mean confidence {conf:.2f}); if it is "
-                f"not English, use a multilingual model, e.g. --asr-model {MULTILINGUAL_HINT}",
+                f"{state.speech_seconds:.0f} s of speech ({state.words} words, mean confidence {conf:.2f}"
+                f"{', the same lines repeated' if repeated else ''}); if it is not English, use a multilingual "
+                f"model, e.g. --asr-model {MULTILINGUAL_HINT}",
                 RuntimeWarning,
                 stacklevel=3,
             )
