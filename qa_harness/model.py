@@ -34,6 +34,7 @@ Model args (``--model_args k=v,...``):
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -159,6 +160,9 @@ class ClamrFrames(lmms):
                 device = f"cuda:{self.accelerator.local_process_index}"
             else:  # CPU processes (ACCELERATE_USE_CPU=1, gloo)
                 device = str(self.accelerator.device)
+            # a process group still alive at interpreter exit can abort the process ("terminate called without an
+            # active exception") after the results are written
+            atexit.register(_destroy_process_group)
         self._device_str = device
 
     @property
@@ -311,6 +315,13 @@ class ClamrFrames(lmms):
 
     def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
         raise NotImplementedError("clamr_frames does not support multi-round generation")
+
+
+def _destroy_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class ClamrFramesChat(ClamrFrames):
