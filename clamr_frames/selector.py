@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clamr_frames.errors import InputError
-from clamr_frames.index.builder import IndexSettings, build_index
+from clamr_frames.index.builder import IndexSettings, build_index, subtitles_digest
 from clamr_frames.index.store import IndexStore, VideoIndex
 from clamr_frames.types import MODALITY_NAMES, Modality
 
@@ -40,7 +40,8 @@ class Selection:
     Attributes:
         video: path of the video.
         question: the question as given.
-        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending.
+        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending; a frame appears
+            more than once where the policy repeats it (``bolt``), and so do its timestamp, score and frame.
         timestamps: seconds of the picked frames.
         scores: score of each picked frame.
         all_scores: score of every candidate (for plots and other policies).
@@ -166,7 +167,7 @@ class FrameSelector:
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
-        self._indexes: dict[tuple[str, Any], VideoIndex] = {}
+        self._indexes: dict[tuple[Any, Any], VideoIndex] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
@@ -194,7 +195,7 @@ class FrameSelector:
 
     def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
-        key = (str(Path(video).resolve()), _subs_key(subtitles))
+        key = (_file_key(video), _subs_key(subtitles))
         cached = self._indexes.get(key)
         if cached is not None and (cached.path / "index.safetensors").exists():
             return cached
@@ -219,10 +220,14 @@ class FrameSelector:
 
         q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
+        # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
+        # zero padding did (ClamrEncoder.score_floor).
+        floor = getattr(self.encoder, "score_floor", None)
         if isinstance(docs, CompressedDocs):
             if getattr(self.encoder, "score_fusion", None):
                 raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
-            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True)
+            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True,
+                                    floor=floor)
         scores, argmax = maxsim(
             q,
             docs.embeddings,
@@ -231,6 +236,7 @@ class FrameSelector:
             modality_ids=docs.modality_ids,
             normalize=self.normalize,
             return_argmax=True,
+            floor=floor,
         )
         if getattr(self.encoder, "score_fusion", None):
             # Single-vector V+A: frame and audio similarities live on different scales, so the encoder
@@ -257,7 +263,9 @@ class FrameSelector:
             question: the question (must not be empty).
             k: number of frames; more than the candidates returns all of them (with a warning).
             subtitles: subtitle path / object / cues for the ASR context, or None.
-            options: multiple-choice options, appended to the query when given.
+            options: multiple-choice options; when given the scorer is queried with
+                :func:`~clamr_frames.encoders.query.build_query` ``(question, options)``, the format training
+                uses (``examples_from_qa(options_key=...)``), which also gives CLaMR its options token cap.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
             **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
@@ -272,7 +280,9 @@ class FrameSelector:
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
-        query = _query_text(question, options)
+        from clamr_frames.encoders.query import build_query
+
+        query = build_query(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
@@ -315,17 +325,26 @@ class FrameSelector:
         return out
 
 
-def _query_text(question: str, options: list[str] | None) -> str:
-    q = question.strip()
-    if options:
-        q = q + " " + " ".join(str(o).strip() for o in options)
-    return q
-
-
 def _subs_key(subtitles: Any) -> Any:
-    if subtitles is None or isinstance(subtitles, (str, Path)):
-        return str(subtitles)
-    return id(subtitles)
+    """What the in-memory index cache tells subtitles apart by: a file by :func:`_file_key` (an edited file is
+    looked up again), in-memory subtitles by their content (never ``id()``, which a new object can reuse after the
+    old one is freed)."""
+    if subtitles is None:
+        return None
+    if isinstance(subtitles, (str, Path)):
+        return _file_key(subtitles)
+    return subtitles_digest(subtitles)
+
+
+def _file_key(path: str | Path) -> Any:
+    """A file's resolved path, size and modification time (just the path if it cannot be read: building the
+    index then reports the problem)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return str(p)
+    return str(p.resolve()), st.st_size, st.st_mtime_ns
 
 
 __all__ = ["SCORERS", "FrameSelector", "Modality", "Selection", "TokenMatch"]

@@ -39,29 +39,48 @@ Document (one candidate frame)
 Query
     ``"Query: " + text + "<|endoftext|>" * 10`` with no chat template, as the reference. The reference padded or
     right-truncated to 64 tokens, so long queries lost their augmentation tokens; here the *text* is truncated
-    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64), raised to
-    ``query_max_length_with_options`` (256) for a query built by :func:`build_query` with answer options.
+    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64, the reference's),
+    raised to ``query_max_length_with_options`` (256, this project's: the reference never put options in a query)
+    for a query built by :func:`~clamr_frames.encoders.query.build_query` with answer options, the format that
+    both ``FrameSelector.select(options=...)`` and training (``examples_from_qa(options_key=...)``) use.
 
 Projection head
     The reference created ``custom_text_proj`` randomly on top of the base model (no ``modules_to_save``), so only
-    its LoRA delta is in the released adapter. When no head weights are found it is rebuilt as transformers
-    initialises a missing ``nn.Linear``: ``normal(0, initializer_range)`` weight (0.02 for Qwen2.5-VL) and zero
-    bias, drawn from a generator seeded with 42 (the reference's ``set_seed(42)``; the global RNG is left alone).
-    A warning says so: the released run drew those numbers after other RNG use under transformers 4.51 and 4-bit
-    loading, which cannot be replayed, so scores may differ from the paper's. An adapter directory may carry the
-    real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``); saved models
-    (:meth:`ClamrEncoder.save_pretrained`) always do. The head is never quantised here (with ``--quantize_4bit``
-    the reference's probably was).
+    its LoRA delta is in the released adapter. When no head weights are found, its base matrix is drawn as the
+    reference's model build drew it (:mod:`clamr_frames.encoders.clamr_head`): the first draw of torch's CPU
+    generator after ``set_seed(42)``, ``normal(0, initializer_range)`` (0.02) in float16 (the dtype
+    ``--quantize_4bit`` forces; ``head_init_dtype="float32"`` for a run without it) with the float16 kernel the
+    reference's torch used, zero bias; a private generator is used, the global RNG is left alone. This replays
+    the procedure bit for bit (checked against transformers 4.51.3 + torch 2.7.1 on a tiny model); that the
+    released adapter was trained on this very matrix rests on the reference's code and README commands (seed
+    42, ``--quantize_4bit``), which cannot be checked without the released weights (a warning says so). An
+    adapter directory may carry the real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``);
+    saved models (:meth:`ClamrEncoder.save_pretrained`) always do. The head is not quantised, as the
+    reference's was not (bitsandbytes keeps the last module of a model with tied embeddings unquantised); it runs
+    in the backbone's dtype, so on a bfloat16 backbone its float16 values are rounded to bfloat16.
 
 Adapters
     The released adapter's transformers-4.51 keys and ``target_modules`` regex are remapped to the installed
     layout and checked key by key (``clamr_adapter``); LoRA is merged into the weights unless the backbone is
     4-bit.
 
+Scoring (``score_floor``)
+    The reference padded every document to 2048 tokens with zero embeddings and took MaxSim over all positions
+    (``processing_colqwen2_5.process_combined``: ``padding="max_length"``, ``max_combined_length`` 2048, which
+    the README's training and evaluation commands keep; ``ColQwen2_5.forward``: ``proj * attention_mask``;
+    ``util._colbert_sim`` / ``_modality_max_sim``: max over all positions), in its training losses and in its
+    evaluation alike, so every query token's best match was floored at 0: the released weights were trained and
+    evaluated with that floor. Here documents are not padded (dynamic batches, packed index), and
+    ``score_floor = 0.0`` makes the scorer aggregate exactly as the reference did
+    (:mod:`clamr_frames.scoring.maxsim`, ``floor=``); ``FrameSelector`` and the training core read it. Set
+    ``encoder.score_floor = None`` for plain ColBERT MaxSim over the real tokens. (The reference's Video-MME frame
+    selection script is not released, so whether Table 4's scores carried the floor is not stated; its
+    processor pads to 2048 whenever documents are built with ``process_combined``.)
+
 Batching
     Documents are tokenised first (cheap), sorted by length, and packed into batches of at most
     ``max_batch_tokens`` padded tokens; pixels are produced per batch, so memory stays bounded. Padding is on the
-    right and dynamic (never to 2048); Qwen's 3-D rope positions are computed from the attention mask, so a
+    right and dynamic (never to 2048; ``score_floor`` scores as if it were); Qwen's 3-D rope positions are computed from the attention mask, so a
     document's embeddings are the same alone or in a batch (checked in the tests). Results come back in input
     order, on CPU, as ``output_dtype`` (fp16 by default).
 """
@@ -78,6 +97,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.clamr_head import REFERENCE_DTYPE, REFERENCE_SEED, reference_head_weight
+# build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
+from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
@@ -99,13 +121,10 @@ CLAMR_HEAD = "clamr_head.safetensors"
 FORMAT = "clamr-frames/clamr-encoder"
 FORMAT_VERSION = 1
 #: The reference seeds everything with 42 before the model (and so its random head) is built.
-HEAD_SEED = 42
+HEAD_SEED = REFERENCE_SEED
 
-#: Marks a query that carries answer options (see :func:`build_query`); such queries get the larger cap.
-OPTIONS_MARKER = "\nOptions:\n"
 _TEXT_PREFIX = {"ocr": "OCR: ", "asr": "ASR: "}
 _TEXT_MODALITY = {"ocr": Modality.OCR, "asr": Modality.ASR}
-_OPTION_LABEL = re.compile(r"^\s*\(?[A-Za-z]\s*[.):]")
 _WS = re.compile(r"\s+")
 
 
@@ -167,37 +186,6 @@ class ClamrSettings:
         if unknown:
             raise InputError(f"unknown CLaMR setting(s): {', '.join(unknown)}")
         return cls(**d)
-
-
-def build_query(question: str, options: Sequence[str] | None = None) -> str:
-    """Format a question (and optional multiple-choice options) as the text :meth:`ClamrEncoder.encode_queries` takes.
-
-    Options get ``A.``, ``B.``, … labels unless they already carry one (Video-MME's ``"A. ..."``). A query with
-    options contains :data:`OPTIONS_MARKER`, which raises its token cap to ``query_max_length_with_options``.
-
-    >>> build_query("  What is on the   board? ")
-    'What is on the board?'
-    >>> print(build_query("Who wins?", ["the cat", "the dog"]))
-    Who wins?
-    Options:
-    A. the cat
-    B. the dog
-    >>> build_query("Who wins?", ["A. cat", "B. dog"]).splitlines()[-1]
-    'B. dog'
-    """
-    q = _WS.sub(" ", question).strip()
-    if not q:
-        raise InputError("empty question")
-    if not options:
-        return q
-    lines = []
-    for i, opt in enumerate(options):
-        text = _WS.sub(" ", str(opt)).strip()
-        if not _OPTION_LABEL.match(text):
-            label = chr(ord("A") + i) if i < 26 else str(i + 1)
-            text = f"{label}. {text}"
-        lines.append(text)
-    return q + OPTIONS_MARKER + "\n".join(lines)
 
 
 @dataclass
@@ -265,13 +253,15 @@ def make_colqwen(vlm: Any, dim: int = 128) -> Any:
     return _COLQWEN(vlm, dim)
 
 
-def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED) -> None:
-    """Re-create the reference's random projection: seed, ``normal(0, initializer_range)`` weight, zero bias."""
+def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED,
+                             dtype: str = REFERENCE_DTYPE) -> None:
+    """Set ``head`` to the reference's random projection (:func:`~clamr_frames.encoders.clamr_head.reference_head_weight`:
+    seed, ``normal(0, initializer_range)`` drawn in ``dtype``, zero bias)."""
     import torch
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    out_features, in_features = head.weight.shape
+    w = reference_head_weight(int(out_features), int(in_features), std=initializer_range, seed=seed, dtype=dtype)
     with torch.no_grad():
-        w = torch.empty(head.weight.shape, dtype=torch.float32).normal_(0.0, initializer_range, generator=gen)
         head.weight.copy_(w.to(head.weight.dtype))
         if head.bias is not None:
             head.bias.zero_()
@@ -289,9 +279,13 @@ class ClamrEncoder:
         settings: :class:`ClamrSettings`.
         max_batch_tokens: padded tokens per forward pass (runtime knob, does not change embeddings).
         output_dtype: dtype of returned embeddings (on CPU).
+        score_floor: lower bound of each query token's best similarity when scoring (0.0: the reference's zero
+            padding, see the module docstring; None: plain MaxSim). A scoring knob: embeddings and indexes do
+            not depend on it.
     """
 
     multi_vector = True
+    score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
 
@@ -503,7 +497,7 @@ class ClamrEncoder:
     def query_cap(self, query: str) -> int:
         """Token cap for ``query``: the larger one when it carries answer options (:func:`build_query`)."""
         s = self.settings
-        return s.query_max_length_with_options if OPTIONS_MARKER in query else s.query_max_length
+        return s.query_max_length_with_options if has_options(query) else s.query_max_length
 
     def prepare_query(self, query: str, max_length: int | None = None) -> list[int]:
         """``"Query: " + text`` cut to fit, then the augmentation tokens (they always survive)."""
@@ -637,15 +631,16 @@ class ClamrEncoder:
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
         source: dict[str, Any] | None = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Wrap an in-memory ``Qwen2_5_VLForConditionalGeneration`` and processor.
 
         ``head_state`` (``{"weight", "bias"}``) sets ``custom_text_proj``; without it the head is initialised as
-        the reference's (seed 42) and a warning says so.
+        the reference's (seed 42, drawn in ``head_init_dtype``) and a warning says so.
         """
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         ref = next(vlm.parameters())
         model.custom_text_proj.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else None)
         if device is not None:
@@ -667,6 +662,7 @@ class ClamrEncoder:
         merge_adapter: bool | None = None,
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Load a CLaMR scorer.
@@ -688,6 +684,8 @@ class ClamrEncoder:
             local_files_only: never touch the network; default: ``HF_HUB_OFFLINE``.
             merge_adapter: fold LoRA into the weights (default: yes unless 4-bit).
             max_batch_tokens / output_dtype: runtime knobs, see the class docstring.
+            head_init_dtype: when no head weights are found, the dtype the reference drew its head in:
+                ``"float16"`` (its 4-bit runs, which trained the released adapter) or ``"float32"``.
             **settings: :class:`ClamrSettings` overrides.
 
         Raises:
@@ -738,7 +736,7 @@ class ClamrEncoder:
         processor = _load_processor(backbone, trust_remote_code, offline)
         dim = int(head_state["weight"].shape[0]) if head_state is not None else 128
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         model.custom_text_proj.to(device=dev, dtype=tdtype)
         if not load_in_4bit:
             model.to(dev)
@@ -921,18 +919,21 @@ def _read_head(src: Path) -> dict[str, "torch.Tensor"]:
     return state
 
 
-def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any) -> None:
+def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any,
+              head_init_dtype: str = REFERENCE_DTYPE) -> None:
     import torch
 
     head = model.custom_text_proj
     if head_state is None:
         init_range = float(getattr(vlm.config, "initializer_range", None)
                            or getattr(vlm.config.get_text_config(), "initializer_range", 0.02))
-        init_head_like_reference(head, init_range)
+        init_head_like_reference(head, init_range, dtype=head_init_dtype)
         warnings.warn(
             "no custom_text_proj weights were found (the released CLaMR adapter carries only its LoRA delta): "
-            f"the projection base weight is re-initialised as the reference does (seed {HEAD_SEED}, "
-            f"normal std {init_range}, zero bias). Scores can differ from the paper's model.",
+            f"the projection base weight is drawn as the reference's model build drew it (seed {HEAD_SEED}, "
+            f"normal std {init_range} in {head_init_dtype}, zero bias). That the released adapter was trained on "
+            "this matrix follows from the reference's code and commands; it cannot be checked without its weights "
+            "(benchmarks/check_clamr_weights.py does, end to end).",
             UserWarning,
             stacklevel=3,
         )

@@ -479,6 +479,7 @@ def index_corpus(
 
     Raises:
         RayUnavailableError: Ray is not installed.
+        IndexCacheError: the store directory cannot be created.
         ModelLoadError / InputError: the encoder cannot be loaded, bad arguments.
     """
     from clamr_frames.index.builder import IndexSettings
@@ -494,7 +495,9 @@ def index_corpus(
     jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
     if filesystem is None:  # workers do not share the driver's working directory
         jobs = [dataclasses.replace(j, video=_absolute(j.video), subtitles=_absolute(j.subtitles)) for j in jobs]
-    store_root = str((IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()).root.resolve())
+    store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
+    store.make_directory(store.root)  # an unusable store fails here, not in every task
+    store_root = str(store.root.resolve())
     started = connect(address)
     try:
         actors, actor_res, threads = _resources(ray, device, workers, cpus_per_worker, gpus_per_worker)
