@@ -68,14 +68,14 @@ def test_manifests_csv_and_jsonl_resolve_paths_and_options(tmp_path):
     "name, text, message",
     [
         ("m.csv", "video,fps\na.mp4,1\n", "unknown column 'fps'"),
-        ("m.csv", "video,options\na.mp4,{not json}\n", "m.csv:2: options is not a JSON object"),
+        ("m.csv", "video,options\na.mp4,{not json}\n", "m.csv:2: options is not valid JSON"),
         ("m.csv", 'video,options\na.mp4,"{""fsp"": 2}"\n', "m.csv:2: unknown option 'fsp'"),
         ("m.csv", 'video,options\na.mp4,"{""fps"": -1}"\n', "m.csv:2: fps must be > 0"),
         ("m.csv", 'video,options\na.mp4,"{""ocr"": ""yes""}"\n', "m.csv:2: option 'ocr' must be true or false"),
         ("m.csv", "video,subtitles\n,a.srt\n", "m.csv:2: no 'video'"),
         ("m.csv", "video\n", "lists no videos"),
-        ("m.jsonl", '{"video": "a.mp4"}\n{"video": "b.mp4",\n', "m.jsonl:2: invalid JSON"),
-        ("m.jsonl", '["a.mp4"]\n', "m.jsonl:1: expected a JSON object"),
+        ("m.jsonl", '{"video": "a.mp4"}\n{"video": "b.mp4",\n', "m.jsonl:2: the line is not valid JSON"),
+        ("m.jsonl", '["a.mp4"]\n', "m.jsonl:1: the line must be a JSON object, got list"),
         ("m.jsonl", '{"video": "a.mp4", "subtitle": "a.srt"}\n', "m.jsonl:1: unknown key 'subtitle'"),
         ("m.txt", "a.mp4\n", "must be .csv or .jsonl"),
     ],
@@ -144,3 +144,18 @@ def test_cli_index_manifest_without_ray(clip, tmp_path, capsys):
     assert "one of the two" in capsys.readouterr().err
     assert main(["index", video, "--workers", "2"]) == 2
     assert "--workers needs --ray" in capsys.readouterr().err
+
+
+def test_ray_is_optional(clip, tmp_path, monkeypatch, capsys):
+    """The base install has no Ray: importing the pipeline does not import it, and --ray says what to install."""
+    import subprocess
+    import sys
+
+    code = "import sys, clamr_frames.cli, clamr_frames.index.distributed; print('ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+    from clamr_frames.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import now fails as if not installed
+    assert main(["index", clip[1], "--ray", "--cache-dir", str(tmp_path), "--quiet"]) == 2
+    assert "pip install 'clamr-frames[distributed]'" in capsys.readouterr().err

@@ -91,7 +91,8 @@ def test_accelerate_launch_two_ranks_encode_each_video_once(tmp_path):
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert re.search(r"\|synthetic_videoqa\|none", proc.stdout), proc.stdout[-3000:]
-    samples = [json.loads(line) for f in (tmp_path / "out").rglob("*_samples_synthetic_videoqa.jsonl") for line in f.open()]
+    out = tmp_path / "out"
+    samples = [json.loads(line) for f in out.rglob("*_samples_synthetic_videoqa.jsonl") for line in f.open()]
     questions = json.loads((synth / "synthetic_videoqa.json").read_text())
     assert len(samples) == len(questions)  # rank 0 gathered every rank's answers
 

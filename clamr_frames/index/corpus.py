@@ -86,22 +86,31 @@ class VideoJob:
         return dataclasses.asdict(self)
 
 
+def _json_object(value: Any, where: str, what: str) -> dict[str, Any]:
+    """``value`` (a JSON text or an already parsed value) as a dict, or an InputError naming ``where``."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{where}: {what} is not valid JSON ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: {what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _only_known(keys: Any, known: Sequence[str], where: str, what: str) -> None:
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        raise InputError(f"{where}: unknown {what} {unknown[0]!r} (known: {', '.join(known)})")
+
+
 def _check_options(options: Any, where: str) -> dict[str, Any]:
     from clamr_frames.index.builder import IndexSettings
 
     if options in (None, ""):
         return {}
-    if isinstance(options, str):
-        try:
-            options = json.loads(options)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{where}: options is not a JSON object ({e.msg})") from None
-    if not isinstance(options, dict):
-        raise InputError(f"{where}: options must be a JSON object, got {type(options).__name__}")
-    allowed = _option_keys()
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise InputError(f"{where}: unknown option {unknown[0]!r} (known: {', '.join(allowed)})")
+    options = _json_object(options, where, "options")
+    _only_known(options, _option_keys(), where, "option")
     if "ocr" in options and not isinstance(options["ocr"], bool):
         raise InputError(f"{where}: option 'ocr' must be true or false, got {options['ocr']!r}")
     try:  # the settings check their own values
@@ -160,24 +169,14 @@ def read_manifest(path: str | Path, filesystem: Any = None) -> list[VideoJob]:
     rows: list[tuple[int, dict[str, Any]]] = []
     if suffix == ".csv":
         reader = csv.DictReader(io.StringIO(text))
-        extra = sorted(set(reader.fieldnames or ()) - set(MANIFEST_KEYS))
-        if extra:
-            raise InputError(f"{where}: unknown column {extra[0]!r} (known: {', '.join(MANIFEST_KEYS)})")
+        _only_known(reader.fieldnames or (), MANIFEST_KEYS, where, "column")
         rows = [(reader.line_num, dict(r)) for r in reader]
     elif suffix in (".jsonl", ".ndjson"):
         for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"{where}:{n}: invalid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{where}:{n}: expected a JSON object, got {type(obj).__name__}")
-            extra = sorted(set(obj) - set(MANIFEST_KEYS))
-            if extra:
-                raise InputError(f"{where}:{n}: unknown key {extra[0]!r} (known: {', '.join(MANIFEST_KEYS)})")
-            rows.append((n, obj))
+            if line.strip():
+                obj = _json_object(line, f"{where}:{n}", "the line")
+                _only_known(obj, MANIFEST_KEYS, f"{where}:{n}", "key")
+                rows.append((n, obj))
     else:
         raise InputError(f"{where}: a manifest must be .csv or .jsonl, got {suffix or 'no extension'!r}")
     jobs = []

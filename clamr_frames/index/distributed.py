@@ -493,6 +493,8 @@ def index_corpus(
     settings = settings or IndexSettings()
     encoder_kwargs = dict(encoder_kwargs or {})
     jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
+    if not jobs:
+        raise InputError("no videos to index")
     if filesystem is None:  # workers do not share the driver's working directory
         jobs = [dataclasses.replace(j, video=_absolute(j.video), subtitles=_absolute(j.subtitles)) for j in jobs]
     store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
@@ -512,8 +514,14 @@ def index_corpus(
                            ocr=ocr, filesystem=filesystem, retries=retries, actors=actors, actor_res=actor_res,
                            encoder={"scorer": scorer, "encoder_kwargs": encoder_kwargs, "device": device,
                                     "threads": threads})
-            for row in ds.iter_rows():
-                tracker.on_row(row)
+            try:
+                for row in ds.iter_rows():
+                    tracker.on_row(row)
+            except Exception as e:  # e.g. an actor whose encoder cannot load on its node: say why, in one line
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, ClamrFramesError):
+                    raise cause from None
+                raise
         tracker.collect(wait=True)
         tracker.settle_lost()
         cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")}
