@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from media import coded_frame
+from media import coded_frame, read_code
 
 FPS = 10
 N = 60  # frames per file
@@ -317,6 +317,28 @@ SPECS: dict[str, Spec] = {
         Spec("h264_rotated.mp4", "libx264", write_h264_rotated, "H.264, rotated 90", rotation=90),
     ]
 }
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+def in_order_decode(path: Path, every: int = 1, keep: set[int] | None = None) -> tuple[int, dict[int, np.ndarray]]:
+    """One in-order PyAV decode of ``path`` (no seeking): the number of frames, and the frames at positions
+    ``keep`` (all when None) as displayed (turned by the display matrix), every ``every``-th pixel."""
+    import av
+
+    from clamr_frames.video._pyav_backend import _rotation, turn
+
+    frames: dict[int, np.ndarray] = {}
+    n = 0
+    with av.open(str(path)) as container:
+        for n, frame in enumerate(container.decode(video=0), start=1):
+            if keep is None or n - 1 in keep:
+                frames[n - 1] = turn(frame.to_ndarray(format="rgb24"), _rotation(frame))[::every, ::every]
+    return n, frames
+
+
+def drawn(frames: np.ndarray, rotation: int = 0) -> list[int]:
+    """The numbers drawn into frames that were turned ``rotation`` degrees clockwise for display."""
+    return [read_code(np.rot90(f, k=rotation // 90)) for f in frames]
 
 
 def write(name: str, directory: Path, shape: Shape = SMALL) -> Path:

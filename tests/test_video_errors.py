@@ -133,7 +133,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 
 
-@pytest.mark.parametrize("backend", ["auto", "pyav"])
+@pytest.mark.parametrize("backend", ["auto", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))])
 def test_cli_inspect_says_a_cut_mkv_is_incomplete(media_dir, backend):
     full = media_dir / "whole_cli.mkv"
     if not full.exists():
