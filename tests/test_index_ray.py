@@ -114,7 +114,7 @@ def test_corpus_matches_single_process_and_reports_the_corrupt_video(videos, enc
 
     report = index_corpus(jobs, settings=SETTINGS, cache_dir=tmp_path / "cache", progress=False)
     assert [f["video"] for f in report.failed] == ["broken"]
-    assert "broken.mp4" in report.failed[0]["reason"]
+    assert "broken.mp4" in report.failed[0]["reason"] and report.failed[0]["stage"] == "context"
     assert sorted(e["video"] for e in report.indexed) == sorted([v for v, _ in videos] + ["v1@2fps"])
     for e in report.indexed:
         _same_index(e["index"], reference[e["video"]])
