@@ -2,7 +2,7 @@
 
 ``python -m benchmarks scaleout``: indexing with N worker processes vs one (benchmarks/stages.py).
 
-The other benchmarks run as scripts: ``python benchmarks/{compress,maxsim,decode,ocr,quality,latency,gpu}.py``.
+The other benchmarks run as scripts: ``python benchmarks/{compress,maxsim,decode,conformance,ocr,quality,latency,gpu}.py``.
 """
 
 import sys

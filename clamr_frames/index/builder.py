@@ -142,6 +142,7 @@ def plan_index(
     """
     from clamr_frames.context.subtitles import asr_contexts
     from clamr_frames.index.compress import parse_compression
+    from clamr_frames.video import FRAME_RULES
 
     video = Path(reader.metadata.path)
     cues, subs_hash = _subtitle_state(subtitles)
@@ -155,6 +156,7 @@ def plan_index(
         "encoder_id": encoder.encoder_id,
         "encoder_config": encoder.config,
         "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
+        "frames": FRAME_RULES,  # which frame an index and a timestamp name: indexes from other rules are stale
         "asr": {
             "subtitles": subs_hash,
             "before": settings.asr_before,
