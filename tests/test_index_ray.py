@@ -188,7 +188,7 @@ def test_cli_on_ray_with_uris_and_an_image_encoder(videos, tmp_path, capsys):
     weights = write_tiny_clip(tmp_path / "tiny-clip")
     (v0, s0), (v1, s1) = videos[:2]
     args = ["index", f"file://{v0}", f"file://{v1}", "--subtitles", s0, "--subtitles", f"file://{s1}",
-            "--scorer", "clip", "--weights", str(weights), "--device", "cpu", "--cache-dir", str(tmp_path / "cache"),
+            "--scorer", "clip", "--weights", str(weights), "--device", "cpu", "--index-dir", str(tmp_path / "cache"),
             "--ray", "--report", str(tmp_path / "report.json"), "--quiet"]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out

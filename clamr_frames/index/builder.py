@@ -183,6 +183,7 @@ def plan_index(
         "spec": spec,
         "video_path": source or str(video.resolve()),
         "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
+        "encoder_source": _scalars(getattr(encoder, "source", None)),
         "settings": asdict(settings),
         "timestamps": timestamps.tolist(),
         "frame_indices": frame_idx.tolist(),
@@ -190,6 +191,15 @@ def plan_index(
     }
     ranges = list(chunk_ranges(len(timestamps), settings.chunk_size))
     return IndexPlan(video, spec, directory, manifest, frame_idx, timestamps, asr, ranges)
+
+
+def _scalars(source: Any) -> dict[str, Any]:
+    """The JSON scalars of an encoder's ``source`` (where its weights came from: paths, Hub ids, the revision asked
+    for and the commit it resolved to), for the manifest; not part of the index key, which the weights'
+    fingerprint in ``encoder_id`` already covers."""
+    if not isinstance(source, dict):
+        return {}
+    return {str(k): v for k, v in source.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
 def build_index(
