@@ -50,7 +50,7 @@ def run_demo(
     video = generate_video(out_dir, seed=seed, duration=60.0 * minutes, speech=speech)
     print(f"  video {video.video_path}  subtitles {video.srt_path}  questions {video.questions_path}")
     subtitles = video.srt_path if subtitles_for_selection else None
-    selector = FrameSelector.from_pretrained("default", cache_dir=out_dir / "cache", ocr=ocr)
+    selector = FrameSelector.from_pretrained("default", index_dir=out_dir / "cache", ocr=ocr)
     index = selector.index(video.video_path, subtitles=subtitles)
     print(f"indexed {index.num_candidates} candidate frames (1 fps) with {selector.encoder.encoder_id}")
     if subtitles is None:

@@ -51,6 +51,7 @@ class Selection:
         frame_indices: native frame index of each picked frame.
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
+        duration: length of the video in seconds (None when unknown).
         asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
     """
 
@@ -67,6 +68,7 @@ class Selection:
     policy: str
     asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
+    duration: float | None = None
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -85,9 +87,13 @@ class Selection:
 
     def pil_images(self) -> list[Any]:
         """Picked frames as PIL images (skipping frames that did not decode)."""
+        return self._to_pil([f for f in self.frames if f is not None])
+
+    @staticmethod
+    def _to_pil(frames: "list[np.ndarray]") -> list[Any]:
         from PIL import Image
 
-        return [Image.fromarray(f) for f in self.frames if f is not None]
+        return [Image.fromarray(f) for f in frames]
 
     def explain(self) -> list[dict[str, Any]]:
         """Per picked frame: its time, score, context, and which query tokens matched which modality."""
@@ -110,9 +116,52 @@ class Selection:
             )
         return out
 
-    def to_qwen_messages(self, question: str | None = None, *, subtitles: str | None = None) -> list[dict[str, Any]]:
-        """A qwen_vl_utils-style chat message: the picked frames (as a video of PIL frames) then the question."""
-        content: list[dict[str, Any]] = [{"type": "video", "video": self.pil_images()}]
+    def to_qwen_messages(
+        self,
+        question: str | None = None,
+        *,
+        subtitles: str | None = None,
+        frames_as: str = "video",
+        **vision_kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        """A qwen_vl_utils-style chat message: the picked frames with their real times, then the question.
+
+        The frames are not evenly spaced, so the message says when they were taken (see
+        :mod:`clamr_frames.messages`):
+
+        - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
+          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
+          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
+          frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
+        - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
+          (``<754.0 seconds>``): exact times, twice the visual tokens. Choose it when the answer depends on when
+          or in what order things happen, or when the picks cluster (``topk`` on a peaked question).
+
+        Use::
+
+            msgs = sel.to_qwen_messages(frames_as="video", max_pixels=360 * 420)
+            text = processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            images, videos, kw = process_vision_info(msgs, return_video_kwargs=True, return_video_metadata=True)
+            if videos:  # transformers >= 4.57 reads the rate from the metadata
+                videos, metadata = map(list, zip(*videos))
+                kw["video_metadata"] = metadata
+            inputs = processor(text=[text], images=images, videos=videos, return_tensors="pt", **kw)
+
+        Args:
+            question: the text after the frames (default: the question the frames were picked for).
+            subtitles: subtitle text to put between the frames and the question.
+            frames_as: ``"video"`` or ``"images"``.
+            **vision_kwargs: added to each image / video item (qwen_vl_utils' ``max_pixels``, ``min_pixels``).
+
+        Frames that did not decode are left out, with their times.
+        """
+        from clamr_frames.messages import frame_content
+
+        pairs = [(f, t) for f, t in zip(self.frames, self.timestamps) if f is not None]
+        images = self._to_pil([f for f, _ in pairs])
+        content = frame_content(images, [float(t) for _, t in pairs], frames_as=frames_as, duration=self.duration,
+                                **vision_kwargs)
         if subtitles:
             content.append({"type": "text", "text": f"Subtitles: {subtitles}"})
         content.append({"type": "text", "text": question if question is not None else self.question})
@@ -126,6 +175,7 @@ class Selection:
             "policy": self.policy,
             "asr_source": self.asr_source,
             "k": int(len(self.indices)),
+            "duration": self.duration,
             "frames": [
                 {"candidate": int(c), "frame_index": int(f), "timestamp": float(t), "score": float(s)}
                 for c, f, t, s in zip(self.indices, self.frame_indices, self.timestamps, self.scores)
@@ -147,7 +197,7 @@ class FrameSelector:
     ASR context (``asr=``): ``"auto"`` (default) reads the subtitle file when one is given, else recognises the
     speech of the video's audio track (:mod:`clamr_frames.context.asr`, Whisper tiny.en offline by default;
     ``asr_settings`` picks another model), else goes without; ``"subtitles"``, ``"whisper"`` and ``"none"``
-    force one source. Transcripts are cached under ``<cache_dir>/asr`` by video content and settings.
+    force one source. Transcripts are cached under ``<index_dir>/asr`` by video content and settings.
     """
 
     def __init__(
@@ -155,7 +205,7 @@ class FrameSelector:
         encoder: "Encoder",
         *,
         settings: IndexSettings | None = None,
-        cache_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
         ocr: bool = False,
         aggregation: str = "token_max",
         normalize: bool = False,
@@ -163,11 +213,23 @@ class FrameSelector:
         compression: str | None = None,
         asr: str | bool = "auto",
         asr_settings: "AsrSettings | None" = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
-        """See the class docstring; ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``,
-        ...; see :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        """See the class docstring.
+
+        ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
+        directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
+        ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
+        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        the ASR context comes from and how speech is recognised (see the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
 
+        if cache_dir is not None:
+            if index_dir is not None:
+                raise InputError("pass index_dir only (cache_dir is its deprecated old name)")
+            warnings.warn("FrameSelector(cache_dir=...) is deprecated: the index directory is now index_dir= "
+                          "(cache_dir read like transformers' download cache)", DeprecationWarning, stacklevel=2)
+            index_dir = cache_dir
         if aggregation not in ("token_max", "modality_max"):
             raise InputError(f"aggregation must be 'token_max' or 'modality_max', got {aggregation!r}")
         self.encoder = encoder
@@ -176,7 +238,7 @@ class FrameSelector:
             import dataclasses
 
             self.settings = dataclasses.replace(self.settings, compression=compression)
-        self.store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
+        self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
         self.aggregation = aggregation
         self.normalize = normalize
@@ -186,7 +248,10 @@ class FrameSelector:
         self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
+    def from_pretrained(
+        cls, name_or_path: str | Path = "default", *, device: str | None = None, revision: str | None = None,
+        **kwargs: Any,
+    ) -> "FrameSelector":
         """Build a selector from a scorer name, a hub id or a local path.
 
         Args:
@@ -194,11 +259,18 @@ class FrameSelector:
                 (the released ``meetdavidwan/clamr`` adapter), a hub id, or a local directory of a CLaMR
                 adapter / saved model.
             device: torch device for neural encoders (default: CUDA if available, else CPU).
-            **kwargs: passed to :class:`FrameSelector` (settings, cache_dir, ocr, aggregation, ...).
+            revision: Hub branch, tag or commit of the scorer's weights (``encoder_kwargs`` takes
+                ``base_revision`` for CLaMR's backbone, ``audio_revision`` for LanguageBind's audio tower);
+                recorded, with the commit it resolved to, in every index manifest (``encoder_source``).
+            **kwargs: passed to :class:`FrameSelector` (settings, index_dir, ocr, aggregation, progress, ...);
+                ``encoder_kwargs`` to the encoder. ``progress=False`` also hides Hub download bars.
         """
         from clamr_frames.encoders.registry import load_encoder
 
-        encoder_kwargs = kwargs.pop("encoder_kwargs", {}) or {}
+        encoder_kwargs = dict(kwargs.pop("encoder_kwargs", {}) or {})
+        if revision is not None:
+            encoder_kwargs["revision"] = revision
+        encoder_kwargs.setdefault("progress", kwargs.get("progress", True))
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
@@ -210,40 +282,12 @@ class FrameSelector:
         return make_ocr_pass()
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
-        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None.
+        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
+        (:func:`clamr_frames.context.asr.asr_context` with this selector's mode, settings and cache)."""
+        from clamr_frames.context.asr import TranscriptCache, asr_context
 
-        Follows ``asr`` (default: the selector's); a video that gets less than asked for (no audio track, ASR
-        not installed, silence) gets a one-line warning and is scored on its other context.
-        """
-        from clamr_frames.context.asr import (
-            TranscriptCache,
-            asr_available,
-            cached_transcribe,
-            check_asr_mode,
-            resolve_asr_source,
-        )
-
-        mode = check_asr_mode(self.asr if asr is None else asr)
-        has_subs = subtitles is not None
-        has_audio = False
-        if mode == "whisper" or (mode == "auto" and not has_subs):
-            from clamr_frames.video.audio import has_audio_stream
-
-            has_audio = has_audio_stream(str(video))
-        source, notice = resolve_asr_source(
-            mode, has_subtitles=has_subs, has_audio=has_audio, available=asr_available(self.asr_settings.model)
-        )
-        if notice:
-            warnings.warn(f"{video}: {notice}", stacklevel=3)
-        if source != "whisper":
-            return subtitles if source == "subtitles" else None
-        transcript = cached_transcribe(
-            video, self.asr_settings, cache=TranscriptCache(self.store.root / "asr"), progress=self.progress
-        )
-        if not transcript.cues:
-            warnings.warn(f"{video}: no speech recognised in the audio track: frames are scored without ASR context",
-                          stacklevel=3)
-        return transcript
+        return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
+                           cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
 
     def index(self, video: str | Path, subtitles: Any = None, *, asr: str | bool | None = None) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
@@ -363,6 +407,7 @@ class FrameSelector:
             policy=policy,
             asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
+            duration=_duration(index),
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )
@@ -386,6 +431,12 @@ class FrameSelector:
                 ms.append(TokenMatch(name, mod, sim))
             out.append(ms)
         return out
+
+
+def _duration(index: VideoIndex) -> float | None:
+    """The video's length as its index recorded it (None for an index without it)."""
+    d = (index.manifest.get("video_meta") or {}).get("duration")
+    return float(d) if isinstance(d, (int, float)) and d > 0 else None
 
 
 def _subs_key(subtitles: Any) -> Any:

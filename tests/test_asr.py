@@ -232,7 +232,7 @@ def test_spoken_needle_found_without_subtitles_and_sources_build_separate_indexe
     from clamr_frames import FrameSelector
     from clamr_frames.evaluation import hits_span
 
-    selector = FrameSelector.from_pretrained("default", cache_dir=root / "cache", progress=False,
+    selector = FrameSelector.from_pretrained("default", index_dir=root / "cache", progress=False,
                                              asr_settings=SETTINGS)
     nd = _asr_needle(spoken)
     q = next(q for q in spoken.questions if q["needle"]["kind"] == "asr")
@@ -259,7 +259,7 @@ def test_video_without_audio_stream_gets_a_notice_and_still_selects(root):
     video = make_video(root / "mute.mp4", 30, 5.0)
     tr = cached_transcribe(video, SETTINGS, cache=root / "mute-cache", progress=False)
     assert not tr.has_audio and tr.cues == ()
-    selector = FrameSelector.from_pretrained("default", cache_dir=root / "mute-index", progress=False)
+    selector = FrameSelector.from_pretrained("default", index_dir=root / "mute-index", progress=False)
     with pytest.warns(UserWarning, match="no audio track"):
         sel = selector.select(video, "what happens?", k=2)
     assert sel.asr_source == "none" and len(sel.timestamps) == 2
@@ -269,7 +269,7 @@ def test_silent_audio_gives_no_cues_and_a_notice(root):
     from clamr_frames import FrameSelector
 
     video = _video_with_audio(root / "silent.mp4", np.zeros(16000 * 8, np.float32), 16000)
-    selector = FrameSelector.from_pretrained("default", cache_dir=root / "silent-index", progress=False,
+    selector = FrameSelector.from_pretrained("default", index_dir=root / "silent-index", progress=False,
                                              asr_settings=SETTINGS)
     with pytest.warns(UserWarning, match="no speech recognised"):
         sel = selector.select(video, "what is said?", k=2)
@@ -360,14 +360,14 @@ def test_cli_transcribe_writes_srt_vtt_json(spoken, transcript, root, capsys):
 
     for suffix in (".srt", ".vtt", ".json"):
         out = root / f"t{suffix}"
-        assert main(["transcribe", str(spoken.video_path), "-o", str(out), "--cache-dir", str(root / "cache"),
+        assert main(["transcribe", str(spoken.video_path), "-o", str(out), "--index-dir", str(root / "cache"),
                      "--quiet"]) == 0
         back = load_subtitles(out)
         assert [c.text for c in back.cues] == [c.text for c in transcript.cues]
         assert max(abs(a.start - b.start) for a, b in zip(back.cues, transcript.cues)) < 0.002
     assert json.loads((root / "t.json").read_text())["source"] == transcript.asr_source
     capsys.readouterr()
-    assert main(["transcribe", str(spoken.video_path), "--cache-dir", str(root / "cache"), "--quiet"]) == 0
+    assert main(["transcribe", str(spoken.video_path), "--index-dir", str(root / "cache"), "--quiet"]) == 0
     out = capsys.readouterr()
     assert out.out.startswith("1\n") and "-->" in out.out and "cues -> stdout" in out.err
 
@@ -383,7 +383,7 @@ def test_cli_transcribe_bad_inputs_exit_2(root, tmp_path, capsys):
     assert main(["transcribe", str(mute), "--asr-model", str(bad), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a CTranslate2 Whisper model" in err and len(err.splitlines()) == 1
-    assert main(["transcribe", str(mute), "--cache-dir", str(tmp_path), "--quiet"]) == 2
+    assert main(["transcribe", str(mute), "--index-dir", str(tmp_path), "--quiet"]) == 2
     assert "no audio stream" in capsys.readouterr().err
     assert main(["transcribe", str(tmp_path / "missing.mp4"), "--quiet"]) == 2
     assert main(["transcribe", str(mute), "-o", str(tmp_path / "out.txt"), "--quiet", "--no-cache"]) == 2
@@ -392,7 +392,7 @@ def test_cli_transcribe_bad_inputs_exit_2(root, tmp_path, capsys):
 def test_cli_inspect_says_which_source(spoken, transcript, root, capsys):
     from clamr_frames.cli import main
 
-    base = ["inspect", str(spoken.video_path), "--cache-dir", str(root / "cache")]
+    base = ["inspect", str(spoken.video_path), "--index-dir", str(root / "cache")]
     assert main(base) == 0
     out = capsys.readouterr().out
     assert re.search(r"^asr\s+whisper: speech recognised by tiny.en: \d+ cues \(cached\)", out, re.M)

@@ -860,6 +860,45 @@ def resolve_asr_source(mode: str, *, has_subtitles: bool, has_audio: bool, avail
     return "whisper", None
 
 
+def asr_context(
+    video: str | Path,
+    subtitles: Any = None,
+    mode: str | bool = "auto",
+    settings: AsrSettings | None = None,
+    *,
+    cache: TranscriptCache | str | Path | None = None,
+    progress: bool = True,
+) -> Any:
+    """What an index of ``video`` reads as ASR context under ``mode``: ``subtitles`` as given, a
+    :class:`Transcript` (through the cache), or None.
+
+    A video that gets less than the mode asks for (no audio track, ASR not installed, a silent soundtrack) gets a
+    one-line ``UserWarning`` and is scored on its other context.
+
+    Raises:
+        VideoError: the video cannot be opened. AsrUnavailableError: ``mode="whisper"`` without the ``asr`` extra.
+    """
+    mode = check_asr_mode(mode)
+    settings = settings or AsrSettings()
+    has_subs = subtitles is not None
+    has_audio = False
+    if mode == "whisper" or (mode == "auto" and not has_subs):
+        from clamr_frames.video.audio import has_audio_stream
+
+        has_audio = has_audio_stream(str(video))
+    source, notice = resolve_asr_source(mode, has_subtitles=has_subs, has_audio=has_audio,
+                                        available=asr_available(settings.model))
+    if notice:
+        warnings.warn(f"{video}: {notice}", stacklevel=2)
+    if source != "whisper":
+        return subtitles if source == "subtitles" else None
+    transcript = cached_transcribe(video, settings, cache=cache, progress=progress)
+    if not transcript.cues:
+        warnings.warn(f"{video}: no speech recognised in the audio track: frames are scored without ASR context",
+                      stacklevel=2)
+    return transcript
+
+
 __all__ = [
     "ASR_EXTRA_HINT",
     "ASR_MODES",
@@ -873,6 +912,7 @@ __all__ = [
     "WhisperTranscriber",
     "Word",
     "asr_available",
+    "asr_context",
     "bundled_model_dir",
     "cached_transcribe",
     "check_asr_mode",

@@ -193,6 +193,7 @@ def plan_index(
         "spec": spec,
         "video_path": source or str(video.resolve()),
         "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
+        "encoder_source": _scalars(getattr(encoder, "source", None)),
         "settings": asdict(settings),
         "timestamps": timestamps.tolist(),
         "frame_indices": frame_idx.tolist(),
@@ -200,6 +201,15 @@ def plan_index(
     }
     ranges = list(chunk_ranges(len(timestamps), settings.chunk_size))
     return IndexPlan(video, spec, directory, manifest, frame_idx, timestamps, asr, ranges)
+
+
+def _scalars(source: Any) -> dict[str, Any]:
+    """The JSON scalars of an encoder's ``source`` (where its weights came from: paths, Hub ids, the revision asked
+    for and the commit it resolved to), for the manifest; not part of the index key, which the weights'
+    fingerprint in ``encoder_id`` already covers."""
+    if not isinstance(source, dict):
+        return {}
+    return {str(k): v for k, v in source.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
 def build_index(
@@ -257,7 +267,9 @@ def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
     return _load_or_discard(store, plan.directory, plan.spec)
 
 
-def finish_index(store: IndexStore, plan: IndexPlan, settings: IndexSettings, ocr_text: list[str] | None = None) -> VideoIndex:
+def finish_index(
+    store: IndexStore, plan: IndexPlan, settings: IndexSettings, ocr_text: list[str] | None = None
+) -> VideoIndex:
     """Merge the plan's parts (all on disk) into the index, mark it complete, and load it back verified.
 
     Args:
