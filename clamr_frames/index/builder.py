@@ -144,7 +144,9 @@ def plan_index(
 
     Args:
         reader: an open :class:`~clamr_frames.video.VideoReader`.
-        encoder: the encoder, or anything with its ``encoder_id`` and ``config`` (the weights are not needed).
+        encoder: the encoder, or anything with its ``encoder_id``, ``config`` and ``source`` (the weights are not
+            needed: the Ray pipeline passes an ``EncoderIdentity``; what the manifest takes from the encoder must be
+            on it too).
         subtitles: as :func:`build_index` takes them.
         ocr_id: the OCR pass's id, or None without OCR.
         source: the video's name as the user gave it (a URI for a copied remote file); default the local path.

@@ -70,17 +70,20 @@ class EncoderIdentity:
     config: dict[str, Any]
     uses_image: bool
     uses_audio: bool = False
+    source: dict[str, Any] = field(default_factory=dict)  # where the weights came from, for the manifest
 
     @classmethod
     def of(cls, encoder: Any) -> "EncoderIdentity":
+        from clamr_frames.index.builder import _scalars
+
         return cls(encoder.encoder_id, json.loads(json.dumps(encoder.config, default=str)), bool(encoder.uses_image),
-                   bool(getattr(encoder, "uses_audio", False)))
+                   bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)))
 
 
 def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
     from clamr_frames.encoders.registry import load_encoder
 
-    return EncoderIdentity.of(load_encoder(scorer, device=device, **encoder_kwargs))
+    return EncoderIdentity.of(load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs}))
 
 
 # -- stage 1: context (Ray tasks) ------------------------------------------------------------------------
@@ -186,7 +189,7 @@ class EncodeStage:
             import torch
 
             torch.set_num_threads(threads)
-        self.encoder = load_encoder(scorer, device=device, **encoder_kwargs)
+        self.encoder = load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
         got = EncoderIdentity.of(self.encoder)
         if (got.encoder_id, got.config) != (identity.encoder_id, identity.config):
             # e.g. another copy of the weights on this node: its embeddings would not match the index key
