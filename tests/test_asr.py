@@ -39,14 +39,10 @@ SEED = 3
 
 
 def wer(ref: str, hyp: str) -> float:
-    """Word error rate after lower-casing and dropping punctuation (edit distance over reference words)."""
-    r, h = re.findall(r"[a-z0-9']+", ref.lower()), re.findall(r"[a-z0-9']+", hyp.lower())
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)] / max(1, len(r))
+    from clamr_frames.evaluation import word_error_rate
+
+    edits, words = word_error_rate(ref, hyp)
+    return edits / max(1, words)
 
 
 @pytest.fixture(scope="module")

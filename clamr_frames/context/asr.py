@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from clamr_frames._fs import atomic_write_bytes, default_cache_dir, video_fingerprint
-from clamr_frames.context.subtitles import Cue, clean_text, format_srt
+from clamr_frames.context.subtitles import Cue, clean_text, format_srt, format_vtt
 from clamr_frames.errors import InputError, ModelLoadError
 
 #: The bundled default model and the package that ships it.
@@ -350,19 +350,6 @@ class Transcript:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, text.encode("utf-8"))
         return path
-
-
-def format_vtt(cues: list[Cue]) -> str:
-    """Render cues as WebVTT text."""
-
-    def ts(t: float) -> str:
-        ms = int(round(max(t, 0.0) * 1000))
-        h, ms = divmod(ms, 3_600_000)
-        m, ms = divmod(ms, 60_000)
-        s, ms = divmod(ms, 1000)
-        return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-    return "WEBVTT\n\n" + "\n".join(f"{ts(c.start)} --> {ts(c.end)}\n{c.text}\n" for c in cues)
 
 
 @dataclass
@@ -917,7 +904,6 @@ __all__ = [
     "cached_transcribe",
     "check_asr_mode",
     "check_ctranslate2_dir",
-    "format_vtt",
     "get_transcriber",
     "resolve_asr_source",
     "resolve_device",
