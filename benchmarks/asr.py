@@ -16,7 +16,7 @@ in randomly drawn phrasings. Three parts:
             clamr-frames' streamed transcription on narration clips of two lengths, and for faster-whisper
             transcribing the whole file at once (it decodes all of the audio into memory first).
 
-    python benchmarks/asr.py [--part wer recall speed] [--videos 6] [--speed-minutes 5 20] [--no-record]
+    python benchmarks/asr.py [--part wer recall speed] [--videos 6] [--speed-minutes 5 30] [--no-record]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def part_wer(args: argparse.Namespace) -> str:
     variants = {
         "clamr-frames (VAD clips, default)": WhisperTranscriber(AsrSettings()),
         "clamr-frames + condition_on_previous_text": WhisperTranscriber(AsrSettings(condition_on_previous_text=True)),
+        "clamr-frames, segment times (no word timestamps)": WhisperTranscriber(AsrSettings(word_timestamps=False)),
     }
     model = get_transcriber(AsrSettings()).model()
     for tr in variants.values():
@@ -184,8 +185,10 @@ def _child(mode: str, video: str) -> None:
     load_s = time.perf_counter() - t0
     rss_loaded = _status("VmHWM") / 2**20
     t1, c1 = time.perf_counter(), time.process_time()
+    trace: list[list[float]] = []
     if mode == "ours":
-        text = tr.transcribe(video, progress=False).text
+        text = tr.transcribe(video, progress=False, on_block=lambda st: trace.append(
+            [round(st.done_until), round(_status("VmRSS") / 2**20), round(_status("VmHWM") / 2**20)])).text
     else:  # faster-whisper on the whole file: decode_audio reads all of it, VAD concatenates the speech
         segs, _ = model.transcribe(video, language="en", beam_size=1, vad_filter=True, word_timestamps=True,
                                    condition_on_previous_text=False)
@@ -193,7 +196,7 @@ def _child(mode: str, video: str) -> None:
     print(json.dumps({
         "load_s": load_s, "wall_s": time.perf_counter() - t1, "cpu_s": time.process_time() - c1,
         "cpu_total_s": time.process_time() - c0, "rss_loaded_mb": rss_loaded,
-        "peak_rss_mb": _status("VmHWM") / 2**20, "words": len(text.split()),
+        "peak_rss_mb": _status("VmHWM") / 2**20, "words": len(text.split()), "trace": trace,
         "threads": len(os.sched_getaffinity(0)),
     }))
 
@@ -216,7 +219,7 @@ def part_speed(args: argparse.Namespace) -> str:
     for minutes in args.speed_minutes:
         v = _spoken_video(out, args.seed + 500 + int(minutes), 60 * minutes, kinds=("asr",), needles=1, fps=1.0,
                           size=(160, 90))
-        runs = [("clamr-frames (streamed, 300-s blocks)", "ours")]
+        runs = [("clamr-frames (streamed, 120-s blocks)", "ours")]
         if minutes == max(args.speed_minutes):
             runs.append(("faster-whisper, whole file", "fw"))
         for label, mode in runs:
@@ -230,6 +233,7 @@ def part_speed(args: argparse.Namespace) -> str:
     longest = max((m, r) for label, m, r in results if label.startswith("clamr"))
     cpu_per_s = longest[1]["cpu_s"] / (60 * longest[0])
     rss = ", ".join(f"{r['peak_rss_mb']:.0f} MB" for r in ours)
+    trace = "; ".join(f"{t:.0f} s: {rss_now} / {hwm}" for t, rss_now, hwm in longest[1]["trace"])
     lengths = ", ".join(f"{m:g}" for m in args.speed_minutes)
     idle_hour_min = 3600 * cpu_per_s / 2 / 60  # both cores busy, nothing else running
     return (
@@ -243,7 +247,8 @@ def part_speed(args: argparse.Namespace) -> str:
         f"minutes per hour, i.e. about {idle_hour_min:.1f} min of wall time on 2 idle cores if both stay busy "
         f"(goal: at most 3 min). Wall time measured here includes waiting for the other jobs on these 2 cores. "
         f"Memory: the streamed pipeline's peak RSS does not grow with the audio length ({rss} for {lengths} min); "
-        "faster-whisper on the whole file holds all of the decoded audio and its features at once.\n"
+        f"on the {longest[0]:g}-min clip, after each block (audio read so far: RSS MB / peak MB): {trace}. "
+        "faster-whisper on the whole file holds all of the decoded audio, its VAD and its features at once.\n"
     )
 
 
@@ -255,7 +260,7 @@ def main() -> None:
     ap.add_argument("--wer-seconds", type=float, default=180.0)
     ap.add_argument("--recall-seconds", type=float, default=300.0)
     ap.add_argument("--ks", type=int, nargs="+", default=[8, 16])
-    ap.add_argument("--speed-minutes", type=float, nargs="+", default=[5.0, 20.0])
+    ap.add_argument("--speed-minutes", type=float, nargs="+", default=[5.0, 30.0])
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--child", nargs=2, metavar=("MODE", "VIDEO"), help=argparse.SUPPRESS)
     args = ap.parse_args()
