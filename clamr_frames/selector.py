@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.scoring import MaxSimArgmax
 
+#: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
+_INDEXES_IN_MEMORY = 4
+
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
@@ -126,8 +129,9 @@ class Selection:
         :mod:`clamr_frames.messages`):
 
         - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
-          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
-          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          average rate over the whole video, which qwen_vl_utils hands the processor (as ``fps``, or in the video
+          metadata for transformers >= 4.57), so Qwen2.5-VL's time-aligned position ids span the real length, not k
+          frames at 2 fps. Half the visual
           tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
           frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
         - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
@@ -267,8 +271,9 @@ class FrameSelector:
     def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
         key = (_file_key(video), _subs_key(subtitles))
-        cached = self._indexes.get(key)
+        cached = self._indexes.pop(key, None)
         if cached is not None and (cached.path / "index.safetensors").exists():
+            self._indexes[key] = cached  # most recently used last
             return cached
         ocr_fn, ocr_id = self._ocr_pass()
         idx = build_index(
@@ -282,6 +287,8 @@ class FrameSelector:
             progress=self.progress,
         )
         self._indexes[key] = idx
+        while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
+            del self._indexes[next(iter(self._indexes))]
         return idx
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
