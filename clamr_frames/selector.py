@@ -17,6 +17,7 @@ from clamr_frames.types import MODALITY_NAMES, Modality
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.scoring import MaxSimArgmax
 
@@ -48,6 +49,7 @@ class Selection:
         frame_indices: native frame index of each picked frame.
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
+        prior: the video's visual prior (shots and novelty per candidate), when the index has one.
     """
 
     video: str
@@ -62,6 +64,7 @@ class Selection:
     ocr: list[str]
     policy: str
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
+    prior: "VisualPrior | None" = field(default=None, repr=False)
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -260,9 +263,10 @@ class FrameSelector:
             options: multiple-choice options, appended to the query when given.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
-            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
+            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``). Policies that take the
+                visual prior (``coverage``, ``gated``) get the index's as ``prior`` unless given one.
         """
-        from clamr_frames.select import select_frames
+        from clamr_frames.select import select_frames, takes_prior
 
         if not isinstance(question, str) or not question.strip():
             raise InputError("question is empty: give the question the frames should answer")
@@ -275,6 +279,8 @@ class FrameSelector:
         query = _query_text(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
+        if index.prior is not None and takes_prior(policy):
+            policy_knobs.setdefault("prior", index.prior)
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
         picked = np.asarray(picked, dtype=np.int64)
         return Selection(
@@ -290,6 +296,7 @@ class FrameSelector:
             ocr=[index.ocr[i] for i in picked],
             policy=policy,
             matches=self._matches(query, index, argmax, picked),
+            prior=index.prior,
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )

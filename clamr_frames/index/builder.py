@@ -23,6 +23,7 @@ from clamr_frames.index.store import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import PriorBuilder
     from clamr_frames.encoders.base import Encoder
 
 #: A stateful OCR pass over the candidates, called chunk by chunk in time order:
@@ -48,6 +49,9 @@ class IndexSettings:
         compression: None (fp16 tokens) or a spec of :func:`clamr_frames.index.compress.parse_compression`
             (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
             another compression is a different index.
+        visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
+            decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). A
+            text-only encoder without OCR then decodes the frames for it. Not part of the index key.
     """
 
     fps: float = 1.0
@@ -59,6 +63,7 @@ class IndexSettings:
     chunk_size: int = 64
     backend: str = "auto"
     compression: str | None = None
+    visual_prior: bool = True
 
     def __post_init__(self) -> None:
         from clamr_frames.index.compress import parse_compression
@@ -119,8 +124,10 @@ def build_index(
         VideoError: the video cannot be read.
         SubtitleError: the subtitle file cannot be read.
     """
+    from clamr_frames.context.shots import PriorBuilder
     from clamr_frames.context.subtitles import asr_contexts
     from clamr_frames.index.compress import parse_compression
+    from clamr_frames.index.prior import ensure_prior
     from clamr_frames.video import VideoReader
 
     settings = settings or IndexSettings()
@@ -155,7 +162,7 @@ def build_index(
         with store.lock(directory):
             index = _load_or_discard(store, directory, spec)
             if index is not None:
-                return index
+                return ensure_prior(index, store, video, settings, progress=progress) if settings.visual_prior else index
             asr = (
                 asr_contexts(
                     cues,
@@ -179,11 +186,16 @@ def build_index(
                 "asr": asr,
             }
             store.write_manifest(directory, manifest)
-            ocr_text = _encode_parts(reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress)
+            prior = PriorBuilder() if settings.visual_prior else None
+            ocr_text = _encode_parts(
+                reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress, prior
+            )
             manifest["ocr"] = ocr_text
             store.finalize(directory, manifest, len(chunk_ranges(len(timestamps), settings.chunk_size)), compression)
             index = store.load(directory, spec)
             assert index is not None
+            if prior is not None:
+                index = ensure_prior(index, store, video, settings, prior, progress=progress)
             return index
 
 
@@ -209,8 +221,9 @@ def _encode_parts(
     ocr: OcrFn | None,
     settings: IndexSettings,
     progress: bool,
+    prior: "PriorBuilder | None" = None,
 ) -> list[str]:
-    """Encode the parts not on disk yet; return every candidate's OCR text.
+    """Encode the parts not on disk yet; return every candidate's OCR text (``prior`` gets their frames).
 
     Embeddings go to disk part by part and are not kept: memory does not grow with the video's length.
     """
@@ -223,7 +236,7 @@ def _encode_parts(
         if got is not None:
             done[part] = got[1]
         del got
-    need_pixels = bool(encoder.uses_image or ocr is not None)
+    need_pixels = bool(encoder.uses_image or ocr is not None or prior is not None)
     frames_for = _frame_source(reader, frame_idx, ranges, done, settings) if need_pixels else None
     bar = tqdm(total=len(timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame", disable=not progress)
     bar.update(sum(e - s for p, (s, e) in enumerate(ranges) if p in done))
@@ -233,6 +246,8 @@ def _encode_parts(
         if part in done:
             continue
         frames = frames_for(part) if frames_for is not None else [None] * (e - s)
+        if prior is not None:
+            prior.add(timestamps[s:e], frames)
         ocr_text = ocr(timestamps[s:e], frames) if ocr is not None else [""] * (e - s)
         docs = [
             Document(

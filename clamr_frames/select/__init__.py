@@ -3,7 +3,11 @@
 It sees only scores and timestamps (no video, no model). Use :func:`select_frames` (validates the input
 and looks the policy up by name) or call a policy from :data:`POLICIES` directly. Names are the same in
 Python, the CLI (``--policy``) and the lmms-eval model args: ``topk``, ``nms``, ``adaptive``,
-``inverse-transform``, ``hybrid``, ``uniform``, ``gated``.
+``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, ``coverage``.
+
+``coverage`` (and ``gated``, when a profile is flat) also reads the video's visual prior — shots and novelty
+from :mod:`clamr_frames.context.shots`, stored with the index — given as the knob ``prior``;
+:func:`takes_prior` says which policies accept it (``FrameSelector`` passes the index's to those).
 
 >>> import numpy as np
 >>> scores = np.array([0.1, 0.2, 0.9, 0.8, 0.1, 0.1, 0.7, 0.1])
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.select.coverage import coverage, relevance_and_coverage
 from clamr_frames.select.policies import (
     _as_inputs,
     adaptive,
@@ -39,6 +44,7 @@ __all__ = [
     "POLICIES",
     "Policy",
     "adaptive",
+    "coverage",
     "gated",
     "get_policy",
     "hybrid",
@@ -46,7 +52,9 @@ __all__ = [
     "nms",
     "peakiness",
     "register_policy",
+    "relevance_and_coverage",
     "select_frames",
+    "takes_prior",
     "topk",
     "uniform",
 ]
@@ -62,6 +70,7 @@ POLICIES: dict[str, Policy] = {
     "hybrid": hybrid,
     "uniform": uniform,
     "gated": gated,
+    "coverage": coverage,
 }
 
 
@@ -81,7 +90,7 @@ def get_policy(name: str) -> Policy:
     >>> get_policy("best")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, gated, hybrid, ...
+    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, coverage, gated, ...
     """
     if not isinstance(name, str) or _canonical(name) not in POLICIES:
         raise InputError(f"unknown selection policy {name!r}; valid policies: {', '.join(sorted(POLICIES))}")
@@ -107,6 +116,20 @@ def register_policy(name: str, policy: Policy, *, overwrite: bool = False) -> No
     if not callable(policy):
         raise InputError(f"policy {name!r} is not callable")
     POLICIES[key] = policy
+
+
+def takes_prior(name: str) -> bool:
+    """Whether the policy registered under ``name`` accepts the visual prior (a keyword-only ``prior`` knob).
+
+    >>> takes_prior("coverage"), takes_prior("gated"), takes_prior("topk")
+    (True, True, False)
+    """
+    try:
+        params = inspect.signature(get_policy(name)).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    p = params.get("prior")
+    return p is not None and p.kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def _check_knobs(name: str, policy: Policy, knobs: dict[str, Any]) -> None:
@@ -144,7 +167,8 @@ def select_frames(
         seed: for policies with randomness (the built-in ones are deterministic).
         **knobs: policy-specific settings (``min_gap`` for ``nms``, ``depth``/``threshold`` for
             ``adaptive``, ``alpha`` for ``inverse-transform``, ``uniform_share`` for ``hybrid``,
-            ``gate``/``min_gap`` for ``gated``).
+            ``gate``/``min_gap``/``flat_gate``/``relevance_share`` for ``gated``, ``near_duplicate`` for
+            ``coverage``; ``prior`` — the video's visual prior — for ``coverage`` and ``gated``).
 
     Raises:
         InputError: mismatched or non-1-D arrays, no candidates, non-finite scores or timestamps,

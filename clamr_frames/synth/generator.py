@@ -43,6 +43,7 @@ class SyntheticVideo:
     seed: int
     needles: tuple[Needle, ...]
     questions: list[dict] = field(default_factory=list)
+    scene_seconds: tuple[float, float] = (20.0, 90.0)
 
     @property
     def video_id(self) -> str:
@@ -53,7 +54,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles,
+            height=self.height, needles=self.needles, scene_seconds=self.scene_seconds,
         )
 
 
@@ -106,6 +107,7 @@ def generate_video(
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
+    scene_seconds: tuple[float, float] = (20.0, 90.0),
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
@@ -126,6 +128,8 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
+        scene_seconds: (shortest, longest) background scene (a hard cut to a new palette and new moving
+            shapes), drawn uniformly; ``(2, 60)`` gives scenes of very different lengths.
 
     Returns:
         The paths, the ground-truth needles and the questions.
@@ -145,7 +149,7 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds,
+        needles_per_kind=needles_per_kind, kinds=kinds, scene_seconds=scene_seconds,
     )
     needles = scene.needles
     cues = plan_subtitles(seed, scene.duration, needles)
@@ -171,6 +175,7 @@ def generate_video(
         seed=seed,
         needles=needles,
         questions=questions,
+        scene_seconds=scene.scene_seconds,
     )
 
 

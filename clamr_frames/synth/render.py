@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clamr_frames.errors import InputError
 from clamr_frames.synth import vocab
 from clamr_frames.synth.plan import Needle, check_even, n_frames_for, plan_needles
 
@@ -111,6 +112,16 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def _check_scene_seconds(value: Sequence[float]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise InputError(f"scene_seconds must be (shortest, longest) in seconds, got {value!r}") from None
+    if not (0.5 <= lo <= hi and math.isfinite(hi)):
+        raise InputError(f"scene_seconds must satisfy 0.5 <= shortest <= longest, got {value!r}")
+    return lo, hi
+
+
 def _bounce(x0: float, v: float, t: float, span: float) -> int:
     """Position at time t of a point moving at v px/s that bounces inside [0, span]."""
     if span <= 0:
@@ -131,6 +142,8 @@ class SyntheticScene:
 
     Args:
         needles: the needles to draw; by default planned from the seed as ``generate_video`` does.
+        scene_seconds: (shortest, longest) scene; lengths are drawn uniformly between them (the default
+            20–90 s; e.g. ``(2, 60)`` mixes brief shots with long ones).
     """
 
     def __init__(
@@ -144,8 +157,10 @@ class SyntheticScene:
         needles_per_kind: int = 2,
         kinds: Sequence[str] = ("ocr", "asr", "vision"),
         needles: Sequence[Needle] | None = None,
+        scene_seconds: tuple[float, float] = _SCENE_SECONDS,
     ):
         check_even(width, height)
+        self.scene_seconds = _check_scene_seconds(scene_seconds)
         self.seed, self.fps, self.width, self.height = int(seed), float(fps), int(width), int(height)
         self.n_frames = n_frames_for(duration, fps)
         self.duration = self.n_frames / self.fps
@@ -193,7 +208,7 @@ class SyntheticScene:
                 )
             blob = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.2, 0.6)))
             scenes.append(_Scene(t, colours, float(rng.uniform(0, 2 * math.pi)), blob, tuple(shapes)))
-            t += float(rng.uniform(*_SCENE_SECONDS))
+            t += float(rng.uniform(*self.scene_seconds))
         return scenes
 
     def _plan_overlays(self) -> list[tuple[np.ndarray, np.ndarray | None, int, int]]:
