@@ -58,8 +58,9 @@ case "$cmd" in
         ;;
     test)
         install ocr,dev,eval,asr,synth,distributed
-        # CLAMR_REQUIRE_EVAL: a missing lmms-eval fails the harness tests instead of skipping them
-        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1
+        # CLAMR_REQUIRE_EVAL / CLAMR_REQUIRE_RAY: a missing lmms-eval / Ray fails the harness / Ray tests
+        # instead of skipping them
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1 CLAMR_REQUIRE_RAY=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     install)
@@ -79,6 +80,8 @@ case "$cmd" in
         UV_PYTHON_DOWNLOADS=never "$VENV/bin/uv" pip compile pyproject.toml --all-extras --universal \
             --python-version 3.10 -c "$tc" --custom-compile-command "bash run.sh lock" \
             --quiet -o "$LOCK" "$@"
+        # name the temporary constraints file by what it holds, so a regenerated lock differs only where pins do
+        sed -i "s|-c $tc\$|-c torch pair (run.sh)|" "$LOCK"
         echo "wrote $LOCK ($(grep -c '==' "$LOCK") pins)"
         ;;
     *)

@@ -156,7 +156,7 @@ def run_child(video_path: str, srt_path: str, question: str, out_json: str, ocr_
             s = token_max(q, docs.embeddings, docs.offsets)
             times.append(time.perf_counter() - t0)
     res["maxsim"]["seconds"] = statistics.median(times)
-    selector = FrameSelector(enc, cache_dir=work / "a", settings=settings, progress=False)
+    selector = FrameSelector(enc, index_dir=work / "a", settings=settings, progress=False)
     selector.select(video_path, question, k=16, subtitles=srt_path)  # loads the index, warms up
     times = []
     with Stage(res, "select", trace):
@@ -361,50 +361,3 @@ def _plot(results: dict, path: Path) -> Path:
 
 if __name__ == "__main__":
     main()
-
-
-# -- scale-out indexing: N worker processes vs 1 --------------------------------------------------------------
-def scaleout_main(argv: list[str] | None = None) -> None:
-    """``python -m benchmarks scaleout [--videos 4] [--minutes 5] [--processes 1 2] [--no-record]``.
-
-    Indexes the same generated videos with 1 and with N local worker processes
-    (``clamr_frames.index.distributed.index_parallel``, fresh cache each time) and reports wall time and speed-up.
-    """
-    import shutil
-
-    ap = argparse.ArgumentParser(prog="python -m benchmarks scaleout", description=scaleout_main.__doc__)
-    ap.add_argument("--videos", type=int, default=4)
-    ap.add_argument("--minutes", type=float, default=5.0)
-    ap.add_argument("--processes", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--no-record", action="store_true")
-    args = ap.parse_args(argv)
-
-    from clamr_frames.index import IndexSettings
-    from clamr_frames.index.distributed import index_parallel
-    from clamr_frames.synth import generate_video
-
-    vids = [generate_video(WORK / "scaleout" / f"v{i}", seed=40 + i, duration=60 * args.minutes) for i in range(args.videos)]
-    paths = [str(v.video_path) for v in vids]
-    subs = [str(v.srt_path) for v in vids]
-    rows = ["| worker processes | torch threads each | wall time (incl. process start + model load) | speed-up vs 1 | "
-            "frames encoded per worker |", "|---:|---:|---:|---:|---|"]
-    base = None
-    cores = len(os.sched_getaffinity(0))
-    for n in args.processes:
-        cache = WORK / "scaleout" / f"cache{n}"
-        shutil.rmtree(cache, ignore_errors=True)
-        t0 = time.perf_counter()
-        res = index_parallel(paths, processes=n, subtitles=subs, settings=IndexSettings(), cache_dir=cache)
-        secs = time.perf_counter() - t0
-        base = base or secs
-        per = {}
-        for r in res:
-            per[r.rank] = per.get(r.rank, 0) + r.frames_encoded
-        assert sum(r.status == "built" for r in res) == len(paths)
-        rows.append(f"| {n} | {max(1, cores // n)} | {secs:.1f} s | {base / secs:.2f}x | "
-                    + ", ".join(f"rank {k}: {v}" for k, v in sorted(per.items())) + " |")
-    body = (f"{args.videos} generated {args.minutes:g}-minute videos (1-fps candidates, subtitles, default scorer), "
-            f"indexed into a fresh shared cache by N spawned worker processes (data-parallel over videos, claim "
-            f"locks, work stealing); {cores} CPU cores, shared with other jobs (ratios within this run only).\n\n"
-            + "\n".join(rows) + "\n")
-    record("Scale-out indexing: worker processes vs one", body, write=not args.no_record)

@@ -12,7 +12,6 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
 
 from clamr_frames import __version__
 from clamr_frames.errors import ClamrFramesError
@@ -74,21 +73,27 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 # -- index / select --------------------------------------------------------------------------------
+def _encoder_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What the scorer flags say about the weights: where they are, and which Hub revisions."""
+    kw: dict[str, Any] = {"weights": args.weights, "audio_weights": args.audio_weights}
+    for name in ("base_model", "revision", "base_revision", "audio_revision"):
+        if getattr(args, name, None):
+            kw[name] = getattr(args, name)
+    return kw
+
+
 def _selector(args: argparse.Namespace):
     from clamr_frames.index.builder import IndexSettings
     from clamr_frames.selector import FrameSelector
 
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=getattr(args, "compression", None))
-    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
-    if args.base_model:
-        encoder_kwargs["base_model"] = args.base_model
     return FrameSelector.from_pretrained(
         args.scorer,
         device=args.device,
-        encoder_kwargs=encoder_kwargs,
+        encoder_kwargs=_encoder_kwargs(args),
         settings=settings,
-        cache_dir=args.cache_dir,
+        index_dir=args.index_dir,
         ocr=args.ocr,
         aggregation=args.aggregation,
         progress=not args.quiet,
@@ -96,52 +101,49 @@ def _selector(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.index.corpus import jobs_from_paths, read_manifest
+
+    if bool(args.videos) == bool(args.manifest):
+        raise _usage("give VIDEO paths or --manifest FILE (one of the two)")
+    if args.manifest and args.subtitles:
+        raise _usage("--subtitles goes with VIDEO paths; a manifest has a 'subtitles' column")
     if args.subtitles and len(args.subtitles) != len(args.videos):
         raise _usage(f"--subtitles was given {len(args.subtitles)} times for {len(args.videos)} videos")
-    from clamr_frames.index.distributed import launcher_rank_world
-
-    if args.processes < 1:
-        raise _usage(f"--processes must be >= 1, got {args.processes}")
-    if args.processes > 1 or launcher_rank_world()[1] > 1:
-        return _index_distributed(args)
-    selector = _selector(args)
-    subs = args.subtitles or [None] * len(args.videos)
-    for video, sub in zip(args.videos, subs):
-        idx = selector.index(video, subtitles=sub)
-        print(f"{video}: {idx.num_candidates} candidates indexed in {idx.path}")
-    return 0
-
-
-def _index_distributed(args: argparse.Namespace) -> int:
-    """Data-parallel over videos: --processes N local workers, or one worker of a torchrun / accelerate launch."""
-    from clamr_frames.index.builder import IndexSettings
-    from clamr_frames.index.distributed import index_parallel, index_videos
-
+    if args.ray is None and args.workers is not None:
+        raise _usage("--workers needs --ray")
+    if args.ray is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        warnings.warn("each process of this torchrun / accelerate launch indexes every video (one at a time per "
+                      "index, through the store's lock); to spread a corpus over GPUs use --ray", stacklevel=1)
+    jobs = read_manifest(args.manifest) if args.manifest else jobs_from_paths(args.videos, args.subtitles)
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=args.compression)
-    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
-    if args.base_model:
-        encoder_kwargs["base_model"] = args.base_model
-    if args.processes > 1:
-        results = index_parallel(args.videos, processes=args.processes, scorer=args.scorer,
-                                 encoder_kwargs=encoder_kwargs, device=args.device, subtitles=args.subtitles,
-                                 settings=settings, cache_dir=args.cache_dir, ocr=args.ocr)
+    encoder_kwargs = _encoder_kwargs(args)
+    if args.ray is not None:
+        from clamr_frames.index.distributed import index_corpus
+
+        report = index_corpus(jobs, scorer=args.scorer, encoder_kwargs=encoder_kwargs, device=args.device,
+                              settings=settings, ocr=args.ocr, cache_dir=args.index_dir,
+                              address=None if args.ray == "local" else args.ray, workers=args.workers,
+                              progress=not args.quiet)
     else:
         from clamr_frames.encoders.registry import load_encoder
+        from clamr_frames.index.corpus import index_locally
         from clamr_frames.index.store import IndexStore
 
-        store = IndexStore(args.cache_dir) if args.cache_dir else IndexStore()
-        results = index_videos(args.videos, load_encoder(args.scorer, device=args.device, **encoder_kwargs),
-                               subtitles=args.subtitles, settings=settings, store=store, ocr=args.ocr,
+        encoder = load_encoder(args.scorer, device=args.device, progress=not args.quiet, **encoder_kwargs)
+        report = index_locally(jobs, encoder, settings=settings, ocr=args.ocr,
+                               store=IndexStore(args.index_dir) if args.index_dir else IndexStore(),
                                progress=not args.quiet)
-    failed = 0
-    for r in results:
-        if r.status == "claimed":
-            continue
-        failed += r.status == "failed"
-        what = r.error if r.status == "failed" else f"{r.candidates} candidates ({r.frames_encoded} encoded) in {r.index_path}"
-        print(f"[worker {r.rank}] {r.video}: {r.status}: {what}")
-    return 1 if failed else 0
+    for e in report.indexed + report.skipped:
+        how = f"{e['frames_encoded']} frames encoded" if "frames_encoded" in e else "already indexed"
+        print(f"{e['video']}: {e['candidates']} candidates ({how}) in {e['index']}")
+    for e in report.failed:
+        print(f"{e['video']}: failed: {e['reason']}", file=sys.stderr)
+    print(report.summary())
+    if args.report:
+        print(f"report: {report.write(args.report)}")
+    return EXIT_BAD_INPUT if report.failed else 0
 
 
 def cmd_select(args: argparse.Namespace) -> int:
@@ -224,6 +226,19 @@ def _usage(msg: str) -> _UsageError:
     return _UsageError(msg)
 
 
+class _DeprecatedAlias(argparse.Action):
+    """An old option name that still works, with a warning naming the new one."""
+
+    def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=1.0, help="candidate frames per second (default 1.0)")
     p.add_argument("--num-frames", type=int, default=None, help="take N evenly spaced candidates instead of --fps")
@@ -239,11 +254,17 @@ def _add_scorer(p: argparse.ArgumentParser) -> None:
                    help="the scorer's weights (local directory or hub id) instead of its published default")
     p.add_argument("--audio-weights", default=None, metavar="PATH", help="LanguageBind audio checkpoint (languagebind-va)")
     p.add_argument("--base-model", default=None, metavar="PATH", help="CLaMR backbone (Qwen2.5-VL-3B-Instruct) path")
+    p.add_argument("--revision", default=None,
+                   help="Hub branch, tag or commit of the scorer's weights (recorded in the index manifest)")
+    p.add_argument("--base-revision", default=None, help="Hub revision of the CLaMR backbone")
+    p.add_argument("--audio-revision", default=None, help="Hub revision of the LanguageBind audio checkpoint")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--cache-dir", default=None, help="index cache directory (default: $CLAMR_FRAMES_CACHE or user cache)")
+    p.add_argument("--index-dir", default=None,
+                   help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
+    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
     p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (model downloads included)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,12 +284,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling(p)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("index", help="encode the candidate frames of videos into the on-disk index")
-    p.add_argument("videos", nargs="+")
+    p = sub.add_parser(
+        "index", help="encode the candidate frames of videos into the on-disk index (one machine, or Ray)",
+        description="Index videos ahead of time: VIDEO paths (or URIs), or a CSV / JSONL manifest with the "
+                    "columns video, subtitles, options. With --ray the corpus runs as a Ray Data pipeline "
+                    "(decode and context on CPU tasks, the encoder on an actor pool, one actor per GPU); "
+                    "re-running resumes. Exit code 2 when any video failed (each is listed with its reason).",
+    )
+    p.add_argument("videos", nargs="*", metavar="VIDEO")
+    p.add_argument("--manifest", default=None, metavar="FILE", help="CSV / JSONL list of videos (instead of VIDEO...)")
     p.add_argument("--subtitles", action="append", default=None, help="one per video, in order")
-    p.add_argument("--processes", type=int, default=1,
-                   help="local worker processes, data-parallel over videos (under torchrun / accelerate launch "
-                        "each launched process is one worker)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run on Ray: a cluster address ('auto', 'ray://head:10001'); without one a local cluster "
+                        "(needs the 'distributed' extra)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --ray: encoder actors (default: one per GPU; without GPUs, half the CPUs)")
+    p.add_argument("--report", default=None, metavar="JSON",
+                   help="write the corpus report (indexed, skipped, failed with reasons, frames/s per stage)")
     p.add_argument("--compression", default=None,
                    help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
     _add_sampling(p)
@@ -281,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=16)
     p.add_argument("--subtitles", default=None)
     p.add_argument("--options", nargs="*", default=None, help="multiple-choice options to add to the query")
-    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | inverse-transform | hybrid | uniform | gated")
+    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | aks | inverse-transform | bolt | hybrid | uniform | gated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")
@@ -309,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "<output_dir>/log.jsonl (and TensorBoard when installed); rerunning resumes from the last "
                     "checkpoint.",
     )
-    p.add_argument("config", help="training configuration (.yaml / .json)")
+    p.add_argument("config", help="training configuration (.yaml / .json), or the name of one shipped in "
+                                   "clamr_frames/train/configs/ (e.g. default_synthetic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no metric lines on stdout")
     p.set_defaults(func=cmd_train)
     return parser
@@ -321,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if getattr(args, "quiet", False):  # no bar at all, transformers' weight loading included
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # type: ignore[assignment]

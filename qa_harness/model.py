@@ -17,12 +17,15 @@ Model args (``--model_args k=v,...``):
                    ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
 ``asr``            whether the scorer sees the subtitles as each frame's ASR context (default true; false
                    scores frames without them, e.g. CLaMR "V" vs "V+A"); the subtitle policy is separate
-``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``inverse-transform`` | ``hybrid`` | ``uniform`` | ...
+``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``aks`` | ``inverse-transform`` | ``bolt`` | ``hybrid`` | ...
 ``k``              frames per question (default 16)
 ``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
 ``subtitles``      ``auto`` (default) | ``none`` | ``selected`` | ``all``
-``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420); ``min_pixels`` too
-``cache_dir``      index cache directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``)
+``subtitle_format`` ``auto`` (default: the task prompt's block format) | ``lmms-eval`` | ``clamr-notebook``
+``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420; the CLaMR notebook's
+                   is 107042, with ``min_pixels=100352``); ``min_pixels`` too
+``index_dir``      index directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``); the old name
+                   ``cache_dir`` still works, with a DeprecationWarning
 ``device``         device of the inner model; ``selector_device`` for the scorer (default: ``device``)
 ``ocr``            OCR context for the scorer (needs the ``ocr`` extra; default false)
 ``query``          ``question+options`` (default) or ``question``: what the scorer is queried with
@@ -34,10 +37,12 @@ Model args (``--model_args k=v,...``):
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +60,14 @@ from qa_harness.docs import (
     video_from_messages,
     video_from_visuals,
 )
-from qa_harness.subtitles import apply_subtitles, check_policy, lines_for_policy, resolve_policy
+from qa_harness.subtitles import (
+    apply_subtitles,
+    check_format,
+    check_policy,
+    lines_for_policy,
+    resolve_format,
+    resolve_policy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +100,10 @@ class ClamrFrames(lmms):
         fps: float = 1.0,
         num_candidates: int | None = None,
         subtitles: str = "auto",
+        subtitle_format: str = "auto",
         max_pixels: int = 360 * 420,
         min_pixels: int = 28 * 28 * 4,
-        cache_dir: str | None = None,
+        index_dir: str | None = None,
         device: str | None = None,
         selector_device: str | None = None,
         ocr: bool | str = False,
@@ -102,9 +115,16 @@ class ClamrFrames(lmms):
         batch_size: int | str | None = 1,
         max_batch_size: int | None = None,
         selector: Any = None,
+        cache_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if cache_dir is not None:
+            if index_dir is not None:
+                raise InputError("clamr_frames: pass index_dir only (cache_dir is its deprecated old name)")
+            warnings.warn("clamr_frames model arg cache_dir is deprecated: use index_dir", DeprecationWarning,
+                          stacklevel=2)
+            index_dir = cache_dir
         inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
         self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
         self.encoder_kwargs = {key[len("scorer_") :]: v for key, v in kwargs.items() if key.startswith("scorer_")}
@@ -119,10 +139,11 @@ class ClamrFrames(lmms):
         if query not in _QUERY_MODES:
             raise InputError(f"clamr_frames: query must be one of {_QUERY_MODES}, got {query!r}")
         self.subtitles = check_policy(subtitles)
+        self.subtitle_format = check_format(subtitle_format)
         self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
         self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
-        self.cache_dir, self.ocr, self.query, self.seed = cache_dir, _as_bool(ocr, "ocr"), query, int(seed)
+        self.index_dir, self.ocr, self.query, self.seed = index_dir, _as_bool(ocr, "ocr"), query, int(seed)
         self.asr = _as_bool(asr, "asr")
         self.subtitle_dir = subtitle_dir
         self.log_path = Path(log_selections) if log_selections else None
@@ -144,8 +165,10 @@ class ClamrFrames(lmms):
 
     # -- setup ------------------------------------------------------------------------------------
     def _setup_distributed(self, device: str | None) -> None:
-        # Under `accelerate launch`, lmms-eval shards requests by rank/world_size; each rank selects and
-        # answers its share on its own GPU. Indexes are shared on disk (the store is safe under concurrent writers).
+        # Under `accelerate launch` (or torchrun), lmms-eval shards requests by rank/world_size; each rank selects
+        # and answers its share on its own device. Indexes are shared on disk: the store's per-index lock lets one
+        # rank build a video's index while a rank that needs the same video waits and then loads it, so every
+        # video is encoded once across ranks.
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world > 1:
             from accelerate import Accelerator
@@ -153,8 +176,22 @@ class ClamrFrames(lmms):
             self.accelerator = Accelerator()
             self._rank = self.accelerator.process_index
             self._world_size = self.accelerator.num_processes
-            device = f"cuda:{self.accelerator.local_process_index}"
+            if self.accelerator.device.type == "cuda":
+                device = f"cuda:{self.accelerator.local_process_index}"
+            else:  # CPU processes (ACCELERATE_USE_CPU=1, gloo)
+                device = str(self.accelerator.device)
+            # a process group still alive at interpreter exit can abort the process ("terminate called without an
+            # active exception") after the results are written
+            atexit.register(_destroy_process_group)
         self._device_str = device
+
+    @property
+    def device(self) -> Any:
+        """This rank's torch device (lmms-eval's evaluator places its cross-rank counts on it)."""
+        import torch
+
+        accelerator = getattr(self, "accelerator", None)
+        return accelerator.device if accelerator is not None else torch.device(self._device_str or "cpu")
 
     @property
     def selector(self) -> Any:
@@ -168,7 +205,7 @@ class ClamrFrames(lmms):
                 self.scorer,
                 device=self.selector_device,
                 settings=settings,
-                cache_dir=self.cache_dir,
+                index_dir=self.index_dir,
                 ocr=self.ocr,
                 progress=self.rank == 0,
                 encoder_kwargs=dict(self.encoder_kwargs),
@@ -223,19 +260,23 @@ class ClamrFrames(lmms):
             **self.policy_knobs,
         )
         effective = resolve_policy(self.subtitles, prompt)
-        lines = lines_for_policy(subs, sel.timestamps, effective)
-        final_prompt = apply_subtitles(prompt, lines, effective)
-        frames = self._frames(video, sel)
-        ts = [float(t) for t in sel.timestamps]
-        grid = sel.all_timestamps
-        step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
-        duration = float(grid[-1] + step) if len(grid) else None
+        fmt = resolve_format(self.subtitle_format, prompt)
+        # The notebook format shows one line per frame (repeats kept); lmms-eval's, each line once.
+        lines = lines_for_policy(subs, sel.timestamps, effective, per_frame=fmt == "clamr-notebook",
+                                 all_timestamps=sel.all_timestamps)
+        final_prompt = apply_subtitles(prompt, lines, effective, fmt)
+        frames, ts = self._frames(video, sel)
+        duration = getattr(sel, "duration", None)
+        if duration is None:  # an index without the video's length: estimate it from the candidate grid
+            grid = sel.all_timestamps
+            step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
+            duration = float(grid[-1] + step) if len(grid) else None
         req = AnswerRequest(
             prompt=final_prompt,
             frames=frames,
             timestamps=ts,
             item=item,
-            subtitle_lines=list(lines or []),
+            subtitle_lines=[line for line in lines or [] if line],
             frame_text=list(sel.ocr) if self.ocr else None,
             gen_kwargs=gen_kwargs,
             video=video,
@@ -247,7 +288,9 @@ class ClamrFrames(lmms):
         )
         return req, sel
 
-    def _frames(self, video: str, sel: Any) -> list[Any]:
+    def _frames(self, video: str, sel: Any) -> tuple[list[Any], list[float]]:
+        """The picked frames that decode, as PIL images, and their timestamps (kept aligned: a frame that does
+        not decode takes its time with it)."""
         from PIL import Image
 
         from clamr_frames.video import VideoReader
@@ -257,7 +300,9 @@ class ClamrFrames(lmms):
         with VideoReader(video, backend=self.selector.settings.backend) as reader:
             got = reader.get_frames(sel.frame_indices, max_side=max_side)
         by_index = dict(zip((int(i) for i in got.indices), got.frames))
-        return [Image.fromarray(by_index[int(i)]) for i in sel.frame_indices if by_index.get(int(i)) is not None]
+        pairs = [(by_index.get(int(i)), float(t)) for i, t in zip(sel.frame_indices, sel.timestamps)]
+        pairs = [(f, t) for f, t in pairs if f is not None]
+        return [Image.fromarray(f) for f, _ in pairs], [t for _, t in pairs]
 
     def _log(self, req: AnswerRequest, sel: Any, answer: str) -> None:
         if self.log_path is None:
@@ -298,6 +343,13 @@ class ClamrFrames(lmms):
 
     def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
         raise NotImplementedError("clamr_frames does not support multi-round generation")
+
+
+def _destroy_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class ClamrFramesChat(ClamrFrames):

@@ -76,6 +76,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
     events = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and "stop" in kinds and "resume" in kinds and kinds[-1] == "done"
+    assert events[0]["score_floor"] == 0.0  # CLaMR trains with the reference's zero-padding floor
     steps = [e for e in events if e["event"] == "train"]
     assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6] and all(e["loss"] > 0 for e in steps)
 
@@ -94,7 +95,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
     held = read_jsonl(data_dir / "eval" / "examples.jsonl", duration_fn=None)[0]
     sel = FrameSelector.from_pretrained(str(tmp_path / "full" / "final"), device="cpu",
                                         encoder_kwargs={"base_model": str(tiny_dir), "frame_size": 56},
-                                        settings=IndexSettings(fps=0.5, max_side=112), cache_dir=tmp_path / "cache",
+                                        settings=IndexSettings(fps=0.5, max_side=112), index_dir=tmp_path / "cache",
                                         progress=False)
     q = "what is written on the sign?"
     assert torch.allclose(sel.encoder.encode_queries([q])[0].float(), enc.encode_queries([q])[0].float(), atol=1e-5)

@@ -103,9 +103,9 @@ def test_metadata(clips, key):
 def test_metadata_audio_and_default_backend(clips, with_audio):
     meta = probe(with_audio["mp4"])
     assert meta.has_audio is True and meta.num_frames == N
+    assert meta.backend == "pyav"  # auto is PyAV (see the reader's docstring and benchmarks/conformance.py)
     if HAVE_DECORD:
-        assert meta.backend == "decord"  # auto prefers decord where it can be trusted
-        assert probe(clips["mpeg4_avi"].path).backend == "pyav"
+        assert probe(with_audio["mp4"], backend="decord").backend == "decord"
 
 
 # ---------------------------------------------------------------------------------------------- frames
@@ -255,18 +255,21 @@ def test_bad_arguments(clips):
 def test_mpeg4_avi_never_reaches_decord_random_access(clips):
     path = clips["mpeg4_avi"].path
     with VideoReader(path) as auto:
-        assert auto.metadata.backend == "pyav" and "mpeg4" in auto.fallback_reason
+        assert auto.metadata.backend == "pyav" and auto.fallback_reason is None
         assert read_codes(auto.get_frames([40, 3, 27]).frames) == [40, 3, 27]
     with VideoReader(path, backend="decord") as forced:  # decord, but in order: no seeking
-        assert forced.metadata.backend == "decord"
+        assert forced.metadata.backend == "decord" and "mpeg4" in forced.fallback_reason
         got = forced.get_frames([40, 3, 27, 28])
         assert read_codes(got.frames) == [40, 3, 27, 28]
 
 
 @pytest.mark.skipif(not HAVE_DECORD, reason="decord missing")
 def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
-    """Without the codec rule, the timestamp check still rejects the AVI; without both, the spot check does
-    whenever decord's random access is in fact wrong on it (decord 0.6.0: it is)."""
+    """Without the codec rule, the in-order rule (AVI with B-frames) rejects the AVI, and so do the open-GOP rule
+    and the timestamp check on their own; without all of them, the spot check does whenever decord's random
+    access is in fact wrong on it (decord 0.6.0: it is)."""
+    from dataclasses import replace
+
     import decord
 
     from clamr_frames.video import _decord_backend as db
@@ -274,7 +277,12 @@ def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
 
     path = clips["mpeg4_avi"].path
     monkeypatch.setattr(db, "UNRELIABLE_SEEK_CODECS", frozenset())
-    backend = db.DecordBackend(path, scan(path))
+    index = scan(path)
+    backend = db.DecordBackend(path, index)
+    assert backend.unreliable_reason is not None and "decoding order" in backend.unreliable_reason
+    backend = db.DecordBackend(path, replace(index, in_order=None))
+    assert backend.unreliable_reason is not None and "open GOP" in backend.unreliable_reason
+    backend = db.DecordBackend(path, replace(index, in_order=None, leading_pictures=False))
     assert backend.unreliable_reason is not None and "timestamps" in backend.unreliable_reason
 
     backend.unreliable_reason = None

@@ -110,7 +110,7 @@ def test_selector_passes_the_prior_and_plots_it(video, encoder, tmp_path):
     from clamr_frames.plot import plot_timeline
     from clamr_frames.selector import FrameSelector
 
-    selector = FrameSelector(encoder, cache_dir=tmp_path, progress=False)
+    selector = FrameSelector(encoder, index_dir=tmp_path, progress=False)
     q = next(q for q in video.questions if q["needle"]["kind"] == "vision")
     idx = selector.index(video.video_path, video.srt_path)
     k = idx.prior.num_shots

@@ -39,29 +39,48 @@ Document (one candidate frame)
 Query
     ``"Query: " + text + "<|endoftext|>" * 10`` with no chat template, as the reference. The reference padded or
     right-truncated to 64 tokens, so long queries lost their augmentation tokens; here the *text* is truncated
-    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64), raised to
-    ``query_max_length_with_options`` (256) for a query built by :func:`build_query` with answer options.
+    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64, the reference's),
+    raised to ``query_max_length_with_options`` (256, this project's: the reference never put options in a query)
+    for a query built by :func:`~clamr_frames.encoders.query.build_query` with answer options, the format that
+    both ``FrameSelector.select(options=...)`` and training (``examples_from_qa(options_key=...)``) use.
 
 Projection head
     The reference created ``custom_text_proj`` randomly on top of the base model (no ``modules_to_save``), so only
-    its LoRA delta is in the released adapter. When no head weights are found it is rebuilt as transformers
-    initialises a missing ``nn.Linear``: ``normal(0, initializer_range)`` weight (0.02 for Qwen2.5-VL) and zero
-    bias, drawn from a generator seeded with 42 (the reference's ``set_seed(42)``; the global RNG is left alone).
-    A warning says so: the released run drew those numbers after other RNG use under transformers 4.51 and 4-bit
-    loading, which cannot be replayed, so scores may differ from the paper's. An adapter directory may carry the
-    real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``); saved models
-    (:meth:`ClamrEncoder.save_pretrained`) always do. The head is never quantised here (with ``--quantize_4bit``
-    the reference's probably was).
+    its LoRA delta is in the released adapter. When no head weights are found, its base matrix is drawn as the
+    reference's model build drew it (:mod:`clamr_frames.encoders.clamr_head`): the first draw of torch's CPU
+    generator after ``set_seed(42)``, ``normal(0, initializer_range)`` (0.02) in float16 (the dtype
+    ``--quantize_4bit`` forces; ``head_init_dtype="float32"`` for a run without it) with the float16 kernel the
+    reference's torch used, zero bias; a private generator is used, the global RNG is left alone. This replays
+    the procedure bit for bit (checked against transformers 4.51.3 + torch 2.7.1 on a tiny model); that the
+    released adapter was trained on this very matrix rests on the reference's code and README commands (seed
+    42, ``--quantize_4bit``), which cannot be checked without the released weights (a warning says so). An
+    adapter directory may carry the real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``);
+    saved models (:meth:`ClamrEncoder.save_pretrained`) always do. The head is not quantised, as the
+    reference's was not (bitsandbytes keeps the last module of a model with tied embeddings unquantised); it runs
+    in the backbone's dtype, so on a bfloat16 backbone its float16 values are rounded to bfloat16.
 
 Adapters
     The released adapter's transformers-4.51 keys and ``target_modules`` regex are remapped to the installed
     layout and checked key by key (``clamr_adapter``); LoRA is merged into the weights unless the backbone is
     4-bit.
 
+Scoring (``score_floor``)
+    The reference padded every document to 2048 tokens with zero embeddings and took MaxSim over all positions
+    (``processing_colqwen2_5.process_combined``: ``padding="max_length"``, ``max_combined_length`` 2048, which
+    the README's training and evaluation commands keep; ``ColQwen2_5.forward``: ``proj * attention_mask``;
+    ``util._colbert_sim`` / ``_modality_max_sim``: max over all positions), in its training losses and in its
+    evaluation alike, so every query token's best match was floored at 0: the released weights were trained and
+    evaluated with that floor. Here documents are not padded (dynamic batches, packed index), and
+    ``score_floor = 0.0`` makes the scorer aggregate exactly as the reference did
+    (:mod:`clamr_frames.scoring.maxsim`, ``floor=``); ``FrameSelector`` and the training core read it. Set
+    ``encoder.score_floor = None`` for plain ColBERT MaxSim over the real tokens. (The reference's Video-MME frame
+    selection script is not released, so whether Table 4's scores carried the floor is not stated; its
+    processor pads to 2048 whenever documents are built with ``process_combined``.)
+
 Batching
     Documents are tokenised first (cheap), sorted by length, and packed into batches of at most
     ``max_batch_tokens`` padded tokens; pixels are produced per batch, so memory stays bounded. Padding is on the
-    right and dynamic (never to 2048); Qwen's 3-D rope positions are computed from the attention mask, so a
+    right and dynamic (never to 2048; ``score_floor`` scores as if it were); Qwen's 3-D rope positions are computed from the attention mask, so a
     document's embeddings are the same alone or in a batch (checked in the tests). Results come back in input
     order, on CPU, as ``output_dtype`` (fp16 by default).
 """
@@ -73,13 +92,24 @@ import json
 import logging
 import re
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from clamr_frames._settings import Settings
 from clamr_frames.encoders.base import DocEmbeddings, Document
-from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
-from clamr_frames.errors import InputError, ModelLoadError
+from clamr_frames.encoders.clamr_head import REFERENCE_DTYPE, REFERENCE_SEED, reference_head_weight
+from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
+# build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
+from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
+from clamr_frames.encoders.runtime import (
+    resolve_device,
+    resolve_dtype,
+    resolve_offline,
+    strided_sample,
+    token_budget_batches,
+)
+from clamr_frames.errors import InputError, ModelLoadError, first_line
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -99,18 +129,15 @@ CLAMR_HEAD = "clamr_head.safetensors"
 FORMAT = "clamr-frames/clamr-encoder"
 FORMAT_VERSION = 1
 #: The reference seeds everything with 42 before the model (and so its random head) is built.
-HEAD_SEED = 42
+HEAD_SEED = REFERENCE_SEED
 
-#: Marks a query that carries answer options (see :func:`build_query`); such queries get the larger cap.
-OPTIONS_MARKER = "\nOptions:\n"
 _TEXT_PREFIX = {"ocr": "OCR: ", "asr": "ASR: "}
 _TEXT_MODALITY = {"ocr": Modality.OCR, "asr": Modality.ASR}
-_OPTION_LABEL = re.compile(r"^\s*\(?[A-Za-z]\s*[.):]")
 _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class ClamrSettings:
+class ClamrSettings(Settings):
     """Knobs that change embeddings (all of them go into ``encoder.config`` and so into the index fingerprint).
 
     Attributes:
@@ -125,6 +152,7 @@ class ClamrSettings:
         query_max_length_with_options: cap for queries that contain :data:`OPTIONS_MARKER`.
     """
 
+    label = "CLaMR"  # names these settings in errors (not a field)
     frame_size: int = 224
     keep_aspect: bool = False
     text_order: tuple[str, ...] = ("ocr", "asr")
@@ -154,50 +182,6 @@ class ClamrSettings:
                     f"{name}={getattr(self, name)} leaves no room for the query text next to "
                     f"{self.query_augmentation_count} augmentation tokens"
                 )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["text_order"] = list(self.text_order)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClamrSettings":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"unknown CLaMR setting(s): {', '.join(unknown)}")
-        return cls(**d)
-
-
-def build_query(question: str, options: Sequence[str] | None = None) -> str:
-    """Format a question (and optional multiple-choice options) as the text :meth:`ClamrEncoder.encode_queries` takes.
-
-    Options get ``A.``, ``B.``, … labels unless they already carry one (Video-MME's ``"A. ..."``). A query with
-    options contains :data:`OPTIONS_MARKER`, which raises its token cap to ``query_max_length_with_options``.
-
-    >>> build_query("  What is on the   board? ")
-    'What is on the board?'
-    >>> print(build_query("Who wins?", ["the cat", "the dog"]))
-    Who wins?
-    Options:
-    A. the cat
-    B. the dog
-    >>> build_query("Who wins?", ["A. cat", "B. dog"]).splitlines()[-1]
-    'B. dog'
-    """
-    q = _WS.sub(" ", question).strip()
-    if not q:
-        raise InputError("empty question")
-    if not options:
-        return q
-    lines = []
-    for i, opt in enumerate(options):
-        text = _WS.sub(" ", str(opt)).strip()
-        if not _OPTION_LABEL.match(text):
-            label = chr(ord("A") + i) if i < 26 else str(i + 1)
-            text = f"{label}. {text}"
-        lines.append(text)
-    return q + OPTIONS_MARKER + "\n".join(lines)
 
 
 @dataclass
@@ -265,13 +249,15 @@ def make_colqwen(vlm: Any, dim: int = 128) -> Any:
     return _COLQWEN(vlm, dim)
 
 
-def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED) -> None:
-    """Re-create the reference's random projection: seed, ``normal(0, initializer_range)`` weight, zero bias."""
+def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED,
+                             dtype: str = REFERENCE_DTYPE) -> None:
+    """Set ``head`` to the reference's random projection (:func:`~clamr_frames.encoders.clamr_head.reference_head_weight`:
+    seed, ``normal(0, initializer_range)`` drawn in ``dtype``, zero bias)."""
     import torch
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    out_features, in_features = head.weight.shape
+    w = reference_head_weight(int(out_features), int(in_features), std=initializer_range, seed=seed, dtype=dtype)
     with torch.no_grad():
-        w = torch.empty(head.weight.shape, dtype=torch.float32).normal_(0.0, initializer_range, generator=gen)
         head.weight.copy_(w.to(head.weight.dtype))
         if head.bias is not None:
             head.bias.zero_()
@@ -289,9 +275,13 @@ class ClamrEncoder:
         settings: :class:`ClamrSettings`.
         max_batch_tokens: padded tokens per forward pass (runtime knob, does not change embeddings).
         output_dtype: dtype of returned embeddings (on CPU).
+        score_floor: lower bound of each query token's best similarity when scoring (0.0: the reference's zero
+            padding, see the module docstring; None: plain MaxSim). A scoring knob: embeddings and indexes do
+            not depend on it.
     """
 
     multi_vector = True
+    score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
 
@@ -350,15 +340,9 @@ class ClamrEncoder:
         h = hashlib.sha256()
         with torch.no_grad():
             for name, t in sorted(self.model.state_dict().items()):
-                flat = t.detach().reshape(-1)
-                n = flat.numel()
-                idx = torch.linspace(0, max(n - 1, 0), steps=min(n, 1024), device=flat.device).long()
-                sample = flat[idx].to("cpu")
-                if sample.is_floating_point():
-                    sample = sample.float()
                 h.update(name.encode())
                 h.update(str(tuple(t.shape)).encode())
-                h.update(sample.numpy().tobytes())
+                h.update(strided_sample(t))
         return h.hexdigest()
 
     def _init_token_ids(self) -> None:
@@ -503,7 +487,7 @@ class ClamrEncoder:
     def query_cap(self, query: str) -> int:
         """Token cap for ``query``: the larger one when it carries answer options (:func:`build_query`)."""
         s = self.settings
-        return s.query_max_length_with_options if OPTIONS_MARKER in query else s.query_max_length
+        return s.query_max_length_with_options if has_options(query) else s.query_max_length
 
     def prepare_query(self, query: str, max_length: int | None = None) -> list[int]:
         """``"Query: " + text`` cut to fit, then the augmentation tokens (they always survive)."""
@@ -527,18 +511,7 @@ class ClamrEncoder:
     # ------------------------------------------------------------------ batching
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Group indices (longest first) so that batch_size * longest <= max_batch_tokens (>= 1 item each)."""
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-        batches: list[list[int]] = []
-        cur: list[int] = []
-        for i in order:
-            longest = lengths[cur[0]] if cur else lengths[i]
-            if cur and (len(cur) + 1) * longest > self.max_batch_tokens:
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
-        return batches
+        return token_budget_batches(lengths, self.max_batch_tokens)
 
     def _collate(self, seqs: list[list[int]]) -> dict[str, "torch.Tensor"]:
         import torch
@@ -572,20 +545,47 @@ class ClamrEncoder:
             queries: query texts (e.g. from :func:`build_query`).
             max_length: token cap for all of them; default: :meth:`query_cap` per query.
         """
-        import torch
-
         if isinstance(queries, str):
             raise InputError("encode_queries takes a list of strings, got one string")
         prepared = [self.prepare_query(q, max_length) for q in queries]
         out: list[Any] = [None] * len(prepared)
         for idx in self._batches([len(p) for p in prepared]):
-            seqs = [prepared[i] for i in idx]
-            batch = self._collate(seqs)
-            batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
-            emb = self._run(batch).to("cpu")
+            emb = self._run(self.query_batch([prepared[i] for i in idx])).to("cpu")
             for row, i in enumerate(idx):
                 out[i] = emb[row, : len(prepared[i])].to(self.output_dtype)
         return out
+
+    def query_batch(self, prepared: list[list[int]]) -> dict[str, "torch.Tensor"]:
+        """Model inputs for prepared queries (:meth:`prepare_query`): padded ids and masks, no vision tokens.
+        Inference and the training wrapper both batch through here, so they feed the model the same tensors."""
+        import torch
+
+        batch = self._collate(prepared)
+        batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        return batch
+
+    def document_batch(self, items: "list[PreparedDocument]") -> dict[str, "torch.Tensor"]:
+        """Model inputs for prepared documents (:meth:`prepare_document`): padded ids, masks, vision token
+        types, and the frames' pixel patches (shared by inference and the training wrapper).
+
+        Raises:
+            ModelLoadError: the processor cut the frames into other patch grids than the prompt reserved.
+        """
+        batch = self._collate([p.input_ids for p in items])
+        batch["mm_token_type_ids"] = (batch["input_ids"] == self._image_pad).long() * batch["attention_mask"]
+        images = [p.image for p in items if p.image is not None]
+        if images:
+            # Frames are already at their final, patch-aligned size: no second resize by the processor.
+            pix = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
+            grids = [p.grid_thw for p in items if p.grid_thw is not None]
+            if [tuple(g) for g in pix["image_grid_thw"].tolist()] != grids:
+                raise ModelLoadError(
+                    "the image processor produced other patch grids than expected "
+                    f"({pix['image_grid_thw'].tolist()} vs {grids}); is it a Qwen2-VL image processor?"
+                )
+            batch["pixel_values"] = pix["pixel_values"]
+            batch["image_grid_thw"] = pix["image_grid_thw"]
+        return batch
 
     def encode_documents(self, docs: list[Document]) -> DocEmbeddings:
         """Documents → packed token embeddings (input order) with a modality id per token."""
@@ -600,22 +600,7 @@ class ClamrEncoder:
             )
         results: list[Any] = [None] * len(prepared)
         for idx in self._batches([len(p) for p in prepared]):
-            items = [prepared[i] for i in idx]
-            batch = self._collate([p.input_ids for p in items])
-            batch["mm_token_type_ids"] = (batch["input_ids"] == self._image_pad).long() * batch["attention_mask"]
-            images = [p.image for p in items if p.image is not None]
-            if images:
-                # Frames are already at their final, patch-aligned size: no second resize by the processor.
-                pix = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
-                grids = [p.grid_thw for p in items if p.grid_thw is not None]
-                if [tuple(g) for g in pix["image_grid_thw"].tolist()] != grids:
-                    raise ModelLoadError(
-                        "the image processor produced other patch grids than expected "
-                        f"({pix['image_grid_thw'].tolist()} vs {grids}); is it a Qwen2-VL image processor?"
-                    )
-                batch["pixel_values"] = pix["pixel_values"]
-                batch["image_grid_thw"] = pix["image_grid_thw"]
-            emb = self._run(batch).to("cpu")
+            emb = self._run(self.document_batch([prepared[i] for i in idx])).to("cpu")
             for row, i in enumerate(idx):
                 results[i] = emb[row, : len(prepared[i])].to(self.output_dtype)
         lengths = torch.tensor([len(p) for p in prepared], dtype=torch.int64)
@@ -637,15 +622,16 @@ class ClamrEncoder:
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
         source: dict[str, Any] | None = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Wrap an in-memory ``Qwen2_5_VLForConditionalGeneration`` and processor.
 
         ``head_state`` (``{"weight", "bias"}``) sets ``custom_text_proj``; without it the head is initialised as
-        the reference's (seed 42) and a warning says so.
+        the reference's (seed 42, drawn in ``head_init_dtype``) and a warning says so.
         """
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         ref = next(vlm.parameters())
         model.custom_text_proj.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else None)
         if device is not None:
@@ -667,6 +653,10 @@ class ClamrEncoder:
         merge_adapter: bool | None = None,
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
+        revision: str | None = None,
+        base_revision: str | None = None,
+        progress: bool = True,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Load a CLaMR scorer.
@@ -688,6 +678,12 @@ class ClamrEncoder:
             local_files_only: never touch the network; default: ``HF_HUB_OFFLINE``.
             merge_adapter: fold LoRA into the weights (default: yes unless 4-bit).
             max_batch_tokens / output_dtype: runtime knobs, see the class docstring.
+            head_init_dtype: when no head weights are found, the dtype the reference drew its head in:
+                ``"float16"`` (its 4-bit runs, which trained the released adapter) or ``"float32"``.
+            revision / base_revision: Hub branch, tag or commit of ``adapter_or_model`` / of the backbone
+                (default: each repository's default branch); recorded in ``source`` with the commit each
+                resolved to, and so in every index manifest.
+            progress: show Hub download progress.
             **settings: :class:`ClamrSettings` overrides.
 
         Raises:
@@ -707,17 +703,20 @@ class ClamrEncoder:
         saved_settings: dict[str, Any] = {}
         head_state = None
         adapter_dir: Path | None = None
+        backbone_dir: Path | None = None  # set when the backbone is local already (a saved model)
 
         if adapter_or_model is None:
             backbone = base_model if base_model is not None else DEFAULT_BASE_MODEL
             source["base_model"] = str(backbone)
         else:
-            src = _resolve_source(adapter_or_model, offline)
+            src = resolve_checkpoint(adapter_or_model, offline=offline, example=_example("adapter"),
+                                     weights=("*.safetensors",), revision=revision, progress=progress)
+            source.update(hub_record(adapter_or_model, src, revision))
             if (src / CLAMR_CONFIG).is_file():
                 meta = _read_clamr_config(src)
                 saved_settings = meta.get("settings", {})
                 head_state = _read_head(src)
-                backbone = src
+                backbone = backbone_dir = src
                 source.update(path=str(adapter_or_model), base_model=str(src))
             elif (src / "adapter_config.json").is_file():
                 adapter_dir = src
@@ -734,11 +733,18 @@ class ClamrEncoder:
                     "base_model=that directory"
                 )
 
-        vlm = _load_backbone(backbone, tdtype, dev, load_in_4bit, trust_remote_code, offline)
-        processor = _load_processor(backbone, trust_remote_code, offline)
+        if backbone_dir is not None and base_revision is not None:
+            raise InputError(f"{adapter_or_model}: a saved CLaMR model carries its backbone; base_revision does "
+                             "not apply (revision= picks the model's own revision)")
+        if backbone_dir is None:
+            backbone_dir = resolve_checkpoint(backbone, offline=offline, example=_example("base"),
+                                              weights=("*.safetensors",), revision=base_revision, progress=progress)
+            source.update({f"base_{k}": v for k, v in hub_record(backbone, backbone_dir, base_revision).items()})
+        vlm = _load_backbone(backbone_dir, tdtype, dev, load_in_4bit, trust_remote_code)
+        processor = _load_processor(backbone_dir, trust_remote_code)
         dim = int(head_state["weight"].shape[0]) if head_state is not None else 128
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         model.custom_text_proj.to(device=dev, dtype=tdtype)
         if not load_in_4bit:
             model.to(dev)
@@ -805,58 +811,19 @@ def _adapter_backbone(src: Path, trained: dict[str, Any]) -> str:
     return str(named) if named else DEFAULT_BASE_MODEL
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+def _example(role: str) -> str:
+    """The call that takes a local copy of the adapter (``role="adapter"``) or of the backbone (``"base"``)."""
+    if role == "adapter":
+        return "ClamrEncoder.from_pretrained('DIR', base_model='/path/to/Qwen2.5-VL-3B-Instruct')"
+    return "ClamrEncoder.from_pretrained('/path/to/clamr-adapter', base_model='DIR')"
 
 
-def _offline_hint(ref: str, role: str = "adapter") -> str:
-    example = (
-        "ClamrEncoder.from_pretrained('DIR', base_model='/path/to/Qwen2.5-VL-3B-Instruct')"
-        if role == "adapter"
-        else "ClamrEncoder.from_pretrained('/path/to/clamr-adapter', base_model='DIR')"
-    )
-    return (
-        f"To use it offline, download it where the Hub is reachable (`huggingface-cli download {ref} "
-        f"--local-dir DIR`) and pass that local directory instead of the hub id: {example}."
-    )
-
-
-def _resolve_source(ref: str | Path, offline: bool) -> Path:
-    """Local directory for ``ref``: itself if it exists, else a hub snapshot (safetensors/json only)."""
-    p = Path(ref).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise ModelLoadError(f"{p}: expected a model or adapter directory, got a file")
-        return p
-    ref = str(ref)
-    if not _HUB_ID.match(ref):
-        raise ModelLoadError(f"{ref}: no such directory (and not a Hugging Face hub id)")
-    try:
-        from huggingface_hub import snapshot_download
-
-        local = snapshot_download(
-            ref,
-            allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt"],
-            local_files_only=offline,
-        )
-    except Exception as e:  # the hub client raises many unrelated types; all mean "not available"
-        raise ModelLoadError(
-            f"cannot get {ref!r} from the Hugging Face Hub ({type(e).__name__}: {_first_line(e)}). "
-            + _offline_hint(ref)
-        ) from e
-    return Path(local)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else ""
-
-
-def _load_backbone(ref: str | Path, dtype, dev, load_in_4bit: bool, trust_remote_code: bool, offline: bool):
+def _load_backbone(directory: Path, dtype, dev, load_in_4bit: bool, trust_remote_code: bool):
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     kwargs: dict[str, Any] = dict(
-        dtype=dtype, local_files_only=offline, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
+        dtype=dtype, local_files_only=True, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
     )
     if dev.type == "cuda":
         kwargs["device_map"] = {"": dev.index if dev.index is not None else torch.cuda.current_device()}
@@ -874,23 +841,23 @@ def _load_backbone(ref: str | Path, dtype, dev, load_in_4bit: bool, trust_remote
             bnb_4bit_quant_storage=torch.bfloat16,
         )
     try:
-        vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(ref), **kwargs)
+        vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(directory), **kwargs)
     except (OSError, ValueError, RuntimeError) as e:
-        hint = "" if Path(str(ref)).expanduser().exists() else " " + _offline_hint(str(ref), role="base")
-        reason = _first_line(e).rstrip(".")
-        raise ModelLoadError(f"cannot load the Qwen2.5-VL backbone {str(ref)!r}: {reason}.{hint}") from e
+        reason = first_line(e).rstrip(".")
+        raise ModelLoadError(f"cannot load the Qwen2.5-VL backbone {str(directory)!r}: {reason}.") from e
     return vlm.eval()
 
 
-def _load_processor(ref: str | Path, trust_remote_code: bool, offline: bool):
+def _load_processor(directory: Path, trust_remote_code: bool):
     from transformers import AutoProcessor
 
     try:
-        processor = AutoProcessor.from_pretrained(str(ref), local_files_only=offline, trust_remote_code=trust_remote_code)
+        processor = AutoProcessor.from_pretrained(str(directory), local_files_only=True,
+                                                  trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"cannot load the processor of {str(ref)!r}: {_first_line(e)}") from e
+        raise ModelLoadError(f"cannot load the processor of {str(directory)!r}: {first_line(e)}") from e
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
-        raise ModelLoadError(f"{ref}: processor has no image processor / tokenizer (not Qwen2.5-VL?)")
+        raise ModelLoadError(f"{directory}: processor has no image processor / tokenizer (not Qwen2.5-VL?)")
     return processor
 
 
@@ -921,18 +888,21 @@ def _read_head(src: Path) -> dict[str, "torch.Tensor"]:
     return state
 
 
-def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any) -> None:
+def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any,
+              head_init_dtype: str = REFERENCE_DTYPE) -> None:
     import torch
 
     head = model.custom_text_proj
     if head_state is None:
         init_range = float(getattr(vlm.config, "initializer_range", None)
                            or getattr(vlm.config.get_text_config(), "initializer_range", 0.02))
-        init_head_like_reference(head, init_range)
+        init_head_like_reference(head, init_range, dtype=head_init_dtype)
         warnings.warn(
             "no custom_text_proj weights were found (the released CLaMR adapter carries only its LoRA delta): "
-            f"the projection base weight is re-initialised as the reference does (seed {HEAD_SEED}, "
-            f"normal std {init_range}, zero bias). Scores can differ from the paper's model.",
+            f"the projection base weight is drawn as the reference's model build drew it (seed {HEAD_SEED}, "
+            f"normal std {init_range} in {head_init_dtype}, zero bias). That the released adapter was trained on "
+            "this matrix follows from the reference's code and commands; it cannot be checked without its weights "
+            "(benchmarks/check_clamr_weights.py does, end to end).",
             UserWarning,
             stacklevel=3,
         )

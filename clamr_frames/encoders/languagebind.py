@@ -9,7 +9,15 @@ Model (facts from ``PKU-YuanGroup/LanguageBind``, read, not copied)
     The image tower sees 224×224 frames (ToTensor, shortest side to 224 bicubic, centre crop, OpenAI mean/std);
     the audio tower (``LanguageBind_Audio_FT``) sees a ``[3, num_mel_bins, target_length]`` fbank "image" (see
     :mod:`clamr_frames.encoders.languagebind_audio`) through the same ViT with a non-square patch grid
-    (126/14 × 1036/14 = 9 × 74 patches in the released config).
+    (112/14 × 1036/14 = 8 × 74 patches, 593 positions with the class token, in the released config).
+
+Resizing frames (``antialias``)
+    LanguageBind's image processor resizes the *tensor* (``ToTensor`` comes first) with torchvision's
+    ``Resize``; under the torchvision its README pins (0.14.1) a tensor resize does not antialias. Current
+    torchvision (>= 0.17) antialiases tensors by default, so running the same transform today gives other
+    pixels. The default here, ``antialias=False``, is the reference's behaviour (these are baselines, meant to
+    match the published ones); ``antialias=True`` (``scorer_antialias=true`` in the harness) gives the
+    antialiased downscale, which aliases less on frames much larger than 224 px.
 
     The transformers classes are used as they are (``CLIPModel`` for image + text, ``CLIPVisionModel`` for audio
     with its patch embedding replaced by one with a ``rows × cols`` grid). The ``languagebind`` package on PyPI
@@ -48,16 +56,15 @@ from clamr_frames.encoders.clip_common import (
     OPENAI_STD,
     ClipStyleEncoder,
     check_state_dict,
-    first_line,
     load_state_dict,
     pack_tokens,
     read_json,
-    resolve_checkpoint,
     skip_weight_init,
 )
+from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.encoders.languagebind_audio import AudioFeatureSettings, audio_inputs, read_windows, window_bounds
-from clamr_frames.errors import InputError, ModelLoadError, VideoError
+from clamr_frames.errors import InputError, ModelLoadError, VideoError, first_line
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -458,7 +465,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
         fusion: str = "max",
         audio_window: "float | tuple[float, float] | None" = None,
         image_size: int | None = None,
-        antialias: bool = True,
+        antialias: bool = False,
         device: "str | torch.device | None" = None,
         batch_size: int = 32,
         audio_batch_size: int = 8,
@@ -522,7 +529,8 @@ class LanguageBindEncoder(ClipStyleEncoder):
 
     def _preprocess(self, frames: "list[np.ndarray]") -> "torch.Tensor":
         """LanguageBind's image transform: [0, 1] floats, shortest side to ``image_size`` (bicubic), centre
-        crop, OpenAI mean/std. Antialiased, as current torchvision does by default."""
+        crop, OpenAI mean/std. No antialiasing unless ``antialias`` (see the module doc: the reference's
+        torchvision 0.14 did not antialias tensors)."""
         import torch
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms import functional as TF
@@ -675,7 +683,10 @@ class LanguageBindEncoder(ClipStyleEncoder):
         batch_size: int = 32,
         audio_batch_size: int = 8,
         output_dtype: "torch.dtype | None" = None,
-        antialias: bool = True,
+        antialias: bool = False,
+        revision: str | None = None,
+        audio_revision: str | None = None,
+        progress: bool = True,
     ) -> "LanguageBindEncoder":
         """Load LanguageBind checkpoints (hub ids or local directories in the released layout).
 
@@ -690,7 +701,11 @@ class LanguageBindEncoder(ClipStyleEncoder):
             local_files_only: never touch the network (default: ``HF_HUB_OFFLINE``).
             batch_size / audio_batch_size: frames / audio windows per forward pass.
             output_dtype: dtype of returned embeddings (default float16).
-            antialias: antialias the bicubic downscale of frames.
+            antialias: antialias the bicubic downscale of frames (default False: LanguageBind's processor
+                under its pinned torchvision 0.14.1, which did not antialias tensors).
+            revision / audio_revision: Hub branch, tag or commit of the image / audio checkpoint (default: the
+                repository's default branch); recorded in ``source`` with the commit each resolved to.
+            progress: show Hub download progress.
 
         Raises:
             ModelLoadError: unreachable hub id offline (the message says how to use a local copy), a config or
@@ -703,11 +718,14 @@ class LanguageBindEncoder(ClipStyleEncoder):
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         offline = resolve_offline(local_files_only)
-        image_dir = resolve_checkpoint(image, offline=offline, example=_EXAMPLE)
+        image_dir = resolve_checkpoint(image, offline=offline, example=_EXAMPLE, revision=revision, progress=progress)
+        hub = hub_record(image, image_dir, revision)
         model, tokenizer, image_cfg = load_image_checkpoint(image_dir)
         tower = settings = None
         if audio is not None:
-            audio_dir = resolve_checkpoint(audio, offline=offline, example=_EXAMPLE)
+            audio_dir = resolve_checkpoint(audio, offline=offline, example=_EXAMPLE, revision=audio_revision,
+                                           progress=progress)
+            hub.update({f"audio_{k}": v for k, v in hub_record(audio, audio_dir, audio_revision).items()})
             tower, settings, text_projection = load_audio_checkpoint(audio_dir)
             mine = model.text_projection.weight.float()
             if text_projection is not None and (
@@ -737,6 +755,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
                 "label": str(image) + (f"+{audio}" if audio is not None else ""),
                 "image": str(image),
                 "audio": str(audio) if audio is not None else None,
+                **hub,
             },
         )
 

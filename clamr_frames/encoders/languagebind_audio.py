@@ -1,9 +1,11 @@
 """Audio input of the LanguageBind audio tower: Kaldi fbank "images" of the soundtrack around each frame.
 
 Facts (``PKU-YuanGroup/LanguageBind``, ``languagebind/audio/processing_audio.py`` at HEAD, and the released
-``LanguageBind_Audio(_FT)`` configs): mono audio at 16 kHz, its mean removed, Kaldi-compatible log-mel filter
+``LanguageBind_Audio_FT`` config): mono audio at 16 kHz, its mean removed, Kaldi-compatible log-mel filter
 banks (25 ms Hann window, 10 ms shift, pre-emphasis 0.97, per-frame DC removal, 20 Hz to Nyquist,
-``num_mel_bins`` bins: 126 in the released configs), then
+``num_mel_bins`` bins: **112** in the released ``LanguageBind_Audio_FT`` config, whose position table has
+1 + 8 × 74 = 593 rows for a 112 × 1036 input in 14-px patches; the repository's training scripts pass 126, which
+is not what the released checkpoint reads), then
 
 - fewer frames than ``target_length`` (1036 = 10.36 s): the frames are tiled until there are enough, cut, and
   the result is stacked three times;
@@ -26,9 +28,10 @@ independent numpy implementation in ``transformers.audio_utils``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from clamr_frames._settings import Settings
 from clamr_frames.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,19 +43,21 @@ _LOG_FLOOR = 1.1920928955078125e-07
 
 
 @dataclass(frozen=True)
-class AudioFeatureSettings:
+class AudioFeatureSettings(Settings):
     """How a waveform becomes the audio tower's input (read from the checkpoint's ``vision_config``).
 
     Attributes:
         sample_rate: Hz the audio is resampled to (``audio_sample_rate``).
-        num_mel_bins: mel bands (input height).
+        num_mel_bins: mel bands (input height); 112 in ``LanguageBind_Audio_FT`` (the defaults here are that
+            config's, used only when no checkpoint config is at hand).
         target_length: fbank frames per crop (input width); 10 ms each.
         mean / std: normalisation, applied as ``(x - mean) / (2 * std)``.
         frame_length_ms / frame_shift_ms: Kaldi framing.
     """
 
+    label = "LanguageBind audio"  # names these settings in errors (not a field)
     sample_rate: int = 16000
-    num_mel_bins: int = 126
+    num_mel_bins: int = 112
     target_length: int = 1036
     mean: float = -4.2677393
     std: float = 4.5689974
@@ -76,9 +81,6 @@ class AudioFeatureSettings:
     def input_seconds(self) -> float:
         """Seconds of audio one crop covers (10.36 s for 1036 frames)."""
         return self.target_length * self.frame_shift_ms * 0.001
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _mel(f: "torch.Tensor | float") -> Any:

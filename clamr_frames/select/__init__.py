@@ -3,7 +3,13 @@
 It sees only scores and timestamps (no video, no model). Use :func:`select_frames` (validates the input
 and looks the policy up by name) or call a policy from :data:`POLICIES` directly. Names are the same in
 Python, the CLI (``--policy``) and the lmms-eval model args: ``topk``, ``nms``, ``adaptive``,
-``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, ``coverage``.
+``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, ``coverage``, and the exact reproductions of the
+published selectors ``aks`` and ``bolt``.
+
+Every policy returns ``k`` indices sorted by time. They are distinct, except from a policy that declares
+``repeats = True`` (the built-in one is ``bolt``, which shows a frame once per CDF target that lands on it,
+as BOLT's released code does): its indices may repeat, and a ``Selection`` built from them repeats the
+frame as often.
 
 ``coverage`` (and ``gated``, when a profile is flat) also reads the video's visual prior — shots and novelty
 from :mod:`clamr_frames.context.shots`, stored with the index — given as the knob ``prior``;
@@ -31,6 +37,8 @@ from clamr_frames.select.coverage import coverage, relevance_and_coverage
 from clamr_frames.select.policies import (
     _as_inputs,
     adaptive,
+    aks,
+    bolt,
     gated,
     hybrid,
     inverse_transform,
@@ -44,6 +52,8 @@ __all__ = [
     "POLICIES",
     "Policy",
     "adaptive",
+    "aks",
+    "bolt",
     "coverage",
     "gated",
     "get_policy",
@@ -60,7 +70,8 @@ __all__ = [
 ]
 
 Policy = Callable[..., np.ndarray]
-"""``policy(scores[n], timestamps[n], k, *, seed=0, **knobs) -> int64 indices`` (sorted, distinct)."""
+"""``policy(scores[n], timestamps[n], k, *, seed=0, **knobs) -> int64 indices`` (sorted; distinct unless the
+policy has the attribute ``repeats = True``)."""
 
 POLICIES: dict[str, Policy] = {
     "topk": topk,
@@ -70,6 +81,8 @@ POLICIES: dict[str, Policy] = {
     "hybrid": hybrid,
     "uniform": uniform,
     "gated": gated,
+    "aks": aks,
+    "bolt": bolt,
     "coverage": coverage,
 }
 
@@ -90,7 +103,7 @@ def get_policy(name: str) -> Policy:
     >>> get_policy("best")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, coverage, gated, ...
+    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, aks, bolt, ...
     """
     if not isinstance(name, str) or _canonical(name) not in POLICIES:
         raise InputError(f"unknown selection policy {name!r}; valid policies: {', '.join(sorted(POLICIES))}")
@@ -100,8 +113,8 @@ def get_policy(name: str) -> Policy:
 def register_policy(name: str, policy: Policy, *, overwrite: bool = False) -> None:
     """Add a policy under ``name`` so ``select_frames``, the CLI and the harness can use it.
 
-    The policy must follow the common signature and return distinct in-range indices
-    (:func:`select_frames` checks and sorts them).
+    The policy must follow the common signature and return ``k`` in-range indices, distinct unless the
+    callable has the attribute ``repeats = True`` (:func:`select_frames` checks and sorts them).
 
     >>> register_policy("first", lambda s, t, k, *, seed=0: np.arange(k))
     >>> select_frames(np.zeros(5), None, 2, policy="first")
@@ -166,9 +179,14 @@ def select_frames(
         policy: a name in :data:`POLICIES`.
         seed: for policies with randomness (the built-in ones are deterministic).
         **knobs: policy-specific settings (``min_gap`` for ``nms``, ``depth``/``threshold`` for
-            ``adaptive``, ``alpha`` for ``inverse-transform``, ``uniform_share`` for ``hybrid``,
-            ``gate``/``min_gap``/``flat_gate``/``relevance_share`` for ``gated``, ``near_duplicate`` for
-            ``coverage``; ``prior`` — the video's visual prior — for ``coverage`` and ``gated``).
+            ``adaptive`` and ``aks``, ``alpha`` for ``inverse-transform`` and ``bolt``, ``uniform_share`` for
+            ``hybrid``, ``gate``/``min_gap``/``flat_z``/``peak_z``/``relevance_share`` for ``gated``,
+            ``near_duplicate`` for ``coverage``; ``prior`` — the video's visual prior — for ``coverage`` and
+            ``gated``).
+
+    Returns:
+        ``k`` indices (all ``n`` when ``k >= n``), ascending; distinct unless the policy declares
+        ``repeats`` (``bolt``), whose repeated indices come back repeated.
 
     Raises:
         InputError: mismatched or non-1-D arrays, no candidates, non-finite scores or timestamps,
@@ -194,9 +212,10 @@ def select_frames(
     if out.ndim != 1 or not np.issubdtype(out.dtype, np.integer):
         raise ClamrFramesError(f"selection policy {name!r} returned {out.dtype} of shape {out.shape}, not 1-D integers")
     out = np.sort(out.astype(np.int64))
-    if out.size != k or (out.size and (out[0] < 0 or out[-1] >= n)) or np.any(np.diff(out) == 0):
+    repeats = bool(getattr(fn, "repeats", False))
+    if out.size != k or (out.size and (out[0] < 0 or out[-1] >= n)) or (not repeats and np.any(np.diff(out) == 0)):
+        kind = "indices" if repeats else "distinct indices"
         raise ClamrFramesError(
-            f"selection policy {name!r} broke its contract: wanted {k} distinct indices in [0, {n}), "
-            f"got {out.tolist()[:20]}"
+            f"selection policy {name!r} broke its contract: wanted {k} {kind} in [0, {n}), got {out.tolist()[:20]}"
         )
     return out
