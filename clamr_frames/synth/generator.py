@@ -43,6 +43,7 @@ class SyntheticVideo:
     seed: int
     needles: tuple[Needle, ...]
     questions: list[dict] = field(default_factory=list)
+    motion: str = "shapes"
 
     @property
     def video_id(self) -> str:
@@ -53,7 +54,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles,
+            height=self.height, needles=self.needles, motion=self.motion,
         )
 
 
@@ -106,6 +107,7 @@ def generate_video(
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
+    motion: str = "shapes",
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
@@ -126,6 +128,9 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
+        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
+            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
+            :data:`clamr_frames.synth.render.MOTIONS`.
 
     Returns:
         The paths, the ground-truth needles and the questions.
@@ -145,7 +150,7 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds,
+        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion,
     )
     needles = scene.needles
     cues = plan_subtitles(seed, scene.duration, needles)
@@ -171,6 +176,7 @@ def generate_video(
         seed=seed,
         needles=needles,
         questions=questions,
+        motion=motion,
     )
 
 
