@@ -79,6 +79,8 @@ case "$cmd" in
         UV_PYTHON_DOWNLOADS=never "$VENV/bin/uv" pip compile pyproject.toml --all-extras --universal \
             --python-version 3.10 -c "$tc" --custom-compile-command "bash run.sh lock" \
             --quiet -o "$LOCK" "$@"
+        # name the temporary constraints file by what it holds, so a regenerated lock differs only where pins do
+        sed -i "s|-c $tc\$|-c torch pair (run.sh)|" "$LOCK"
         echo "wrote $LOCK ($(grep -c '==' "$LOCK") pins)"
         ;;
     *)

@@ -1,7 +1,8 @@
-"""File-system helpers shared by the stages that write caches (OCR cache, index store)."""
+"""File-system helpers shared by the stages that write caches (OCR cache, index store) or check files."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -23,3 +24,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex digest of a file, read in 1 MiB blocks (never the whole file in memory).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

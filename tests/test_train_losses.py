@@ -80,6 +80,35 @@ def test_infonce_modality_max_matches_formula():
     assert float(out.loss) == pytest.approx(float(F.cross_entropy(S / 0.02, targets)), rel=1e-5)
 
 
+def _zero_padded_reference(q, qm, d, dm, mods, aggregation):
+    """The reference's scores, from its description: every document padded with a zero vector (group 0), padded
+    positions zeroed, max over all positions (per group 0..3 for LI_mw, then the best group), /n_q."""
+    C, dim = d.shape[0], d.shape[-1]
+    dz = torch.cat([d.double() * dm[..., None], torch.zeros(C, 1, dim, dtype=torch.float64)], 1)
+    ids = torch.cat([torch.where(dm, mods, T), torch.full((C, 1), T)], 1)
+    sims = torch.einsum("bqh,csh->bcqs", q.double() * qm[..., None], dz)
+    if aggregation == "modality_max":
+        onehot = F.one_hot(ids, 4).bool().permute(2, 0, 1)  # [M, C, S]
+        sims = torch.stack([sims.masked_fill(~onehot[m][None, :, None, :], float("-inf")) for m in range(4)])
+        return (sims.amax(-1).sum(-1) / qm.sum(-1)[None, :, None]).max(0).values
+    return sims.amax(-1).sum(-1) / qm.sum(-1)[:, None]
+
+
+@pytest.mark.parametrize("aggregation", ["token_max", "modality_max"])
+def test_floor_trains_on_the_reference_zero_padding(aggregation):
+    q, qm, d, dm, mods = _batch(2)
+    # Queries around one direction u, documents 0, 2, 4 around -u: there every similarity is negative.
+    u = F.normalize(torch.ones(q.shape[-1]), dim=0)
+    q = F.normalize(u + 0.5 * q, dim=-1)
+    d[::2] = F.normalize(-u + 0.5 * d[::2], dim=-1)
+    targets = torch.tensor([0, 1, 3])
+    out = build_loss("infonce", aggregation=aggregation, floor=0.0)(Embedded(q, qm), Embedded(d, dm, mods), targets)
+    S = _zero_padded_reference(q, qm, d, dm, mods, aggregation)
+    assert torch.allclose(out.scores.double(), S, atol=1e-5)
+    plain = build_loss("infonce", aggregation=aggregation)(Embedded(q, qm), Embedded(d, dm, mods), targets)
+    assert not torch.allclose(plain.scores.double(), S, atol=1e-3)
+
+
 def test_modality_positive_uses_gold_modality_and_falls_back():
     qe, de, (q, qm, d, dm, mods) = _embedded(2)
     targets = torch.tensor([0, 2, 1])

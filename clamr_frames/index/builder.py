@@ -91,6 +91,99 @@ def _subtitle_state(subtitles: Any) -> tuple[list, str | None]:
     return cues, hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass
+class IndexPlan:
+    """Everything an index build knows before it encodes a frame (see :func:`plan_index`).
+
+    Attributes:
+        video: the local video file that is read.
+        spec: what the index depends on (its hash names ``directory``).
+        directory: the index's directory in the store.
+        manifest: the manifest written before encoding ("partial"; the OCR text is added when complete).
+        frame_idx / timestamps: native index and seconds of each candidate.
+        asr: each candidate's ASR context.
+        ranges: ``(start, end)`` candidates of each stored part.
+    """
+
+    video: Path
+    spec: dict[str, Any]
+    directory: Path
+    manifest: dict[str, Any]
+    frame_idx: np.ndarray
+    timestamps: np.ndarray
+    asr: list[str]
+    ranges: list[tuple[int, int]]
+
+
+def plan_index(
+    reader: Any,
+    encoder: Any,
+    *,
+    subtitles: Any = None,
+    ocr_id: str | None = None,
+    settings: IndexSettings,
+    store: IndexStore,
+    source: str | None = None,
+) -> IndexPlan:
+    """Candidates, ASR context, spec and store directory of the index of ``reader``'s video.
+
+    Args:
+        reader: an open :class:`~clamr_frames.video.VideoReader`.
+        encoder: the encoder, or anything with its ``encoder_id`` and ``config`` (the weights are not needed).
+        subtitles: as :func:`build_index` takes them.
+        ocr_id: the OCR pass's id, or None without OCR.
+        source: the video's name as the user gave it (a URI for a copied remote file); default the local path.
+    """
+    from clamr_frames.context.subtitles import asr_contexts
+    from clamr_frames.index.compress import parse_compression
+
+    video = Path(reader.metadata.path)
+    cues, subs_hash = _subtitle_state(subtitles)
+    meta = reader.metadata
+    frame_idx, timestamps = reader.candidate_indices(fps=settings.fps, num_frames=settings.num_frames)
+    frame_idx = np.asarray(frame_idx, dtype=np.int64)
+    timestamps = np.asarray(timestamps, dtype=np.float64)
+    spec = {
+        "format": FORMAT_VERSION,
+        "video": video_fingerprint(video),
+        "encoder_id": encoder.encoder_id,
+        "encoder_config": encoder.config,
+        "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
+        "asr": {
+            "subtitles": subs_hash,
+            "before": settings.asr_before,
+            "after": settings.asr_after,
+            "max_words": settings.asr_max_words,
+        },
+        "ocr": ocr_id,
+    }
+    compression = parse_compression(settings.compression)
+    if compression is not None:  # absent for fp16, so plain indexes keep their keys
+        spec["compression"] = compression.to_json()
+    name = Path(source).stem if source else video.stem
+    directory = store.directory(name, index_key(spec))
+    asr = (
+        asr_contexts(
+            cues, timestamps, before=settings.asr_before, after=settings.asr_after, max_words=settings.asr_max_words
+        )
+        if cues
+        else [""] * len(timestamps)
+    )
+    manifest = {
+        "format": FORMAT_VERSION,
+        "status": "partial",
+        "spec": spec,
+        "video_path": source or str(video.resolve()),
+        "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
+        "settings": asdict(settings),
+        "timestamps": timestamps.tolist(),
+        "frame_indices": frame_idx.tolist(),
+        "asr": asr,
+    }
+    ranges = list(chunk_ranges(len(timestamps), settings.chunk_size))
+    return IndexPlan(video, spec, directory, manifest, frame_idx, timestamps, asr, ranges)
+
+
 def build_index(
     video: str | Path,
     encoder: "Encoder",
@@ -119,72 +212,56 @@ def build_index(
         VideoError: the video cannot be read.
         SubtitleError: the subtitle file cannot be read.
     """
-    from clamr_frames.context.subtitles import asr_contexts
-    from clamr_frames.index.compress import parse_compression
     from clamr_frames.video import VideoReader
 
     settings = settings or IndexSettings()
     store = store or IndexStore()
     if ocr is not None and not ocr_id:
         raise InputError("build_index: pass ocr_id (the OCR engine and its settings) together with ocr")
-    video = Path(video)
-    cues, subs_hash = _subtitle_state(subtitles)
-    with VideoReader(video, backend=settings.backend) as reader:
-        meta = reader.metadata
-        frame_idx, timestamps = reader.candidate_indices(fps=settings.fps, num_frames=settings.num_frames)
-        frame_idx = np.asarray(frame_idx, dtype=np.int64)
-        timestamps = np.asarray(timestamps, dtype=np.float64)
-        spec = {
-            "format": FORMAT_VERSION,
-            "video": video_fingerprint(video),
-            "encoder_id": encoder.encoder_id,
-            "encoder_config": encoder.config,
-            "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
-            "asr": {
-                "subtitles": subs_hash,
-                "before": settings.asr_before,
-                "after": settings.asr_after,
-                "max_words": settings.asr_max_words,
-            },
-            "ocr": ocr_id if ocr is not None else None,
-        }
-        compression = parse_compression(settings.compression)
-        if compression is not None:  # absent for fp16, so plain indexes keep their keys
-            spec["compression"] = compression.to_json()
-        directory = store.directory(video.stem, index_key(spec))
-        with store.lock(directory):
-            index = _load_or_discard(store, directory, spec)
+    with VideoReader(Path(video), backend=settings.backend) as reader:
+        plan = plan_index(reader, encoder, subtitles=subtitles, ocr_id=ocr_id if ocr is not None else None,
+                          settings=settings, store=store)
+        with store.lock(plan.directory):
+            index = load_verified(store, plan)
             if index is not None:
                 return index
-            asr = (
-                asr_contexts(
-                    cues,
-                    timestamps,
-                    before=settings.asr_before,
-                    after=settings.asr_after,
-                    max_words=settings.asr_max_words,
-                )
-                if cues
-                else [""] * len(timestamps)
-            )
-            manifest = {
-                "format": FORMAT_VERSION,
-                "status": "partial",
-                "spec": spec,
-                "video_path": str(video.resolve()),
-                "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
-                "settings": asdict(settings),
-                "timestamps": timestamps.tolist(),
-                "frame_indices": frame_idx.tolist(),
-                "asr": asr,
-            }
-            store.write_manifest(directory, manifest)
-            ocr_text = _encode_parts(reader, encoder, store, directory, frame_idx, timestamps, asr, ocr, settings, progress)
-            manifest["ocr"] = ocr_text
-            store.finalize(directory, manifest, len(chunk_ranges(len(timestamps), settings.chunk_size)), compression)
-            index = store.load(directory, spec)
-            assert index is not None
-            return index
+            store.write_manifest(plan.directory, plan.manifest)
+            ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress)
+            return finish_index(store, plan, settings, ocr_text)
+
+
+def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
+    """The plan's complete, checksum-verified index, or None; a corrupt or foreign one is removed with a warning.
+
+    Call it holding ``store.lock(plan.directory)``.
+    """
+    return _load_or_discard(store, plan.directory, plan.spec)
+
+
+def finish_index(store: IndexStore, plan: IndexPlan, settings: IndexSettings, ocr_text: list[str] | None = None) -> VideoIndex:
+    """Merge the plan's parts (all on disk) into the index, mark it complete, and load it back verified.
+
+    Args:
+        ocr_text: every candidate's OCR text; None reads it from the parts (when they were written elsewhere).
+
+    Raises:
+        IndexCacheError: a part is missing or unreadable.
+    """
+    from clamr_frames.index.compress import parse_compression
+
+    if ocr_text is None:
+        ocr_text = []
+        for part, (s, e) in enumerate(plan.ranges):
+            got = store.read_part(plan.directory, part, e - s)
+            if got is None:
+                raise IndexCacheError(store.part_path(plan.directory, part), "missing or unreadable part")
+            ocr_text += got[1]
+            del got
+    manifest = dict(plan.manifest, ocr=ocr_text)
+    store.finalize(plan.directory, manifest, len(plan.ranges), parse_compression(settings.compression))
+    index = store.load(plan.directory, plan.spec)
+    assert index is not None
+    return index
 
 
 def _load_or_discard(store: IndexStore, directory: Path, spec: dict[str, Any]) -> VideoIndex | None:
@@ -202,10 +279,7 @@ def _encode_parts(
     reader: Any,
     encoder: "Encoder",
     store: IndexStore,
-    directory: Path,
-    frame_idx: np.ndarray,
-    timestamps: np.ndarray,
-    asr: list[str],
+    plan: IndexPlan,
     ocr: OcrFn | None,
     settings: IndexSettings,
     progress: bool,
@@ -216,51 +290,79 @@ def _encode_parts(
     """
     from tqdm.auto import tqdm
 
-    ranges = chunk_ranges(len(timestamps), settings.chunk_size)
     done: dict[int, list[str]] = {}
-    for part, (s, e) in enumerate(ranges):
-        got = store.read_part(directory, part, e - s)
+    for part, (s, e) in enumerate(plan.ranges):
+        got = store.read_part(plan.directory, part, e - s)
         if got is not None:
             done[part] = got[1]
         del got
-    need_pixels = bool(encoder.uses_image or ocr is not None)
-    frames_for = _frame_source(reader, frame_idx, ranges, done, settings) if need_pixels else None
-    bar = tqdm(total=len(timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame", disable=not progress)
-    bar.update(sum(e - s for p, (s, e) in enumerate(ranges) if p in done))
+    bar = tqdm(total=len(plan.timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame",
+               disable=not progress)
+    bar.update(sum(e - s for p, (s, e) in enumerate(plan.ranges) if p in done))
+    for part, docs, ocr_text in part_documents(reader, plan, encoder.uses_image, ocr, settings, skip=set(done)):
+        store.write_part(plan.directory, part, encode_part(encoder, docs, reader.metadata.path), ocr_text)
+        done[part] = ocr_text
+        bar.update(len(docs))
+        del docs
+    bar.close()
+    return [t for p in range(len(plan.ranges)) for t in done[p]]
+
+
+def part_documents(
+    reader: Any,
+    plan: IndexPlan,
+    uses_image: bool,
+    ocr: OcrFn | None,
+    settings: IndexSettings,
+    skip: set[int] | frozenset[int] = frozenset(),
+) -> Iterator[tuple[int, list[Document], list[str]]]:
+    """The context stage: ``(part, documents, OCR texts)`` of every part not in ``skip``, in time order.
+
+    Decodes the candidates (only when the encoder or OCR needs pixels) and attaches each one's ASR and OCR
+    context; documents carry the frame only when ``uses_image``.
+
+    Raises:
+        InputError: the video has no candidate frames.
+    """
+    if not plan.ranges:
+        raise InputError(f"{reader.metadata.path}: no candidate frames to index")
+    need_pixels = bool(uses_image or ocr is not None)
+    frames_for = _frame_source(reader, plan.frame_idx, plan.ranges, skip, settings) if need_pixels else None
     # The OCR pass is stateful (it skips frames that did not change): parts are visited in time order, and
     # after a resume its chain simply restarts at the first missing part.
-    for part, (s, e) in enumerate(ranges):
-        if part in done:
+    for part, (s, e) in enumerate(plan.ranges):
+        if part in skip:
             continue
         frames = frames_for(part) if frames_for is not None else [None] * (e - s)
-        ocr_text = ocr(timestamps[s:e], frames) if ocr is not None else [""] * (e - s)
+        ocr_text = ocr(plan.timestamps[s:e], frames) if ocr is not None else [""] * (e - s)
         docs = [
             Document(
-                image=frames[i - s] if encoder.uses_image else None,
-                asr=asr[i],
+                image=frames[i - s] if uses_image else None,
+                asr=plan.asr[i],
                 ocr=ocr_text[i - s],
-                timestamp=float(timestamps[i]),
+                timestamp=float(plan.timestamps[i]),
             )
             for i in range(s, e)
         ]
-        # Encoders with an audio channel (LanguageBind V+A) read the soundtrack around each frame themselves.
-        encode_av = getattr(encoder, "encode_video_documents", None) if getattr(encoder, "uses_audio", False) else None
-        emb = encode_av(docs, reader.metadata.path) if encode_av else encoder.encode_documents(docs)
-        store.write_part(directory, part, emb, ocr_text)
-        done[part] = ocr_text
-        del emb, docs, frames
-        bar.update(e - s)
-    bar.close()
-    if not ranges:
-        raise InputError(f"{reader.metadata.path}: no candidate frames to index")
-    return [t for p in range(len(ranges)) for t in done[p]]
+        yield part, docs, ocr_text
+        del frames, docs
+
+
+def encode_part(encoder: "Encoder", docs: list[Document], video_path: str | Path) -> DocEmbeddings:
+    """The encode stage: one part's documents → embeddings.
+
+    Encoders with an audio channel (LanguageBind V+A) read the soundtrack around each frame themselves, from
+    ``video_path``.
+    """
+    encode_av = getattr(encoder, "encode_video_documents", None) if getattr(encoder, "uses_audio", False) else None
+    return encode_av(docs, video_path) if encode_av else encoder.encode_documents(docs)
 
 
 def _frame_source(
     reader: Any,
     frame_idx: np.ndarray,
     ranges: list[tuple[int, int]],
-    done: dict[int, Any],
+    done: "set[int] | frozenset[int]",
     settings: IndexSettings,
 ) -> Callable[[int], list["np.ndarray | None"]]:
     """Frames of a part, one per candidate (None where the frame did not decode).

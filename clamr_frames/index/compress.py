@@ -249,6 +249,7 @@ def hamming_maxsim(
     *,
     modality_ids: "torch.Tensor | None" = None,
     aggregation: str = "token_max",
+    floor: float | None = None,
 ) -> "torch.Tensor":
     """MaxSim over sign bits: ``score[i] = sum_q max_{t in doc i} (1 - 2 * hamming(q, t) / dim)``.
 
@@ -261,7 +262,7 @@ def hamming_maxsim(
         doc_bits: ``[N_tok, ceil(dim / 8)]`` uint8 packed document tokens.
         offsets: ``[n_docs + 1]`` document boundaries.
         dim: embedding size before packing.
-        modality_ids / aggregation: as for :func:`clamr_frames.scoring.maxsim`.
+        modality_ids / aggregation / floor: as for :func:`clamr_frames.scoring.maxsim`.
 
     Example:
         >>> import torch
@@ -274,7 +275,8 @@ def hamming_maxsim(
 
     q = unpack_signs(query_bits, dim, scale=1.0 / dim)
     return _chunked_score(
-        q, lambda a, b: unpack_signs(doc_bits[a:b], dim, torch.float16), offsets, modality_ids, aggregation, False, False
+        q, lambda a, b: unpack_signs(doc_bits[a:b], dim, torch.float16), offsets, modality_ids, aggregation, False, False,
+        floor=floor,
     )
 
 
@@ -289,6 +291,7 @@ def binary_rerank(
     aggregation: str = "token_max",
     normalize: bool = False,
     return_argmax: bool = False,
+    floor: float | None = None,
 ) -> "torch.Tensor | tuple[torch.Tensor, MaxSimArgmax]":
     """Hamming-MaxSim prefilter over the bits, then exact MaxSim on the ``candidates`` best frames.
 
@@ -302,7 +305,7 @@ def binary_rerank(
         offsets: ``[n_docs + 1]``.
         fetch_fp16: ``doc_ids [c] (ascending) -> (embeddings [T, d], local offsets [c + 1])`` of those documents.
         candidates: frames to re-rank exactly.
-        modality_ids / aggregation / normalize: as for :func:`clamr_frames.scoring.maxsim`.
+        modality_ids / aggregation / normalize / floor: as for :func:`clamr_frames.scoring.maxsim`.
         return_argmax: also return a :class:`~clamr_frames.scoring.MaxSimArgmax`; rows of frames that were
             not re-ranked hold ``-1`` / ``-inf``.
 
@@ -322,16 +325,17 @@ def binary_rerank(
     off = torch.as_tensor(offsets, dtype=torch.int64)
     n_docs = int(off.numel()) - 1
     d = int(query.shape[1])
-    approx = hamming_maxsim(pack_signs(query), doc_bits, off, d, modality_ids=modality_ids, aggregation=aggregation)
+    approx = hamming_maxsim(pack_signs(query), doc_bits, off, d, modality_ids=modality_ids, aggregation=aggregation,
+                            floor=floor)
     c = min(int(candidates), n_docs)
     cand = torch.topk(approx, c).indices.sort().values if c else torch.zeros(0, dtype=torch.int64)
     emb, local_off = fetch_fp16(cand)
     mods = None
     if modality_ids is not None:
         mods = torch.cat([modality_ids[int(off[i]) : int(off[i + 1])] for i in cand.tolist()]) if c else modality_ids[:0]
-    kw: dict[str, Any] = {"aggregation": aggregation, "modality_ids": mods, "normalize": normalize}
+    kw: dict[str, Any] = {"aggregation": aggregation, "modality_ids": mods, "normalize": normalize, "floor": floor}
     if aggregation == "modality_max" and modality_ids is not None:
-        kw["modalities"] = sorted({int(x) for x in torch.unique(modality_ids).tolist()})
+        kw["modalities"] = _index_modalities(modality_ids, floor)
     got = maxsim(query, emb, local_off, return_argmax=return_argmax, **kw)
     exact, arg = (got if return_argmax else (got, None))
     scores = approx.clone() / (query.shape[0] if normalize else 1)
@@ -339,10 +343,10 @@ def binary_rerank(
     rest[cand] = False
     if c and bool(rest.any()):
         finite = exact[torch.isfinite(exact)]
-        floor = float(finite.min()) if finite.numel() else 0.0
+        lowest = float(finite.min()) if finite.numel() else 0.0
         top_rest = float(scores[rest].max())
-        if math.isfinite(top_rest) and top_rest >= floor:
-            scores[rest] -= top_rest - floor + 1e-4 * (1.0 + abs(floor))  # strictly below every re-ranked frame
+        if math.isfinite(top_rest) and top_rest >= lowest:
+            scores[rest] -= top_rest - lowest + 1e-4 * (1.0 + abs(lowest))  # strictly below every re-ranked frame
     scores[cand] = exact.to(scores.dtype)
     if not return_argmax:
         return scores
@@ -604,8 +608,10 @@ def score_compressed(
     aggregation: str = "token_max",
     normalize: bool = False,
     return_argmax: bool = False,
+    floor: float | None = None,
 ) -> "torch.Tensor | tuple[torch.Tensor, MaxSimArgmax]":
-    """MaxSim of ``query`` against compressed documents; same outputs as :func:`clamr_frames.scoring.maxsim`.
+    """MaxSim of ``query`` against compressed documents; same outputs as :func:`clamr_frames.scoring.maxsim`
+    (``floor`` as there).
 
     fp16 (pooled) documents are scored directly; int8 documents are de-quantised a block of rows at a time; binary
     documents go through the Hamming prefilter and exact re-ranking (:func:`binary_rerank`).
@@ -626,11 +632,23 @@ def score_compressed(
         return binary_rerank(
             query, docs.tensors["bits"], docs.offsets, docs.fetch_fp16, candidates=docs.spec.rerank,
             modality_ids=docs.modality_ids, aggregation=aggregation, normalize=normalize, return_argmax=return_argmax,
+            floor=floor,
         )
     if docs.spec.codec == "fp16":
         return maxsim(query, docs.tensors["embeddings"], docs.offsets, aggregation=aggregation,
-                      modality_ids=docs.modality_ids, normalize=normalize, return_argmax=return_argmax)
-    return _chunked_score(query, docs.decode, docs.offsets, docs.modality_ids, aggregation, normalize, return_argmax)
+                      modality_ids=docs.modality_ids, normalize=normalize, return_argmax=return_argmax, floor=floor)
+    return _chunked_score(query, docs.decode, docs.offsets, docs.modality_ids, aggregation, normalize, return_argmax,
+                          floor=floor)
+
+
+def _index_modalities(modality_ids: "torch.Tensor", floor: float | None) -> list[int]:
+    """The ids that compete under modality_max in every block: the index's, plus padding's (0) with a floor."""
+    import torch
+
+    ids = {int(x) for x in torch.unique(modality_ids).tolist()}
+    if floor is not None and ids:
+        ids.add(0)
+    return sorted(ids)
 
 
 def _chunked_score(
@@ -641,6 +659,8 @@ def _chunked_score(
     aggregation: str,
     normalize: bool,
     return_argmax: bool,
+    *,
+    floor: float | None = None,
 ) -> Any:
     """maxsim over documents decoded block by block (whole documents per block), results merged."""
     import torch
@@ -649,9 +669,9 @@ def _chunked_score(
 
     off = torch.as_tensor(offsets, dtype=torch.int64)
     n_docs = int(off.numel()) - 1
-    kw: dict[str, Any] = {"aggregation": aggregation, "normalize": normalize}
+    kw: dict[str, Any] = {"aggregation": aggregation, "normalize": normalize, "floor": floor}
     if aggregation == "modality_max" and modality_ids is not None:
-        kw["modalities"] = sorted({int(x) for x in torch.unique(modality_ids).tolist()})
+        kw["modalities"] = _index_modalities(modality_ids, floor)
     scores, args = [], []
     d0 = 0
     while d0 < n_docs or (n_docs == 0 and not scores):

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clamr_frames._fs import atomic_write_bytes
+from clamr_frames._fs import atomic_write_bytes, sha256_file
 from clamr_frames.errors import IndexCacheError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -300,14 +300,10 @@ def _tensors(docs: "DocEmbeddings") -> dict[str, Any]:
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file, read in 1 MiB blocks (never the whole file in memory)."""
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return sha256_file(path)
     except OSError as e:
         raise IndexCacheError(path, f"cannot read ({e.strerror})") from None
-    return h.hexdigest()
 
 
 def _load_all(path: Path) -> "dict[str, Any]":

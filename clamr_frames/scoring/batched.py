@@ -1,6 +1,7 @@
 """Padded, differentiable MaxSim for training: every query of a batch against every document of a batch.
 
-Same numbers as the packed scorers in :mod:`clamr_frames.scoring.maxsim` (tested), computed on dense
+Same numbers as the packed scorers in :mod:`clamr_frames.scoring.maxsim` (tested; ``floor`` too, see there for
+the reference's zero padding), computed on dense
 ``[B, n_q, d]`` / ``[C, n_d, d]`` tensors with masks so that autograd flows. The losses build their
 ``[B, C]`` logits from :func:`score_matrix` (InfoNCE, pairwise) or ``[B, C, M]`` from
 :func:`per_modality_scores` (CLaMR's hard-positive / hard-negative losses).
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 from clamr_frames.errors import InputError
+from clamr_frames.scoring.maxsim import _PAD_MODALITY, _check_floor
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -31,6 +33,7 @@ def score_matrix(
     d_modality: Tensor | None = None,
     modalities: Sequence[int] | None = None,
     normalize: bool = False,
+    floor: float | None = None,
 ) -> Tensor:
     """MaxSim scores of ``B`` queries against ``C`` documents: ``[B, C]``, differentiable.
 
@@ -44,6 +47,10 @@ def score_matrix(
         d_modality: ``[C, n_d]`` modality id per document token (required for ``modality_max``).
         modalities: competing modality ids for ``modality_max`` (default: all ids present in real tokens).
         normalize: divide by each query's number of real tokens (the CLaMR losses do).
+        floor: lower bound of each real query token's best similarity in a document with real tokens (``0.0``:
+            the reference's zero padding; under ``modality_max`` only the OTHER group, as
+            :func:`~clamr_frames.scoring.modality_max`). No gradient flows through a floored match, as none flows
+            through the reference's zero padding vectors.
 
     Returns:
         ``[B, C]`` float32 (float64 for float64 inputs); ``-inf`` for a document with no real (competing) token.
@@ -58,20 +65,24 @@ def score_matrix(
         tensor([[1.5000, 1.0000]])
         >>> score_matrix(q, torch.tensor([[True, False]]), d, d_mask, normalize=True)  # only query token 0
         tensor([[1., 0.]])
+        >>> score_matrix(-q, None, d, d_mask), score_matrix(-q, None, d, d_mask, floor=0.0)   # all sims <= 0
+        (tensor([[-0.5000, -1.0000]]), tensor([[0., 0.]]))
     """
+    floor = _check_floor(floor)
     if aggregation == "token_max":
         import torch
 
         qc, qm, dc, dm, ct = _prepare(q, q_mask, d, d_mask)
         with torch.autocast(device_type=qc.device.type, enabled=False):
             sims = torch.einsum("bqh,csh->bcqs", qc.to(ct), dc.to(ct))
-        out = _masked_maxsim(sims, qm, dm)
-        _check_finite(out, dm)
+        out = _masked_maxsim(sims, qm, dm, floor, dm.any(-1))
+        _check_finite(out, dm.any(-1))
         return out / qm.sum(-1, keepdim=True).to(ct) if normalize else out
     if aggregation == "modality_max":
         if d_modality is None:
             raise InputError("aggregation='modality_max' needs d_modality (a modality id per document token)")
-        per_mod = per_modality_scores(q, q_mask, d, d_mask, d_modality, modalities=modalities, normalize=normalize)
+        per_mod = per_modality_scores(q, q_mask, d, d_mask, d_modality, modalities=modalities, normalize=normalize,
+                                      floor=floor)
         return per_mod.max(-1).values
     raise InputError(f"unknown aggregation {aggregation!r}; expected 'token_max' or 'modality_max'")
 
@@ -85,10 +96,13 @@ def per_modality_scores(
     *,
     modalities: Sequence[int] | None = None,
     normalize: bool = False,
+    floor: float | None = None,
 ) -> Tensor:
     """Per-modality MaxSim-sums ``[B, C, M]``: column ``m`` scores only the tokens of ``modalities[m]``.
 
-    A modality absent from a document scores ``-inf`` in its column. ``score_matrix(...,
+    A modality absent from a document scores ``-inf`` in its column. With ``floor`` (the reference's zero
+    padding) the OTHER column (id 0) is floored per query token and present in every document with a real token;
+    by default 0 then competes even where no real token has it. ``score_matrix(...,
     aggregation="modality_max")`` is the max over the last dimension. Pass ``modalities`` explicitly (e.g.
     ``tuple(Modality)``) when the columns must line up across batches, as the hard losses need.
 
@@ -109,17 +123,23 @@ def per_modality_scores(
     if d_modality.dtype.is_floating_point:
         raise InputError(f"d_modality must be integers, got dtype {d_modality.dtype}")
     mod = d_modality.to(dc.device)
+    floor = _check_floor(floor)
     if modalities is None:
         mods = tuple(int(m) for m in torch.unique(mod[dm]).tolist())
+        if floor is not None and mods and _PAD_MODALITY not in mods:
+            mods = tuple(sorted((_PAD_MODALITY, *mods)))
     else:
         mods = tuple(int(m) for m in modalities)
         if not mods:
             raise InputError("modalities is empty: name at least one modality id that competes")
     with torch.autocast(device_type=qc.device.type, enabled=False):
         sims = torch.einsum("bqh,csh->bcqs", qc.to(ct), dc.to(ct))
-    cols = [_masked_maxsim(sims, qm, dm & (mod == m)) for m in mods]
+    nonempty = dm.any(-1)
+    cols = [_masked_maxsim(sims, qm, dm & (mod == m), floor if m == _PAD_MODALITY else None, nonempty) for m in mods]
     out = torch.stack(cols, -1) if cols else sims.new_empty((*sims.shape[:2], 0))
-    _check_finite(out, torch.stack([dm & (mod == m) for m in mods], -1) if mods else dm[:, :0])
+    present = [(dm & (mod == m)).any(-1) | (nonempty if floor is not None and m == _PAD_MODALITY else False)
+               for m in mods]
+    _check_finite(out, torch.stack(present, -1) if mods else torch.zeros_like(dm[:, :0]))
     return out / qm.sum(-1).to(ct).view(-1, 1, 1) if normalize else out
 
 
@@ -158,22 +178,28 @@ def _mask(mask: Any, shape, name: str, device) -> Tensor:
     return mask.to(device=device, dtype=torch.bool)
 
 
-def _masked_maxsim(sims: Tensor, qm: Tensor, tok_mask: Tensor) -> Tensor:
-    """``sims`` [B, C, n_q, n_d] -> [B, C]: max over allowed document tokens, summed over real query tokens."""
+def _masked_maxsim(sims: Tensor, qm: Tensor, tok_mask: Tensor, floor: float | None = None,
+                   nonempty: Tensor | None = None) -> Tensor:
+    """``sims`` [B, C, n_q, n_d] -> [B, C]: max over allowed document tokens, summed over real query tokens.
+
+    With ``floor``, each maximum of a ``nonempty`` [C] document is at least ``floor`` (padding that scores it).
+    """
     import torch
 
     if sims.shape[-1] == 0:
         best = sims.new_full(sims.shape[:-1], float("-inf"))
     else:
         best = sims.masked_fill(~tok_mask[None, :, None, :], float("-inf")).max(-1).values
+    if floor is not None:
+        # clamp keeps NaN (bad embeddings must still be reported) and passes no gradient to a floored match
+        best = torch.where(nonempty[None, :, None], best.clamp(min=floor), best)
     return best.masked_fill(~qm[:, None, :], 0.0).sum(-1)
 
 
-def _check_finite(scores: Tensor, tok_mask: Tensor) -> None:
-    """NaN anywhere, or +-inf where the document has scored tokens, means bad embeddings."""
+def _check_finite(scores: Tensor, present: Tensor) -> None:
+    """NaN anywhere, or +-inf where a (document, column) has something to match (``present`` [C] or [C, M])."""
     import torch
 
-    present = tok_mask.any(1)  # [C] or [C, M]
     bad = torch.isnan(scores) | (~torch.isfinite(scores) & present.unsqueeze(0))
     if bool(bad.any()):
         b, c = (int(i) for i in torch.nonzero(bad)[0, :2])

@@ -3,10 +3,19 @@
 Two aggregations, as in CLaMR (``reference/clamr_notes.md`` §4):
 
 - ``token_max`` (ColBERT / LI_context): for each query token, the best similarity over all the document's
-  tokens; the score is the sum over query tokens. Same as the reference
-  ``einsum("bqd,csd->bcqs").amax(-1).sum(-1)``.
+  tokens; the score is the sum over query tokens.
 - ``modality_max`` (LI_mw): the same MaxSim-sum computed per modality (tokens of other modalities excluded),
   then the best modality. A modality a document lacks scores ``-inf`` there and never wins.
+
+Padding (``floor``). The reference (``github.com/meetdavidwan/clamr``) scores documents padded to 2048 tokens
+whose padding embeddings are zero vectors (``padding="max_length"``, then ``proj * attention_mask``), and takes
+``einsum("bqd,csd->bcqs").amax(-1).sum(-1)`` over *all* 2048 positions. A zero vector has similarity 0 with every
+query token, so each query token's best match is floored at 0: ``score = sum_q max(0, max_t <q, t>)``. Without
+``floor`` these functions score the real tokens only (``sum_q max_t <q, t>``, ColBERT), which ranks documents
+differently whenever a query token's similarities are all negative in some document. ``floor=0.0`` gives the
+reference's numbers exactly; under ``modality_max`` the padding belongs to the reference's group 0 (padding and
+template tokens, :attr:`~clamr_frames.types.Modality.OTHER` here), so only that group is floored, and it competes
+in every non-empty document as the padding group does in the reference.
 
 Documents come packed (``[N_tok, d]`` + ``offsets``, see :mod:`clamr_frames.scoring.packing`), never padded.
 Similarities are accumulated in float32 (float64 if an input is float64) whatever the storage dtype, in
@@ -14,7 +23,10 @@ token chunks of bounded size, so memory stays ``O(chunk_tokens * (d + n_q))`` on
 
 Conventions shared by every function here:
 
-- a document with no (scored) tokens gets score ``-inf`` and argmax ``-1``;
+- a document with no (scored) tokens gets score ``-inf`` and argmax ``-1`` (also with ``floor``: a document with
+  no tokens at all has nothing to pad);
+- with ``floor``, a query token whose best real similarity is below the floor matched padding: its similarity is
+  the floor and its argmax ``-1`` (a real token at exactly the floor wins);
 - argmax token indices are *global* rows of ``doc_embeddings`` (``offsets[i] <= index < offsets[i + 1]``);
 - among equal similarities the earliest token wins;
 - NaN (or a NaN/inf that reaches a score) raises :class:`~clamr_frames.errors.InputError`;
@@ -24,6 +36,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Sequence
 
@@ -49,13 +62,13 @@ class MaxSimArgmax(NamedTuple):
     Attributes:
         token_index: ``[n_docs, n_q]`` int64, global row of ``doc_embeddings`` of the matched token (under
             ``modality_max``: the best token *within the winning modality*); ``-1`` for a document with no
-            scored token.
+            scored token, and with ``floor`` where the query token matched padding.
         similarity: ``[n_docs, n_q]`` similarity of that match (``-inf`` where ``token_index`` is -1).
         modality: ``[n_docs]`` int64 winning modality id (``modality_max``), ``-1`` when none; ``None`` under
             ``token_max``.
         token_modality: ``[n_docs, n_q]`` int64, per query token the modality id of its best-matching token over
-            all competing modalities (the per-token vote CLaMR's "modality accuracy" uses), ``-1`` when none;
-            ``None`` under ``token_max`` without ``modality_ids``.
+            all competing modalities (the per-token vote CLaMR's "modality accuracy" uses; padding counts as
+            OTHER, as in the reference), ``-1`` when none; ``None`` under ``token_max`` without ``modality_ids``.
         modality_scores: ``[n_docs, M]`` the per-modality MaxSim-sums (``-inf`` for an absent modality),
             columns in the order of ``modalities``; ``None`` under ``token_max``.
         modalities: the competing modality ids, in column order; ``None`` under ``token_max``.
@@ -77,6 +90,7 @@ def token_max(
     normalize: bool = False,
     return_argmax: bool = False,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    floor: float | None = None,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """ColBERT MaxSim: ``score[i] = sum_q max_{t in doc i} <query[q], doc_embeddings[t]>``.
 
@@ -87,6 +101,8 @@ def token_max(
         normalize: divide scores by ``n_q`` (the training losses' normalisation by query length).
         return_argmax: also return the matched token of each query token.
         chunk_tokens: tokens scored at a time (bounds memory; results do not depend on it).
+        floor: lower bound of each query token's best similarity (``0.0``: the reference's zero padding, see
+            the module docstring); ``None`` (default): real tokens only.
 
     Returns:
         ``scores`` ``[n_docs]`` float32 (float64 for float64 inputs); ``-inf`` for a document without tokens.
@@ -108,13 +124,18 @@ def token_max(
         (tensor([1.5000, 1.0000,   -inf]), tensor([[ 0,  1],
                 [ 2,  2],
                 [-1, -1]]))
+        >>> far = torch.tensor([[-0.5, -0.5], [-1.0, 0.0]])   # doc 0: every similarity of query token 0 < 0
+        >>> token_max(q, far, [0, 2]), token_max(q, far, [0, 2], floor=0.0)   # -0.5 + 0 vs 0 + 0
+        (tensor([-0.5000]), tensor([0.]))
     """
     import torch
 
     with torch.no_grad():
         q, emb, off = _check_inputs(query, doc_embeddings, offsets, chunk_tokens)
+        floor = _check_floor(floor)
         vals, arg = _doc_maxima(q, emb, off, None, 0, chunk_tokens)
-        scores = _scores(vals, arg, off)[:, 0]
+        present = _apply_floor(vals, arg, off, floor, (0,))
+        scores = _scores(vals, present, off)[:, 0]
         if normalize:
             scores = scores / q.shape[0]
         if return_argmax:
@@ -132,6 +153,7 @@ def modality_max(
     normalize: bool = False,
     return_argmax: bool = False,
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
+    floor: float | None = None,
 ) -> Tensor | tuple[Tensor, MaxSimArgmax]:
     """CLaMR LI_mw: ``score[i] = max_m sum_q max_{t in doc i, modality(t) = m} <query[q], doc_embeddings[t]>``.
 
@@ -147,6 +169,9 @@ def modality_max(
         normalize: divide scores (and ``modality_scores``) by ``n_q``.
         return_argmax: also return a :class:`MaxSimArgmax`.
         chunk_tokens: tokens scored at a time (results do not depend on it).
+        floor: the reference's zero padding (``0.0``): OTHER (id 0, the reference's padding group) is floored
+            per query token and competes in every non-empty document; by default it is then added to the
+            competing ids. Given ``modalities`` without 0, padding does not compete and ``floor`` has no effect.
 
     Returns:
         ``scores`` ``[n_docs]`` (``-inf`` for a document with no competing token), and with ``return_argmax``
@@ -174,8 +199,11 @@ def modality_max(
 
     with torch.no_grad():
         q, emb, off = _check_inputs(query, doc_embeddings, offsets, chunk_tokens)
+        floor = _check_floor(floor)
         mod_ids = _check_modality_ids(modality_ids, emb)
         mods = _competing(mod_ids, modalities)
+        if floor is not None and modalities is None and mods and _PAD_MODALITY not in mods:
+            mods = tuple(sorted((_PAD_MODALITY, *mods)))  # the padding group exists in every padded document
         n_docs, n_q = off.numel() - 1, q.shape[0]
         if not mods:  # no token at all, so nothing competes
             scores = torch.full((n_docs,), float("-inf"), dtype=_compute_dtype(q, emb), device=emb.device)
@@ -185,13 +213,14 @@ def modality_max(
             return scores, MaxSimArgmax(none, torch.full_like(none, float("-inf"), dtype=scores.dtype),
                                         none[:, 0].clone(), none.clone(), scores[:, None][:, :0], ())
         vals, arg = _doc_maxima(q, emb, off, (mod_ids, mods), len(mods), chunk_tokens)
-        per_mod = _scores(vals, arg, off)  # [n_docs, M]
+        present = _apply_floor(vals, arg, off, floor, tuple(g for g, m in enumerate(mods) if m == _PAD_MODALITY))
+        per_mod = _scores(vals, present, off)  # [n_docs, M]
         if normalize:
             per_mod = per_mod / n_q
         scores, win = per_mod.max(dim=1)  # first maximum wins ties: order of ``mods``
         if not return_argmax:
             return scores
-        return scores, _modality_argmax(vals, arg, per_mod, win, mods)
+        return scores, _modality_argmax(vals, arg, present, per_mod, win, mods)
 
 
 def maxsim(
@@ -207,7 +236,7 @@ def maxsim(
     """Score packed documents against ``query`` with the named aggregation (dispatches to the two above).
 
     ``modality_ids`` is required for ``modality_max`` and optional for ``token_max``. Other keywords
-    (``normalize``, ``chunk_tokens``, ``modalities``) pass through. With ``return_argmax`` the second element
+    (``normalize``, ``chunk_tokens``, ``modalities``, ``floor``) pass through. With ``return_argmax`` the second element
     is always a :class:`MaxSimArgmax` (for ``token_max`` it carries ``token_index``, ``similarity`` and, when
     ``modality_ids`` is given, each match's ``token_modality``), so callers need not branch on aggregation.
 
@@ -234,12 +263,14 @@ def maxsim(
         with torch.no_grad():
             chunk_tokens = kw.pop("chunk_tokens", DEFAULT_CHUNK_TOKENS)
             normalize = kw.pop("normalize", False)
+            floor = _check_floor(kw.pop("floor", None))
             if kw:
                 raise InputError(f"unexpected keyword(s) for maxsim: {sorted(kw)}")
             q, emb, off = _check_inputs(query, doc_embeddings, offsets, chunk_tokens)
             mod_ids = None if modality_ids is None else _check_modality_ids(modality_ids, emb)
             vals, arg = _doc_maxima(q, emb, off, None, 0, chunk_tokens)
-            scores = _scores(vals, arg, off)[:, 0]
+            present = _apply_floor(vals, arg, off, floor, (0,))
+            scores = _scores(vals, present, off)[:, 0]
             if normalize:
                 scores = scores / q.shape[0]
             idx = arg[:, 0]
@@ -247,6 +278,8 @@ def maxsim(
             if mod_ids is not None:
                 if mod_ids.numel():
                     tok_mod = torch.where(idx >= 0, mod_ids.to(torch.int64)[idx.clamp(min=0)], -1)
+                    # a token that matched padding votes for the padding's group, as in the reference
+                    tok_mod = torch.where((idx < 0) & present, _PAD_MODALITY, tok_mod)
                 else:
                     tok_mod = idx.clone()  # no tokens at all: every entry is already -1
             return scores, MaxSimArgmax(idx, vals[:, 0], token_modality=tok_mod)
@@ -259,6 +292,39 @@ def maxsim(
 
 # --------------------------------------------------------------------------------------------------------------
 # internals
+
+
+#: The modality id of the reference's padding (its group 0: padding and template tokens; OTHER here).
+_PAD_MODALITY = 0
+
+
+def _check_floor(floor: Any) -> float | None:
+    if floor is None:
+        return None
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not math.isfinite(floor):
+        raise InputError(f"floor must be a finite number or None, got {floor!r}")
+    return float(floor)
+
+
+def _apply_floor(vals: Tensor, arg: Tensor, off: Tensor, floor: float | None, groups: tuple[int, ...]) -> Tensor:
+    """Floor the per-query-token maxima of ``groups`` in place (the reference's zero padding); return presence.
+
+    ``vals`` / ``arg`` are ``[n_docs, G, n_q]`` from :func:`_doc_maxima`. Presence ``[n_docs, G]`` says which
+    (document, group) has something to match: a real token, or, for a floored group, padding, which every
+    document with at least one token has. A floored match gets the floor as similarity and ``-1`` as argmax.
+    """
+    import torch
+
+    present = arg[..., 0] >= 0
+    if floor is None or not groups:
+        return present
+    nonempty = (off[1:] > off[:-1]).to(vals.device)
+    for g in groups:
+        hit = nonempty[:, None] & (vals[:, g] < floor)  # -inf (no token of the group) counts as below; NaN not
+        vals[:, g] = torch.where(hit, torch.full_like(vals[:, g], floor), vals[:, g])
+        arg[:, g] = torch.where(hit, torch.full_like(arg[:, g], -1), arg[:, g])
+        present[:, g] |= nonempty
+    return present
 
 
 def _compute_dtype(*tensors: Tensor):
@@ -485,12 +551,12 @@ def _merge(out_v: Tensor, out_a: Tensor, rows: Tensor, v: Tensor, a: Tensor) -> 
     out_a[rows] = torch.where(better, a, cur_a)
 
 
-def _scores(vals: Tensor, arg: Tensor, off: Tensor) -> Tensor:
+def _scores(vals: Tensor, present: Tensor, off: Tensor) -> Tensor:
     """Sum over query tokens; raise if a present (document, group) got a NaN/inf score."""
     import torch
 
     scores = vals.sum(-1)
-    bad = (arg[..., 0] >= 0) & ~torch.isfinite(scores)
+    bad = present & ~torch.isfinite(scores)
     if bool(bad.any()):
         docs = torch.nonzero(bad.any(-1)).squeeze(1).tolist()
         shown = ", ".join(map(str, docs[:10])) + (", ..." if len(docs) > 10 else "")
@@ -502,12 +568,12 @@ def _scores(vals: Tensor, arg: Tensor, off: Tensor) -> Tensor:
     return scores
 
 
-def _modality_argmax(vals: Tensor, arg: Tensor, per_mod: Tensor, win: Tensor, mods: tuple[int, ...]) -> MaxSimArgmax:
+def _modality_argmax(vals: Tensor, arg: Tensor, present: Tensor, per_mod: Tensor, win: Tensor,
+                     mods: tuple[int, ...]) -> MaxSimArgmax:
     import torch
 
     dev = vals.device
     mod_t = torch.tensor(mods, dtype=torch.int64, device=dev)
-    present = arg[..., 0] >= 0  # [n_docs, M]
     any_present = present.any(-1)
     n_q = vals.shape[-1]
     idx = win.view(-1, 1, 1).expand(-1, 1, n_q)

@@ -3,7 +3,13 @@
 It sees only scores and timestamps (no video, no model). Use :func:`select_frames` (validates the input
 and looks the policy up by name) or call a policy from :data:`POLICIES` directly. Names are the same in
 Python, the CLI (``--policy``) and the lmms-eval model args: ``topk``, ``nms``, ``adaptive``,
-``inverse-transform``, ``hybrid``, ``uniform``, ``gated``.
+``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, and the exact reproductions of the published
+selectors ``aks`` and ``bolt``.
+
+Every policy returns ``k`` indices sorted by time. They are distinct, except from a policy that declares
+``repeats = True`` (the built-in one is ``bolt``, which shows a frame once per CDF target that lands on it,
+as BOLT's released code does): its indices may repeat, and a ``Selection`` built from them repeats the
+frame as often.
 
 >>> import numpy as np
 >>> scores = np.array([0.1, 0.2, 0.9, 0.8, 0.1, 0.1, 0.7, 0.1])
@@ -26,6 +32,8 @@ from clamr_frames.errors import ClamrFramesError, InputError
 from clamr_frames.select.policies import (
     _as_inputs,
     adaptive,
+    aks,
+    bolt,
     gated,
     hybrid,
     inverse_transform,
@@ -39,6 +47,8 @@ __all__ = [
     "POLICIES",
     "Policy",
     "adaptive",
+    "aks",
+    "bolt",
     "gated",
     "get_policy",
     "hybrid",
@@ -52,7 +62,8 @@ __all__ = [
 ]
 
 Policy = Callable[..., np.ndarray]
-"""``policy(scores[n], timestamps[n], k, *, seed=0, **knobs) -> int64 indices`` (sorted, distinct)."""
+"""``policy(scores[n], timestamps[n], k, *, seed=0, **knobs) -> int64 indices`` (sorted; distinct unless the
+policy has the attribute ``repeats = True``)."""
 
 POLICIES: dict[str, Policy] = {
     "topk": topk,
@@ -62,6 +73,8 @@ POLICIES: dict[str, Policy] = {
     "hybrid": hybrid,
     "uniform": uniform,
     "gated": gated,
+    "aks": aks,
+    "bolt": bolt,
 }
 
 
@@ -81,7 +94,7 @@ def get_policy(name: str) -> Policy:
     >>> get_policy("best")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, gated, hybrid, ...
+    clamr_frames.errors.InputError: unknown selection policy 'best'; valid policies: adaptive, aks, bolt, ...
     """
     if not isinstance(name, str) or _canonical(name) not in POLICIES:
         raise InputError(f"unknown selection policy {name!r}; valid policies: {', '.join(sorted(POLICIES))}")
@@ -91,8 +104,8 @@ def get_policy(name: str) -> Policy:
 def register_policy(name: str, policy: Policy, *, overwrite: bool = False) -> None:
     """Add a policy under ``name`` so ``select_frames``, the CLI and the harness can use it.
 
-    The policy must follow the common signature and return distinct in-range indices
-    (:func:`select_frames` checks and sorts them).
+    The policy must follow the common signature and return ``k`` in-range indices, distinct unless the
+    callable has the attribute ``repeats = True`` (:func:`select_frames` checks and sorts them).
 
     >>> register_policy("first", lambda s, t, k, *, seed=0: np.arange(k))
     >>> select_frames(np.zeros(5), None, 2, policy="first")
@@ -143,8 +156,12 @@ def select_frames(
         policy: a name in :data:`POLICIES`.
         seed: for policies with randomness (the built-in ones are deterministic).
         **knobs: policy-specific settings (``min_gap`` for ``nms``, ``depth``/``threshold`` for
-            ``adaptive``, ``alpha`` for ``inverse-transform``, ``uniform_share`` for ``hybrid``,
-            ``gate``/``min_gap`` for ``gated``).
+            ``adaptive`` and ``aks``, ``alpha`` for ``inverse-transform`` and ``bolt``, ``uniform_share`` for
+            ``hybrid``, ``gate``/``min_gap`` for ``gated``).
+
+    Returns:
+        ``k`` indices (all ``n`` when ``k >= n``), ascending; distinct unless the policy declares
+        ``repeats`` (``bolt``), whose repeated indices come back repeated.
 
     Raises:
         InputError: mismatched or non-1-D arrays, no candidates, non-finite scores or timestamps,
@@ -170,9 +187,10 @@ def select_frames(
     if out.ndim != 1 or not np.issubdtype(out.dtype, np.integer):
         raise ClamrFramesError(f"selection policy {name!r} returned {out.dtype} of shape {out.shape}, not 1-D integers")
     out = np.sort(out.astype(np.int64))
-    if out.size != k or (out.size and (out[0] < 0 or out[-1] >= n)) or np.any(np.diff(out) == 0):
+    repeats = bool(getattr(fn, "repeats", False))
+    if out.size != k or (out.size and (out[0] < 0 or out[-1] >= n)) or (not repeats and np.any(np.diff(out) == 0)):
+        kind = "indices" if repeats else "distinct indices"
         raise ClamrFramesError(
-            f"selection policy {name!r} broke its contract: wanted {k} distinct indices in [0, {n}), "
-            f"got {out.tolist()[:20]}"
+            f"selection policy {name!r} broke its contract: wanted {k} {kind} in [0, {n}), got {out.tolist()[:20]}"
         )
     return out

@@ -4,8 +4,9 @@ Every policy has the same calling convention::
 
     policy(scores: np.ndarray[n], timestamps: np.ndarray[n], k: int, *, seed: int = 0, **knobs) -> np.ndarray[int64]
 
-and returns ``k`` distinct indices into the candidates, sorted ascending. Candidates are given in time order
-(timestamps non-decreasing), so index order is time order. ``k >= n`` returns every index. The policies are
+and returns ``k`` indices into the candidates, sorted ascending, distinct except for ``bolt`` (which repeats a
+frame as BOLT does; see :func:`bolt`). Candidates are given in time order (timestamps non-decreasing), so
+index order is time order. ``k >= n`` returns every index. The policies are
 deterministic; ``seed`` is accepted everywhere so that a stochastic policy can join the registry without
 changing any caller, but none of the policies here draw random numbers (ties are broken by position:
 the earlier frame wins).
@@ -15,9 +16,14 @@ What each policy is modelled on (exact algorithms, defaults and numbers in
 
 - ``topk`` — plain top-k by score.
 - ``nms`` — top-k with temporal non-maximum suppression (no two picks closer than ``min_gap`` seconds).
-- ``adaptive`` — AKS's judge-and-split (CVPR 2025): a peaked segment keeps its top frames, a flat one is
-  halved and its budget split.
-- ``inverse-transform`` — BOLT's inverse transform sampling (CVPR 2025), made collision-free.
+- ``aks`` — AKS's adaptive keyframe sampling (CVPR 2025) exactly as its released code runs it: judge by
+  the top-k of the global budget, split flat segments, uniform fallback when the leaves fall short of k.
+- ``adaptive`` — a variant of AKS's judge-and-split that always returns k frames chosen by the scores
+  (its own budget rule and, by default, its own judge statistic; see its docstring).
+- ``bolt`` — BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it, repeated
+  frames kept.
+- ``inverse-transform`` — a collision-free variant of BOLT's sampling (its own quantile targets; repeats
+  moved to the nearest unused frame).
 - ``hybrid`` — a share of the budget on uniform coverage, the rest on top-k.
 - ``uniform`` — the baseline, lmms-eval's ``np.linspace(0, N - 1, k, dtype=int)`` over the candidates (the same
   frames as lmms-eval when the candidates are all native frames).
@@ -35,6 +41,8 @@ from clamr_frames.errors import InputError
 
 __all__ = [
     "adaptive",
+    "aks",
+    "bolt",
     "gated",
     "hybrid",
     "inverse_transform",
@@ -145,7 +153,11 @@ def _int_knob(name: str, value: Any, *, low: int) -> int:
 def peakiness(scores: np.ndarray, k: int = 3) -> float:
     """How much the best frames stand out: mean of the top-``k`` min-max-normalised scores minus the mean of all.
 
-    This is AKS's judge statistic. It is scale-free (scores are min-max normalised first), lies in [0, 1],
+    This is the form of AKS's judge statistic, but AKS takes ``k`` = its frame budget M (the top 32 or 64
+    frames of a segment; see :func:`aks`), while the default here is the top 3, tuned to tell a needle a few
+    frames wide from noise (the numbers below). The two are on different scales: a threshold tuned for one
+    (AKS's ``t1``: 0.8 on Video-MME) does not carry over to the other; pass ``k=M`` for AKS's statistic of a
+    whole profile. It is scale-free (scores are min-max normalised first), lies in [0, 1],
     is 0 for a constant profile and close to 1 for a few high frames over a flat floor. Symmetric noise
     scores about 0.5 whatever its scale; a right-skewed floor scores higher (there is no telling a heavy
     tail from sparse needles without a model of the floor).
@@ -156,8 +168,9 @@ def peakiness(scores: np.ndarray, k: int = 3) -> float:
 
     Args:
         scores: [n] per-candidate scores (finite).
-        k: how many top scores to average (clipped to n). Small, so that a needle a few frames wide is
-            not diluted by the floor; 3 rather than 1 so that one outlier frame weighs less.
+        k: how many top scores to average (clipped to n). Small by default, so that a needle a few frames
+            wide is not diluted by the floor; 3 rather than 1 so that one outlier frame weighs less. AKS
+            uses its frame budget here.
 
     >>> peakiness(np.zeros(10))
     0.0
@@ -298,7 +311,7 @@ def adaptive(
     threshold: float = 0.8,
     peak_k: int | None = None,
 ) -> np.ndarray:
-    """AKS-style judge-and-split: peaked segments keep their top frames, flat ones split their budget in halves.
+    """A variant of AKS's judge-and-split that always returns ``k`` frames chosen by the scores.
 
     Scores are min-max normalised over the whole video. The root segment (all candidates, depth 0) gets
     budget ``k``. JUDGE a segment with budget ``b`` at depth ``d``: if ``mean(top-k' of its scores) − mean(its
@@ -306,16 +319,28 @@ def adaptive(
     ``d < depth``, it is halved (by candidate count, which is by time on a uniform candidate grid) and each
     half gets half the budget (coverage); at ``d == depth`` it is a leaf. Leaves' picks are unioned.
 
-    Differences from AKS's released ``frame_select.py`` (defaults t1 = 0.8, all_depth = 5 are kept here), all so
-    that exactly ``k`` distinct frames come back for any ``k``:
+    The exact AKS is :func:`aks` (policy ``aks``). This variant keeps AKS's defaults (t1 = 0.8,
+    all_depth = 5) and differs on purpose in two ways:
 
-    - AKS gives a leaf at depth d ``int(M / 2**d)`` frames, which loses frames when ``k`` is not a power of 2
-      and gives 0 frames to bins once ``2**d > k``. Here an odd budget's extra frame goes to the half with
-      the higher peak score, a segment with budget 1 is not split further, and a half with fewer candidates
-      than its share passes the surplus to its sibling.
-    - ``k'`` is the segment's own budget by default (``peak_k=None``); AKS uses ``M' = M`` (the global k) at
-      every level, available as ``peak_k=k``. With the budget as ``k'``, a peak narrower than the budget
-      keeps splitting until the budget matches it, instead of pulling in flat frames around it.
+    - **The judge statistic.** By default (``peak_k=None``) ``k'`` is the segment's *own* budget ``b``, so a
+      segment is judged by the mean of its best ``b`` scores; AKS judges every segment, at every depth, by
+      the mean of its top ``M`` scores with ``M`` the *global* budget. With the budget as ``k'``, a peak
+      narrower than the budget keeps splitting until the budget matches it, instead of pulling in flat
+      frames around it. ``peak_k=k`` gives AKS's statistic.
+    - **The budget.** AKS gives a leaf at depth d ``int(k / 2**d)`` frames and, when the leaves add up to
+      fewer than ``k`` (``k`` not a multiple of ``2**d`` for a leaf's depth, which always happens for a
+      flat profile when ``k < 2**depth``, or a leaf shorter than its share), its evaluation code throws the
+      selection away and samples ``k`` frames uniformly. Here nothing is thrown away: an odd budget's extra
+      frame goes to the half with the higher peak score, a segment with budget 1 is not split further, and
+      a half with fewer candidates than its share passes the surplus to its sibling, so exactly ``k``
+      distinct frames come back for any ``k``, always chosen by the scores.
+
+    So ``adaptive(..., peak_k=k)`` picks exactly what :func:`aks` picks when ``k`` is a power of two
+    ``>= 2**depth`` and every leaf holds its share (``tests/test_select_reference.py`` checks this on random
+    profiles); with the default ``peak_k`` the two agree on most profiles at such ``k`` and differ where a
+    segment's best ``b`` frames stand out but its best ``k`` do not. At ``k = 100`` (the CLaMR table's budget)
+    a flat-ish profile makes AKS uniform, while this variant still spreads a score-chosen top-3 or so
+    over each of the 32 bins.
 
     Args:
         depth: maximum number of halvings (AKS ``all_depth``; ``2**depth`` finest bins).
@@ -323,7 +348,8 @@ def adaptive(
             normalisation, so ``threshold >= 1`` means "always split" (binned top-k, AKS's BIN mode) and
             ``threshold < 0`` means "never split" (plain top-k, AKS's TOP mode). AKS tuned 0.2–0.4 on
             LongVideoBench and 0.6–0.8 on Video-MME with BLIP scores.
-        peak_k: ``k'`` in the judge statistic (see above).
+        peak_k: ``k'`` in the judge statistic: None (default) for the segment's own budget, ``k`` for AKS's
+            top-M of the global budget.
 
     >>> s = np.zeros(16); s[[2, 3]] = 1.0             # a two-frame needle in the first half
     >>> adaptive(s, None, 4, depth=2, threshold=0.7)  # root flat-ish (0.375), first half peaked (0.75)
@@ -380,22 +406,31 @@ def inverse_transform(
     seed: int = 0,
     alpha: float = 3.0,
 ) -> np.ndarray:
-    """BOLT-style inverse transform sampling: ``k`` evenly spaced quantiles of the score CDF, collision-free.
+    """A collision-free variant of BOLT's inverse transform sampling: ``k`` distinct frames at quantiles of the CDF.
 
     ``w = minmax(scores) ** alpha`` is taken as a probability mass per candidate (candidates are evenly
-    spaced in time, so this is a density over time); ``cdf = cumsum(w / sum(w))``; target quantiles are
-    the bin midpoints ``(i + 0.5) / k`` (BOLT uses ``linspace(1/k, 1 - 1/k, k)``, which repeats 0.5 at
-    k = 2) and each maps to the first candidate whose CDF reaches it. High-score regions get dense picks,
-    and every quantile gets a frame, which keeps some coverage of the rest.
+    spaced in time, so this is a density over time); ``cdf = cumsum(w / sum(w))``; each target quantile
+    maps to the first candidate whose CDF reaches it. High-score regions get dense picks, and every quantile
+    gets a frame, which keeps some coverage of the rest.
 
-    A sharp peak sends many quantiles to the same candidate (BOLT keeps the duplicates, returning fewer
-    frames). Here a quantile whose candidate is taken moves to the nearest unused candidate (in
-    position; a tie between left and right goes to the higher score, then the earlier frame), so
-    exactly ``k`` distinct frames come back and the extra frames pile up around the peak.
+    The exact BOLT is :func:`bolt` (policy ``bolt``). This variant differs on purpose in two ways, so it
+    never picks quite what BOLT picks:
+
+    - **Targets.** The bin midpoints ``(i + 0.5) / k``, where BOLT uses ``linspace(1/k, 1 - 1/k, k)`` (which
+      squeezes the targets towards the middle and repeats 0.5 at ``k = 2``).
+    - **Collisions.** A sharp peak sends several targets to the same candidate. BOLT keeps the repeats: it
+      returns ``k`` frames, some identical. Here a target whose candidate is taken moves to the nearest
+      unused candidate (in position; a tie between left and right goes to the higher score, then the earlier
+      frame), so exactly ``k`` distinct frames come back and the extra frames pile up around the peak.
+
+    As ``alpha`` grows, all the mass goes to the best frame, so BOLT repeats that one frame ``k`` times and
+    this variant takes a contiguous block of ``k`` frames around it: neither approaches top-k (which takes
+    the ``k`` best frames wherever they are). As ``alpha`` shrinks towards 0 every weight but the minimum's
+    tends to 1, so both approach uniform sampling.
 
     Args:
-        alpha: power (BOLT's ``power``: 3 for Video-MME/MLVU, 2.5 for LongVideoBench); > 0. Small alpha
-            approaches uniform sampling, large alpha approaches top-k. A constant profile is sampled uniformly.
+        alpha: power (BOLT's ``power``: 3 for Video-MME/MLVU, 2.5 for LongVideoBench); > 0. A constant profile
+            is sampled uniformly.
 
     >>> s = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
     >>> inverse_transform(s, None, 3)  # every quantile lands on frame 2; collisions go to its neighbours
@@ -527,3 +562,146 @@ def gated(
     if peakiness(s) >= g:
         return nms(s, t, k, seed=seed, min_gap=min_gap)
     return uniform(s, t, k, seed=seed)
+
+
+# -- exact reproductions of the published selectors -------------------------------------------------
+# Written from the algorithms as AKS's ``frame_select.py`` (ncTimTang/AKS) and BOLT's ``select_frames.py``
+# (sming256/BOLT) describe them, so that a row of a results table can say "AKS" or "BOLT" and mean it. The
+# improved variants stay under their own names (``adaptive``, ``inverse-transform``).
+
+
+def aks(
+    scores: np.ndarray,
+    timestamps: np.ndarray | None,
+    k: int,
+    *,
+    seed: int = 0,
+    threshold: float = 0.8,
+    depth: int = 5,
+) -> np.ndarray:
+    """AKS's adaptive keyframe sampling ("ADA", CVPR 2025) exactly as its released code runs it.
+
+    1. Min-max normalise the scores over the whole video.
+    2. JUDGE, starting from the whole video at depth 0: a segment whose mean of its top-``k`` scores minus
+       its mean score exceeds ``threshold`` is a leaf ("TOP": relevance dominates). ``k`` is the *global*
+       frame budget at every depth (AKS's ``n = max_num_frames``); a segment shorter than ``k`` averages all
+       its scores, so its statistic is 0 and it is never a leaf by peakiness. Otherwise, below ``depth`` it
+       is split into ``[: m // 2]`` and ``[m // 2 :]`` (BIN: coverage); at ``depth`` it is a leaf.
+    3. A leaf at depth ``d`` takes its top ``int(k / 2**d)`` frames (all of them if it has fewer); ties go to
+       the earlier frame, as ``heapq.nlargest`` orders them.
+    4. The union is the answer when it has ``k`` frames. When the leaves add up to fewer (``k`` not a
+       multiple of ``2**d`` for some leaf depth ``d``, or a leaf shorter than its share), AKS's evaluation
+       loaders (``load_video_index`` in its ``llava_vid.py``, ``load_video_frame_idx`` in its
+       ``llava_onevision.py``) drop the selection and sample ``np.linspace(0, N - 1, k, dtype=int)``
+       uniformly instead; so does this function, with N the number of candidates.
+
+    Deliberate differences, none of which changes a result the released code defines:
+
+    - a constant score profile (AKS divides 0 by 0 and judges NaNs) is normalised to zeros here: never
+      peaked, split to ``depth``, leaves take their earliest frames;
+    - ``k >= n`` returns every candidate (AKS returns every candidate when there are fewer than ``k``);
+    - AKS's second gate ``std > t2`` is left out: its default ``t2 = -100`` always passes.
+
+    The fallback is over the candidate grid: with 1-fps candidates (AKS scores one frame per second, as
+    its ``feature_extract.py`` does) the uniform frames are AKS's up to the grid's rounding.
+
+    Args:
+        threshold: AKS's ``t1`` (default 0.8, its Video-MME setting; its paper tuned 0.2–0.4 on LongVideoBench).
+        depth: AKS's ``all_depth`` (default 5: at most 32 bins).
+
+    See :func:`adaptive` for a variant that always returns ``k`` frames chosen by the scores.
+
+    >>> s = np.zeros(16); s[[2, 3]] = 1.0
+    >>> aks(s, None, 4, depth=2, threshold=0.7)  # every segment judged by its top 4: none peaked, 4 bins
+    array([ 2,  4,  8, 12])
+    >>> adaptive(s, None, 4, depth=2, threshold=0.7)  # judged by its own budget: the first half is peaked
+    array([ 2,  3,  8, 12])
+    >>> aks(s, None, 3, depth=2, threshold=0.7)  # int(3 / 2) + int(3 / 4) + ... < 3: uniform fallback
+    array([ 0,  7, 15])
+    """
+    s, _, k = _as_inputs(scores, timestamps, k)
+    n = s.size
+    if k >= n:
+        return _all(n)
+    t1 = _finite_knob("threshold", threshold)
+    max_depth = _int_knob("depth", depth, low=0)
+    z = _minmax(s)
+    picks: list[np.ndarray] = []
+    level = [(0, n)]
+    for d in range(max_depth + 1):
+        below: list[tuple[int, int]] = []
+        for lo, hi in level:
+            seg = z[lo:hi]
+            m = seg.size
+            top = np.partition(seg, m - min(k, m))[m - min(k, m):] if m else seg
+            peaked = m > 0 and float(top.mean() - seg.mean()) > t1
+            if peaked or d == max_depth:
+                share = int(k / 2**d)
+                picks.append(lo + _rank(seg)[:share])
+            else:
+                mid = lo + m // 2
+                below += [(lo, mid), (mid, hi)]
+        level = below
+    out = np.sort(np.concatenate(picks)).astype(np.int64) if picks else np.empty(0, dtype=np.int64)
+    if out.size < k:
+        return np.linspace(0, n - 1, k, dtype=int).astype(np.int64)
+    return out
+
+
+def bolt(
+    scores: np.ndarray,
+    timestamps: np.ndarray | None,
+    k: int,
+    *,
+    seed: int = 0,
+    alpha: float = 3.0,
+) -> np.ndarray:
+    """BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it: ``k`` frames, repeats kept.
+
+    ``w = minmax(scores) ** alpha``; ``cdf = cumsum(w / sum(w))``; the targets are
+    ``np.linspace(1/k, 1 - 1/k, k)`` and each goes to ``np.searchsorted(cdf, target)`` (side ``left``: the
+    first candidate whose CDF reaches it). Nothing is deduplicated: a sharp peak sends several targets to
+    the same candidate, and BOLT's frame loader (its ``qwen_vl_utils`` ``sample_frames``) decodes that frame
+    once per target, so the answering model sees ``k`` frames, some identical.
+
+    **Repeats.** The result holds ``k`` indices, sorted, with repeated indices where BOLT repeats a frame; this
+    is the one built-in policy whose indices are not distinct (``bolt.repeats`` is True, and
+    :func:`~clamr_frames.select.select_frames` accepts repeats only from such policies). A
+    :class:`~clamr_frames.selector.Selection` carries them through: ``indices``, ``timestamps``, ``scores``
+    and ``frames`` have ``k`` entries, a repeated frame appearing as often as BOLT shows it.
+
+    Deliberate differences, none of which changes a result the released code defines:
+
+    - a constant score profile (BOLT divides 0 by 0 and searches a NaN CDF) is sampled as a uniform density;
+    - a target past the end of the CDF (``k = 1``, whose single target is 1.0, when float rounding leaves
+      ``cdf[-1]`` below 1) maps to the last candidate, as BOLT's loader clips frame indices to the video;
+    - ``k >= n`` returns every candidate once.
+
+    Args:
+        alpha: BOLT's ``power``: 3 in its Video-MME and MLVU runs, 2.5 in its LongVideoBench runs
+            (``scripts/frame_selection.sh``); 1 means no power transform (BOLT's ``power=-1``).
+
+    See :func:`inverse_transform` for a variant that returns ``k`` distinct frames.
+
+    >>> s = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    >>> bolt(s, None, 3)  # all the mass on frame 2: every target lands there
+    array([2, 2, 2])
+    >>> bolt(np.ones(9), None, 3)  # flat: targets 1/3, 1/2, 2/3 of a uniform CDF
+    array([2, 4, 5])
+    """
+    s, _, k = _as_inputs(scores, timestamps, k)
+    n = s.size
+    if k >= n:
+        return _all(n)
+    a = _finite_knob("alpha", alpha, low=0.0, low_open=True)
+    w = _minmax(s) ** a
+    total = w.sum()
+    if not total > 0.0:  # constant profile (or every weight underflowed): uniform density
+        w = np.ones(n)
+        total = float(n)
+    cdf = np.cumsum(w / total)
+    targets = np.linspace(1.0 / k, 1.0 - 1.0 / k, k)
+    return np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1).astype(np.int64)
+
+
+bolt.repeats = True  # type: ignore[attr-defined]  # select_frames: this policy may repeat an index

@@ -34,6 +34,25 @@ OPTIMIZERS = ("adamw", "paged_adamw_8bit", "adamw_8bit")
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("no", "bf16", "fp16")
 
+#: The training configurations shipped inside the package (``clamr-frames train default_synthetic`` runs one).
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """Names of the shipped training configurations (``clamr_frames/train/configs/<name>.yaml``)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def _config_file(config: str | Path) -> Path:
+    """``config`` as a file: an existing path, or the name of a shipped configuration (with or without
+    ``.yaml``), so an installed package runs its examples without a source checkout."""
+    p = Path(config)
+    if p.is_file():
+        return p
+    if len(p.parts) == 1 and p.suffix in ("", ".yaml") and (CONFIG_DIR / f"{p.stem}.yaml").is_file():
+        return CONFIG_DIR / f"{p.stem}.yaml"
+    raise InputError(f"{p}: training config not found (shipped configs: {', '.join(shipped_configs())})")
+
 
 @dataclass
 class ModelConfig:
@@ -314,7 +333,8 @@ def _build(cls: type, d: Any, section: str) -> Any:
 
 
 def load_config(config: str | Path | dict[str, Any] | TrainingConfig) -> TrainingConfig:
-    """Read a YAML/JSON file or a dict into a validated :class:`TrainingConfig`.
+    """Read a YAML/JSON file (or the name of a shipped config, see :func:`shipped_configs`) or a dict into a
+    validated :class:`TrainingConfig`.
 
     Raises:
         InputError: a missing or unreadable file, an unknown section or key, a bad value.
@@ -323,9 +343,7 @@ def load_config(config: str | Path | dict[str, Any] | TrainingConfig) -> Trainin
         return config
     base = Path.cwd()
     if isinstance(config, (str, Path)):
-        p = Path(config)
-        if not p.is_file():
-            raise InputError(f"{p}: training config not found")
+        p = _config_file(config)
         try:
             import yaml
 

@@ -525,7 +525,7 @@ def examples_from_qa(
         records: a list of dicts, or a .json (list) / .jsonl file.
         video_dir: folder of the videos.
         options_key: when given, the options are appended to the query
-            (:func:`~clamr_frames.encoders.clamr.build_query` format).
+            (:func:`~clamr_frames.encoders.query.build_query`, the format ``FrameSelector.select`` queries with).
         subtitle_dir: folder of ``<id>.srt`` subtitle files, if any.
         ext: the videos' extension (default: the first of .mp4/.mkv/.webm/.avi/.mov that exists).
     """
@@ -554,7 +554,7 @@ def examples_from_qa(
         except ValueError as e:
             raise DataError(path_hint, i, str(e)) from None
         if options_key and rec.get(options_key):
-            from clamr_frames.encoders.clamr import build_query
+            from clamr_frames.encoders.query import build_query
 
             q = build_query(q, rec[options_key])
         vpath = Path(vid) if Path(vid).suffix in _VIDEO_EXTS else _find_video(vdir, vid, ext)

@@ -215,6 +215,7 @@ def build_loss(
     modalities: Sequence[int] | None = None,
     normalize: bool = True,
     gather: bool = True,
+    floor: float | None = None,
 ) -> "Any":
     """Build a contrastive loss module.
 
@@ -228,6 +229,8 @@ def build_loss(
             tokens included as in the reference; an absent modality scores -inf and never wins).
         normalize: divide scores by the query's number of tokens (the reference's losses do).
         gather: use the documents of every process as negatives (no-op in a single process).
+        floor: score with the reference's zero padding (``0.0``; see :mod:`clamr_frames.scoring.maxsim`): the
+            trainer passes the scorer's ``score_floor`` (CLaMR: 0.0, as the reference trained), None otherwise.
 
     Returns:
         A module called as ``loss(queries, docs, targets, *, query_modality=None, exclude=None)``; see
@@ -252,7 +255,8 @@ def build_loss(
     mods = ALL_MODALITIES if modalities is None else tuple(int(m) for m in modalities)
     if not mods:
         raise InputError("modalities is empty")
-    return _loss_class()(kind, float(tau), bool(learnable_tau), aggregation, mods, bool(normalize), bool(gather))
+    return _loss_class()(kind, float(tau), bool(learnable_tau), aggregation, mods, bool(normalize), bool(gather),
+                         None if floor is None else float(floor))
 
 
 _LOSS_CLS = None
@@ -269,10 +273,10 @@ def _loss_class():
     from clamr_frames.scoring import per_modality_scores, score_matrix
 
     class _Loss(nn.Module):
-        def __init__(self, kind, tau, learnable, aggregation, modalities, normalize, gather):
+        def __init__(self, kind, tau, learnable, aggregation, modalities, normalize, gather, floor=None):
             super().__init__()
             self.kind, self.aggregation, self.modalities = kind, aggregation, modalities
-            self.normalize, self.gather = normalize, gather
+            self.normalize, self.gather, self.floor = normalize, gather, floor
             if learnable:
                 self.log_inv_tau = _tau_param(tau)
             else:
@@ -345,11 +349,12 @@ def _loss_class():
             per_mod = None
             if need_per_mod:
                 per_mod = per_modality_scores(queries.emb, queries.mask, d_emb, d_mask, d_mod,
-                                              modalities=self.modalities, normalize=self.normalize)
+                                              modalities=self.modalities, normalize=self.normalize, floor=self.floor)
             if self.aggregation == "modality_max":
                 scores = per_mod.max(-1).values
             else:
-                scores = score_matrix(queries.emb, queries.mask, d_emb, d_mask, normalize=self.normalize)
+                scores = score_matrix(queries.emb, queries.mask, d_emb, d_mask, normalize=self.normalize,
+                                      floor=self.floor)
             rows = torch.arange(scores.shape[0], device=scores.device)
             if exclude is not None:
                 scores = scores.masked_fill(exclude, float("-inf"))

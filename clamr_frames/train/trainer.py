@@ -301,6 +301,7 @@ def evaluate(
     *,
     ks: Sequence[int] = (1, 5, 10),
     aggregation: str = "token_max",
+    floor: float | None = None,
     doc_batch: int = 64,
     max_queries: int | None = None,
     device: "torch.device | str" = "cpu",
@@ -311,7 +312,8 @@ def evaluate(
     """Frame retrieval on held-out examples: every query against every candidate frame of its video.
 
     For each query, the candidates of its video are ranked as the ``topk`` selection policy ranks them (by
-    score, ties to the earlier frame); the evidence frames are the candidates inside the query's spans.
+    score, ties to the earlier frame); the evidence frames are the candidates inside the query's spans. ``floor``
+    is the scorer's ``score_floor`` (see :func:`~clamr_frames.scoring.score_matrix`), as ``FrameSelector`` uses it.
 
     Returns:
         ``hit@k``: share of queries with at least one evidence frame in the top ``k`` (frame recall@k in the
@@ -355,7 +357,7 @@ def evaluate(
                     db = _to_device(inner.prepare_documents(docs), device)
                     _, d = inner.embed(inner(documents=db))
                     cols.append(score_matrix(q_emb.emb, q_emb.mask, d.emb, d.mask, aggregation=aggregation,
-                                             d_modality=d.modality).float().cpu())
+                                             d_modality=d.modality, floor=floor).float().cpu())
                 scores = torch.cat(cols, 1)  # [Q, n]
                 for row, (ex, _) in enumerate(its):
                     pos = torch.as_tensor(positive_candidates(ctx.timestamps, ex.positives))
@@ -636,8 +638,11 @@ def train(config: str | Path | dict[str, Any] | TrainingConfig, *, progress: boo
     model = build_model(cfg, device)
     model.train()
     lc = cfg.loss
+    # The scorer's aggregation detail (CLaMR: the reference's zero padding floors matches at 0) holds in the loss,
+    # in evaluation and at inference alike.
+    score_floor = getattr(getattr(model, "encoder", None), "score_floor", None)
     loss_fn = build_loss(lc.kind, tau=lc.tau, learnable_tau=lc.learnable_tau, aggregation=lc.aggregation,
-                         normalize=lc.normalize, gather=lc.gather).to(device)
+                         normalize=lc.normalize, gather=lc.gather, floor=score_floor).to(device)
     if model.pooling == "mean" and lc.aggregation == "modality_max":
         raise InputError("a single-vector model (pooling: mean) has no modalities: use loss.aggregation: token_max")
     params = [p for p in model.parameters() if p.requires_grad] + [p for p in loss_fn.parameters() if p.requires_grad]
@@ -682,14 +687,14 @@ def train(config: str | Path | dict[str, Any] | TrainingConfig, *, progress: boo
     else:
         mlog.log({"event": "start", "step": 0, "examples": len(train_ex), "eval_examples": len(eval_ex),
                   "processes": world, "total_steps": total_steps, "trainable_params": sum(p.numel() for p in params),
-                  "device": str(device)})
+                  "device": str(device), "score_floor": score_floor})
 
     def run_eval(tag: str) -> None:
         if not (cfg.eval.enabled and eval_ex):
             return
         rng = _rng_state()  # evaluation must not move the training run's random streams
         metrics = evaluate(model, eval_ex, contexts, ks=cfg.eval.ks, aggregation=cfg.eval.aggregation,
-                           doc_batch=cfg.eval.doc_batch, max_queries=cfg.eval.max_queries, device=device,
+                           floor=score_floor, doc_batch=cfg.eval.doc_batch, max_queries=cfg.eval.max_queries, device=device,
                            rank=rank, world_size=world,
                            reduce=(lambda t: accelerator.reduce(t.to(device), "sum").cpu()) if world > 1 else None)
         _set_rng_state(rng)
