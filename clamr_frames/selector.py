@@ -163,6 +163,7 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
         self.use_ocr = ocr
+        self._ocr_engine: Any = None
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
@@ -188,9 +189,22 @@ class FrameSelector:
     def _ocr_pass(self):
         if not self.use_ocr:
             return None, None
-        from clamr_frames.context.ocr import make_ocr_pass
+        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
+        from clamr_frames.index.pipeline import thread_plan
 
-        return make_ocr_pass()
+        if self._ocr_engine is None:  # one engine (its models loaded once) for every video
+            # OCR runs beside decoding and encoding: its onnxruntime threads come out of the pipeline's plan
+            self._ocr_engine = OcrEngine(threads=thread_plan(ocr=True, asr=False)["ocr"], device="auto")
+        return make_ocr_pass(self._ocr_engine)
+
+    def _torch_threads(self) -> int | None:
+        """torch threads while indexing: a share of the cores beside OCR for a text encoder; a heavy image
+        encoder keeps torch's own setting (encoding is then the bulk of the work)."""
+        if not self.use_ocr or self.encoder.uses_image:
+            return None
+        from clamr_frames.index.pipeline import thread_plan
+
+        return thread_plan(ocr=True, asr=False)["torch"]
 
     def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
@@ -208,6 +222,7 @@ class FrameSelector:
             settings=self.settings,
             store=self.store,
             progress=self.progress,
+            torch_threads=self._torch_threads(),
         )
         self._indexes[key] = idx
         return idx
