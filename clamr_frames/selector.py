@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
 
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
@@ -206,8 +207,11 @@ class FrameSelector:
 
         return thread_plan(ocr=True, asr=False)["torch"]
 
-    def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
-        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
+    def index(self, video: str | Path, subtitles: Any = None, *, stats: "PipelineStats | None" = None) -> VideoIndex:
+        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
+
+        ``stats`` (a :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when
+        the index is built."""
         key = (str(Path(video).resolve()), _subs_key(subtitles))
         cached = self._indexes.get(key)
         if cached is not None and (cached.path / "index.safetensors").exists():
@@ -223,6 +227,7 @@ class FrameSelector:
             store=self.store,
             progress=self.progress,
             torch_threads=self._torch_threads(),
+            stats=stats,
         )
         self._indexes[key] = idx
         return idx

@@ -286,6 +286,19 @@ def test_text_pass_keeps_lines_the_detector_missed_for_a_frame():
     assert blank(np.arange(3.0), seq) == ["EXIT 12", "", ""]  # gone is gone
 
 
+def test_detector_every_other_frame_follows_lines_and_traces_new_ones_back():
+    reader = PaperBoxReader(["EXIT 12", "GATE 7"])
+    frames = [with_signs(textured(i), [("EXIT 12", 20 + 3 * i, 40)] + ([("GATE 7", 30, 120)] if i >= 3 else []))
+              for i in range(9)]
+    p = TextRegionPass(reader, det_every=2)
+    out = p(np.arange(9.0), frames)
+    assert out == ["EXIT 12"] * 3 + ["EXIT 12\nGATE 7"] * 6  # GATE 7 appears at frame 3, between detections
+    assert reader.detects == 5 and p.stats.detected == 5  # frames 0, 2, 4, 6 and the chunk's last, 8
+    assert reader.rec_crops == 2 and "x2" in p.ocr_id
+    with pytest.raises(InputError, match="det_every"):
+        TextRegionPass(reader, det_every=0)
+
+
 def test_text_pass_skips_still_frames_and_resets_at_cuts():
     reader = PaperBoxReader(["EXIT 12"])
     still = with_signs(textured(0), [("EXIT 12", 30, 50)])

@@ -614,8 +614,7 @@ def crop_quad(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
     top = q[1] - q[0]
     if abs(math.degrees(math.atan2(float(top[1]), float(top[0])))) <= 5.0:
         h, w = image.shape[:2]
-        x0, y0 = np.floor(q.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+        x0, y0, x1, y1 = _bounds(q)
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
@@ -865,6 +864,10 @@ class TextRegionPass(_ChunkPass):
     Args:
         engine: a :class:`BoxReader` (an :class:`OcrEngine`).
         det_side: shorter side, in pixels, of the frame the detector sees.
+        det_every: run the detector on every n-th scanned frame of a shot (and on a chunk's last frame); in
+            between, the lines of the previous frame are followed, and a line that appears is found at the
+            next detection and traced back into the frames before it. A line shown for fewer than ``det_every``
+            candidates can be missed.
         box_threshold: largest :func:`crop_distance` (gray levels) at which two crops show the same text.
         cut_threshold: :func:`histogram_distance` above which a frame starts a new shot (1.0: never).
         change_threshold / pixel_threshold / grid_width: the whole-frame test (see :class:`ChangeDetector`;
@@ -882,6 +885,7 @@ class TextRegionPass(_ChunkPass):
         engine: BoxReader,
         *,
         det_side: int = DEFAULT_DET_SIDE,
+        det_every: int = 1,
         box_threshold: float = DEFAULT_BOX_THRESHOLD,
         cut_threshold: float = DEFAULT_CUT_THRESHOLD,
         change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
@@ -898,12 +902,15 @@ class TextRegionPass(_ChunkPass):
             raise InputError(f"the text-region pass needs an engine with detect() and recognize(), got {type(engine).__name__}")
         if det_side < 32:
             raise InputError(f"det_side must be >= 32, got {det_side}")
+        if det_every < 1:
+            raise InputError(f"det_every must be >= 1, got {det_every}")
         if box_threshold < 0 or not 0.0 < cut_threshold <= 1.0:
             raise InputError("box_threshold must be >= 0 and cut_threshold in (0, 1]")
         if memory < 1 or forget_after < 1:
             raise InputError("memory and forget_after must be >= 1")
         self.engine = engine
         self.det_side = int(det_side)
+        self.det_every = int(det_every)
         self.box_threshold = float(box_threshold)
         self.cut_threshold = float(cut_threshold)
         # validates the whole-frame knobs; its settings name the pass, its thumbnails are computed here
@@ -917,10 +924,12 @@ class TextRegionPass(_ChunkPass):
         self._ref: np.ndarray | None = None
         self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []
         self._tick = 0
+        self._since_det = 0
         self._last_text = ""
         self.engine_id = str(getattr(engine, "engine_id", type(engine).__name__))
         self.ocr_id = (
-            f"{self.engine_id}/text-det{self.det_side}/box{self.box_threshold:g}/cut{self.cut_threshold:g}/"
+            f"{self.engine_id}/text-det{self.det_side}" + (f"x{self.det_every}" if self.det_every > 1 else "")
+            + f"/box{self.box_threshold:g}/cut{self.cut_threshold:g}/"
             f"score{self.min_score:g}/{self._frame_test.detector_id}"
         )
 
@@ -931,7 +940,8 @@ class TextRegionPass(_ChunkPass):
     def _read_chunk(self, frames: list[np.ndarray | None], cached: list[str | None]) -> list[str]:
         items: list[Any] = []
         self._scans = []  # (frame, its boxes) of the chunk's scanned frames, in order
-        for frame, hit in zip(frames, cached):
+        last = max((i for i, (f, c) in enumerate(zip(frames, cached)) if f is not None and c is None), default=-1)
+        for i, (frame, hit) in enumerate(zip(frames, cached)):
             if hit is not None:
                 self._scans.clear()
                 if frame is not None:  # the next frames compare against it, and may reuse its text
@@ -940,7 +950,7 @@ class TextRegionPass(_ChunkPass):
             elif frame is None:
                 items.append(("none", "", False))
             else:
-                items.append(self._scan(frame))
+                items.append(self._scan(frame, force=i == last))
         self._recognise_pending()
         t0 = time.perf_counter()
         out: list[str] = []
@@ -959,8 +969,12 @@ class TextRegionPass(_ChunkPass):
         self.stats.other_seconds += time.perf_counter() - t0
         return out
 
-    def _scan(self, frame: np.ndarray) -> Any:
-        """Find the frame's boxes and match them to lines read before (recognition waits for the batch)."""
+    def _scan(self, frame: np.ndarray, *, force: bool = False) -> Any:
+        """Find the frame's boxes and match them to lines read before (recognition waits for the batch).
+
+        The detector runs on every ``det_every``-th scanned frame, after a cut, and when ``force`` (the chunk's
+        last frame: lines that appear in between are found backwards from the next detection, which must
+        happen while the frames are still in the chunk)."""
         t0 = time.perf_counter()
         self.stats.frames += 1
         ft = self._frame_test
@@ -974,16 +988,22 @@ class TextRegionPass(_ChunkPass):
             self.stats.skipped += 1
             self.stats.other_seconds += time.perf_counter() - t0
             return _SAME
-        if ref is not None and histogram_distance(ref, sig) > self.cut_threshold:
+        cut = ref is not None and histogram_distance(ref, sig) > self.cut_threshold
+        if cut:
             self._tracks.clear()  # lines still waiting for the batch stay in self._pending
             self._scans.clear()
             self.stats.cuts += 1
         self._ref = sig
         self._tick += 1
+        self._since_det += 1
         t1 = time.perf_counter()
-        quads = self.engine.detect(frame, side=self.det_side)
+        if force or cut or ref is None or self._since_det >= self.det_every:
+            quads = self.engine.detect(frame, side=self.det_side)
+            self._since_det = 0
+            self.stats.detected += 1
+        else:  # lines seen in the previous frame are followed (below), new ones found from the next detection
+            quads = np.zeros((0, 4, 2), np.float32)
         t2 = time.perf_counter()
-        self.stats.detected += 1
         self.stats.det_seconds += t2 - t1
         found: list[tuple[np.ndarray, _Track]] = []
         new: list[_Track] = []
@@ -1123,8 +1143,8 @@ def _knobs_for(detector: str, knobs: dict[str, Any]) -> None:
     allowed = {
         "frame": {"pixel_threshold", "grid_width"},
         "none": {"pixel_threshold", "grid_width"},
-        "text": {"det_side", "box_threshold", "cut_threshold", "pixel_threshold", "grid_width", "min_score",
-                 "memory", "forget_after"},
+        "text": {"det_side", "det_every", "box_threshold", "cut_threshold", "pixel_threshold", "grid_width",
+                 "min_score", "memory", "forget_after"},
     }[detector]
     bad = sorted(set(knobs) - allowed)
     if bad:
@@ -1173,7 +1193,7 @@ def ocr_video_frames(
         detector: ``"text"`` (:class:`TextRegionPass`), ``"frame"`` (:class:`OcrPass`), ``"none"`` (full OCR of
             every frame) or ``"auto"`` (``"text"`` when the engine has ``detect`` and ``recognize``).
         cache / video_fingerprint: optional :class:`OcrCache` and the video's content fingerprint.
-        **detector_knobs: ``pixel_threshold``, ``grid_width``; for ``"text"`` also ``det_side``,
+        **detector_knobs: ``pixel_threshold``, ``grid_width``; for ``"text"`` also ``det_side``, ``det_every``,
             ``box_threshold``, ``cut_threshold``, ``min_score``, ``memory``, ``forget_after``.
 
     Returns:
