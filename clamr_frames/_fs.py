@@ -4,26 +4,53 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a torn write.
+def _open_temp(path: Path) -> tuple[int, Path]:
+    """A new temporary file beside ``path``, created with mode 0o666 so that the kernel applies the process
+    umask, as for any other file the user creates (``tempfile.mkstemp`` always gives 0600, which makes a cache
+    shared between users unreadable to the others). Reading the umask is never needed (``os.umask`` can only be
+    read by setting it, which races with other threads)."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, _TEMP_FLAGS, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
-    The bytes go to a temporary file in the same directory, are fsync'ed, and replace ``path`` in one rename;
-    on any error the temporary file is removed and the error re-raised.
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through, so that readers see the old file or the new one, never a torn
+    write.
+
+    The bytes go to a temporary file in the same directory (mode 0o666 minus the umask), are fsync'ed, and replace
+    ``path`` in one rename when the block ends; on any error the temporary file is removed and the error re-raised.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 def sha256_file(path: str | Path) -> str:

@@ -32,7 +32,8 @@ class SubtitleError(ClamrFramesError):
 
 
 class IndexCacheError(ClamrFramesError):
-    """An on-disk index is unusable (corrupt, foreign, or outside its cache directory)."""
+    """An on-disk cache (an index, or the OCR text cache) is unusable: corrupt, foreign, outside its cache
+    directory, or the directory cannot be created or written."""
 
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)

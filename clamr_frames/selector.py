@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clamr_frames.errors import InputError
-from clamr_frames.index.builder import IndexSettings, build_index
+from clamr_frames.index.builder import IndexSettings, build_index, subtitles_digest
 from clamr_frames.index.store import IndexStore, VideoIndex
 from clamr_frames.types import MODALITY_NAMES, Modality
 
@@ -41,7 +41,8 @@ class Selection:
     Attributes:
         video: path of the video.
         question: the question as given.
-        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending.
+        indices: candidate indices of the picked frames (into ``all_timestamps``), ascending; a frame appears
+            more than once where the policy repeats it (``bolt``), and so do its timestamp, score and frame.
         timestamps: seconds of the picked frames.
         scores: score of each picked frame.
         all_scores: score of every candidate (for plots and other policies).
@@ -168,7 +169,7 @@ class FrameSelector:
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
-        self._indexes: dict[tuple[str, Any], VideoIndex] = {}
+        self._indexes: dict[tuple[Any, Any], VideoIndex] = {}
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
@@ -212,7 +213,7 @@ class FrameSelector:
 
         ``stats`` (a :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when
         the index is built."""
-        key = (str(Path(video).resolve()), _subs_key(subtitles))
+        key = (_file_key(video), _subs_key(subtitles))
         cached = self._indexes.get(key)
         if cached is not None and (cached.path / "index.safetensors").exists():
             return cached
@@ -345,9 +346,25 @@ class FrameSelector:
 
 
 def _subs_key(subtitles: Any) -> Any:
-    if subtitles is None or isinstance(subtitles, (str, Path)):
-        return str(subtitles)
-    return id(subtitles)
+    """What the in-memory index cache tells subtitles apart by: a file by :func:`_file_key` (an edited file is
+    looked up again), in-memory subtitles by their content (never ``id()``, which a new object can reuse after the
+    old one is freed)."""
+    if subtitles is None:
+        return None
+    if isinstance(subtitles, (str, Path)):
+        return _file_key(subtitles)
+    return subtitles_digest(subtitles)
+
+
+def _file_key(path: str | Path) -> Any:
+    """A file's resolved path, size and modification time (just the path if it cannot be read: building the
+    index then reports the problem)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return str(p)
+    return str(p.resolve()), st.st_size, st.st_mtime_ns
 
 
 __all__ = ["SCORERS", "FrameSelector", "Modality", "Selection", "TokenMatch"]

@@ -211,6 +211,14 @@ class OcrReaderAnswerer:
 # Qwen2.5-VL through transformers
 
 
+#: The CLaMR notebook's per-frame pixel range for Qwen2.5-VL (``qwen_videomme_baseline.ipynb``, both its 768-frame
+#: and its 100-frame runs): ``min_pixels`` = VIDEO_MIN_PIXELS = 128·28·28, ``max_pixels`` = max(min(768·28·28,
+#: total_pixels / 768 frames · 2), int(1.05 · min_pixels)) with total_pixels = 65536·28·28·0.8, i.e. about 107k
+#: pixels per frame, as if 768 frames shared the budget. Pass them as ``max_pixels`` / ``min_pixels``.
+NOTEBOOK_MIN_PIXELS = 128 * 28 * 28
+NOTEBOOK_MAX_PIXELS = int(max(min(768 * 28 * 28, 65536 * 28 * 28 * 0.8 / 768 * 2), int(NOTEBOOK_MIN_PIXELS * 1.05)))
+
+
 class QwenVLAnswerer:
     """Qwen2.5-VL (transformers) answering from the selected frames.
 
@@ -398,6 +406,8 @@ def build_answerer(inner: str, **kwargs: Any) -> Answerer:
 
 
 __all__ = [
+    "NOTEBOOK_MAX_PIXELS",
+    "NOTEBOOK_MIN_PIXELS",
     "OCR_READER_NAMES",
     "AnswerRequest",
     "Answerer",

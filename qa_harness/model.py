@@ -17,11 +17,13 @@ Model args (``--model_args k=v,...``):
                    ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
 ``asr``            whether the scorer sees the subtitles as each frame's ASR context (default true; false
                    scores frames without them, e.g. CLaMR "V" vs "V+A"); the subtitle policy is separate
-``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``inverse-transform`` | ``hybrid`` | ``uniform`` | ...
+``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``aks`` | ``inverse-transform`` | ``bolt`` | ``hybrid`` | ...
 ``k``              frames per question (default 16)
 ``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
 ``subtitles``      ``auto`` (default) | ``none`` | ``selected`` | ``all``
-``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420); ``min_pixels`` too
+``subtitle_format`` ``auto`` (default: the task prompt's block format) | ``lmms-eval`` | ``clamr-notebook``
+``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420; the CLaMR notebook's
+                   is 107042, with ``min_pixels=100352``); ``min_pixels`` too
 ``cache_dir``      index cache directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``)
 ``device``         device of the inner model; ``selector_device`` for the scorer (default: ``device``)
 ``ocr``            OCR context for the scorer (needs the ``ocr`` extra; default false)
@@ -55,7 +57,14 @@ from qa_harness.docs import (
     video_from_messages,
     video_from_visuals,
 )
-from qa_harness.subtitles import apply_subtitles, check_policy, lines_for_policy, resolve_policy
+from qa_harness.subtitles import (
+    apply_subtitles,
+    check_format,
+    check_policy,
+    lines_for_policy,
+    resolve_format,
+    resolve_policy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +97,7 @@ class ClamrFrames(lmms):
         fps: float = 1.0,
         num_candidates: int | None = None,
         subtitles: str = "auto",
+        subtitle_format: str = "auto",
         max_pixels: int = 360 * 420,
         min_pixels: int = 28 * 28 * 4,
         cache_dir: str | None = None,
@@ -119,6 +129,7 @@ class ClamrFrames(lmms):
         if query not in _QUERY_MODES:
             raise InputError(f"clamr_frames: query must be one of {_QUERY_MODES}, got {query!r}")
         self.subtitles = check_policy(subtitles)
+        self.subtitle_format = check_format(subtitle_format)
         self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
         self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
@@ -223,8 +234,11 @@ class ClamrFrames(lmms):
             **self.policy_knobs,
         )
         effective = resolve_policy(self.subtitles, prompt)
-        lines = lines_for_policy(subs, sel.timestamps, effective)
-        final_prompt = apply_subtitles(prompt, lines, effective)
+        fmt = resolve_format(self.subtitle_format, prompt)
+        # The notebook format shows one line per frame (repeats kept); lmms-eval's, each line once.
+        lines = lines_for_policy(subs, sel.timestamps, effective, per_frame=fmt == "clamr-notebook",
+                                 all_timestamps=sel.all_timestamps)
+        final_prompt = apply_subtitles(prompt, lines, effective, fmt)
         frames = self._frames(video, sel)
         ts = [float(t) for t in sel.timestamps]
         grid = sel.all_timestamps
@@ -235,7 +249,7 @@ class ClamrFrames(lmms):
             frames=frames,
             timestamps=ts,
             item=item,
-            subtitle_lines=list(lines or []),
+            subtitle_lines=[line for line in lines or [] if line],
             frame_text=list(sel.ocr) if self.ocr else None,
             gen_kwargs=gen_kwargs,
             video=video,

@@ -118,22 +118,48 @@ def _correct_by_kind(res, task="synthetic_videoqa"):
 
 
 @pytest.fixture(scope="module")
-def runs(task_manager, selector):
-    """topk vs uniform at the same k through lmms-eval's evaluator (simple form), sharing one selector."""
+def runs(task_manager, selector, tmp_path_factory):
+    """topk vs uniform at the same k through lmms-eval's evaluator (simple form), sharing one selector. The
+    answerer reads the subtitle lines it is shown and no on-screen text (``inner_ocr=false``), so what it can
+    answer follows from the ground truth alone."""
     from qa_harness.model import ClamrFrames
 
     out = {}
+    logs = tmp_path_factory.mktemp("selections")
     for policy in ("topk", "uniform"):
-        model = ClamrFrames(policy=policy, k=K, subtitles="selected", selector=selector)
+        log = logs / f"{policy}.jsonl"
+        model = ClamrFrames(policy=policy, k=K, subtitles="selected", selector=selector, inner_ocr="false",
+                            log_selections=str(log))
         out[policy] = _evaluate(model, task_manager)
+        out[policy]["picked"] = {r["question_id"]: r["timestamps"] for r in map(json.loads, log.open())}
     return out
+
+
+def _expected_accuracy(picked: dict[str, list[float]], docs) -> float:
+    """Accuracy (%) the ground truth predicts: a subtitle question is answered right exactly when a picked frame
+    lies inside its needle's span (then its line is among the selected frames' lines); any other question gets
+    the answerer's fixed no-evidence guess, right when that letter is the answer."""
+    from qa_harness.answerers import fallback_letter
+    from qa_harness.docs import mcq_from_doc
+
+    right = 0
+    for doc in docs:
+        nd = doc["needle"]
+        shown = any(nd["start"] <= t <= nd["end"] for t in picked[doc["question_id"]])
+        if nd["kind"] == "asr" and shown:
+            right += 1
+        else:
+            right += fallback_letter(mcq_from_doc(doc)) == doc["answer"]
+    return 100.0 * right / len(docs)
 
 
 def test_selection_beats_uniform_on_the_synthetic_task(runs, selector, docs):
     metric = "videomme_perception_score,none"
     top, uni = runs["topk"]["results"]["synthetic_videoqa"][metric], runs["uniform"]["results"]["synthetic_videoqa"][metric]
-    # The default scorer reads subtitles (no OCR context here), so every subtitle needle is found and answered
-    # from the selected frames' lines; the text answerer reads signs by OCR of whatever frames it is shown.
+    # The accuracies lmms-eval reports are the ones the ground truth predicts for the frames each policy picked.
+    assert top == pytest.approx(_expected_accuracy(runs["topk"]["picked"], docs))
+    assert uni == pytest.approx(_expected_accuracy(runs["uniform"]["picked"], docs))
+    # The default scorer reads subtitles, so topk shows every subtitle needle; uniform misses some.
     assert _correct_by_kind(runs["topk"])["asr"] == [1.0, 1.0]
     assert _correct_by_kind(runs["uniform"])["asr"] != [1.0, 1.0]
     assert top > uni
@@ -173,7 +199,7 @@ def test_cli_runs_the_entry_point_model_end_to_end(runs, synth_dir, cache_dir, t
     out_dir = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k={K},subtitles=selected,cache_dir={cache_dir}",
+        "--model_args", f"policy=topk,k={K},subtitles=selected,inner_ocr=false,cache_dir={cache_dir}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth_dir),
         "--batch_size", "1", "--output_path", str(out_dir), "--log_samples", "--verbosity", "WARNING",
     ]
@@ -280,19 +306,82 @@ def tiny_qwen_dir(tmp_path_factory):
     return save_tiny_qwen(tmp_path_factory.mktemp("tiny_qwen") / "m")
 
 
+class RecordingSelector:
+    """The real selector, keeping every Selection it returns."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.selections = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def select(self, *args, **kwargs):
+        sel = self.inner.select(*args, **kwargs)
+        self.selections.append(sel)
+        return sel
+
+
+def _same_frames(pil_frames, sel) -> bool:
+    """The frames (PIL) are the Selection's frames, pixel for pixel and in its (temporal) order."""
+    import numpy as np
+
+    want = sel.frames
+    return len(pil_frames) == len(want) and all(
+        np.array_equal(np.asarray(f.convert("RGB")), w) for f, w in zip(pil_frames, want))
+
+
 def test_qwen_inner_model_gets_exactly_the_selected_frames(selector, docs, tiny_qwen_dir):
+    import dataclasses
+
+    import torch
+    from PIL import Image
+
     from qa_harness.model import ClamrFrames
     from qa_harness.tasks import utils as tu
 
     doc = docs[0]
-    pixels = 28 * 28 * 16
+    # A pixel cap whose decode size (2 * sqrt) is above the 320x180 video: the frames are decoded at full size,
+    # as Selection.frames decodes them, so they can be compared pixel for pixel.
+    pixels = 28 * 28 * 36
+    rec = RecordingSelector(selector)
     m = ClamrFrames(inner="qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=4, max_pixels=pixels, device="cpu",
-                    selector=selector)
+                    selector=rec)
     m.task_dict = {"t": {"test": {0: doc}}}
     inst = _instance(doc, tu.videomme_doc_to_text(doc, {}))
-    out = m.generate_until([inst])
+    processor, model_generate = m.answerer.processor, m.answerer.model.generate
+    handed, generated = [], []
+
+    class ProcessorSpy:
+        def __getattr__(self, name):
+            return getattr(processor, name)
+
+        def __call__(self, *a, **kw):
+            handed.append(kw.get("videos"))
+            return processor(*a, **kw)
+
+    def generate_spy(**kw):
+        generated.append(kw)
+        return model_generate(**kw)
+
+    m.answerer.processor = ProcessorSpy()
+    m.answerer.model.generate = generate_spy
+    try:
+        out = m.generate_until([inst])
+    finally:
+        m.answerer.processor = processor
+        del m.answerer.model.generate
     assert len(out) == 1 and isinstance(out[0], str)
+    (sel,) = rec.selections
+    assert list(sel.timestamps) == sorted(sel.timestamps) and len(sel.frames) == 4
+    # The processor got one video: the Selection's frames, pixel for pixel, in order ...
+    (videos,) = handed
+    assert len(videos) == 1 and _same_frames(videos[0], sel)
+    # ... and the model got exactly the pixels the processor makes of the Selection's frames.
     req, _ = m.build_request(inst)
+    want = m.answerer._inputs(dataclasses.replace(req, frames=[Image.fromarray(f) for f in sel.frames]))
+    assert torch.equal(generated[0]["pixel_values_videos"], want["pixel_values_videos"])
+    assert torch.equal(generated[0]["video_grid_thw"], want["video_grid_thw"])
     inputs = m.answerer._inputs(req)
     t, h, w = inputs["video_grid_thw"][0].tolist()
     assert t == 2  # 4 frames, temporal patch 2
@@ -307,7 +396,8 @@ def test_lmms_eval_model_class_as_inner_model(selector, docs, tiny_qwen_dir):
     from qa_harness.tasks import utils as tu
 
     doc = docs[0]
-    m = ClamrFrames(inner="lmms:qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=3, device="cpu", selector=selector,
+    rec = RecordingSelector(selector)
+    m = ClamrFrames(inner="lmms:qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=3, device="cpu", selector=rec,
                     inner_device_map="cpu", inner_max_pixels=28 * 28 * 16, inner_min_pixels=28 * 28 * 4)
     seen = []
     inner_generate = m.answerer.lm.generate_until
@@ -328,6 +418,10 @@ def test_lmms_eval_model_class_as_inner_model(selector, docs, tiny_qwen_dir):
     from PIL import Image
 
     assert all(isinstance(f, Image.Image) for f in frames)
+    # The Selection's frames, pixel for pixel and in its temporal order (the harness decodes at full size here:
+    # ClamrFrames' default pixel cap is above the 320x180 video).
+    (sel,) = rec.selections
+    assert list(sel.timestamps) == sorted(sel.timestamps) and _same_frames(frames, sel)
 
 
 def test_lmms_eval_videomme_task_reads_the_synthetic_layout(synth_dir, docs, monkeypatch):

@@ -101,20 +101,39 @@ def test_v_encoder_protocol(v, ckpts):
 
 
 def test_preprocessing_equals_languagebinds_torchvision_transform(v):
+    """LanguageBind's transform (ToTensor, Resize bicubic, CenterCrop, Normalize) as its pinned torchvision 0.14
+    ran it (a tensor resize without antialiasing: the default here), and as current torchvision runs it."""
     from PIL import Image
     from torchvision import transforms
 
-    ref_t = transforms.Compose(
-        [
-            transforms.ToTensor(),
-            transforms.Resize(32, interpolation=transforms.InterpolationMode.BICUBIC),
-            transforms.CenterCrop(32),
-            transforms.Normalize(OPENAI_MEAN, OPENAI_STD),
-        ]
-    )
+    def transform(antialias):
+        return transforms.Compose(
+            [
+                transforms.ToTensor(),
+                transforms.Resize(32, interpolation=transforms.InterpolationMode.BICUBIC, antialias=antialias),
+                transforms.CenterCrop(32),
+                transforms.Normalize(OPENAI_MEAN, OPENAI_STD),
+            ]
+        )
+
     frames = _frames(2, seed=1) + _frames(1, seed=2, shape=(70, 30, 3))  # mixed sizes, portrait included
-    ref = torch.stack([ref_t(Image.fromarray(f)) for f in frames])
-    torch.testing.assert_close(v._preprocess(frames), ref, atol=1e-5, rtol=0)
+    reference = torch.stack([transform(False)(Image.fromarray(f)) for f in frames])
+    current = torch.stack([transform(True)(Image.fromarray(f)) for f in frames])
+    assert v.antialias is False and v.config["antialias"] is False
+    torch.testing.assert_close(v._preprocess(frames), reference, atol=1e-5, rtol=0)
+    assert (reference - current).abs().max() > 0.1  # the two downscales really differ on these frames
+    try:
+        v.antialias = True
+        torch.testing.assert_close(v._preprocess(frames), current, atol=1e-5, rtol=0)
+    finally:
+        v.antialias = False
+
+
+def test_audio_defaults_are_the_released_ft_config():
+    """LanguageBind_Audio_FT: 112 mel bins x 1036 frames, i.e. 8 x 74 patches of 14 px + a class token = 593."""
+    s = AudioFeatureSettings()
+    assert (s.num_mel_bins, s.target_length, s.sample_rate) == (112, 1036, 16000)
+    assert (s.num_mel_bins // 14) * (s.target_length // 14) + 1 == 593
 
 
 def _reference_model(cfg, state):

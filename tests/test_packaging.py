@@ -37,6 +37,8 @@ TASKS = {
     "clamr_videomme_long_w_subtitle",
     "clamr_longvideobench_long",
     "clamr_longvideobench_long_w_subtitle",
+    "clamr_videomme_long_paper",
+    "clamr_videomme_long_w_subtitle_paper",
 }
 
 

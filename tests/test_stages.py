@@ -20,18 +20,24 @@ def test_stage_records_time_and_memory():
     code = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from benchmarks.stages import Stage\n"
+        "from benchmarks.stages import Stage, _reset_peak\n"
         "res = {}\n"
         "with Stage(res, 'alloc', trace=False):\n"
         "    blob = bytearray(64 << 20)\n"
         "    blob[::4096] = b'x' * len(blob[::4096])\n"
-        "print(json.dumps(res['alloc']))\n"
+        "print(json.dumps({**res['alloc'], 'probe': _reset_peak()}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     alloc = json.loads(out.strip().splitlines()[-1])
-    assert alloc["seconds"] >= 0
-    if alloc["rss_peak"]:  # Linux with /proc/self/clear_refs
-        assert alloc["rss_peak"] - alloc["rss_start"] >= 48 << 20
+    assert alloc["seconds"] > 0
+    if not alloc["probe"]:
+        # Only where /proc/self/clear_refs cannot be written (not Linux, or a kernel that forbids it) does the
+        # probe report no peak; say so instead of passing on the time alone.
+        assert alloc["rss_peak"] == 0
+        pytest.skip("peak RSS cannot be reset here (/proc/self/clear_refs): the memory probe is unavailable")
+    grown = alloc["rss_peak"] - alloc["rss_start"]
+    # the 64 MiB that were touched, and not a stale high-water mark from before the stage
+    assert 48 << 20 <= grown <= 128 << 20, grown
 
 
 def test_stage_tracemalloc_peak():

@@ -265,8 +265,11 @@ def test_mpeg4_avi_never_reaches_decord_random_access(clips):
 
 @pytest.mark.skipif(not HAVE_DECORD, reason="decord missing")
 def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
-    """Without the codec rule, the timestamp check still rejects the AVI; without both, the spot check does
-    whenever decord's random access is in fact wrong on it (decord 0.6.0: it is)."""
+    """Without the codec rule, the in-order rule (AVI with B-frames) rejects the AVI, and so do the open-GOP rule
+    and the timestamp check on their own; without all of them, the spot check does whenever decord's random
+    access is in fact wrong on it (decord 0.6.0: it is)."""
+    from dataclasses import replace
+
     import decord
 
     from clamr_frames.video import _decord_backend as db
@@ -274,7 +277,12 @@ def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
 
     path = clips["mpeg4_avi"].path
     monkeypatch.setattr(db, "UNRELIABLE_SEEK_CODECS", frozenset())
-    backend = db.DecordBackend(path, scan(path))
+    index = scan(path)
+    backend = db.DecordBackend(path, index)
+    assert backend.unreliable_reason is not None and "decoding order" in backend.unreliable_reason
+    backend = db.DecordBackend(path, replace(index, in_order=None))
+    assert backend.unreliable_reason is not None and "open GOP" in backend.unreliable_reason
+    backend = db.DecordBackend(path, replace(index, in_order=None, leading_pictures=False))
     assert backend.unreliable_reason is not None and "timestamps" in backend.unreliable_reason
 
     backend.unreliable_reason = None

@@ -4,7 +4,11 @@ and damaged streams: the frames that decode, the others counted, a warning, and 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import av
 import numpy as np
@@ -18,6 +22,7 @@ from media import corrupt_packets, make_video, read_codes, tone, truncate
 HAVE_DECORD = importlib.util.find_spec("decord") is not None
 ALL_BACKENDS = ["auto", "pyav", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))]
 N, FPS = 60, 10.0
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +77,84 @@ def test_truncated_mp4(media_dir, backend):
     path = truncate(full, 0.8, media_dir / "cut.mp4")
     with pytest.raises(VideoError) as e:
         VideoReader(path, backend=backend)
-    assert "cannot open" in _reason(e, path)
+    reason = _reason(e, path)
+    assert "incomplete" in reason and "'moov'" in reason and "cannot open" in reason
+
+
+@pytest.mark.parametrize("into", [0.1, 0.6])
+def test_mp4_cut_inside_its_index(media_dir, into):
+    """A "fast start" MP4 keeps its index first: cut inside it, FFmpeg finds no stream (or cannot open it)."""
+    full = media_dir / "faststart.mp4"
+    if not full.exists():
+        with av.open(str(full), "w", options={"movflags": "faststart"}) as c:
+            stream = c.add_stream("libx264", rate=10)
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for i in range(N):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i, np.uint8), "rgb24")):
+                    c.mux(packet)
+            for packet in stream.encode():
+                c.mux(packet)
+    data = full.read_bytes()
+    at = data.find(b"moov") - 4
+    size = int.from_bytes(data[at : at + 4], "big")
+    path = media_dir / f"faststart_cut{into}.mp4"
+    path.write_bytes(data[: at + int(size * into)])
+    with pytest.raises(VideoError) as e:
+        VideoReader(path)
+    reason = _reason(e, path)
+    assert "incomplete" in reason and "'moov'" in reason and "no video stream (no audio" not in reason
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("ext", ["mkv", "webm", "avi"])
+def test_cut_off_file_announces_it_and_reads_what_is_there(media_dir, backend, ext):
+    full = media_dir / f"whole.{ext}"
+    if not full.exists():
+        make_video(full, N, FPS, gop=10, bframes=2 if ext == "avi" else None)
+    path = truncate(full, 0.5, media_dir / f"half.{ext}")
+    with pytest.warns(RuntimeWarning, match="the file is incomplete: cut off at byte") as record:
+        reader = VideoReader(path, backend=backend)
+    assert str(path) in str(record[0].message) and "before the cut" in str(record[0].message)
+    with reader:
+        meta = reader.metadata
+        assert meta.incomplete is not None and "incomplete" in meta.incomplete
+        assert 10 <= meta.num_frames < N
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the last frames before the cut may be cut themselves
+            got = reader.get_frames(np.arange(meta.num_frames))
+    assert len(got) >= meta.num_frames - 3  # at most a B-frame group at the cut is left out
+    assert read_codes(got.frames) == got.indices.tolist()  # never a wrong frame
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """The installed command line, run on this source tree, with its raw stderr (FFmpeg writes there)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "clamr_frames.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+
+
+@pytest.mark.parametrize("backend", ["auto", "pyav"])
+def test_cli_inspect_says_a_cut_mkv_is_incomplete(media_dir, backend):
+    full = media_dir / "whole_cli.mkv"
+    if not full.exists():
+        make_video(full, N, FPS)
+    path = truncate(full, 0.5, media_dir / "half_cli.mkv")
+    r = _cli("inspect", str(path), "--backend", backend)
+    assert r.returncode == 0, r.stderr
+    assert "frames" in r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "incomplete" in lines[0] and str(path) in lines[0]
+    assert "@ 0x" not in r.stderr + r.stdout  # no raw FFmpeg log line ("[matroska,webm @ 0x...] Read error")
+
+
+def test_cli_inspect_says_a_cut_mp4_is_incomplete(media_dir):
+    full = make_video(media_dir / "whole_cli.mp4", N, FPS)
+    path = truncate(full, 0.6, media_dir / "cut_cli.mp4")
+    r = _cli("inspect", str(path))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "incomplete" in lines[0] and "Traceback" not in r.stderr
+    assert "@ 0x" not in r.stderr + r.stdout
 
 
 @pytest.mark.parametrize("backend", ALL_BACKENDS)

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from clamr_frames._fs import atomic_write_bytes
-from clamr_frames.errors import ClamrFramesError, InputError, ModelLoadError
+from clamr_frames.errors import ClamrFramesError, IndexCacheError, InputError, ModelLoadError
 
 #: Defaults of the change detector (see :class:`ChangeDetector`).
 DEFAULT_GRID_WIDTH = 96
@@ -577,7 +577,11 @@ class OcrCache:
         self.put_many(fingerprint, [timestamp], [text], engine)
 
     def put_many(self, fingerprint: str, timestamps: Sequence[float], texts: Sequence[str], engine: str = "") -> None:
-        """Add (or replace) the texts of several frames in one atomic rewrite."""
+        """Add (or replace) the texts of several frames in one atomic rewrite.
+
+        Raises:
+            IndexCacheError: the cache directory cannot be created or written.
+        """
         from filelock import FileLock
 
         if len(timestamps) != len(texts):
@@ -585,16 +589,22 @@ class OcrCache:
         if not all(isinstance(t, str) for t in texts):
             raise InputError("OCR cache: texts must be strings")
         path = self.path_for(fingerprint, engine)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            current = self._load(path)
-            current.update({_ts_key(t): s for t, s in zip(timestamps, texts)})
-            blob = json.dumps(
-                {"format": CACHE_FORMAT, "version": CACHE_VERSION, "fingerprint": fingerprint, "engine": engine,
-                 "texts": dict(sorted(current.items(), key=lambda kv: float(kv[0])))},
-                ensure_ascii=False,
-            )
-            atomic_write_bytes(path, blob.encode("utf-8"))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(path) + ".lock"):
+                current = self._load(path)
+                current.update({_ts_key(t): s for t, s in zip(timestamps, texts)})
+                blob = json.dumps(
+                    {"format": CACHE_FORMAT, "version": CACHE_VERSION, "fingerprint": fingerprint, "engine": engine,
+                     "texts": dict(sorted(current.items(), key=lambda kv: float(kv[0])))},
+                    ensure_ascii=False,
+                )
+                atomic_write_bytes(path, blob.encode("utf-8"))
+        except OSError as e:
+            raise IndexCacheError(
+                self.directory,
+                f"OCR cache directory cannot be created or written ({e.strerror or e}: {e.filename or path})",
+            ) from None
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Encoders: queries and documents (frame + ASR + OCR context) → token embeddings."""
+"""Encoders: queries and documents (a frame and its OCR / ASR text context) → token embeddings."""
 
 from clamr_frames.encoders.base import DocEmbeddings, Document, Encoder
 from clamr_frames.encoders.clamr import ClamrEncoder, ClamrSettings

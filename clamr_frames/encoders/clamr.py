@@ -46,14 +46,18 @@ Query
 
 Projection head
     The reference created ``custom_text_proj`` randomly on top of the base model (no ``modules_to_save``), so only
-    its LoRA delta is in the released adapter. When no head weights are found it is rebuilt as transformers
-    initialises a missing ``nn.Linear``: ``normal(0, initializer_range)`` weight (0.02 for Qwen2.5-VL) and zero
-    bias, drawn from a generator seeded with 42 (the reference's ``set_seed(42)``; the global RNG is left alone).
-    A warning says so: the released run drew those numbers after other RNG use under transformers 4.51 and 4-bit
-    loading, which cannot be replayed, so scores may differ from the paper's. An adapter directory may carry the
-    real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``); saved models
-    (:meth:`ClamrEncoder.save_pretrained`) always do. The head is never quantised here (with ``--quantize_4bit``
-    the reference's probably was).
+    its LoRA delta is in the released adapter. When no head weights are found, its base matrix is drawn as the
+    reference's model build drew it (:mod:`clamr_frames.encoders.clamr_head`): the first draw of torch's CPU
+    generator after ``set_seed(42)``, ``normal(0, initializer_range)`` (0.02) in float16 (the dtype
+    ``--quantize_4bit`` forces; ``head_init_dtype="float32"`` for a run without it) with the float16 kernel the
+    reference's torch used, zero bias; a private generator is used, the global RNG is left alone. This replays
+    the procedure bit for bit (checked against transformers 4.51.3 + torch 2.7.1 on a tiny model); that the
+    released adapter was trained on this very matrix rests on the reference's code and README commands (seed
+    42, ``--quantize_4bit``), which cannot be checked without the released weights (a warning says so). An
+    adapter directory may carry the real base weights as ``clamr_head.safetensors`` (``weight``, ``bias``);
+    saved models (:meth:`ClamrEncoder.save_pretrained`) always do. The head is not quantised, as the
+    reference's was not (bitsandbytes keeps the last module of a model with tied embeddings unquantised); it runs
+    in the backbone's dtype, so on a bfloat16 backbone its float16 values are rounded to bfloat16.
 
 Adapters
     The released adapter's transformers-4.51 keys and ``target_modules`` regex are remapped to the installed
@@ -93,6 +97,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.clamr_head import REFERENCE_DTYPE, REFERENCE_SEED, reference_head_weight
 # build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
 from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
@@ -116,7 +121,7 @@ CLAMR_HEAD = "clamr_head.safetensors"
 FORMAT = "clamr-frames/clamr-encoder"
 FORMAT_VERSION = 1
 #: The reference seeds everything with 42 before the model (and so its random head) is built.
-HEAD_SEED = 42
+HEAD_SEED = REFERENCE_SEED
 
 _TEXT_PREFIX = {"ocr": "OCR: ", "asr": "ASR: "}
 _TEXT_MODALITY = {"ocr": Modality.OCR, "asr": Modality.ASR}
@@ -248,13 +253,15 @@ def make_colqwen(vlm: Any, dim: int = 128) -> Any:
     return _COLQWEN(vlm, dim)
 
 
-def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED) -> None:
-    """Re-create the reference's random projection: seed, ``normal(0, initializer_range)`` weight, zero bias."""
+def init_head_like_reference(head: "torch.nn.Linear", initializer_range: float = 0.02, seed: int = HEAD_SEED,
+                             dtype: str = REFERENCE_DTYPE) -> None:
+    """Set ``head`` to the reference's random projection (:func:`~clamr_frames.encoders.clamr_head.reference_head_weight`:
+    seed, ``normal(0, initializer_range)`` drawn in ``dtype``, zero bias)."""
     import torch
 
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    out_features, in_features = head.weight.shape
+    w = reference_head_weight(int(out_features), int(in_features), std=initializer_range, seed=seed, dtype=dtype)
     with torch.no_grad():
-        w = torch.empty(head.weight.shape, dtype=torch.float32).normal_(0.0, initializer_range, generator=gen)
         head.weight.copy_(w.to(head.weight.dtype))
         if head.bias is not None:
             head.bias.zero_()
@@ -624,15 +631,16 @@ class ClamrEncoder:
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
         source: dict[str, Any] | None = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Wrap an in-memory ``Qwen2_5_VLForConditionalGeneration`` and processor.
 
         ``head_state`` (``{"weight", "bias"}``) sets ``custom_text_proj``; without it the head is initialised as
-        the reference's (seed 42) and a warning says so.
+        the reference's (seed 42, drawn in ``head_init_dtype``) and a warning says so.
         """
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         ref = next(vlm.parameters())
         model.custom_text_proj.to(device=ref.device, dtype=ref.dtype if ref.is_floating_point() else None)
         if device is not None:
@@ -654,6 +662,7 @@ class ClamrEncoder:
         merge_adapter: bool | None = None,
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
+        head_init_dtype: str = REFERENCE_DTYPE,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Load a CLaMR scorer.
@@ -675,6 +684,8 @@ class ClamrEncoder:
             local_files_only: never touch the network; default: ``HF_HUB_OFFLINE``.
             merge_adapter: fold LoRA into the weights (default: yes unless 4-bit).
             max_batch_tokens / output_dtype: runtime knobs, see the class docstring.
+            head_init_dtype: when no head weights are found, the dtype the reference drew its head in:
+                ``"float16"`` (its 4-bit runs, which trained the released adapter) or ``"float32"``.
             **settings: :class:`ClamrSettings` overrides.
 
         Raises:
@@ -725,7 +736,7 @@ class ClamrEncoder:
         processor = _load_processor(backbone, trust_remote_code, offline)
         dim = int(head_state["weight"].shape[0]) if head_state is not None else 128
         model = make_colqwen(vlm, dim)
-        _set_head(model, head_state, vlm)
+        _set_head(model, head_state, vlm, head_init_dtype)
         model.custom_text_proj.to(device=dev, dtype=tdtype)
         if not load_in_4bit:
             model.to(dev)
@@ -908,18 +919,21 @@ def _read_head(src: Path) -> dict[str, "torch.Tensor"]:
     return state
 
 
-def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any) -> None:
+def _set_head(model: Any, head_state: dict[str, "torch.Tensor"] | None, vlm: Any,
+              head_init_dtype: str = REFERENCE_DTYPE) -> None:
     import torch
 
     head = model.custom_text_proj
     if head_state is None:
         init_range = float(getattr(vlm.config, "initializer_range", None)
                            or getattr(vlm.config.get_text_config(), "initializer_range", 0.02))
-        init_head_like_reference(head, init_range)
+        init_head_like_reference(head, init_range, dtype=head_init_dtype)
         warnings.warn(
             "no custom_text_proj weights were found (the released CLaMR adapter carries only its LoRA delta): "
-            f"the projection base weight is re-initialised as the reference does (seed {HEAD_SEED}, "
-            f"normal std {init_range}, zero bias). Scores can differ from the paper's model.",
+            f"the projection base weight is drawn as the reference's model build drew it (seed {HEAD_SEED}, "
+            f"normal std {init_range} in {head_init_dtype}, zero bias). That the released adapter was trained on "
+            "this matrix follows from the reference's code and commands; it cannot be checked without its weights "
+            "(benchmarks/check_clamr_weights.py does, end to end).",
             UserWarning,
             stacklevel=3,
         )

@@ -9,7 +9,15 @@ Model (facts from ``PKU-YuanGroup/LanguageBind``, read, not copied)
     The image tower sees 224×224 frames (ToTensor, shortest side to 224 bicubic, centre crop, OpenAI mean/std);
     the audio tower (``LanguageBind_Audio_FT``) sees a ``[3, num_mel_bins, target_length]`` fbank "image" (see
     :mod:`clamr_frames.encoders.languagebind_audio`) through the same ViT with a non-square patch grid
-    (126/14 × 1036/14 = 9 × 74 patches in the released config).
+    (112/14 × 1036/14 = 8 × 74 patches, 593 positions with the class token, in the released config).
+
+Resizing frames (``antialias``)
+    LanguageBind's image processor resizes the *tensor* (``ToTensor`` comes first) with torchvision's
+    ``Resize``; under the torchvision its README pins (0.14.1) a tensor resize does not antialias. Current
+    torchvision (>= 0.17) antialiases tensors by default, so running the same transform today gives other
+    pixels. The default here, ``antialias=False``, is the reference's behaviour (these are baselines, meant to
+    match the published ones); ``antialias=True`` (``scorer_antialias=true`` in the harness) gives the
+    antialiased downscale, which aliases less on frames much larger than 224 px.
 
     The transformers classes are used as they are (``CLIPModel`` for image + text, ``CLIPVisionModel`` for audio
     with its patch embedding replaced by one with a ``rows × cols`` grid). The ``languagebind`` package on PyPI
@@ -458,7 +466,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
         fusion: str = "max",
         audio_window: "float | tuple[float, float] | None" = None,
         image_size: int | None = None,
-        antialias: bool = True,
+        antialias: bool = False,
         device: "str | torch.device | None" = None,
         batch_size: int = 32,
         audio_batch_size: int = 8,
@@ -522,7 +530,8 @@ class LanguageBindEncoder(ClipStyleEncoder):
 
     def _preprocess(self, frames: "list[np.ndarray]") -> "torch.Tensor":
         """LanguageBind's image transform: [0, 1] floats, shortest side to ``image_size`` (bicubic), centre
-        crop, OpenAI mean/std. Antialiased, as current torchvision does by default."""
+        crop, OpenAI mean/std. No antialiasing unless ``antialias`` (see the module doc: the reference's
+        torchvision 0.14 did not antialias tensors)."""
         import torch
         from torchvision.transforms import InterpolationMode
         from torchvision.transforms import functional as TF
@@ -675,7 +684,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
         batch_size: int = 32,
         audio_batch_size: int = 8,
         output_dtype: "torch.dtype | None" = None,
-        antialias: bool = True,
+        antialias: bool = False,
     ) -> "LanguageBindEncoder":
         """Load LanguageBind checkpoints (hub ids or local directories in the released layout).
 
@@ -690,7 +699,8 @@ class LanguageBindEncoder(ClipStyleEncoder):
             local_files_only: never touch the network (default: ``HF_HUB_OFFLINE``).
             batch_size / audio_batch_size: frames / audio windows per forward pass.
             output_dtype: dtype of returned embeddings (default float16).
-            antialias: antialias the bicubic downscale of frames.
+            antialias: antialias the bicubic downscale of frames (default False: LanguageBind's processor
+                under its pinned torchvision 0.14.1, which did not antialias tensors).
 
         Raises:
             ModelLoadError: unreachable hub id offline (the message says how to use a local copy), a config or

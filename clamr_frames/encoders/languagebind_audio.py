@@ -1,9 +1,11 @@
 """Audio input of the LanguageBind audio tower: Kaldi fbank "images" of the soundtrack around each frame.
 
 Facts (``PKU-YuanGroup/LanguageBind``, ``languagebind/audio/processing_audio.py`` at HEAD, and the released
-``LanguageBind_Audio(_FT)`` configs): mono audio at 16 kHz, its mean removed, Kaldi-compatible log-mel filter
+``LanguageBind_Audio_FT`` config): mono audio at 16 kHz, its mean removed, Kaldi-compatible log-mel filter
 banks (25 ms Hann window, 10 ms shift, pre-emphasis 0.97, per-frame DC removal, 20 Hz to Nyquist,
-``num_mel_bins`` bins: 126 in the released configs), then
+``num_mel_bins`` bins: **112** in the released ``LanguageBind_Audio_FT`` config, whose position table has
+1 + 8 × 74 = 593 rows for a 112 × 1036 input in 14-px patches; the repository's training scripts pass 126, which
+is not what the released checkpoint reads), then
 
 - fewer frames than ``target_length`` (1036 = 10.36 s): the frames are tiled until there are enough, cut, and
   the result is stacked three times;
@@ -45,14 +47,15 @@ class AudioFeatureSettings:
 
     Attributes:
         sample_rate: Hz the audio is resampled to (``audio_sample_rate``).
-        num_mel_bins: mel bands (input height).
+        num_mel_bins: mel bands (input height); 112 in ``LanguageBind_Audio_FT`` (the defaults here are that
+            config's, used only when no checkpoint config is at hand).
         target_length: fbank frames per crop (input width); 10 ms each.
         mean / std: normalisation, applied as ``(x - mean) / (2 * std)``.
         frame_length_ms / frame_shift_ms: Kaldi framing.
     """
 
     sample_rate: int = 16000
-    num_mel_bins: int = 126
+    num_mel_bins: int = 112
     target_length: int = 1036
     mean: float = -4.2677393
     std: float = 4.5689974

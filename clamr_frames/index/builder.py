@@ -92,6 +92,12 @@ def _subtitle_state(subtitles: Any) -> tuple[list, str | None]:
     return cues, hashlib.sha256(blob.encode()).hexdigest()
 
 
+def subtitles_digest(subtitles: Any) -> str | None:
+    """sha256 of the cues a subtitles argument holds (a path, a Subtitles object or cues; None for None): the
+    key under which an index remembers its ASR context."""
+    return _subtitle_state(subtitles)[1]
+
+
 @dataclass
 class IndexPlan:
     """Everything an index build knows before it encodes a frame (see :func:`plan_index`).
@@ -140,6 +146,7 @@ def plan_index(
     """
     from clamr_frames.context.subtitles import asr_contexts
     from clamr_frames.index.compress import parse_compression
+    from clamr_frames.video import FRAME_RULES
 
     video = Path(reader.metadata.path)
     if cues_key is not None and subtitles is not None:
@@ -155,6 +162,7 @@ def plan_index(
         "encoder_id": encoder.encoder_id,
         "encoder_config": encoder.config,
         "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
+        "frames": FRAME_RULES,  # which frame an index and a timestamp name: indexes from other rules are stale
         "asr": {
             "subtitles": subs_hash,
             "before": settings.asr_before,
@@ -295,7 +303,7 @@ def _load_or_discard(store: IndexStore, directory: Path, spec: dict[str, Any]) -
     except IndexCacheError as e:
         warnings.warn(f"discarding unusable index and rebuilding: {e}", stacklevel=3)
         shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True, exist_ok=True)
+        store.make_directory(directory)
         return None
 
 

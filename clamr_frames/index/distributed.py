@@ -197,7 +197,7 @@ def index_videos(
         except OSError as e:
             results.append(VideoResult(video, "failed", rank, error=f"{video}: {e.strerror or e}"))
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
+        store.make_directory(path.parent)
         claim = FileLock(str(path), timeout=0)
         try:
             claim.acquire()
@@ -276,11 +276,13 @@ def index_parallel(
     import multiprocessing as mp
 
     from clamr_frames.index.builder import IndexSettings
-    from clamr_frames.index.store import default_cache_dir
+    from clamr_frames.index.store import IndexStore, default_cache_dir
 
     if processes < 1:
         raise InputError(f"processes must be >= 1, got {processes}")
     settings = settings or IndexSettings()
+    root = Path(cache_dir if cache_dir is not None else default_cache_dir())
+    IndexStore(root).make_directory(root)  # an unusable cache directory fails here, not in every spawned worker
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     job = {
         "videos": [str(v) for v in videos],
@@ -289,7 +291,7 @@ def index_parallel(
         "encoder_kwargs": encoder_kwargs or {},
         "device": device,
         "settings": asdict(settings),
-        "cache_dir": str(cache_dir if cache_dir is not None else default_cache_dir()),
+        "cache_dir": str(root),
         "ocr": ocr,
         "steal": steal,
         "threads": threads or max(1, cores // processes),

@@ -28,15 +28,15 @@ import hashlib
 import json
 import os
 import re
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clamr_frames._fs import atomic_write_bytes, sha256_file
+from clamr_frames._fs import atomic_write_bytes, atomic_writer, sha256_file
 from clamr_frames.errors import IndexCacheError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -142,12 +142,52 @@ class IndexStore:
             raise IndexCacheError(d, f"index path escapes the cache directory {root}")
         return d
 
-    def lock(self, directory: Path):
-        """A file lock that serialises builders of one index (two processes, one video)."""
+    def unwritable(self, path: Path, error: OSError) -> IndexCacheError:
+        """The error for a cache directory that cannot be created or written: names the cache root (what the
+        user chose) and the path and reason the operating system gave."""
+        where = error.filename or path
+        return IndexCacheError(
+            self.root,
+            f"index cache directory cannot be created or written ({error.strerror or error}: {where}); "
+            f"point ${CACHE_ENV} or --cache-dir at a writable directory",
+        )
+
+    def make_directory(self, directory: Path) -> None:
+        """``mkdir -p directory``.
+
+        Raises:
+            IndexCacheError: it cannot be created (a parent is a file, read-only or virtual file system, ...).
+        """
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise self.unwritable(directory, e) from None
+
+    @contextmanager
+    def writing(self, directory: Path) -> Iterator[None]:
+        """Turn an OSError of the writes inside the block into :meth:`unwritable`'s IndexCacheError."""
+        try:
+            yield
+        except OSError as e:
+            raise self.unwritable(directory, e) from None
+
+    @contextmanager
+    def lock(self, directory: Path) -> Iterator[Any]:
+        """Hold the file lock that serialises builders of one index (two processes, one video).
+
+        Raises:
+            IndexCacheError: the directory or its lock file cannot be created.
+        """
         from filelock import FileLock
 
-        directory.mkdir(parents=True, exist_ok=True)
-        return FileLock(str(directory) + ".lock")
+        self.make_directory(directory)
+        lock = FileLock(str(directory) + ".lock")
+        with self.writing(directory):
+            lock.acquire()
+        try:
+            yield lock
+        finally:
+            lock.release()
 
     # -- shards -------------------------------------------------------------------------------
     @staticmethod
@@ -161,7 +201,8 @@ class IndexStore:
         if docs.num_docs != len(ocr):
             raise IndexCacheError(directory, f"part {part}: {docs.num_docs} documents for {len(ocr)} candidates")
         meta = {"n_docs": str(len(ocr)), "format": str(FORMAT_VERSION), "ocr": json.dumps(ocr)}
-        atomic_write_bytes(self.part_path(directory, part), save(_tensors(docs), metadata=meta))
+        with self.writing(directory):
+            atomic_write_bytes(self.part_path(directory, part), save(_tensors(docs), metadata=meta))
 
     def read_part(self, directory: Path, part: int, n_expected: int) -> "tuple[DocEmbeddings, list[str]] | None":
         """A finished part and its OCR text, or None if missing or unreadable (it is then re-encoded)."""
@@ -194,6 +235,12 @@ class IndexStore:
         The merge streams: one part's tensors are in memory at a time (a 3-hour video indexes in the memory of a
         10-minute one). With ``compression``, each part is compressed first (into a temporary part file).
         """
+        with self.writing(directory):
+            self._finalize(directory, manifest, n_parts, compression)
+
+    def _finalize(
+        self, directory: Path, manifest: dict[str, Any], n_parts: int, compression: "CompressionSpec | None"
+    ) -> None:
         paths = [self.part_path(directory, p) for p in range(n_parts)]
         extra: dict[str, Any] = {}
         tmp: list[Path] = []
@@ -237,7 +284,8 @@ class IndexStore:
             path.unlink(missing_ok=True)
 
     def write_manifest(self, directory: Path, manifest: dict[str, Any]) -> None:
-        _atomic_write_json(directory / "manifest.json", manifest)
+        with self.writing(directory):
+            _atomic_write_json(directory / "manifest.json", manifest)
 
     def read_manifest(self, directory: Path) -> dict[str, Any] | None:
         p = directory / "manifest.json"
@@ -416,7 +464,10 @@ def _memmap_fetch(path: Path, offsets: Any):
     return fetch
 
 
-_DTYPES = {"F16": np.float16, "F32": np.float32, "I8": np.int8, "U8": np.uint8, "I64": np.int64, "BF16": None}
+#: bytes per element of the safetensors dtypes (tensors are merged as raw bytes, so any of them, BF16 included)
+_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+_OFFSET_DTYPES = {"I64": "<i8", "I32": "<i4"}
+_COPY_BLOCK = 1 << 20
 
 
 def _safetensors_header(path: Path) -> dict[str, Any]:
@@ -432,69 +483,89 @@ def _safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
+def _tensor_info(path: Path, header: dict[str, Any], name: str) -> tuple[str, list[int], int, int]:
+    """(dtype, shape, first byte in the file, byte count) of tensor ``name``, checked against its shape."""
+    info = header.get(name)
+    try:
+        dtype, shape = info["dtype"], [int(x) for x in info["shape"]]
+        begin, end = (int(x) for x in info["data_offsets"])
+    except (TypeError, KeyError, ValueError):
+        raise IndexCacheError(path, f"no well-formed tensor {name!r} to merge") from None
+    if dtype not in _ITEMSIZE:
+        raise IndexCacheError(path, f"tensor {name!r} has dtype {dtype}, which the index merge cannot copy")
+    if end - begin != int(np.prod(shape, dtype=np.int64)) * _ITEMSIZE[dtype]:
+        raise IndexCacheError(path, f"tensor {name!r}: {end - begin} bytes for shape {shape} of {dtype}")
+    return dtype, shape, 8 + header["__len__"] + begin, end - begin
+
+
 def merge_safetensors(parts: Sequence[Path], out: Path, names: Sequence[str], metadata: dict[str, str]) -> tuple[str, int]:
     """Concatenate tensors ``names`` of several safetensors files along dim 0 into ``out``, streaming.
 
-    ``offsets`` tensors (``[n + 1]`` document boundaries) are joined with their shift applied. Only one tensor
-    of one part is in memory at a time; the file is written to a temporary name, hashed while written, and
-    renamed into place.
+    Tensors are copied as raw bytes in 1 MiB blocks (any dtype, BF16 included; every part must have the same
+    dtype and the same trailing dimensions). ``offsets`` tensors (``[n + 1]`` document boundaries, I64 or I32)
+    are joined with their shift applied and written as I64. The file is written to a temporary name, hashed
+    while written, and renamed into place.
 
     Returns:
         (sha256 of the written file, number of documents).
+
+    Raises:
+        IndexCacheError: a part lacks a tensor, or its dtype or shape does not fit the others (names the part).
     """
     import struct
 
-    from safetensors import safe_open
-
     heads = [_safetensors_header(p) for p in parts]
+    plan: dict[str, list[tuple[str, list[int], int, int]]] = {}
     entries: dict[str, Any] = {}
     pos = 0
     n_docs = 0
     for name in names:
-        infos = [h[name] for h in heads]
-        dtype = infos[0]["dtype"] if infos else "F16"
+        infos = [_tensor_info(p, h, name) for p, h in zip(parts, heads)]
+        for p, info in zip(parts[1:], infos[1:]):
+            if name != "offsets" and (info[0] != infos[0][0] or info[1][1:] != infos[0][1][1:]):
+                raise IndexCacheError(p, f"tensor {name!r} is {info[0]} {info[1]}, the first part's is "
+                                         f"{infos[0][0]} {infos[0][1]}: parts of one index must agree")
         if name == "offsets":
-            rows = 1 + sum(i["shape"][0] - 1 for i in infos)
-            shape = [rows]
-            n_docs = rows - 1
+            for p, info in zip(parts, infos):
+                if info[0] not in _OFFSET_DTYPES or len(info[1]) != 1 or info[1][0] < 1:
+                    raise IndexCacheError(p, f"offsets are {info[0]} {info[1]}, expected a non-empty I64 or I32 vector")
+            dtype, shape = "I64", [1 + sum(i[1][0] - 1 for i in infos)]
+            n_docs = shape[0] - 1
         else:
-            rows = sum(i["shape"][0] for i in infos)
-            shape = [rows, *infos[0]["shape"][1:]] if infos else [0]
-        item = np.dtype(_DTYPES[dtype]).itemsize
-        size = int(np.prod(shape)) * item
+            dtype = infos[0][0] if infos else "F16"
+            shape = [sum(i[1][0] for i in infos), *infos[0][1][1:]] if infos else [0]
+        size = int(np.prod(shape, dtype=np.int64)) * _ITEMSIZE[dtype]
         entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [pos, pos + size]}
+        plan[name] = infos
         pos += size
     header = json.dumps({"__metadata__": dict(metadata, n_docs=str(n_docs)), **entries}, separators=(",", ":")).encode()
     header += b" " * (-len(header) % 8)
     h = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_writer(out) as f:
 
-            def put(b: bytes) -> None:
-                h.update(b)
-                f.write(b)
+        def put(b: bytes) -> None:
+            h.update(b)
+            f.write(b)
 
-            put(struct.pack("<Q", len(header)) + header)
-            for name in names:
-                base = 0
-                for j, p in enumerate(parts):
-                    with safe_open(str(p), framework="np") as sf:
-                        arr = sf.get_tensor(name)
+        put(struct.pack("<Q", len(header)) + header)
+        for name in names:
+            base = 0
+            for j, (p, (dtype, _, start, size)) in enumerate(zip(parts, plan[name])):
+                with open(p, "rb") as src:
+                    src.seek(start)
                     if name == "offsets":
-                        arr = arr.astype(np.int64) + base
-                        base = int(arr[-1])
-                        arr = arr if j == 0 else arr[1:]
-                    put(np.ascontiguousarray(arr).tobytes())
-                    del arr
-                if name == "offsets" and not parts:
-                    put(np.zeros(1, np.int64).tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                        off = np.frombuffer(src.read(size), dtype=_OFFSET_DTYPES[dtype]).astype(np.int64) + base
+                        base = int(off[-1])
+                        put((off if j == 0 else off[1:]).tobytes())
+                        continue
+                    while size > 0:
+                        block = src.read(min(size, _COPY_BLOCK))
+                        if not block:
+                            raise IndexCacheError(p, f"tensor {name!r} ends early (truncated file)")
+                        put(block)
+                        size -= len(block)
+            if name == "offsets" and not parts:
+                put(np.zeros(1, np.int64).tobytes())
     return h.hexdigest(), n_docs
 
 

@@ -398,6 +398,17 @@ def adaptive(
     return out
 
 
+def _power_cdf(s: np.ndarray, alpha: Any) -> np.ndarray:
+    """CDF of ``minmax(s) ** alpha`` as a distribution over the candidates (uniform for a constant profile)."""
+    a = _finite_knob("alpha", alpha, low=0.0, low_open=True)
+    w = _minmax(s) ** a
+    total = w.sum()
+    if not total > 0.0:  # constant profile (or every weight underflowed): uniform density
+        w = np.ones(s.size)
+        total = float(s.size)
+    return np.cumsum(w / total)
+
+
 def inverse_transform(
     scores: np.ndarray,
     timestamps: np.ndarray | None,
@@ -442,13 +453,7 @@ def inverse_transform(
     n = s.size
     if k >= n:
         return _all(n)
-    a = _finite_knob("alpha", alpha, low=0.0, low_open=True)
-    w = _minmax(s) ** a
-    total = w.sum()
-    if not total > 0.0:  # constant profile (or every weight underflowed): uniform density
-        w = np.ones(n)
-        total = float(n)
-    cdf = np.cumsum(w / total)
+    cdf = _power_cdf(s, alpha)
     targets = (np.arange(k) + 0.5) / k
     wanted = np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1)
     return _place_distinct(wanted.tolist(), s)
@@ -693,13 +698,7 @@ def bolt(
     n = s.size
     if k >= n:
         return _all(n)
-    a = _finite_knob("alpha", alpha, low=0.0, low_open=True)
-    w = _minmax(s) ** a
-    total = w.sum()
-    if not total > 0.0:  # constant profile (or every weight underflowed): uniform density
-        w = np.ones(n)
-        total = float(n)
-    cdf = np.cumsum(w / total)
+    cdf = _power_cdf(s, alpha)
     targets = np.linspace(1.0 / k, 1.0 - 1.0 / k, k)
     return np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1).astype(np.int64)
 

@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -316,6 +319,107 @@ def _looks_like_hub_id(p: str) -> bool:
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "loss": LossConfig, "train": OptimConfig, "eval": EvalConfig}
 
 
+class _Mismatch(Exception):
+    """A value that does not fit an annotation; ``args[0]`` says what was expected."""
+
+
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+#: types of the ``model.lora`` mapping's keys (it is a dict, so the dataclass annotations do not reach inside)
+_LORA_TYPES: dict[str, Any] = {"r": int, "alpha": float, "dropout": float, "target_modules": str | list[str],
+                               "init": bool | str}
+
+
+def _coerce(value: Any, tp: Any) -> Any:
+    """``value`` as the annotation ``tp`` says. YAML 1.1 (PyYAML) reads ``1e-5`` or ``1e3`` without a dot as a
+    string, and a quoted number is a string too: numbers are parsed from strings, integral floats become ints.
+
+    Raises:
+        _Mismatch: the value cannot be read as ``tp``.
+    """
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        expected = []
+        for a in args:
+            if a is type(None):
+                expected.append("null")
+                continue
+            try:
+                return _coerce(value, a)
+            except _Mismatch as e:
+                expected.append(e.args[0])
+        raise _Mismatch(" or ".join(expected))
+    if origin is list or tp is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        expected = f"a list{'' if inner is Any else ' of ' + _name(inner)}"
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch(expected)
+        try:
+            return [_coerce(v, inner) for v in value]
+        except _Mismatch:
+            raise _Mismatch(expected) from None
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise _Mismatch("a mapping")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:
+            return _BOOLS[value.strip().lower()]
+        raise _Mismatch("true or false")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        number = _number(value)
+        if number is not None and number.is_integer():
+            return int(number)
+        raise _Mismatch("an integer")
+    if tp is float:
+        number = _number(value)
+        if number is None:
+            raise _Mismatch("a number")
+        return number
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)  # e.g. output_dir: 2026
+        raise _Mismatch("a string")
+    return value
+
+
+def _number(value: Any) -> float | None:
+    """A finite-or-infinite float from a number or a numeric string (``"1e-1"``), None otherwise (NaN too)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return None if math.isnan(number) else number
+
+
+def _name(tp: Any) -> str:
+    return {int: "integers", float: "numbers", str: "strings", bool: "booleans"}.get(tp, str(tp))
+
+
+def _coerce_key(value: Any, tp: Any, key: str) -> Any:
+    try:
+        return _coerce(value, tp)
+    except _Mismatch as e:
+        raise InputError(f"{key}: expected {e.args[0]}, got {value!r}") from None
+
+
 def _build(cls: type, d: Any, section: str) -> Any:
     if d is None:
         d = {}
@@ -326,8 +430,13 @@ def _build(cls: type, d: Any, section: str) -> Any:
     if unknown:
         raise InputError(f"config section {section!r}: unknown key(s) {', '.join(unknown)}; "
                          f"known: {', '.join(sorted(names))}")
+    hints = typing.get_type_hints(cls)
+    values = {k: _coerce_key(v, hints[k], f"{section}.{k}") for k, v in d.items()}
+    if section == "model" and isinstance(values.get("lora"), dict):
+        values["lora"] = {k: _coerce_key(v, _LORA_TYPES[k], f"model.lora.{k}") if k in _LORA_TYPES else v
+                          for k, v in values["lora"].items()}
     try:
-        return cls(**d)
+        return cls(**values)
     except TypeError as e:
         raise InputError(f"config section {section!r}: {e}") from None
 
@@ -342,8 +451,10 @@ def load_config(config: str | Path | dict[str, Any] | TrainingConfig) -> Trainin
     if isinstance(config, TrainingConfig):
         return config
     base = Path.cwd()
+    source = ""
     if isinstance(config, (str, Path)):
         p = _config_file(config)
+        source = f"{p}: "
         try:
             import yaml
 
@@ -352,10 +463,17 @@ def load_config(config: str | Path | dict[str, Any] | TrainingConfig) -> Trainin
             raise InputError(f"{p}: cannot read the training config ({e})") from None
     else:
         raw = config
+    try:
+        return _from_mapping(raw, base)
+    except InputError as e:  # every message names the key; a file's also names the file
+        raise InputError(f"{source}{e}") from None
+
+
+def _from_mapping(raw: Any, base: Path) -> TrainingConfig:
     if not isinstance(raw, dict):
         raise InputError("the training config must be a mapping with sections model, data, loss, train, eval")
     raw = dict(raw)
-    base = Path(raw.pop("base_dir", base))
+    base = Path(_coerce_key(raw.pop("base_dir", base), str | Path, "base_dir"))
     unknown = sorted(set(raw) - set(_SECTIONS))
     if unknown:
         raise InputError(f"unknown config section(s) {', '.join(unknown)}; expected {', '.join(_SECTIONS)}")

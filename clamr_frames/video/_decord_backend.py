@@ -1,18 +1,25 @@
 """decord side of the reader: fast batched random access, trusted only after it proves itself on the file.
 
-decord maps a frame index to a position by its own packet bookkeeping, and on some files (MPEG-4 Part 2 in AVI
-with B-frames) that bookkeeping is wrong: ``get_batch`` returns other frames than the ones asked for and
-``get_frame_timestamp`` returns garbage. Nothing in its output says so. Before decord serves a file it must
-pass three checks against the PyAV container index:
+decord maps a frame index to a position by its own packet bookkeeping, and on some files that bookkeeping is
+wrong: ``get_batch`` returns other frames than the ones asked for, and nothing in its output says so. Measured
+with decord 0.6.0 (tests/test_video_conformance.py): MPEG-4 Part 2 in AVI with B-frames (packed or not; there
+``get_frame_timestamp`` returns garbage too), and open GOPs in any codec (HEVC from x265's defaults, H.264 with
+``open-gop``: the frames shown before a key frame but stored after it throw its count off after a seek). On an
+MP4 whose edit list hides frames, decord counts the hidden frames too, so its frame ``i`` is not frame ``i``.
 
-1. its frame count equals the index's;
-2. its timestamps are finite, increasing, and equal to the index's (start-relative, within a quarter frame);
-3. (lazily, before the first pixels are read) a spot check: a few frames fetched by random access, each
-   after a seek back, equal the same frames decoded by PyAV (which tells frames apart by their pts).
+So decord serves a file only after checks against the PyAV container index:
 
-The codec families known to break random access (MPEG-4 Part 2 and its relatives) fail check 2 by rule.
-A file that fails reads in order instead (``next``, which is right on those files), or the
-reader moves to PyAV (see :mod:`clamr_frames.video.reader`).
+1. its frame count equals the index's (else decord is not used for the file at all);
+2. random access only: the stream has no open GOPs, the codec is not of the MPEG-4 Part 2 family, the index
+   can tell frames apart by timestamp, and decord's timestamps are finite, increasing, and equal to the
+   index's (start-relative, within a quarter frame);
+3. random access only, lazily before the first pixels are read: a spot check, frames around a few key frames
+   fetched by random access, each after a seek back, equal the same frames decoded by PyAV.
+
+A file that fails 2 or 3 is read by decord in order (``next``, right on all those files) or by PyAV (see
+:mod:`clamr_frames.video.reader`). decord turns pictures by their display matrix itself, but its own
+downscaling of a turned picture returns garbage (four channels), so turned videos are decoded at full size and
+downscaled afterwards. decord's FFmpeg log lines (``[matroska,webm @ 0x...] Read error``) are switched off.
 """
 
 from __future__ import annotations
@@ -22,14 +29,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from clamr_frames.video._pyav_backend import ReadStats, StreamIndex
+from clamr_frames.video._pyav_backend import ReadStats, StreamIndex, resize_rgb
 
 log = logging.getLogger(__name__)
 
-# MPEG-4 Part 2 and the codecs built on it, where decord's seeking has returned wrong frames.
-UNRELIABLE_SEEK_CODECS = frozenset(
-    {"mpeg4", "msmpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "h263", "h263p", "flv1", "wmv1", "wmv2"}
-)
+# MPEG-4 Part 2, where decord's seeking returns wrong frames (with B-frames in AVI, and on the real DivX file
+# in the facts), and its H.263-based relatives, untested. The Microsoft MPEG-4 variants (msmpeg4, no B-frames)
+# are left to the checks: decord's random access was right on every frame of OpenCV's vtest.avi and of the
+# generated MS-MPEG4 v3 file.
+UNRELIABLE_SEEK_CODECS = frozenset({"mpeg4", "h263", "h263p", "flv1", "wmv1", "wmv2"})
 SPOT_CHECK_TOLERANCE = 2.0  # mean absolute difference (0..255) allowed between the two decoders' pixels
 
 
@@ -61,20 +69,38 @@ class DecordBackend:
             import decord
         except ImportError as e:
             raise DecordUnavailable(f"decord is not installed ({e})") from None
+        decord.logging.set_level(decord.logging.QUIET)  # FFmpeg's own lines never reach the user raw
         self.path = path
         self.index = index
         self._decord = decord
         self._readers: dict[tuple[int, int], object] = {}
+        self.unusable_reason: str | None = None  # why decord's frames are not the index's frames at all
         self.unreliable_reason: str | None = None  # why random access is not trusted (None: trusted so far)
         self.spot_checked = False
-        vr = self._reader((index.width, index.height))
-        self.unreliable_reason = self._check_index(vr)
+        self._cursor: list | None = None  # [size, decord reader, next position] of the in-order reading
+        vr = self._reader(index.display_size)
+        n = index.num_frames
+        if len(vr) != n:
+            self.unusable_reason = f"decord counts {len(vr)} frames, the container index {n}"
+            if index.stored_frames != n:
+                self.unusable_reason += f" ({index.stored_frames - n} are hidden by an edit list)"
+        elif index.in_order is not None and index.incomplete is not None:
+            # In decoding order, the last frames of a cut file can come out in the wrong places; PyAV leaves
+            # them out, decord cannot tell.
+            self.unusable_reason = "the file is cut off and its frames can only be told apart in decoding order"
+        else:
+            self.unreliable_reason = self._check_index(vr)
 
     # ------------------------------------------------------------------ opening and checks
+    def _decode_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The size to ask decord for: ``size`` itself, or the full size for a turned video (see above)."""
+        return self.index.display_size if self.index.rotation else size
+
     def _reader(self, size: tuple[int, int]):
+        size = self._decode_size(size)
         vr = self._readers.get(size)
         if vr is None:
-            kw = {} if size == (self.index.width, self.index.height) else {"width": size[0], "height": size[1]}
+            kw = self._size_kwargs(size)
             try:
                 vr = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), **kw)
             except Exception as e:  # decord raises bare DECORDError / RuntimeError for anything it cannot open
@@ -82,12 +108,18 @@ class DecordBackend:
             self._readers[size] = vr
         return vr
 
+    def _size_kwargs(self, size: tuple[int, int]) -> dict[str, int]:
+        return {} if size == self.index.display_size else {"width": size[0], "height": size[1]}
+
     def _check_index(self, vr) -> str | None:
+        """Why decord's random access is not trusted on this file (None when the index gives no reason)."""
         n = self.index.num_frames
-        if len(vr) != n:
-            return f"decord counts {len(vr)} frames, the container index {n}"
         if self.index.codec in UNRELIABLE_SEEK_CODECS:
             return f"codec {self.index.codec} (MPEG-4 Part 2 family): decord's random access is known to be wrong"
+        if self.index.in_order is not None:
+            return f"frames can only be told apart in decoding order: {self.index.in_order}"
+        if self.index.leading_pictures:
+            return "open GOPs (frames shown before a key frame are stored after it): decord's seeking miscounts them"
         try:
             ts = np.asarray(vr.get_frame_timestamp(np.arange(n)), dtype=np.float64)[:, 0]
         except Exception as e:
@@ -110,15 +142,16 @@ class DecordBackend:
             return self.unreliable_reason
         n = self.index.num_frames
         keys = self.index.keyframes
-        # A frame shortly after a key frame near the start, in the middle and at the end, read by decord in
-        # reverse order so that each read is a seek back (where decord goes wrong). PyAV gives the truth: it
-        # identifies every decoded frame by its pts, so its own seeks cannot mislabel a frame.
-        checks = sorted({min(int(k) + 2, n - 1) for k in (keys[0], keys[len(keys) // 2], keys[-1])})
+        # The frame before, at and shortly after a key frame near the start, in the middle and at the end, read
+        # by decord in reverse order so that each read is a seek back (where decord goes wrong). PyAV gives the
+        # truth: it identifies every decoded frame by its pts, so its own seeks cannot mislabel a frame.
+        around = (keys[0], keys[len(keys) // 2], keys[-1])
+        checks = sorted({min(max(int(k) + d, 0), n - 1) for k in around for d in (-1, 0, 2)})
         truth = _decode_truth(self.path, self.index, checks)
         if not truth:
             return None  # PyAV cannot decode these frames either: nothing to compare, the read will tell
         checks = [i for i in reversed(checks) if i in truth]
-        vr = self._reader((self.index.width, self.index.height))
+        vr = self._reader(self.index.display_size)
         errors = decord_error_types()
         try:
             got = [vr.get_batch([i]).asnumpy()[0] for i in checks]
@@ -135,6 +168,7 @@ class DecordBackend:
 
     def close(self) -> None:
         self._readers.clear()
+        self._cursor = None
 
     # ------------------------------------------------------------------ reading
     def read(
@@ -157,30 +191,39 @@ class DecordBackend:
         vr = self._reader(size)
         for s in range(0, len(wanted), chunk_size):
             block = wanted[s : s + chunk_size]
-            frames = vr.get_batch(block.tolist()).asnumpy()
+            frames = self._sized(vr.get_batch(block.tolist()).asnumpy(), size)
             stats.decoded += len(block)
             yield block, frames
 
+    def _sized(self, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """decord's frames at the display ``size`` (a turned video comes at full size: downscale it here)."""
+        return resize_rgb(frames, size) if self.index.rotation else frames
+
     def _read_in_order(self, wanted, size, chunk_size, stats) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         # A fresh reader starts at frame 0 without seeking, which is what goes wrong on these files; only
-        # next() is used: skip_frames() seeks too, and returns wrong frames there as well.
-        kw = {} if size == (self.index.width, self.index.height) else {"width": size[0], "height": size[1]}
-        vr = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), **kw)
-        pos = 0
+        # next() is used: skip_frames() seeks too, and returns wrong frames there as well. The reader is kept
+        # between reads, so a read that starts further on goes on from where the last one stopped.
+        decode_size = self._decode_size(size)
+        if self._cursor is None or self._cursor[0] != decode_size or self._cursor[2] > int(wanted[0]):
+            vr = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), **self._size_kwargs(decode_size))
+            self._cursor = [decode_size, vr, 0]
+        cursor = self._cursor
+        vr = cursor[1]
         out_idx: list[int] = []
         out: list[np.ndarray] = []
         for i in wanted.tolist():
-            for _ in range(i - pos):
+            for _ in range(i - cursor[2]):
                 vr.next()
+                cursor[2] += 1
             out.append(vr.next().asnumpy())
+            cursor[2] += 1
             out_idx.append(i)
-            pos = i + 1
             stats.decoded += 1
             if len(out) >= chunk_size:
-                yield np.asarray(out_idx, dtype=np.int64), np.stack(out)
+                yield np.asarray(out_idx, dtype=np.int64), self._sized(np.stack(out), size)
                 out_idx, out = [], []
         if out:
-            yield np.asarray(out_idx, dtype=np.int64), np.stack(out)
+            yield np.asarray(out_idx, dtype=np.int64), self._sized(np.stack(out), size)
 
 
 def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int, np.ndarray]:
@@ -189,7 +232,7 @@ def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int,
 
     backend = PyAVBackend(path, index, threads=False)
     out: dict[int, np.ndarray] = {}
-    for idx, frames in backend.read(np.asarray(wanted, dtype=np.int64), (index.width, index.height), 8, ReadStats()):
+    for idx, frames in backend.read(np.asarray(wanted, dtype=np.int64), index.display_size, 8, ReadStats()):
         out.update(zip(idx.tolist(), frames))
     return out
 

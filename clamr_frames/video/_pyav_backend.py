@@ -3,7 +3,18 @@
 The index is one demux pass over the video stream's packets (no decoding): presentation timestamps sorted into
 display order give each native frame its index and time, key-frame flags give the seek points. Frames are
 identified by their pts while decoding, never by counting, so a seek that lands somewhere unexpected, a frame
-the decoder drops, or B-frame reordering cannot shift a frame onto the wrong index.
+the decoder drops, or B-frame reordering cannot shift a frame onto the wrong index. Packets an edit list hides
+(flagged "discard": decoded as references, never shown) are not frames of the video.
+
+Where the container's timestamps cannot identify frames, frame ``i`` is the ``i``-th frame an in-order decode
+of the whole stream yields, and the decoder never seeks (:attr:`StreamIndex.in_order`). That is the case for AVI
+with B-frames: AVI stores no presentation times, FFmpeg's parser guesses them from the bitstream, and on DivX
+"packed bitstream" files (a P-frame and a B-frame in one chunk, an empty N-VOP chunk later) the guesses are
+shuffled: the frame carrying pts 4 is the one shown third. Reading by those times hands out neighbouring
+frames; a seek restarts the guesses elsewhere and loses frames.
+
+Pictures come out as a player shows them: a display matrix (a phone video held upright) is applied, in steps
+of 90 degrees, and the frame size is the displayed one.
 """
 
 from __future__ import annotations
@@ -34,7 +45,13 @@ class StreamIndex:
         keyframes: int64 sorted display-order indices of frames that start a decodable run (seek points).
         time_base: seconds per pts unit.
         duration: seconds from the first frame's start to the last frame's end.
-        codec / width / height / has_audio / container: as probed.
+        codec / has_audio / container: as probed.
+        width, height: the size of a decoded picture, before any rotation.
+        rotation: degrees (0, 90, 180, 270) to turn decoded pictures clockwise for display.
+        in_order: why frames can only be identified by decoding the stream in order (None: by timestamp).
+        leading_pictures: open GOPs: some frames shown before a key frame are stored after it.
+        stored_frames: frames in the stream, counting those an edit list hides (what decord counts).
+        incomplete: why the file is incomplete (cut off), if it is; its frames before the cut are readable.
     """
 
     pts: np.ndarray
@@ -46,6 +63,16 @@ class StreamIndex:
     height: int
     has_audio: bool
     container: str
+    rotation: int = 0
+    in_order: str | None = None
+    leading_pictures: bool = False
+    stored_frames: int = 0
+    incomplete: str | None = None
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) of a frame as shown, after the rotation."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
 
     @property
     def num_frames(self) -> int:
@@ -83,15 +110,29 @@ def _ffmpeg_reason(e: Exception) -> str:
 
 
 def scan(path: str) -> StreamIndex:
-    """Index the first video stream of ``path`` by demuxing its packets (nothing is decoded).
+    """Index the first video stream of ``path`` by demuxing its packets (only the first frame is decoded, for
+    its size and display rotation).
 
     Raises:
-        VideoError: FFmpeg cannot open the file, it has no video stream, or the stream holds no frame.
+        VideoError: FFmpeg cannot open the file, it has no video stream, or the stream holds no frame; when the
+            file is cut off (see :mod:`clamr_frames.video._container`) the message says so.
     """
     import av
 
-    with open_container(path) as container:
+    from clamr_frames.video._container import cut_off
+
+    try:
+        container = open_container(path)
+    except VideoError:
+        cut = cut_off(path)
+        if cut is not None:
+            raise VideoError(path, f"{cut}, so FFmpeg cannot open it") from None
+        raise
+    with container:
         if not container.streams.video:
+            cut = cut_off(path)
+            if cut is not None:
+                raise VideoError(path, f"{cut}; no video stream starts before the cut")
             what = "an audio-only file" if container.streams.audio else "no audio or video stream either"
             raise VideoError(path, f"no video stream ({what})")
         stream = container.streams.video[0]
@@ -99,9 +140,13 @@ def scan(path: str) -> StreamIndex:
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         ts: list[int] = []
+        dts: list[int | None] = []
         keys: list[bool] = []
+        hidden: list[bool] = []
         durations: list[int] = []
+        guessed = 0  # packets without any timestamp
         last = None
+        stopped = None
         try:
             for packet in container.demux(stream):
                 if not packet.size:  # the flush packet at the end
@@ -110,29 +155,47 @@ def scan(path: str) -> StreamIndex:
                 if t is None:  # no timestamp at all: assume one frame duration after the previous packet
                     step = durations[-1] if durations and durations[-1] else _ticks(rate, time_base)
                     t = (last if last is not None else -step) + step
+                    guessed += 1
                 ts.append(int(t))
+                dts.append(packet.dts)
                 keys.append(bool(packet.is_keyframe))
+                hidden.append(bool(getattr(packet, "is_discard", False)))
                 durations.append(int(packet.duration or 0))
                 last = int(t)
         except av.error.FFmpegError as e:  # type: ignore[attr-defined]
             # A damaged or cut container: the packets before the damage are still usable.
-            log.warning("%s: demuxing stopped after %d packets (%s)", path, len(ts), _ffmpeg_reason(e))
-        if not ts:
-            raise VideoError(path, "the video stream contains no frames")
-        order = np.argsort(np.asarray(ts, dtype=np.int64), kind="stable")
-        pts = np.asarray(ts, dtype=np.int64)[order]
-        key_flags = np.asarray(keys, dtype=bool)[order]
-        keyframes = np.flatnonzero(key_flags).astype(np.int64)
-        if len(keyframes) == 0 or keyframes[0] != 0:
-            keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
-        last_dur = int(np.asarray(durations, dtype=np.int64)[order][-1])
+            stopped = f"demuxing stopped after {len(ts)} packets ({_ffmpeg_reason(e)})"
+        shown = ~np.asarray(hidden, dtype=bool)
+        if not shown.any():
+            cut = cut_off(path)
+            raise VideoError(path, f"{cut}; no frame comes before the cut" if cut else "the video stream contains no frames")
+        stored = np.asarray(ts, dtype=np.int64)
+        key_flags = np.asarray(keys, dtype=bool)
+        in_order = _in_order_reason(str(container.format.name), stored[shown], dts, guessed)
+        if in_order is None:
+            order = np.argsort(stored[shown], kind="stable")
+            pts = stored[shown][order]
+            keyframes = np.flatnonzero(key_flags[shown][order]).astype(np.int64)
+            if len(keyframes) == 0 or keyframes[0] != 0:
+                keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
+        else:
+            # Frame i is the i-th one decoded; AVI's frame clock is its decoding timestamp (the chunk count).
+            clock = np.asarray(dts, dtype=np.int64) if all(d is not None for d in dts) else stored
+            pts = np.sort(clock[shown])
+            keyframes = np.zeros(1, dtype=np.int64)  # nowhere to seek to: decoding starts at the beginning
+        durs = np.asarray(durations, dtype=np.int64)[shown]
+        last_dur = int((durs[order] if in_order is None else durs)[-1])
         if last_dur <= 0:
             diffs = np.diff(pts)
             last_dur = int(np.median(diffs)) if len(diffs) else _ticks(rate, time_base)
         duration = float((pts[-1] - pts[0] + max(last_dur, 0)) * time_base)
-        width, height = int(ctx.width or 0), int(ctx.height or 0)
+        width, height, rotation = int(ctx.width or 0), int(ctx.height or 0), 0
+        first = _first_frame(container, stream)
+        if first is not None:
+            width, height = width or first.width, height or first.height
+            rotation = _rotation(first)
         if not (width and height):
-            width, height = _first_frame_size(path)
+            raise VideoError(path, "the frame size is unknown and no frame decodes")
         return StreamIndex(
             pts=pts,
             keyframes=keyframes,
@@ -143,7 +206,59 @@ def scan(path: str) -> StreamIndex:
             height=height,
             has_audio=bool(container.streams.audio),
             container=str(container.format.name),
+            rotation=rotation,
+            in_order=in_order,
+            leading_pictures=_has_leading_pictures(stored, key_flags),
+            stored_frames=len(stored),
+            incomplete=cut_off(path) or stopped,
         )
+
+
+def _in_order_reason(container: str, pts: np.ndarray, dts: list[int | None], guessed: int) -> str | None:
+    """Why the packets' timestamps cannot tell the frames apart (None when they can)."""
+    if guessed:
+        return f"{guessed} packets carry no timestamp"
+    if len(np.unique(pts)) != len(pts):
+        return "several frames share a timestamp"
+    if container == "avi" and any(d is not None and d != p for p, d in zip(pts.tolist(), dts)):
+        return (
+            "AVI keeps no presentation times and the stream has B-frames: the times FFmpeg guesses for them are "
+            "unreliable (DivX packed bitstreams shuffle them)"
+        )
+    return None
+
+
+def _has_leading_pictures(pts: np.ndarray, keys: np.ndarray) -> bool:
+    """Open GOPs: a frame stored after a key frame (decode order) that is shown before it."""
+    if not keys.any():
+        return False
+    at = np.arange(len(pts))
+    last_key = np.maximum.accumulate(np.where(keys, at, -1))
+    after = (last_key >= 0) & ~keys
+    return bool(np.any(pts[after] < pts[last_key[after]]))
+
+
+def _first_frame(container, stream):
+    """The first frame that decodes (None when none does within the first packets); leaves the container at
+    an unknown position."""
+    import av
+
+    try:
+        container.seek(0)
+        for n, packet in enumerate(container.demux(stream)):
+            for frame in packet.decode():
+                return frame
+            if n > 300:
+                break
+    except av.error.FFmpegError:  # type: ignore[attr-defined]
+        pass
+    return None
+
+
+def _rotation(frame) -> int:
+    """Degrees to turn ``frame`` clockwise for display, from its display matrix (a multiple of 90)."""
+    angle = getattr(frame, "rotation", 0) or 0  # FFmpeg's angle is counter-clockwise
+    return int(round(-float(angle) / 90.0)) * 90 % 360
 
 
 def _ticks(rate: Fraction | None, time_base: Fraction) -> int:
@@ -151,18 +266,6 @@ def _ticks(rate: Fraction | None, time_base: Fraction) -> int:
     if not rate:
         return 1
     return max(1, int(round(1 / (Fraction(rate) * time_base))))
-
-
-def _first_frame_size(path: str) -> tuple[int, int]:
-    import av
-
-    with open_container(path) as container:
-        try:
-            for frame in container.decode(video=0):
-                return int(frame.width), int(frame.height)
-        except av.error.FFmpegError:  # type: ignore[attr-defined]
-            pass
-    raise VideoError(path, "the frame size is unknown and no frame decodes")
 
 
 @dataclass
@@ -190,6 +293,10 @@ class PyAVBackend:
     non-reference frames among them are not even decoded (``skip_frame = NONREF``). After a packet fails to
     decode, every frame up to the next key frame may depend on the lost data: such frames are dropped (and
     counted as skipped) rather than handed out damaged.
+
+    On a stream whose timestamps cannot identify frames (``index.in_order``) it decodes from the start, without
+    seeking or dropping frames, and frame ``i`` is the ``i``-th frame out of the decoder; only the frames asked
+    for are converted and kept, so memory stays bounded by the chunk size.
     """
 
     name = "pyav"
@@ -198,9 +305,12 @@ class PyAVBackend:
         self.path = path
         self.index = index
         self.threads = threads
+        self._cursor: Iterator[tuple[int, object]] | None = None  # the in-order decode, where it stopped
+        self._cursor_at = 0  # position of the next frame the cursor yields
 
     def close(self) -> None:
-        pass
+        """Release the in-order decoder kept between reads (if any)."""
+        self._close_cursor()
 
     def read(
         self,
@@ -215,8 +325,10 @@ class PyAVBackend:
 
         if len(wanted) == 0:
             return
+        if self.index.in_order is not None:
+            yield from self._read_in_order(wanted, size, chunk_size, stats)
+            return
         width, height = size
-        scale = (width, height) != (self.index.width, self.index.height)
         targets = [int(i) for i in wanted.tolist()]
         wanted_set = set(targets)
         index = self.index
@@ -299,7 +411,7 @@ class PyAVBackend:
                                 stats.skipped += 1
                             else:
                                 out_idx.append(i)
-                                out_frames.append(self._convert(frame, width, height, scale))
+                                out_frames.append(self._convert(frame, width, height))
                                 stats.decoded += 1
                             j += 1
                             retries = 0
@@ -339,13 +451,107 @@ class PyAVBackend:
             return None
         return pos + 1 if pos >= 0 else None
 
-    @staticmethod
-    def _convert(frame, width: int, height: int, scale: bool) -> np.ndarray:
-        if scale:
-            frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
+    def _read_in_order(
+        self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, stats: ReadStats
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Frames by their position in an in-order decode from the start (see the class docstring).
+
+        The decoder stays where the read left it: a later read that starts further on (the next chunk of a
+        dense read, the next question's frames) goes on from there instead of decoding from the start again.
+        A packet that fails to decode ends the decode: the decoder's output can no longer be matched to
+        positions, so the frames after it are counted as skipped rather than guessed.
+        """
+        targets = [int(i) for i in wanted.tolist()]
+        if self._cursor is None or self._cursor_at > targets[0]:
+            self._close_cursor()
+            self._cursor, self._cursor_at = self._decode_in_order(), 0
+        out_idx: list[int] = []
+        out_frames: list[np.ndarray] = []
+        j = 0
+        for at, frame in self._cursor:
+            self._cursor_at = at + 1
+            if at == targets[j]:
+                out_idx.append(at)
+                out_frames.append(self._convert(frame, *size))
+                stats.decoded += 1
+                j += 1
+                if len(out_idx) >= chunk_size:
+                    yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
+                    out_idx, out_frames = [], []
+                if j == len(targets):
+                    break
+        else:  # the decoder ran out (or failed) before the last targets
+            self._close_cursor()
+        stats.skipped += len(targets) - j
+        if out_idx:
+            yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
+
+    def _decode_in_order(self) -> Iterator[tuple[int, object]]:
+        """(position, frame) for every frame an in-order decode from the start yields, until a failure."""
+        import av
+
+        count = 0
+        with open_container(self.path) as container:
+            stream = container.streams.video[0]
+            if self.threads:
+                stream.thread_type = "AUTO"
+            packets = container.demux(stream)
+            while True:
+                try:
+                    packet = next(packets)
+                    if not packet.size and self.index.incomplete is not None:
+                        # The file is cut off: the frames the decoder still holds may belong further on, where
+                        # the frames shown between them are missing. They cannot be placed: they are left out.
+                        return
+                    frames = packet.decode()
+                except StopIteration:
+                    return
+                except av.error.FFmpegError as e:  # type: ignore[attr-defined]
+                    log.info("%s: decoding stopped at frame %d (%s); later frames cannot be told apart in this "
+                             "file", self.path, count, _ffmpeg_reason(e))
+                    return
+                for frame in frames:
+                    yield count, frame
+                    count += 1
+
+    def _close_cursor(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()  # leaves the generator's ``with``: the container closes
+        self._cursor, self._cursor_at = None, 0
+
+    def _convert(self, frame, width: int, height: int) -> np.ndarray:
+        """RGB uint8 [height, width, 3] of ``frame`` as displayed (rotated, then at the display size asked)."""
+        rotation = self.index.rotation
+        w, h = (height, width) if rotation % 180 else (width, height)  # the size before turning
+        if (w, h) != (self.index.width, self.index.height):
+            frame = frame.reformat(width=w, height=h, format="rgb24", interpolation="BICUBIC")
         else:
-            frame = frame.reformat(width=width, height=height, format="rgb24")
-        return frame.to_ndarray()
+            frame = frame.reformat(width=w, height=h, format="rgb24")
+        return turn(frame.to_ndarray(), rotation)
+
+
+def turn(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """``rgb`` ([..., H, W, 3]) turned ``rotation`` degrees clockwise (a multiple of 90)."""
+    if not rotation % 360:
+        return rgb
+    return np.ascontiguousarray(np.rot90(rgb, k=-(rotation // 90), axes=(-3, -2)))
+
+
+def resize_rgb(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 [n, H, W, 3] frames scaled to ``size`` = (width, height) with FFmpeg's bicubic scaler (the same one
+    the decoders' own downscale uses)."""
+    import av
+
+    width, height = size
+    if frames.shape[1:3] == (height, width):
+        return frames
+    out = [
+        av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+        .reformat(width=width, height=height, format="rgb24", interpolation="BICUBIC")
+        .to_ndarray()
+        for f in frames
+    ]
+    return np.stack(out) if out else np.zeros((0, height, width, 3), dtype=np.uint8)
 
 
 class AudioReader:

@@ -5,18 +5,31 @@ from the container's presentation timestamps, so variable-frame-rate files are s
 ``num_frames`` evenly spaced frames exactly as lmms-eval's video tasks take them
 (``np.linspace(0, total_frames - 1, N, dtype=int)``).
 
-Backends. ``"decord"`` (the default, as in lmms-eval and the Qwen tooling) reads with ``decord.VideoReader``;
-``"pyav"`` decodes with PyAV's bundled FFmpeg in one forward pass, seeking to key frames only across large
-gaps and converting to RGB only the frames asked for. Every backend works from one PyAV demux pass over the
-file (the container index): it gives each frame its index and timestamp, and decord must agree with it before
-it is trusted (frame count, timestamps, and a spot check of random access against an in-order decode). decord
-is known to return wrong frames by random access on some MPEG-4 Part 2 AVI files; the reader never hands such
-frames out: with ``backend="auto"`` a file decord cannot open or cannot seek reliably is read with PyAV, and
-with ``backend="decord"`` it is read by decord in order, without seeking.
+Frame identity. Frame ``i`` is always the frame an in-order decode of the whole stream yields at position ``i``,
+whatever the backend and however the frames are asked for (sparse picks, dense, chunked streaming); this is
+checked on every codec and container real videos come in (tests/test_video_conformance.py). Every backend
+works from one PyAV demux pass over the file (the container index): it gives each frame its index and
+timestamp, and says whether the file can be sought at all (:mod:`clamr_frames.video._pyav_backend`).
+
+Backends. ``"pyav"`` decodes with PyAV's bundled FFmpeg in one forward pass, seeking to key frames only across
+large gaps and converting to RGB only the frames asked for; it tells frames apart by their timestamps, and
+where a file's timestamps cannot (AVI with B-frames, e.g. DivX packed bitstreams) it decodes from the start in
+order instead of seeking. ``"decord"`` reads with ``decord.VideoReader`` (as lmms-eval and the Qwen tooling
+do): by random access (``get_batch``) where that is verified on the file, else in order (``next``), and
+where decord does not even count the frames the container shows (an edit list that hides frames) the file is
+read with PyAV. ``"auto"`` (the default) takes decord's random access where it is verified and PyAV
+everywhere else: decord's in-order reading converts every frame to RGB, PyAV's only the ones asked for.
+:attr:`VideoReader.fallback_reason` says why decord is not used, or not by random access.
+
+Rotation. Frames come out as a player shows them: a display matrix (a phone video held upright) turns them, in
+steps of 90 degrees, with either backend, and ``width``/``height`` are the displayed size.
 
 Bad input raises :class:`~clamr_frames.errors.VideoError` naming the file and the cause: a missing or empty
-file, a file FFmpeg cannot open (not a video, or an MP4 cut off before its index), a file without a video
-stream (audio only), a stream without frames.
+file, a file FFmpeg cannot open (not a video, or an MP4 cut off before its index: "the file is incomplete"),
+a file without a video stream (audio only), a stream without frames. A file that is cut off but still holds
+frames (a Matroska or AVI download stopped part way) opens with a ``RuntimeWarning`` saying that the file is
+incomplete, and :attr:`VideoMetadata.incomplete` says where it ends; its frames before the cut are read.
+FFmpeg's own log lines are never printed.
 
 Damaged streams. A read returns the frames that decode and leaves out the ones that do not: a packet that
 fails to decode, and every frame after it up to the next key frame (they were predicted from the lost data
@@ -65,6 +78,9 @@ class VideoMetadata:
         has_audio: the file has an audio stream.
         codec: FFmpeg's name of the video codec (``h264``, ``mpeg4``, ``vp9``, ...).
         backend: the backend decoding frames (``decord`` or ``pyav``).
+        rotation: degrees the decoded pictures are turned clockwise for display (0, 90, 180, 270); ``width``
+            and ``height`` are the size after turning.
+        incomplete: why the file is incomplete (cut off), or None.
     """
 
     path: str
@@ -76,6 +92,8 @@ class VideoMetadata:
     has_audio: bool
     codec: str
     backend: str
+    rotation: int = 0
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,13 +123,17 @@ class VideoReader:
 
     Args:
         path: the video file.
-        backend: ``"auto"`` (decord, else PyAV where decord cannot open the file or seek it reliably),
-            ``"decord"``, or ``"pyav"``.
+        backend: ``"auto"`` (decord's random access where it is verified on the file, else PyAV),
+            ``"decord"`` (random access where verified, else in order; PyAV where decord miscounts the frames),
+            or ``"pyav"``.
 
     Attributes:
         skipped_frames: frames the last read (an ``iter_candidates`` pass or a ``get_frames`` call) asked for
             but could not decode.
         fallback_reason: why decord is not used, or reads in order, for this file (None when it is trusted).
+
+    Warns:
+        RuntimeWarning: the file is incomplete (cut off) but holds frames.
 
     Raises:
         VideoError: the file cannot be read as a video (see the module docstring), or ``backend="decord"`` and
@@ -140,17 +162,27 @@ class VideoReader:
         if backend in ("auto", "decord"):
             self._open_decord()
         idx = self._index
+        width, height = idx.display_size
         self._meta = VideoMetadata(
             path=self.path,
             duration=idx.duration,
             fps=idx.num_frames / idx.duration if idx.duration > 0 else 0.0,
             num_frames=idx.num_frames,
-            width=idx.width,
-            height=idx.height,
+            width=width,
+            height=height,
             has_audio=idx.has_audio,
             codec=idx.codec,
             backend="pyav",
+            rotation=idx.rotation,
+            incomplete=idx.incomplete,
         )
+        if idx.incomplete is not None:
+            warnings.warn(
+                f"{self.path}: {idx.incomplete}; reading the {idx.num_frames} frames ({idx.duration:.2f} s) "
+                "before the cut",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def _open_decord(self) -> None:
         from clamr_frames.video._decord_backend import DecordBackend, DecordUnavailable
@@ -162,6 +194,11 @@ class VideoReader:
                 raise VideoError(self.path, f"backend 'decord': {e}") from None
             self.fallback_reason = str(e)
             log.info("%s: reading with PyAV: %s", self.path, e)
+            return
+        if self._decord.unusable_reason is not None:
+            self.fallback_reason = self._decord.unusable_reason
+            log.info("%s: reading with PyAV: %s", self.path, self.fallback_reason)
+            self._drop_decord()
             return
         reason = self._decord.unreliable_reason
         if reason is not None:
@@ -264,8 +301,8 @@ class VideoReader:
         return FrameChunk(keep, ts[keep], frames)
 
     def _size(self, max_side: int | None) -> tuple[int, int]:
-        """(width, height) of frames after a downscale to ``max_side`` on the longer side."""
-        w, h = self._index.width, self._index.height
+        """(width, height) of frames as displayed, after a downscale to ``max_side`` on the longer side."""
+        w, h = self._index.display_size
         if max_side is None:
             return w, h
         if int(max_side) != max_side or max_side <= 0:
@@ -356,6 +393,7 @@ class VideoReader:
     def close(self) -> None:
         """Release the decoders (reading afterwards raises VideoError)."""
         self._drop_decord()
+        self._pyav.close()
         if self._audio is not None:
             self._audio.close()
             self._audio = None

@@ -14,13 +14,42 @@ Videos and subtitles are found from the document's ``video_path`` / ``subtitle_p
 ``videomme/data/<videoID>.mp4`` + ``videomme/subtitle/<videoID>.srt``, LongVideoBench
 ``datasets/longvideobench/videos/<video_path>`` + ``.../subtitles/<subtitle_path>``.
 A missing video raises FileNotFoundError naming the path (lmms-eval's own Video-MME function calls sys.exit).
+
+Subtitle blocks, and how they differ from the references:
+
+* Video-MME (lmms-eval format): the lines on screen at ``frame_num`` uniformly spaced native frames, each once,
+  **in time order**. lmms-eval's own function gathers the cue indices with ``list(set(...))``, which scrambles
+  their order on long videos (a set of ints iterates in hash-table order); the lines and the wording are
+  otherwise lmms-eval's.
+* Video-MME (``_paper`` tasks): the CLaMR notebook's prompt (``qwen_videomme_baseline.ipynb``): header
+  ``"This video's subtitles are listed below:\\n"``, one line per frame of ``frame_num`` (768) uniformly spaced
+  frames concatenated without a separator (``"N/A"`` when empty), the frames-only instruction ("... based on
+  the video. ..."), ``max_new_tokens`` 128. Unverified: where the notebook's video slicer put its 768 frames
+  (here ``np.linspace`` over the native frames, lmms-eval's rule) and how it matched a cue to a frame (here:
+  the cue on screen at the frame's time).
+* LongVideoBench ``_w_subtitle``: **the project's own format**, not lmms-eval's. It is the Video-MME block
+  (header, then the lines on screen at ``frame_num`` uniform frames, in time order) before LongVideoBench's
+  own question and option lines; a JSON cue with a null end lasts 5 s (lmms-eval's ``_val_i`` closes it at
+  the video's end). Why not lmms-eval's ``longvideobench_val_i`` format, which interleaves the lines with
+  ``<image>`` markers of 16 pre-sampled frames: it hands over frames already sampled (nothing left to select),
+  lmms-eval's Qwen2.5-VL puts all the frames before the text anyway (its simple form also deletes the
+  markers), so the paper's answerer would not see an interleaving through lmms-eval, and the CLaMR paper does
+  not release its LongVideoBench prompt. One block format keeps the subtitle policies (none / selected / all)
+  the same on both benchmarks.
+
+Document counts are logged when a task loads (``process_docs``): the full Video-MME long subset has 900
+questions on 300 videos (a different count is a warning: an incomplete dataset cache); LongVideoBench's
+validation split has about 564 questions in the (900, 3600] s group.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger("qa_harness.tasks")
 
 VIDEOMME_CACHE = "videomme"
 LVB_CACHE = os.path.join("datasets", "longvideobench")
@@ -33,8 +62,13 @@ INSTRUCTION_SUBS = (
     "Select the best answer to the following multiple-choice question based on the video and the subtitles. "
     "Respond with only the letter (A, B, C, or D) of the correct option."
 )
-SUBTITLE_HEADER = "This video's subtitles are listed below: \n"
 DEFAULT_FRAME_NUM = 32
+#: The CLaMR notebook's "no sample" baseline: the subtitle line of each of 768 frames.
+PAPER_FRAME_NUM = 768
+#: (questions, videos) of Video-MME's long subset.
+VIDEOMME_LONG_COUNTS = (900, 300)
+#: Questions in LongVideoBench's validation split, duration group (900, 3600] s (approximate).
+LVB_LONG_QUESTIONS = 564
 
 
 def _hf_home() -> Path:
@@ -88,30 +122,42 @@ def videomme_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = Non
     return kw.get("pre_prompt", "") + INSTRUCTION + "\n" + _videomme_question(doc) + "\n" + post
 
 
-def uniform_subtitle_lines(video: str | Path, subtitles: Any, frame_num: int) -> list[str]:
-    """Lines on screen at ``frame_num`` uniformly spaced frames (lmms-eval's Video-MME rule), in time order."""
+def uniform_frame_times(video: str | Path, frame_num: int) -> "list[float]":
+    """Seconds of ``frame_num`` uniformly spaced native frames (``np.linspace(0, N - 1, frame_num, dtype=int)``,
+    lmms-eval's rule; ``-1`` means every frame)."""
     import numpy as np
 
-    from clamr_frames.context.subtitles import clean_text
     from clamr_frames.video import probe
 
     meta = probe(video)
     n = max(int(meta.num_frames), 1)
     fps = float(meta.fps) if meta.fps else 1.0
     idx = np.linspace(0, n - 1, n if frame_num == -1 else int(frame_num), dtype=int)
-    times = idx / fps
+    return (idx / fps).tolist()
+
+
+def uniform_subtitle_lines(video: str | Path, subtitles: Any, frame_num: int) -> list[str]:
+    """Lines on screen at ``frame_num`` uniformly spaced frames (lmms-eval's Video-MME rule), each once, in time
+    order (lmms-eval's ``list(set(...))`` order differs on long videos; see the module doc)."""
+    from clamr_frames.context.subtitles import clean_text
+
+    times = uniform_frame_times(video, frame_num)
     cues = list(getattr(subtitles, "cues", subtitles))
     picked = sorted({i for i, c in enumerate(cues) for t in times if c.start <= t < c.end})
     return [t for t in (clean_text(cues[i].text) for i in picked) if t]
 
 
-def _subtitle_block(video: Path, sub_path: Path | None, frame_num: int, offset: float = 0.0) -> str:
+def _subtitle_block(video: Path, sub_path: Path | None, frame_num: int, offset: float = 0.0,
+                    fmt: str = "lmms-eval") -> str:
     from clamr_frames.context.subtitles import load_subtitles
+    from qa_harness.subtitles import frame_lines, subtitle_block
 
     if sub_path is None:
-        return SUBTITLE_HEADER + "No subtitles available\n"
+        return subtitle_block(None, fmt)
     subs = load_subtitles(sub_path, offset=offset)
-    return SUBTITLE_HEADER + "\n".join(uniform_subtitle_lines(video, subs, frame_num)) + "\n"
+    if fmt == "clamr-notebook":
+        return subtitle_block(frame_lines(subs, uniform_frame_times(video, frame_num)), fmt)
+    return subtitle_block(uniform_subtitle_lines(video, subs, frame_num), fmt)
 
 
 def videomme_doc_to_text_subtitle(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
@@ -122,9 +168,41 @@ def videomme_doc_to_text_subtitle(doc: dict, lmms_eval_specific_kwargs: dict | N
     return block + kw.get("pre_prompt", "") + INSTRUCTION_SUBS + "\n" + _videomme_question(doc) + "\n" + post
 
 
+def videomme_doc_to_text_subtitle_paper(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """Video-MME prompt with subtitles in the CLaMR notebook's format (see the module doc): the line of each of
+    ``frame_num`` (768) uniform frames, concatenated, then the frames-only instruction."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    frame_num = int(kw.get("frame_num", PAPER_FRAME_NUM))
+    block = _subtitle_block(videomme_video_path(doc), videomme_subtitle_path(doc), frame_num, fmt="clamr-notebook")
+    return block + videomme_doc_to_text(doc, kw)
+
+
+def doc_counts(dataset: Any, video_key: str) -> tuple[int, int]:
+    """(questions, distinct videos) of a task's documents (a ``datasets.Dataset`` or a list of dicts)."""
+    videos = dataset[video_key] if hasattr(dataset, "column_names") else [d[video_key] for d in dataset]
+    return len(dataset), len(set(videos))
+
+
 def videomme_process_docs_long(dataset: Any) -> Any:
-    """Video-MME's long subset (30-60 min videos)."""
-    return dataset.filter(lambda x: x["duration"] == "long")
+    """Video-MME's long subset (30-60 min videos); logs the counts, warns when they are not the full 900 / 300."""
+    out = dataset.filter(lambda x: x["duration"] == "long")
+    questions, videos = doc_counts(out, "videoID")
+    if (questions, videos) == VIDEOMME_LONG_COUNTS:
+        _report(f"Video-MME long: {questions} questions on {videos} videos")
+    else:
+        want_q, want_v = VIDEOMME_LONG_COUNTS
+        _report(f"Video-MME long: {questions} questions on {videos} videos, where the benchmark has {want_q} on "
+                f"{want_v} (incomplete dataset cache?)", warn=True)
+    return out
+
+
+def _report(message: str, *, warn: bool = False) -> None:
+    """Log through lmms-eval's logger (loguru) when it is there, so the line shows in the run's output."""
+    try:
+        from loguru import logger as log
+    except ImportError:  # pragma: no cover - loguru comes with lmms-eval
+        log = logger
+    (log.warning if warn else log.info)(message)
 
 
 def videomme_process_results(doc: dict, results: list) -> dict:
@@ -188,14 +266,18 @@ def lvb_doc_to_text_subtitle(doc: dict, lmms_eval_specific_kwargs: dict | None =
 
 
 def lvb_process_docs_long(dataset: Any) -> Any:
-    """LongVideoBench's (900, 3600] s duration group (the CLaMR paper's subset)."""
+    """LongVideoBench's (900, 3600] s duration group (the CLaMR paper's subset); logs the counts."""
 
     def keep(x: dict) -> bool:
         if x.get("duration_group") is not None:
             return int(x["duration_group"]) == 3600
         return 900 < float(x["duration"]) <= 3600
 
-    return dataset.filter(keep)
+    out = dataset.filter(keep)
+    questions, videos = doc_counts(out, "video_path")
+    _report(f"LongVideoBench (900, 3600] s: {questions} questions on {videos} videos (the validation split has "
+            f"about {LVB_LONG_QUESTIONS})")
+    return out
 
 
 def lvb_process_results(doc: dict, results: list) -> dict:
