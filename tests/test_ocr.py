@@ -251,7 +251,7 @@ def test_crop_distance_separates_same_text_from_changed_text():
 def test_text_pass_reuses_unchanged_boxes_and_rereads_changed_ones():
     texts = ["PLATFORM 3: COBALT", "PLATFORM 8: COBALT", "EXIT 12"]
     reader = PaperBoxReader(texts)
-    ocr, ocr_id = make_ocr_pass(reader)  # "auto": the engine finds boxes, so the text-aware pass
+    ocr, ocr_id = make_ocr_pass(reader, det_every=1)  # "auto": the engine finds boxes, so the text-aware pass
     assert isinstance(ocr, TextRegionPass) and "text-det" in ocr_id
     frames = [with_signs(textured(i), [(texts[0], 20 + 4 * i, 40)]) for i in range(4)]  # the camera pans
     frames += [with_signs(textured(i), [(texts[0], 36, 40), (texts[2], 30, 120)]) for i in range(4, 6)]
@@ -266,7 +266,7 @@ def test_text_pass_reuses_unchanged_boxes_and_rereads_changed_ones():
     assert ocr(np.array([8.0, 9.0]), more) == [f"{texts[1]}\n{texts[2]}"] * 2
     assert reader.rec_crops == 3
     # a sign that comes back after the memory forgot it is read again
-    p = TextRegionPass(PaperBoxReader(texts), forget_after=2)
+    p = TextRegionPass(PaperBoxReader(texts), forget_after=2, det_every=1)
     seq = [with_signs(textured(i), [(texts[0], 20, 40)] if i in (0, 5) else []) for i in range(6)]
     assert p(np.arange(6.0), seq) == [texts[0], "", "", "", "", texts[0]]
     assert p.engine.rec_crops == 2
@@ -276,14 +276,21 @@ def test_text_pass_keeps_lines_the_detector_missed_for_a_frame():
     reader = PaperBoxReader(["EXIT 12", "GATE 7"], blind={1, 4})
     frames = [with_signs(textured(i), [("EXIT 12", 30 + 3 * i, 50)]) for i in range(6)]
     frames[5] = with_signs(textured(5), [("GATE 7", 30, 50)])  # the sign changed: never carried over
-    p = TextRegionPass(reader)
+    p = TextRegionPass(reader, det_every=1)
     out = p(np.arange(6.0), frames)
     # frame 0 (missed, found again from frame 1 backwards) and frame 3 (missed, followed from frame 2)
     assert out == ["EXIT 12"] * 5 + ["GATE 7"]
     assert p.stats.followed == 2 and reader.rec_crops == 2
-    blank = TextRegionPass(PaperBoxReader(["EXIT 12"], blind={2}))
+    blank = TextRegionPass(PaperBoxReader(["EXIT 12"], blind={2}), det_every=1)
     seq = [with_signs(textured(0), [("EXIT 12", 30, 50)]), textured(1), textured(2)]
     assert blank(np.arange(3.0), seq) == ["EXIT 12", "", ""]  # gone is gone
+    # a box read as no text (here: blank paper) is not followed when the detector misses it
+    paper = [textured(i) for i in range(4)]
+    for f in paper:
+        f[50:80, 30:130] = 255
+    q = TextRegionPass(PaperBoxReader([], blind={3}), det_every=1)
+    assert q(np.arange(2.0), paper[:2]) == [""] * 2  # read (as nothing) at the end of this chunk
+    assert q(np.array([2.0, 3.0]), paper[2:]) == [""] * 2 and q.stats.followed == 0
 
 
 def test_detector_every_other_frame_follows_lines_and_traces_new_ones_back():
@@ -491,7 +498,7 @@ def test_engine_text_pass_on_a_panning_camera(engine):
     nd = scene.needles[0]
     ts = np.arange(np.floor(nd.start) - 1, np.ceil(nd.end) + 1)
     frames = [scene.render_frame(float(t)) for t in ts]
-    p, _ = make_ocr_pass(engine)
+    p, _ = make_ocr_pass(engine)  # the defaults: detector on every second frame
     out = p(ts, frames)
     inside = [nd.start <= t < nd.end for t in ts]
     assert all(nd.key in text for text, i in zip(out, inside) if i)
@@ -500,7 +507,7 @@ def test_engine_text_pass_on_a_panning_camera(engine):
     assert all(nd.key in text for text in every)
     # the sign moves in every frame, yet its two lines are read once or twice, not once per frame
     assert p.stats.reused > 0 and p.stats.recognised < p.stats.boxes
-    assert p.stats.detected == len(ts) and p.stats.skipped == 0
+    assert p.stats.detected < len(ts) and p.stats.skipped == 0
 
 
 def test_tampered_word_list_is_refused(tmp_path, monkeypatch):

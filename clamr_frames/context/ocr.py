@@ -47,6 +47,7 @@ DEFAULT_CHANGE_THRESHOLD = 0.001
 
 #: Defaults of the text-region pass (see :class:`TextRegionPass`).
 DEFAULT_DET_SIDE = 128
+DEFAULT_DET_EVERY = 2
 DEFAULT_BOX_THRESHOLD = 10.0
 DEFAULT_CUT_THRESHOLD = 0.5
 #: The change detectors :func:`make_ocr_pass` knows: text regions, whole frames, none (every frame is read).
@@ -895,7 +896,7 @@ class TextRegionPass(_ChunkPass):
         engine: BoxReader,
         *,
         det_side: int = DEFAULT_DET_SIDE,
-        det_every: int = 1,
+        det_every: int = DEFAULT_DET_EVERY,
         box_threshold: float = DEFAULT_BOX_THRESHOLD,
         cut_threshold: float = DEFAULT_CUT_THRESHOLD,
         change_threshold: float = DEFAULT_CHANGE_THRESHOLD,
@@ -932,7 +933,7 @@ class TextRegionPass(_ChunkPass):
         self._tracks: list[_Track] = []
         self._pending: list[_Track] = []
         self._ref: np.ndarray | None = None
-        self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []
+        self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []  # (gray frame, its lines)
         self._tick = 0
         self._since_det = 0
         self._last_text = ""
@@ -949,7 +950,7 @@ class TextRegionPass(_ChunkPass):
 
     def _read_chunk(self, frames: list[np.ndarray | None], cached: list[str | None]) -> list[str]:
         items: list[Any] = []
-        self._scans = []  # (frame, its boxes) of the chunk's scanned frames, in order
+        self._scans = []  # (gray frame, its lines) of the chunk's scanned frames, in order
         last = max((i for i, (f, c) in enumerate(zip(frames, cached)) if f is not None and c is None), default=-1)
         for i, (frame, hit) in enumerate(zip(frames, cached)):
             if hit is not None:
@@ -1016,7 +1017,7 @@ class TextRegionPass(_ChunkPass):
         t2 = time.perf_counter()
         self.stats.det_seconds += t2 - t1
         found: list[tuple[np.ndarray, _Track]] = []
-        new: list[_Track] = []
+        arrived: list[_Track] = []  # lines that were not in the previous scanned frame
         for quad in quads:
             crop = crop_quad(frame, quad)
             if crop is None:
@@ -1029,33 +1030,38 @@ class TextRegionPass(_ChunkPass):
                 track = _Track(csig, self._tick, box, crop=crop)
                 self._tracks.append(track)
                 self._pending.append(track)
-                new.append(track)
+                arrived.append(track)
             else:
                 self.stats.reused += 1
+                if track.last_seen < self._tick - 1:
+                    arrived.append(track)
             track.last_seen, track.box = self._tick, box
             found.append((quad, track))
-        found += self._follow(frame, found, new)
-        self._scans.append((frame, found))
+        gray = crop_signature(frame)
+        found += self._follow(gray, found, arrived)
+        self._scans.append((gray, found))
         self._forget()
         self.stats.other_seconds += (t1 - t0) + (time.perf_counter() - t2)
         return ("boxes", found)
 
     def _follow(
-        self, frame: np.ndarray, found: list[tuple[np.ndarray, _Track]], new: list[_Track]
+        self, gray: np.ndarray, found: list[tuple[np.ndarray, _Track]], arrived: list[_Track]
     ) -> list[tuple[np.ndarray, _Track]]:
         """Lines the detector missed in this frame, or in the frames just before, that are there all the same.
 
-        A detector on a downscaled frame now and then misses a line it finds a frame earlier or later. A line
-        of the previous scanned frame that is missing now, and a line new in this frame, is looked for near
-        where it is (within a line height, at least 24 pixels, as a camera moves it) in this frame, or in the
-        frames before it (within the chunk, whose texts are not handed out yet), and added there with its
-        text when a crop there matches its read crop (:func:`crop_distance`).
+        A detector on a downscaled frame now and then misses a line it finds a frame earlier or later (and
+        with ``det_every`` > 1 it does not look at every frame). A line of the previous scanned frame that is
+        missing now is looked for near where it was in this frame (``gray``); a line found now that was not in
+        the previous scanned frame is looked for in the frames before this one, back through the chunk (whose
+        texts are not handed out yet) while it is there. Near: within two line heights, at least 48 pixels, as
+        a camera moves it; there: a crop at the best place matches the line's read crop
+        (:func:`crop_distance`).
         """
         here = {id(tr) for _, tr in found}
-        missing = [tr for tr in self._tracks if tr.last_seen == self._tick - 1 and id(tr) not in here]
+        missing = [tr for tr in self._tracks
+                   if tr.last_seen == self._tick - 1 and id(tr) not in here and _worth_following(tr)]
         out = []
         if missing:
-            gray = crop_signature(frame)
             boxes = [tr.box for _, tr in found]
             for tr in missing:
                 box = self._find_near(gray, tr, tr.box, boxes)
@@ -1063,12 +1069,14 @@ class TextRegionPass(_ChunkPass):
                     tr.last_seen, tr.box = self._tick, box
                     boxes.append(box)
                     out.append((_quad(box), tr))
-        for tr in new:
+        for tr in arrived:
+            if not _worth_following(tr):
+                continue
             box = tr.box
-            for prev_frame, prev_found in reversed(self._scans):  # back through the chunk while it is there
+            for prev_gray, prev_found in reversed(self._scans):  # back through the chunk while it is there
                 if any(t is tr for _, t in prev_found):
                     break
-                box = self._find_near(crop_signature(prev_frame), tr, box, [_bounds(q) for q, _ in prev_found])
+                box = self._find_near(prev_gray, tr, box, [_bounds(q) for q, _ in prev_found])
                 if box is None:
                     break
                 prev_found.append((_quad(box), tr))
@@ -1084,7 +1092,7 @@ class TextRegionPass(_ChunkPass):
 
         fh, fw = gray.shape
         th, tw = tr.sig.shape
-        m = max(24, th)
+        m = max(48, 2 * th)
         x0, y0, x1, y1 = box
         rx0, ry0, rx1, ry1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, fw), min(y1 + m, fh)
         region = gray[ry0:ry1, rx0:rx1]
@@ -1093,8 +1101,8 @@ class TextRegionPass(_ChunkPass):
         res = cv2.matchTemplate(region, tr.sig, cv2.TM_SQDIFF)
         y, x = np.unravel_index(int(np.argmin(res)), res.shape)
         found = (rx0 + int(x), ry0 + int(y), rx0 + int(x) + tw, ry0 + int(y) + th)
-        if any(_overlap(found, b) > 0.3 for b in taken):
-            return None  # the detector found this place, as part of another box
+        if any(_overlap(found, b) > 0.6 for b in taken):
+            return None  # the detector found this place, as part of another box (neighbouring lines overlap less)
         if crop_distance(tr.sig, region[y : y + th, x : x + tw]) > self.box_threshold:
             return None
         return found
@@ -1126,6 +1134,11 @@ class TextRegionPass(_ChunkPass):
         self.stats.recognised += len(crops)
         self._pending.clear()
         self.stats.rec_seconds += time.perf_counter() - t0
+
+
+def _worth_following(tr: _Track) -> bool:
+    """A line read as no text, or as symbols only (a shape the detector took for text), is not followed."""
+    return tr.text is None or any(ch.isalnum() for ch in tr.text)
 
 
 def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
