@@ -12,7 +12,6 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
 
 from clamr_frames import __version__
 from clamr_frames.errors import ClamrFramesError
@@ -96,52 +95,51 @@ def _selector(args: argparse.Namespace):
 
 
 def cmd_index(args: argparse.Namespace) -> int:
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.index.corpus import jobs_from_paths, read_manifest
+
+    if bool(args.videos) == bool(args.manifest):
+        raise _usage("give VIDEO paths or --manifest FILE (one of the two)")
+    if args.manifest and args.subtitles:
+        raise _usage("--subtitles goes with VIDEO paths; a manifest has a 'subtitles' column")
     if args.subtitles and len(args.subtitles) != len(args.videos):
         raise _usage(f"--subtitles was given {len(args.subtitles)} times for {len(args.videos)} videos")
-    from clamr_frames.index.distributed import launcher_rank_world
-
-    if args.processes < 1:
-        raise _usage(f"--processes must be >= 1, got {args.processes}")
-    if args.processes > 1 or launcher_rank_world()[1] > 1:
-        return _index_distributed(args)
-    selector = _selector(args)
-    subs = args.subtitles or [None] * len(args.videos)
-    for video, sub in zip(args.videos, subs):
-        idx = selector.index(video, subtitles=sub)
-        print(f"{video}: {idx.num_candidates} candidates indexed in {idx.path}")
-    return 0
-
-
-def _index_distributed(args: argparse.Namespace) -> int:
-    """Data-parallel over videos: --processes N local workers, or one worker of a torchrun / accelerate launch."""
-    from clamr_frames.index.builder import IndexSettings
-    from clamr_frames.index.distributed import index_parallel, index_videos
-
+    if args.ray is None and args.workers is not None:
+        raise _usage("--workers needs --ray")
+    if args.ray is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        warnings.warn("each process of this torchrun / accelerate launch indexes every video (one at a time per "
+                      "index, through the store's lock); to spread a corpus over GPUs use --ray", stacklevel=1)
+    jobs = read_manifest(args.manifest) if args.manifest else jobs_from_paths(args.videos, args.subtitles)
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=args.compression)
     encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
     if args.base_model:
         encoder_kwargs["base_model"] = args.base_model
-    if args.processes > 1:
-        results = index_parallel(args.videos, processes=args.processes, scorer=args.scorer,
-                                 encoder_kwargs=encoder_kwargs, device=args.device, subtitles=args.subtitles,
-                                 settings=settings, cache_dir=args.cache_dir, ocr=args.ocr)
+    if args.ray is not None:
+        from clamr_frames.index.distributed import index_corpus
+
+        report = index_corpus(jobs, scorer=args.scorer, encoder_kwargs=encoder_kwargs, device=args.device,
+                              settings=settings, ocr=args.ocr, cache_dir=args.cache_dir,
+                              address=None if args.ray == "local" else args.ray, workers=args.workers,
+                              progress=not args.quiet)
     else:
         from clamr_frames.encoders.registry import load_encoder
+        from clamr_frames.index.corpus import index_locally
         from clamr_frames.index.store import IndexStore
 
-        store = IndexStore(args.cache_dir) if args.cache_dir else IndexStore()
-        results = index_videos(args.videos, load_encoder(args.scorer, device=args.device, **encoder_kwargs),
-                               subtitles=args.subtitles, settings=settings, store=store, ocr=args.ocr,
+        report = index_locally(jobs, load_encoder(args.scorer, device=args.device, **encoder_kwargs),
+                               settings=settings, ocr=args.ocr,
+                               store=IndexStore(args.cache_dir) if args.cache_dir else IndexStore(),
                                progress=not args.quiet)
-    failed = 0
-    for r in results:
-        if r.status == "claimed":
-            continue
-        failed += r.status == "failed"
-        what = r.error if r.status == "failed" else f"{r.candidates} candidates ({r.frames_encoded} encoded) in {r.index_path}"
-        print(f"[worker {r.rank}] {r.video}: {r.status}: {what}")
-    return 1 if failed else 0
+    for e in report.indexed + report.skipped:
+        how = f"{e['frames_encoded']} frames encoded" if "frames_encoded" in e else "already indexed"
+        print(f"{e['video']}: {e['candidates']} candidates ({how}) in {e['index']}")
+    for e in report.failed:
+        print(f"{e['video']}: failed: {e['reason']}", file=sys.stderr)
+    print(report.summary())
+    if args.report:
+        print(f"report: {report.write(args.report)}")
+    return EXIT_BAD_INPUT if report.failed else 0
 
 
 def cmd_select(args: argparse.Namespace) -> int:
@@ -263,12 +261,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling(p)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("index", help="encode the candidate frames of videos into the on-disk index")
-    p.add_argument("videos", nargs="+")
+    p = sub.add_parser(
+        "index", help="encode the candidate frames of videos into the on-disk index (one machine, or Ray)",
+        description="Index videos ahead of time: VIDEO paths (or URIs), or a CSV / JSONL manifest with the "
+                    "columns video, subtitles, options. With --ray the corpus runs as a Ray Data pipeline "
+                    "(decode and context on CPU tasks, the encoder on an actor pool, one actor per GPU); "
+                    "re-running resumes. Exit code 2 when any video failed (each is listed with its reason).",
+    )
+    p.add_argument("videos", nargs="*", metavar="VIDEO")
+    p.add_argument("--manifest", default=None, metavar="FILE", help="CSV / JSONL list of videos (instead of VIDEO...)")
     p.add_argument("--subtitles", action="append", default=None, help="one per video, in order")
-    p.add_argument("--processes", type=int, default=1,
-                   help="local worker processes, data-parallel over videos (under torchrun / accelerate launch "
-                        "each launched process is one worker)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run on Ray: a cluster address ('auto', 'ray://head:10001'); without one a local cluster "
+                        "(needs the 'distributed' extra)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="with --ray: encoder actors (default: one per GPU; without GPUs, half the CPUs)")
+    p.add_argument("--report", default=None, metavar="JSON",
+                   help="write the corpus report (indexed, skipped, failed with reasons, frames/s per stage)")
     p.add_argument("--compression", default=None,
                    help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
     _add_sampling(p)

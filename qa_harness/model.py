@@ -36,6 +36,7 @@ Model args (``--model_args k=v,...``):
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -155,8 +156,10 @@ class ClamrFrames(lmms):
 
     # -- setup ------------------------------------------------------------------------------------
     def _setup_distributed(self, device: str | None) -> None:
-        # Under `accelerate launch`, lmms-eval shards requests by rank/world_size; each rank selects and
-        # answers its share on its own GPU. Indexes are shared on disk (the store is safe under concurrent writers).
+        # Under `accelerate launch` (or torchrun), lmms-eval shards requests by rank/world_size; each rank selects
+        # and answers its share on its own device. Indexes are shared on disk: the store's per-index lock lets one
+        # rank build a video's index while a rank that needs the same video waits and then loads it, so every
+        # video is encoded once across ranks.
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world > 1:
             from accelerate import Accelerator
@@ -164,8 +167,22 @@ class ClamrFrames(lmms):
             self.accelerator = Accelerator()
             self._rank = self.accelerator.process_index
             self._world_size = self.accelerator.num_processes
-            device = f"cuda:{self.accelerator.local_process_index}"
+            if self.accelerator.device.type == "cuda":
+                device = f"cuda:{self.accelerator.local_process_index}"
+            else:  # CPU processes (ACCELERATE_USE_CPU=1, gloo)
+                device = str(self.accelerator.device)
+            # a process group still alive at interpreter exit can abort the process ("terminate called without an
+            # active exception") after the results are written
+            atexit.register(_destroy_process_group)
         self._device_str = device
+
+    @property
+    def device(self) -> Any:
+        """This rank's torch device (lmms-eval's evaluator places its cross-rank counts on it)."""
+        import torch
+
+        accelerator = getattr(self, "accelerator", None)
+        return accelerator.device if accelerator is not None else torch.device(self._device_str or "cpu")
 
     @property
     def selector(self) -> Any:
@@ -312,6 +329,13 @@ class ClamrFrames(lmms):
 
     def generate_until_multi_round(self, requests: Sequence[Instance]) -> list[str]:
         raise NotImplementedError("clamr_frames does not support multi-round generation")
+
+
+def _destroy_process_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 class ClamrFramesChat(ClamrFrames):

@@ -13,6 +13,7 @@ name                    what it exercises
 ``mpeg4_packed.avi``    the same, DivX-style "packed bitstream": a reference VOP and the first B-VOP shown before it
                         share one chunk, an N-VOP (not coded) chunk follows the B-frames, the user data says
                         ``DivX503b1393p``; key-frame chunks can carry a B-frame shown before them
+``h264.avi``            H.264 with B-frames in AVI (no presentation times in the container)
 ``msmpeg4v3.avi``       MS-MPEG4 v3 (DivX 3) in AVI
 ``mjpeg.avi``           Motion JPEG in AVI (every frame a key frame)
 ``vp9.webm``            VP9 with alt-ref (hidden) frames in WebM
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from media import coded_frame
+from media import coded_frame, read_code
 
 FPS = 10
 N = 60  # frames per file
@@ -279,6 +280,14 @@ def _n_vop(ref: bytes, time_bits: int) -> bytes:
     return VOP_START + int(header, 2).to_bytes(len(header) // 8, "big")
 
 
+def write_h264_avi(path: Path, shape: Shape = SMALL) -> None:
+    """H.264 with 3 B-frames in AVI (as old x264 releases came): AVI keeps no presentation times."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        _encode(_video_stream(c, "libx264", shape, preset="veryfast", crf=23, bf=3), _frames(shape), c)
+
+
 def write_msmpeg4_avi(path: Path, shape: Shape = SMALL) -> None:
     import av
 
@@ -309,6 +318,7 @@ SPECS: dict[str, Spec] = {
         Spec("h264_start2s.mp4", "libx264", write_h264_late_start, "H.264 B-frames, starts at 2 s"),
         Spec("mpeg4_unpacked.avi", "mpeg4", lambda p, s: write_mpeg4_avi(p, s, packed=False), "MPEG-4 ASP B-frames"),
         Spec("mpeg4_packed.avi", "mpeg4", lambda p, s: write_mpeg4_avi(p, s, packed=True), "MPEG-4 ASP packed (DivX)"),
+        Spec("h264.avi", "libx264", write_h264_avi, "H.264 B-frames in AVI"),
         Spec("msmpeg4v3.avi", "msmpeg4", write_msmpeg4_avi, "MS-MPEG4 v3"),
         Spec("mjpeg.avi", "mjpeg", write_mjpeg_avi, "Motion JPEG"),
         Spec("vp9.webm", "libvpx-vp9", write_vp9_webm, "VP9 alt-ref"),
@@ -317,6 +327,28 @@ SPECS: dict[str, Spec] = {
         Spec("h264_rotated.mp4", "libx264", write_h264_rotated, "H.264, rotated 90", rotation=90),
     ]
 }
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+def in_order_decode(path: Path, every: int = 1, keep: set[int] | None = None) -> tuple[int, dict[int, np.ndarray]]:
+    """One in-order PyAV decode of ``path`` (no seeking): the number of frames, and the frames at positions
+    ``keep`` (all when None) as displayed (turned by the display matrix), every ``every``-th pixel."""
+    import av
+
+    from clamr_frames.video._pyav_backend import _rotation, turn
+
+    frames: dict[int, np.ndarray] = {}
+    n = 0
+    with av.open(str(path)) as container:
+        for n, frame in enumerate(container.decode(video=0), start=1):
+            if keep is None or n - 1 in keep:
+                frames[n - 1] = turn(frame.to_ndarray(format="rgb24"), _rotation(frame))[::every, ::every]
+    return n, frames
+
+
+def drawn(frames: np.ndarray, rotation: int = 0) -> list[int]:
+    """The numbers drawn into frames that were turned ``rotation`` degrees clockwise for display."""
+    return [read_code(np.rot90(f, k=rotation // 90)) for f in frames]
 
 
 def write(name: str, directory: Path, shape: Shape = SMALL) -> Path:

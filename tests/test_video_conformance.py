@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import conformance_media as cm
+from conformance_media import drawn, in_order_decode
 from clamr_frames.video import VideoReader
 from clamr_frames.video._pyav_backend import scan
 from media import read_code
@@ -52,27 +53,6 @@ def _real(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is absent (Debian package opencv-doc)")
     return path
-
-
-def in_order_decode(path: Path, every: int = 1, keep: set[int] | None = None) -> tuple[int, dict[int, np.ndarray]]:
-    """One in-order PyAV decode of ``path`` (no seeking): the number of frames, and the frames at positions
-    ``keep`` (all when None) as displayed (turned by the display matrix), every ``every``-th pixel."""
-    import av
-
-    from clamr_frames.video._pyav_backend import _rotation, turn
-
-    frames: dict[int, np.ndarray] = {}
-    n = 0
-    with av.open(str(path)) as container:
-        for n, frame in enumerate(container.decode(video=0), start=1):
-            if keep is None or n - 1 in keep:
-                frames[n - 1] = turn(frame.to_ndarray(format="rgb24"), _rotation(frame))[::every, ::every]
-    return n, frames
-
-
-def drawn(frames: np.ndarray, rotation: int = 0) -> list[int]:
-    """The numbers drawn into frames that were turned ``rotation`` degrees clockwise for display."""
-    return [read_code(np.rot90(f, k=rotation // 90)) for f in frames]
 
 
 def _requests(reader: VideoReader, dense: tuple[int, int] | None, fps: float) -> dict[str, np.ndarray]:
@@ -190,8 +170,9 @@ def test_generated_files_have_what_they_exercise(media_dir):
 
 
 def test_index_of_the_tricky_files(media_dir):
+    for name in ("mpeg4_packed.avi", "mpeg4_unpacked.avi", "h264.avi"):
+        assert "B-frames" in (scan(str(_generated(name, media_dir))).in_order or ""), name
     packed = scan(str(_generated("mpeg4_packed.avi", media_dir)))
-    assert packed.in_order is not None and "B-frames" in packed.in_order
     np.testing.assert_allclose(packed.timestamps(), np.arange(cm.N) / cm.FPS)
     edit = scan(str(_generated("h264_editlist.mp4", media_dir)))
     assert (edit.num_frames, edit.stored_frames) == (cm.N, cm.N + cm.EDIT_CUT)
@@ -203,34 +184,38 @@ def test_index_of_the_tricky_files(media_dir):
         assert index.in_order is None and not index.leading_pictures, name
 
 
+def test_auto_is_pyav(media_dir):
+    with VideoReader(_generated("h264_start2s.mp4", media_dir)) as reader:
+        assert reader.metadata.backend == "pyav" and reader.fallback_reason is None
+
+
 @pytest.mark.skipif(not HAVE_DECORD, reason="no decord")
-def test_which_decoder_serves_each_file(media_dir):
-    """auto takes decord's random access only where it is verified; forced decord reads in order where it is
-    not, and gives way to PyAV where decord miscounts the frames."""
-    expect = {  # name: (auto's backend, forced decord: "random" | "in order" | "pyav", reason fragment)
-        "h264_start2s.mp4": ("decord", "random", None),
-        "h264_vfr.mp4": ("decord", "random", None),
-        "vp9.webm": ("decord", "random", None),
-        "mjpeg.avi": ("decord", "random", None),
-        "msmpeg4v3.avi": ("decord", "random", None),
-        "h264_rotated.mp4": ("decord", "random", None),
-        "mpeg4_packed.avi": ("pyav", "in order", "mpeg4"),
-        "mpeg4_unpacked.avi": ("pyav", "in order", "mpeg4"),
-        "hevc.mkv": ("pyav", "in order", "open GOP"),
-        "h264_editlist.mp4": ("pyav", "pyav", "edit list"),
+def test_how_decord_serves_each_file(media_dir):
+    """decord's random access only where it is verified; in order where it is not; PyAV where decord
+    miscounts the frames."""
+    expect = {  # name: ("random" | "in order" | "pyav", a fragment of the reason)
+        "h264_start2s.mp4": ("random", None),
+        "h264_vfr.mp4": ("random", None),
+        "vp9.webm": ("random", None),
+        "mjpeg.avi": ("random", None),
+        "msmpeg4v3.avi": ("random", None),
+        "h264_rotated.mp4": ("random", None),
+        "mpeg4_packed.avi": ("in order", "mpeg4"),
+        "mpeg4_unpacked.avi": ("in order", "mpeg4"),
+        "hevc.mkv": ("in order", "open GOP"),
+        "h264_editlist.mp4": ("pyav", "edit list"),
+        "h264.avi": ("in order", "AVI keeps no presentation times"),
     }
-    for name, (auto, forced, reason) in expect.items():
-        path = _generated(name, media_dir)
-        with VideoReader(path) as a, VideoReader(path, backend="decord") as d:
-            a.get_frames([1, 0])  # the lazy spot check runs before the first read
-            d.get_frames([1, 0])
-            assert a.metadata.backend == auto, name
-            mode = "pyav" if d._decord is None else ("in order" if d._sequential else "random")
-            assert mode == forced, name
+    for name, (mode, reason) in expect.items():
+        with VideoReader(_generated(name, media_dir), backend="decord") as reader:
+            reader.get_frames([1, 0])  # the lazy spot check runs before the first read
+            used = "pyav" if reader._decord is None else ("in order" if reader._sequential else "random")
+            assert used == mode, name
+            assert reader.metadata.backend == ("pyav" if mode == "pyav" else "decord"), name
             if reason is None:
-                assert a.fallback_reason is None, name
+                assert reader.fallback_reason is None, name
             else:
-                assert reason in a.fallback_reason and reason in d.fallback_reason, name
+                assert reason in reader.fallback_reason, name
 
 
 # ---------------------------------------------------------------------------------------------- rotation

@@ -133,7 +133,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 
 
-@pytest.mark.parametrize("backend", ["auto", "pyav"])
+@pytest.mark.parametrize("backend", ["auto", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))])
 def test_cli_inspect_says_a_cut_mkv_is_incomplete(media_dir, backend):
     full = media_dir / "whole_cli.mkv"
     if not full.exists():
@@ -235,3 +235,20 @@ def test_frames_lost_in_the_container_keep_their_timestamps(media_dir):
         ts = np.concatenate([c.timestamps for c in chunks])
         codes = read_codes(np.concatenate([c.frames for c in chunks]))
         assert codes == np.round(ts * FPS).astype(int).tolist()
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+def test_damage_in_a_file_read_in_order_never_gives_a_wrong_frame(media_dir, backend):
+    """A DivX-packed AVI can only be read in order, counting frames: after damage the count cannot be trusted,
+    so the frames before it come back and the rest are reported as skipped, never shifted onto wrong indices."""
+    import conformance_media as cm
+
+    good = cm.write("mpeg4_packed.avi", media_dir)
+    path = corrupt_packets(good, 25, 27, out=media_dir / "damaged_packed.avi")
+    with VideoReader(path, backend=backend) as reader:
+        n = reader.metadata.num_frames
+        with pytest.warns(RuntimeWarning, match="could not be decoded"):
+            got = reader.get_frames(np.arange(n))
+        assert reader.skipped_frames == n - len(got) > 0
+    assert len(got) >= 20
+    assert read_codes(got.frames) == got.indices.tolist()

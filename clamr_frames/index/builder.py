@@ -268,7 +268,9 @@ def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
     return _load_or_discard(store, plan.directory, plan.spec)
 
 
-def finish_index(store: IndexStore, plan: IndexPlan, settings: IndexSettings, ocr_text: list[str] | None = None) -> VideoIndex:
+def finish_index(
+    store: IndexStore, plan: IndexPlan, settings: IndexSettings, ocr_text: list[str] | None = None
+) -> VideoIndex:
     """Merge the plan's parts (all on disk) into the index, mark it complete, and load it back verified.
 
     Args:

@@ -1,329 +1,564 @@
-"""Index many videos across processes: data-parallel over videos, one shared cache directory.
+"""Index a corpus of videos on a Ray cluster with Ray Data (the optional ``distributed`` extra).
 
-Every worker (a process started by ``torchrun``, ``accelerate launch``, or :func:`index_parallel`) gets the same
-video list and its rank. It visits its own shard first (``videos[rank::world]``), then — work stealing, so one
-slow video does not hold the others back — the rest of the list. Before encoding a video it takes a *claim*: a
-non-blocking OS file lock under ``<cache>/claims/`` keyed by the video's content fingerprint, encoder and
-settings. A video claimed by another worker is skipped; when its claim is free the index is either complete
-(then it is only loaded, nothing is encoded) or not yet started or interrupted (then this worker builds or
-resumes it). On top of that, the store's own per-index lock serialises builders of one index. So no two workers
-encode the same video, a crashed worker's claims vanish with its process, and re-running the same command
-resumes: finished indexes are reused, interrupted ones continue from their last finished part.
+One streaming pipeline over the corpus::
 
-No process group is needed (no gloo/NCCL): workers coordinate only through the cache directory, which must be
-shared by all of them (one machine, or a shared filesystem with working ``flock``).
+    jobs ──► context tasks        CPU, one task per video: probe, decode candidates, subtitle / ASR context, OCR
+                                  (the builder's own stages: plan_index, part_documents); a video with a verified
+                                  index is skipped here, parts already on disk are not redone
+         ──► encoder actor pool   one actor per GPU (CPU actors on a cluster without GPUs), the model loaded once
+                                  per actor; each part (chunk of candidates) is written to the store atomically
+         ──► driver               when every part of a video is on disk, a finalize task merges and verifies them
+                                  (the builder's finish_index): the store's existing format, readable by
+                                  FrameSelector, lmms-eval runs and a later `clamr-frames index`
 
-Launch, for example::
+Nothing else coordinates the workers: the index store (a directory every node mounts) holds the results, and
+its per-index lock serialises finalizing with any other builder of the same index. Re-running the same corpus
+resumes: verified indexes are skipped and a partly built one continues from its finished parts.
 
-    clamr-frames index a.mp4 b.mp4 c.mp4 d.mp4 --processes 2
-    torchrun --nproc-per-node 4 -m clamr_frames.cli index videos/*.mp4 --cache-dir /shared/cache
-    accelerate launch --num_processes 8 -m clamr_frames.cli index videos/*.mp4 --cache-dir /shared/cache
+Failures: a task or actor that dies (killed, out of memory, a crashing decoder) is retried by Ray ``retries``
+times (a dead actor is restarted); an exception inside a stage (a transient I/O error, say) is retried in place
+as often. A video that keeps failing — or that is bad input (a corrupt file, unreadable subtitles) — is reported
+with its reason in the :class:`~clamr_frames.index.corpus.CorpusReport`, and the rest of the corpus goes on.
+
+Ray is imported only when a pipeline runs: the base install does not have it.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import dataclasses
 import json
+import logging
 import os
+import pickle
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.index.corpus import CorpusReport, VideoJob, is_uri, jobs_from_paths, local_copy, unique_jobs
 
-#: Environment variables a launcher sets (torchrun and accelerate set RANK / WORLD_SIZE).
-_RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK", "SLURM_PROCID")
-_WORLD_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "SLURM_NTASKS")
+#: Test hook: a path; the first encoder actor to reach the second part of a video creates it and exits at once
+#: (``os._exit``), as a killed worker would. Read on the driver and handed to the actors.
+KILL_ONCE_ENV = "CLAMR_FRAMES_TEST_KILL_ENCODER_ONCE"
 
-
-@dataclass
-class VideoResult:
-    """What one worker did with one video.
-
-    Attributes:
-        video: the path as given.
-        status: ``"built"`` (this worker encoded frames), ``"cached"`` (complete index found, nothing encoded),
-            ``"claimed"`` (another worker held it; skipped) or ``"failed"``.
-        rank: the worker.
-        frames_encoded: documents this worker encoded for it.
-        candidates: candidate frames of the index (0 unless built or cached).
-        seconds: wall time spent on it.
-        error: the error message when failed.
-        index_path: directory of the index.
-    """
-
-    video: str
-    status: str
-    rank: int
-    frames_encoded: int = 0
-    candidates: int = 0
-    seconds: float = 0.0
-    error: str = ""
-    index_path: str = ""
+_INSTALL_HINT = "install the 'distributed' extra: pip install 'clamr-frames[distributed]'"
 
 
-def launcher_rank_world() -> tuple[int, int]:
-    """``(rank, world_size)`` from the launcher's environment; ``(0, 1)`` when not launched in parallel.
-
-    Raises:
-        InputError: inconsistent values (rank outside ``[0, world)``).
-    """
-    def first(names: Sequence[str]) -> int | None:
-        for n in names:
-            v = os.environ.get(n)
-            if v not in (None, ""):
-                try:
-                    return int(v)
-                except ValueError:
-                    raise InputError(f"${n}={v!r} is not an integer") from None
-        return None
-
-    rank, world = first(_RANK_VARS), first(_WORLD_VARS)
-    if world is None or world <= 1:
-        return 0, 1
-    rank = rank or 0
-    if not 0 <= rank < world:
-        raise InputError(f"rank {rank} is outside world size {world}")
-    return rank, world
+class RayUnavailableError(ClamrFramesError, ImportError):
+    """Ray (``ray[data]``) is not installed."""
 
 
-def visit_order(n: int, rank: int, world: int, steal: bool = True) -> list[int]:
-    """Indices of ``n`` videos in the order worker ``rank`` of ``world`` visits them.
-
-    Its own shard (``rank, rank + world, ...``) first; then, with ``steal``, the other workers' shards, starting
-    from the next rank (so idle workers spread over different shards).
-
-    Example:
-        >>> visit_order(7, 1, 3)
-        [1, 4, 2, 5, 0, 3, 6]
-        >>> visit_order(7, 1, 3, steal=False)
-        [1, 4]
-    """
-    if world < 1 or not 0 <= rank < world:
-        raise InputError(f"rank {rank} is outside world size {world}")
-    order = list(range(rank, n, world))
-    if steal:
-        for r in range(1, world):
-            order += list(range((rank + r) % world, n, world))
-    return order
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise RayUnavailableError(f"indexing on Ray needs ray[data] ({e}); {_INSTALL_HINT}") from None
+    return ray
 
 
-def claim_path(root: Path, video: str | Path, encoder: Any, settings: Any, subtitles: Any = None) -> Path:
-    """The claim file of one (video content, encoder, settings, subtitles) under ``root/claims``."""
-    from clamr_frames.index.store import video_fingerprint
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What the CPU stages need to know of the encoder without loading it: the index key parts and its inputs."""
 
-    key = json.dumps(
-        {
-            "video": video_fingerprint(video),
-            "encoder": getattr(encoder, "encoder_id", str(encoder)),
-            "config": getattr(encoder, "config", None),
-            "settings": asdict(settings),
-            "subtitles": str(Path(subtitles).resolve()) if isinstance(subtitles, (str, Path)) else None,
-        },
-        sort_keys=True,
-        default=str,
-    )
-    return Path(root) / "claims" / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".lock")
+    encoder_id: str
+    config: dict[str, Any]
+    uses_image: bool
+    uses_audio: bool = False
+
+    @classmethod
+    def of(cls, encoder: Any) -> "EncoderIdentity":
+        return cls(encoder.encoder_id, json.loads(json.dumps(encoder.config, default=str)), bool(encoder.uses_image),
+                   bool(getattr(encoder, "uses_audio", False)))
 
 
-class _Counting:
-    """Proxy of an encoder that counts the documents it encodes."""
+def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
+    from clamr_frames.encoders.registry import load_encoder
 
-    def __init__(self, inner: Any):
-        self._inner = inner
-        self.count = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def encode_documents(self, docs):
-        self.count += len(docs)
-        return self._inner.encode_documents(docs)
-
-    def encode_video_documents(self, docs, path):
-        self.count += len(docs)
-        return self._inner.encode_video_documents(docs, path)
+    return EncoderIdentity.of(load_encoder(scorer, device=device, **encoder_kwargs))
 
 
-def index_videos(
-    videos: Sequence[str | Path],
-    encoder: Any,
+# -- stage 1: context (Ray tasks) ------------------------------------------------------------------------
+def _row(job: int, kind: str, **payload: Any) -> dict[str, Any]:
+    # One fixed schema for every row (the stages pass different things): the payload travels pickled, as Ray
+    # itself moves objects between its workers.
+    return {"job": job, "kind": kind, "payload": pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)}
+
+
+def _payload(row: dict[str, Any]) -> dict[str, Any]:
+    return pickle.loads(row["payload"])
+
+
+def _reason(e: BaseException) -> str:
+    return str(e) if isinstance(e, ClamrFramesError) else f"{type(e).__name__}: {e}"
+
+
+def context_stage(
+    row: dict[str, Any],
     *,
-    subtitles: Sequence[Any] | None = None,
-    settings: Any = None,
-    store: Any = None,
-    ocr: bool = False,
-    rank: int | None = None,
-    world: int | None = None,
-    steal: bool = True,
-    progress: bool = False,
-) -> list[VideoResult]:
-    """Index this worker's share of ``videos`` (see the module docstring); returns what it did with each.
-
-    Args:
-        videos: every video of the job (the same list, in the same order, on every worker).
-        encoder: an :class:`~clamr_frames.encoders.base.Encoder`.
-        subtitles: one entry per video (path / None), or None.
-        settings: :class:`~clamr_frames.index.IndexSettings` (sampling, compression, ...).
-        store: :class:`~clamr_frames.index.IndexStore` shared by all workers.
-        ocr: add OCR context (the 'ocr' extra).
-        rank / world: this worker and the number of workers (default: from the launcher's environment).
-        steal: after its own shard, take unclaimed videos of other shards.
-        progress: tqdm bars while encoding.
-
-    A video that fails (unreadable file, ...) is reported as ``"failed"`` and the worker goes on.
-    """
-    from filelock import FileLock, Timeout
-
-    from clamr_frames.index.builder import IndexSettings, build_index
+    identity: EncoderIdentity,
+    store_root: str,
+    settings: dict[str, Any],
+    ocr: bool,
+    filesystem: Any,
+    retries: int,
+) -> Iterator[dict[str, Any]]:
+    """One video → a ``skipped`` row (verified index found), or a ``plan`` row and one ``chunk`` row per part
+    still to encode, or a ``failed`` row. Bad input fails at once; other exceptions are retried ``retries`` times
+    (parts already handed on are not produced again)."""
+    from clamr_frames.index.builder import IndexSettings, load_verified, part_documents, plan_index
     from clamr_frames.index.store import IndexStore
+    from clamr_frames.video import VideoReader
 
-    settings = settings or IndexSettings()
-    store = store or IndexStore()
-    if rank is None or world is None:
-        rank, world = launcher_rank_world()
-    subs = list(subtitles) if subtitles is not None else [None] * len(videos)
-    if len(subs) != len(videos):
-        raise InputError(f"{len(subs)} subtitle entries for {len(videos)} videos")
-    counting = _Counting(encoder)
-    results: list[VideoResult] = []
-    for i in visit_order(len(videos), rank, world, steal):
-        video, sub = str(videos[i]), subs[i]
+    jid = int(row["job"])
+    job = VideoJob(**json.loads(row["spec"]))
+    store = IndexStore(Path(store_root))
+    sent: set[int] = set()
+    planned = False
+    for attempt in range(retries + 1):
         t0 = time.perf_counter()
         try:
-            path = claim_path(store.root, video, encoder, settings, sub)
-        except OSError as e:
-            results.append(VideoResult(video, "failed", rank, error=f"{video}: {e.strerror or e}"))
-            continue
-        store.make_directory(path.parent)
-        claim = FileLock(str(path), timeout=0)
-        try:
-            claim.acquire()
-        except Timeout:
-            results.append(VideoResult(video, "claimed", rank))
-            continue
-        try:
-            before = counting.count
-            ocr_fn, ocr_id = (None, None)
-            if ocr:
+            s = job.settings(IndexSettings(**settings))
+            ocr_fn, ocr_id = None, None
+            if job.ocr(ocr):
                 from clamr_frames.context.ocr import make_ocr_pass
 
                 ocr_fn, ocr_id = make_ocr_pass()
-            idx = build_index(video, counting, subtitles=sub, ocr=ocr_fn, ocr_id=ocr_id, settings=settings,
-                              store=store, progress=progress)
-            n = counting.count - before
-            results.append(VideoResult(video, "built" if n else "cached", rank, n, idx.num_candidates,
-                                       time.perf_counter() - t0, index_path=str(idx.path)))
-            del idx
+            with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs, \
+                    VideoReader(video, backend=s.backend) as reader:
+                plan = plan_index(reader, identity, subtitles=subs, ocr_id=ocr_id, settings=s, store=store,
+                                  source=job.video)
+                with store.lock(plan.directory):
+                    index = load_verified(store, plan)
+                    if index is None:
+                        store.write_manifest(plan.directory, plan.manifest)
+                if index is not None:
+                    yield _row(jid, "skipped", index=str(index.path), candidates=index.num_candidates,
+                               busy=time.perf_counter() - t0)
+                    return
+                on_disk = {p for p, (a, b) in enumerate(plan.ranges) if store.read_part(plan.directory, p, b - a)}
+                if not planned:
+                    yield _row(jid, "plan", plan=plan, settings=dataclasses.asdict(s), on_disk=sorted(on_disk),
+                               busy=time.perf_counter() - t0)
+                    planned = True
+                t0 = time.perf_counter()
+                for part, docs, ocr_text in part_documents(reader, plan, identity.uses_image, ocr_fn, s,
+                                                           skip=on_disk | sent):
+                    chunk = _row(jid, "chunk", directory=str(plan.directory), part=part, docs=docs, ocr=ocr_text,
+                                 video=job.video, local=filesystem is None and not is_uri(job.video),
+                                 busy=time.perf_counter() - t0)
+                    del docs
+                    yield chunk
+                    sent.add(part)
+                    t0 = time.perf_counter()
+            return
         except ClamrFramesError as e:
-            results.append(VideoResult(video, "failed", rank, counting.count - before, 0,
-                                       time.perf_counter() - t0, error=str(e)))
-        finally:
-            claim.release()
-    return results
+            yield _row(jid, "failed", stage="context", reason=_reason(e))
+            return
+        except Exception as e:  # a transient error (I/O, ...): try the video again, then report it
+            if attempt == retries:
+                yield _row(jid, "failed", stage="context",
+                           reason=f"{_reason(e)} (context stage, {retries + 1} attempts)")
+                return
 
 
-def _worker(rank: int, world: int, job: dict[str, Any], queue: Any) -> None:
-    """Entry point of one spawned process (see :func:`index_parallel`)."""
-    try:
-        import torch
+# -- stage 2: encode (Ray actors) ------------------------------------------------------------------------
+class EncodeStage:
+    """The encoder actor: loads the model once, then encodes and stores one part per row."""
 
-        torch.set_num_threads(job["threads"])
+    def __init__(
+        self,
+        scorer: str,
+        encoder_kwargs: dict[str, Any],
+        device: str | None,
+        threads: int | None,
+        identity: EncoderIdentity,
+        store_root: str,
+        filesystem: Any,
+        retries: int,
+        kill_once: str | None = None,
+    ) -> None:
         from clamr_frames.encoders.registry import load_encoder
-        from clamr_frames.index.builder import IndexSettings
         from clamr_frames.index.store import IndexStore
 
-        encoder = load_encoder(job["scorer"], device=job["device"], **job["encoder_kwargs"])
-        res = index_videos(
-            job["videos"], encoder, subtitles=job["subtitles"], settings=IndexSettings(**job["settings"]),
-            store=IndexStore(Path(job["cache_dir"])), ocr=job["ocr"], rank=rank, world=world,
-            steal=job["steal"], progress=False,
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.encoder = load_encoder(scorer, device=device, **encoder_kwargs)
+        got = EncoderIdentity.of(self.encoder)
+        if (got.encoder_id, got.config) != (identity.encoder_id, identity.config):
+            # e.g. another copy of the weights on this node: its embeddings would not match the index key
+            raise ClamrFramesError(f"the encoder on this node is {got.encoder_id} {got.config}, "
+                                   f"the corpus is indexed with {identity.encoder_id} {identity.config}")
+        self.store = IndexStore(Path(store_root))
+        self.filesystem = filesystem
+        self.retries = retries
+        self.kill_once = kill_once
+        self._copies = contextlib.ExitStack()
+        self._copy: tuple[str, str] | None = None
+
+    def _video_path(self, chunk: dict[str, Any]) -> str:
+        """A local path of the chunk's video (encoders with an audio channel read its soundtrack); a remote
+        video is copied once per actor and kept while its parts come in."""
+        if chunk["local"] or not getattr(self.encoder, "uses_audio", False):
+            return chunk["video"]
+        if self._copy is None or self._copy[0] != chunk["video"]:
+            self._copies.close()
+            self._copy = (chunk["video"], self._copies.enter_context(local_copy(chunk["video"], self.filesystem)))
+        return self._copy[1]
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row["kind"] != "chunk":
+            return row
+        from clamr_frames.index.builder import encode_part
+
+        c = _payload(row)
+        part, docs = c["part"], c["docs"]
+        if self.kill_once and part >= 1 and _first_claim(self.kill_once):
+            os._exit(1)  # the test hook: die in the middle of a video, like a killed worker
+        t0 = time.perf_counter()
+        for attempt in range(self.retries + 1):
+            try:
+                emb = encode_part(self.encoder, docs, self._video_path(c))
+                self.store.write_part(Path(c["directory"]), part, emb, c["ocr"])
+                break
+            except ClamrFramesError as e:
+                return _row(row["job"], "failed", stage="encode", reason=_reason(e))
+            except Exception as e:  # transient (a full disk that recovers, CUDA OOM under a shared GPU, ...)
+                if attempt == self.retries:
+                    return _row(row["job"], "failed", stage="encode",
+                                reason=f"{_reason(e)} (encoding part {part}, {self.retries + 1} attempts)")
+        return _row(row["job"], "part", part=part, frames=len(docs), busy=time.perf_counter() - t0,
+                    context_busy=c["busy"])
+
+
+def _first_claim(path: str) -> bool:
+    """True once across all processes: whoever creates ``path`` first."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+# -- stage 3: finalize (Ray tasks) -----------------------------------------------------------------------
+def finalize_stage(store_root: str, plan: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """Merge a video's parts into its index and verify it (under the index's lock; a no-op if already done)."""
+    from clamr_frames.index.builder import IndexSettings, finish_index, load_verified
+    from clamr_frames.index.store import IndexStore
+
+    t0 = time.perf_counter()
+    store = IndexStore(Path(store_root))
+    with store.lock(plan.directory):
+        index = load_verified(store, plan)
+        if index is None:
+            index = finish_index(store, plan, IndexSettings(**settings))
+    return {"index": str(index.path), "candidates": index.num_candidates, "busy": time.perf_counter() - t0}
+
+
+# -- driver ------------------------------------------------------------------------------------------------
+@dataclass
+class _Video:
+    job: VideoJob
+    plan: Any = None
+    settings: dict[str, Any] | None = None
+    todo: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+    frames: int = 0
+    status: str | None = None  # "indexed" | "skipped" | "failed"
+    entry: dict[str, Any] = field(default_factory=dict)
+    finalizing: Any = None
+
+
+class _Tracker:
+    """The driver's view of the corpus: which parts of which video are on disk, finalize tasks, the report."""
+
+    def __init__(self, ray: Any, jobs: Sequence[VideoJob], store_root: str, retries: int, progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.ray = ray
+        self.videos = [_Video(j) for j in jobs]
+        self.store_root = store_root
+        self.retries = retries
+        self.busy = {"context": 0.0, "encode": 0.0, "finalize": 0.0}
+        self.first_part: float | None = None  # perf_counter() when the first encoded part came back
+        self.finalize = ray.remote(finalize_stage).options(num_cpus=0, max_retries=retries)
+        self.bar = tqdm(total=len(self.videos), desc="indexing corpus", unit="video", disable=not progress)
+
+    def on_row(self, row: dict[str, Any]) -> None:
+        """Take one row that left the pipeline (see :func:`context_stage` and :class:`EncodeStage`)."""
+        v = self.videos[int(row["job"])]
+        p = _payload(row)
+        kind = row["kind"]
+        if kind == "plan":
+            self.busy["context"] += p["busy"]
+            v.plan, v.settings = p["plan"], p["settings"]
+            v.todo = set(range(len(v.plan.ranges))) - set(p["on_disk"])
+        elif kind == "part":
+            self.first_part = self.first_part or time.perf_counter()
+            self.busy["context"] += p["context_busy"]
+            self.busy["encode"] += p["busy"]
+            if p["part"] not in v.done:  # a retried task can deliver a part twice
+                v.done.add(p["part"])
+                v.frames += p["frames"]
+        elif kind == "skipped":
+            self.busy["context"] += p.pop("busy")
+            self._settle(v, "skipped", **p)
+        elif kind == "failed":
+            self._settle(v, "failed", reason=p["reason"])
+        if v.status is None and v.plan is not None and v.finalizing is None and v.todo <= v.done:
+            v.finalizing = self.finalize.remote(self.store_root, v.plan, v.settings)
+        self.collect(wait=False)
+
+    def collect(self, wait: bool) -> None:
+        """Settle the videos whose finalize task has ended (all of them with ``wait``)."""
+        pending = {v.finalizing: v for v in self.videos if v.status is None and v.finalizing is not None}
+        if not pending:
+            return
+        ready, _ = self.ray.wait(list(pending), num_returns=len(pending), timeout=None if wait else 0)
+        for ref in ready:
+            v = pending[ref]
+            try:
+                got = self.ray.get(ref)
+            except Exception as e:  # RayTaskError wraps the stage's exception
+                self._settle(v, "failed", reason=f"finalize: {_reason(getattr(e, 'cause', None) or e)}")
+                continue
+            self.busy["finalize"] += got.pop("busy")
+            self._settle(v, "indexed", **got, frames_encoded=v.frames)
+
+    def settle_lost(self) -> None:
+        """Report the videos that never came back: a block dropped after its last retry."""
+        attempts = self.retries + 1
+        for v in self.videos:
+            if v.status is not None:
+                continue
+            if v.plan is None:
+                why = f"its context task (decode / OCR) died on each of {attempts} attempts"
+            else:
+                lost = sorted(v.todo - v.done)
+                why = f"part(s) {lost} of {len(v.plan.ranges)}: the encoder worker died on each of {attempts} attempts"
+            self._settle(v, "failed", reason=f"{why}; see the Ray worker logs (/tmp/ray/session_latest/logs)")
+
+    def _settle(self, v: _Video, status: str, **entry: Any) -> None:
+        if v.status is None:
+            v.status, v.entry = status, {"video": v.job.name, **entry}
+            self.bar.update(1)
+            self.bar.set_postfix(frames=sum(x.frames for x in self.videos),
+                                 failed=sum(x.status == "failed" for x in self.videos))
+
+    def report(self, t0: float, setup: dict[str, Any]) -> CorpusReport:
+        """The corpus report of a run that started at ``t0`` (``perf_counter``)."""
+        self.bar.close()
+        end = time.perf_counter()
+        report = CorpusReport(wall_s=end - t0, startup_s=(self.first_part or end) - t0, setup=setup)
+        for v in self.videos:
+            getattr(report, str(v.status)).append(v.entry)
+        for stage, busy in self.busy.items():
+            report.add_stage(stage, report.frames_encoded, busy)
+        return report
+
+
+@contextlib.contextmanager
+def _data_context(ray: Any, **overrides: Any) -> Iterator[None]:
+    ctx = ray.data.DataContext.get_current()
+    saved = {k: getattr(ctx, k) for k in overrides}
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    # Ray Data logs every block it drops with a traceback; the corpus report says which video failed and why.
+    logger.setLevel(logging.CRITICAL)
+    for k, v in overrides.items():
+        setattr(ctx, k, v)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(ctx, k, v)
+        logger.setLevel(level)
+
+
+def connect(address: str | None = None, **init_kwargs: Any) -> bool:
+    """Connect to the Ray cluster at ``address``, or start a local one when None; reuse a running session.
+
+    Returns:
+        True when this call started Ray (the caller shuts it down).
+    """
+    ray = _import_ray()
+    if ray.is_initialized():
+        return False
+    init_kwargs.setdefault("include_dashboard", False)
+    init_kwargs.setdefault("logging_level", logging.WARNING)
+    try:
+        ray.init(address=address or "local", **init_kwargs)
+    except ConnectionError as e:
+        raise InputError(f"cannot reach the Ray cluster at {address!r}: {e}") from None
+    return True
+
+
+def _resources(ray: Any, device: str | None, workers: int | None, cpus_per_worker: float,
+               gpus_per_worker: float) -> tuple[int, dict[str, float], int | None]:
+    """(encoder actors, each actor's resources, its torch threads) for this cluster."""
+    total = ray.cluster_resources()
+    gpus = float(total.get("GPU", 0)) if (device is None or str(device).startswith("cuda")) else 0.0
+    cpus = float(total.get("CPU", 1))
+    if gpus >= gpus_per_worker > 0:
+        n = workers or max(1, int(gpus // gpus_per_worker))
+        return n, {"num_gpus": gpus_per_worker, "num_cpus": min(cpus_per_worker, 1.0)}, None
+    n = workers or max(1, int(cpus // 2))
+    # CPU only: leave at least one CPU to the context tasks, or the pipeline would starve them
+    per = max(0.05, min(cpus_per_worker, (cpus - 1) / n)) if cpus > 1 else cpus / (n + 1)
+    return n, {"num_cpus": per}, max(1, int(round(per)))
+
+
+def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, store_root: str,
+              settings: Any, ocr: bool, filesystem: Any, retries: int, actors: int, actor_res: dict[str, float],
+              encoder: dict[str, Any]) -> Any:
+    """The Ray Data dataset: one row per video → context tasks → encoder actor pool."""
+    ds = ray.data.from_items(
+        [{"job": i, "spec": json.dumps(v.job.to_json())} for i, v in enumerate(videos)],
+        override_num_blocks=max(1, len(videos)),
+    )
+    with warnings.catch_warnings():
+        # Ray Data takes the retry knobs only as extra remote args, deprecated in Ray 2.60 (pyproject keeps ray
+        # below 2.64, which drops them)
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
+        ds = ds.flat_map(
+            context_stage,
+            fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
+                       "ocr": ocr, "filesystem": filesystem, "retries": retries},
+            num_cpus=1, max_retries=retries,
         )
-        queue.put((rank, [asdict(r) for r in res], None))
-    except BaseException as e:  # reported to the parent, which raises
-        queue.put((rank, [], f"{type(e).__name__}: {e}"))
+        return ds.map(
+            EncodeStage,
+            fn_constructor_kwargs={**encoder, "identity": identity, "store_root": store_root,
+                                   "filesystem": filesystem, "retries": retries,
+                                   "kill_once": os.environ.get(KILL_ONCE_ENV) or None},
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            max_task_retries=retries, max_restarts=-1, **actor_res,
+        )
 
 
-def index_parallel(
-    videos: Sequence[str | Path],
+def index_corpus(
+    jobs: Sequence[VideoJob | str | Path],
     *,
-    processes: int,
     scorer: str = "default",
     encoder_kwargs: dict[str, Any] | None = None,
     device: str | None = None,
-    subtitles: Sequence[Any] | None = None,
     settings: Any = None,
-    cache_dir: str | Path | None = None,
     ocr: bool = False,
-    steal: bool = True,
-    threads: int | None = None,
-) -> list[VideoResult]:
-    """Index ``videos`` with ``processes`` local worker processes (spawned), each loading its own encoder.
+    cache_dir: str | Path | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    cpus_per_worker: float = 1.0,
+    gpus_per_worker: float = 1.0,
+    retries: int = 2,
+    filesystem: Any = None,
+    progress: bool = True,
+) -> CorpusReport:
+    """Index every video of ``jobs`` on Ray (see the module docstring) and report what happened.
 
     Args:
-        scorer / encoder_kwargs / device: what :func:`clamr_frames.encoders.registry.load_encoder` takes.
-        threads: torch threads per worker (default: the CPU cores divided among the workers).
-        others: as :func:`index_videos`.
-
-    Returns:
-        Every worker's results, concatenated.
+        jobs: :class:`~clamr_frames.index.corpus.VideoJob` s (e.g. from
+            :func:`~clamr_frames.index.corpus.read_manifest`) or video paths / URIs.
+        scorer / encoder_kwargs / device: the encoder, as :func:`~clamr_frames.encoders.registry.load_encoder`
+            takes them (each actor loads it; the weights must be reachable from every node).
+        settings: :class:`~clamr_frames.index.IndexSettings` of the corpus (a job's options override them).
+        ocr: OCR context for every video (a job's ``ocr`` option overrides it).
+        cache_dir: the index store; every node must see it at this path (default: the user cache directory).
+        address: the Ray cluster (``"auto"``, ``"ray://head:10001"``, ...); None starts a local cluster. A Ray
+            session already initialised in this process is used as it is.
+        workers: encoder actors (default: one per GPU of the cluster; without GPUs, half its CPUs).
+        cpus_per_worker / gpus_per_worker: resources of one encoder actor.
+        retries: how often a failed task (or a dead actor's task) is tried again before the video is reported.
+        filesystem: a ``pyarrow.fs.FileSystem`` or fsspec filesystem the video and subtitle paths live in.
+        progress: a progress bar over the videos.
 
     Raises:
-        ClamrFramesError: a worker failed to start (e.g. its encoder could not be loaded).
+        RayUnavailableError: Ray is not installed.
+        IndexCacheError: the store directory cannot be created.
+        ModelLoadError / InputError: the encoder cannot be loaded, bad arguments.
     """
-    import multiprocessing as mp
-
     from clamr_frames.index.builder import IndexSettings
-    from clamr_frames.index.store import IndexStore, default_cache_dir
+    from clamr_frames.index.store import IndexStore
 
-    if processes < 1:
-        raise InputError(f"processes must be >= 1, got {processes}")
+    ray = _import_ray()
+    if retries < 0:
+        raise InputError(f"retries must be >= 0, got {retries}")
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
     settings = settings or IndexSettings()
-    root = Path(cache_dir if cache_dir is not None else default_cache_dir())
-    IndexStore(root).make_directory(root)  # an unusable cache directory fails here, not in every spawned worker
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    job = {
-        "videos": [str(v) for v in videos],
-        "subtitles": [None if s is None else str(s) for s in subtitles] if subtitles is not None else None,
-        "scorer": scorer,
-        "encoder_kwargs": encoder_kwargs or {},
-        "device": device,
-        "settings": asdict(settings),
-        "cache_dir": str(root),
-        "ocr": ocr,
-        "steal": steal,
-        "threads": threads or max(1, cores // processes),
-    }
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(r, processes, job, queue), daemon=False) for r in range(processes)]
-    for p in procs:
-        p.start()
-    import queue as queue_mod
+    encoder_kwargs = dict(encoder_kwargs or {})
+    jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
+    if not jobs:
+        raise InputError("no videos to index")
+    if filesystem is None:  # workers do not share the driver's working directory
+        jobs = [dataclasses.replace(j, video=_absolute(j.video), subtitles=_absolute(j.subtitles)) for j in jobs]
+    store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
+    store.make_directory(store.root)  # an unusable store fails here, not in every task
+    store_root = str(store.root.resolve())
+    started = connect(address)
+    try:
+        actors, actor_res, threads = _resources(ray, device, workers, cpus_per_worker, gpus_per_worker)
+        t0 = time.perf_counter()
+        identity = _remote_identity(ray, scorer, encoder_kwargs, device, actor_res, retries)
+        tracker = _Tracker(ray, jobs, store_root, retries, progress)
+        # The dataset copies the data context when it is created. One block per row, so that a dead worker loses
+        # (and Ray retries) one part, not every part batched with it; a block that fails every retry is dropped
+        # instead of stopping the corpus: the tracker reports its video.
+        with _data_context(ray, target_max_block_size=1, max_errored_blocks=-1, enable_progress_bars=False):
+            ds = _pipeline(ray, tracker.videos, identity=identity, store_root=store_root, settings=settings,
+                           ocr=ocr, filesystem=filesystem, retries=retries, actors=actors, actor_res=actor_res,
+                           encoder={"scorer": scorer, "encoder_kwargs": encoder_kwargs, "device": device,
+                                    "threads": threads})
+            try:
+                for row in ds.iter_rows():
+                    tracker.on_row(row)
+            except Exception as e:  # e.g. an actor whose encoder cannot load on its node: say why, in one line
+                cause = getattr(e, "cause", None)
+                if isinstance(cause, ClamrFramesError):
+                    raise cause from None
+                raise
+        tracker.collect(wait=True)
+        tracker.settle_lost()
+        cluster = {k: float(v) for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU", "memory")}
+        return tracker.report(t0, {
+            "runner": "ray", "scorer": scorer, "encoder_id": identity.encoder_id, "workers": actors,
+            "worker_resources": actor_res, "cluster": cluster, "settings": dataclasses.asdict(settings),
+            "ocr": ocr, "store": store_root, "retries": retries,
+        })
+    finally:
+        if started:
+            ray.shutdown()
 
-    out: list[VideoResult] = []
-    errors = []
-    pending = set(range(processes))
-    while pending:
-        try:
-            rank, res, err = queue.get(timeout=1.0)
-        except queue_mod.Empty:
-            for r in list(pending):  # a worker that died without reporting (killed, crashed)
-                if procs[r].exitcode not in (None, 0):
-                    errors.append(f"worker {r} exited with code {procs[r].exitcode}")
-                    pending.discard(r)
-            continue
-        pending.discard(rank)
-        out += [VideoResult(**r) for r in res]
-        if err:
-            errors.append(f"worker {rank}: {err}")
-    for p in procs:
-        p.join()
-    if errors:
-        raise ClamrFramesError("; ".join(errors))
-    return out
+
+def _absolute(path: str | None) -> str | None:
+    return path if path is None or is_uri(path) else str(Path(path).expanduser().resolve())
 
 
-__all__ = ["VideoResult", "claim_path", "index_parallel", "index_videos", "launcher_rank_world", "visit_order"]
+def _remote_identity(ray: Any, scorer: str, encoder_kwargs: dict[str, Any], device: str | None,
+                     res: dict[str, float], retries: int) -> EncoderIdentity:
+    """Load the encoder once on a worker shaped like the actors, for its id and config (the index key)."""
+    task = ray.remote(_load_identity).options(max_retries=retries, **res)
+    try:
+        return ray.get(task.remote(scorer, encoder_kwargs, device))
+    except ray.exceptions.RayTaskError as e:
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, ClamrFramesError):
+            raise cause from None
+        raise
+
+
+__all__ = [
+    "KILL_ONCE_ENV",
+    "EncodeStage",
+    "EncoderIdentity",
+    "RayUnavailableError",
+    "connect",
+    "context_stage",
+    "finalize_stage",
+    "index_corpus",
+]

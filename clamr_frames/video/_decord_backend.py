@@ -232,8 +232,11 @@ def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int,
 
     backend = PyAVBackend(path, index, threads=False)
     out: dict[int, np.ndarray] = {}
-    for idx, frames in backend.read(np.asarray(wanted, dtype=np.int64), index.display_size, 8, ReadStats()):
-        out.update(zip(idx.tolist(), frames))
+    try:
+        for idx, frames in backend.read(np.asarray(wanted, dtype=np.int64), index.display_size, 8, ReadStats()):
+            out.update(zip(idx.tolist(), frames))
+    finally:
+        backend.close()
     return out
 
 

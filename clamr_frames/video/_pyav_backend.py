@@ -117,8 +117,6 @@ def scan(path: str) -> StreamIndex:
         VideoError: FFmpeg cannot open the file, it has no video stream, or the stream holds no frame; when the
             file is cut off (see :mod:`clamr_frames.video._container`) the message says so.
     """
-    import av
-
     from clamr_frames.video._container import cut_off
 
     try:
@@ -139,52 +137,25 @@ def scan(path: str) -> StreamIndex:
         time_base = stream.time_base or Fraction(1, 90000)
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        ts: list[int] = []
-        dts: list[int | None] = []
-        keys: list[bool] = []
-        hidden: list[bool] = []
-        durations: list[int] = []
-        guessed = 0  # packets without any timestamp
-        last = None
-        stopped = None
-        try:
-            for packet in container.demux(stream):
-                if not packet.size:  # the flush packet at the end
-                    continue
-                t = packet.pts if packet.pts is not None else packet.dts
-                if t is None:  # no timestamp at all: assume one frame duration after the previous packet
-                    step = durations[-1] if durations and durations[-1] else _ticks(rate, time_base)
-                    t = (last if last is not None else -step) + step
-                    guessed += 1
-                ts.append(int(t))
-                dts.append(packet.dts)
-                keys.append(bool(packet.is_keyframe))
-                hidden.append(bool(getattr(packet, "is_discard", False)))
-                durations.append(int(packet.duration or 0))
-                last = int(t)
-        except av.error.FFmpegError as e:  # type: ignore[attr-defined]
-            # A damaged or cut container: the packets before the damage are still usable.
-            stopped = f"demuxing stopped after {len(ts)} packets ({_ffmpeg_reason(e)})"
-        shown = ~np.asarray(hidden, dtype=bool)
-        if not shown.any():
+        packets, stopped = _demux(container, stream, _ticks(rate, time_base))
+        if not packets.shown.any():
             cut = cut_off(path)
             raise VideoError(path, f"{cut}; no frame comes before the cut" if cut else "the video stream contains no frames")
-        stored = np.asarray(ts, dtype=np.int64)
-        key_flags = np.asarray(keys, dtype=bool)
-        in_order = _in_order_reason(str(container.format.name), stored[shown], dts, guessed)
+        shown = packets.shown
+        in_order = _in_order_reason(str(container.format.name), packets.pts[shown], packets.dts[shown], packets.guessed)
         if in_order is None:
-            order = np.argsort(stored[shown], kind="stable")
-            pts = stored[shown][order]
-            keyframes = np.flatnonzero(key_flags[shown][order]).astype(np.int64)
+            order = np.argsort(packets.pts[shown], kind="stable")
+            pts = packets.pts[shown][order]
+            keyframes = np.flatnonzero(packets.keys[shown][order]).astype(np.int64)
             if len(keyframes) == 0 or keyframes[0] != 0:
                 keyframes = np.concatenate([[0], keyframes]).astype(np.int64)
         else:
             # Frame i is the i-th one decoded; AVI's frame clock is its decoding timestamp (the chunk count).
-            clock = np.asarray(dts, dtype=np.int64) if all(d is not None for d in dts) else stored
+            order = np.arange(int(shown.sum()))
+            clock = packets.dts if (packets.dts != _NO_TS).all() else packets.pts
             pts = np.sort(clock[shown])
             keyframes = np.zeros(1, dtype=np.int64)  # nowhere to seek to: decoding starts at the beginning
-        durs = np.asarray(durations, dtype=np.int64)[shown]
-        last_dur = int((durs[order] if in_order is None else durs)[-1])
+        last_dur = int(packets.durations[shown][order][-1])
         if last_dur <= 0:
             diffs = np.diff(pts)
             last_dur = int(np.median(diffs)) if len(diffs) else _ticks(rate, time_base)
@@ -208,19 +179,76 @@ def scan(path: str) -> StreamIndex:
             container=str(container.format.name),
             rotation=rotation,
             in_order=in_order,
-            leading_pictures=_has_leading_pictures(stored, key_flags),
-            stored_frames=len(stored),
+            leading_pictures=_has_leading_pictures(packets.pts, packets.keys),
+            stored_frames=len(packets.pts),
             incomplete=cut_off(path) or stopped,
         )
 
 
-def _in_order_reason(container: str, pts: np.ndarray, dts: list[int | None], guessed: int) -> str | None:
+_NO_TS = np.iinfo(np.int64).min  # "the packet has no decoding timestamp"
+
+
+@dataclass(frozen=True)
+class _Packets:
+    """The video packets of a file in decoding order (the flush packet left out).
+
+    Attributes:
+        pts: int64 presentation timestamps (the dts, or one frame after the previous packet, where missing).
+        dts: int64 decoding timestamps (``_NO_TS`` where missing).
+        keys: key-frame flags.
+        shown: False for packets an edit list hides (decoded as references, never shown).
+        durations: int64 packet durations (0 where unknown).
+        guessed: how many packets had no timestamp at all.
+    """
+
+    pts: np.ndarray
+    dts: np.ndarray
+    keys: np.ndarray
+    shown: np.ndarray
+    durations: np.ndarray
+    guessed: int
+
+
+def _demux(container, stream, step: int) -> tuple[_Packets, str | None]:
+    """One pass over ``stream``'s packets; also why demuxing stopped early (a damaged or cut container: the
+    packets before the damage are still usable), or None. ``step``: one frame in time-base units."""
+    import av
+
+    rows: list[tuple[int, int, bool, bool, int]] = []
+    guessed = 0
+    stopped = None
+    try:
+        for packet in container.demux(stream):
+            if not packet.size:  # the flush packet at the end
+                continue
+            t = packet.pts if packet.pts is not None else packet.dts
+            if t is None:  # no timestamp at all: assume one frame duration after the previous packet
+                t = rows[-1][0] + (rows[-1][4] or step) if rows else 0
+                guessed += 1
+            dts = packet.dts if packet.dts is not None else _NO_TS
+            hidden = bool(getattr(packet, "is_discard", False))
+            rows.append((int(t), int(dts), bool(packet.is_keyframe), not hidden, int(packet.duration or 0)))
+    except av.error.FFmpegError as e:  # type: ignore[attr-defined]
+        stopped = f"demuxing stopped after {len(rows)} packets ({_ffmpeg_reason(e)})"
+    cols = list(zip(*rows)) if rows else [(), (), (), (), ()]
+    packets = _Packets(
+        pts=np.asarray(cols[0], dtype=np.int64),
+        dts=np.asarray(cols[1], dtype=np.int64),
+        keys=np.asarray(cols[2], dtype=bool),
+        shown=np.asarray(cols[3], dtype=bool),
+        durations=np.asarray(cols[4], dtype=np.int64),
+        guessed=guessed,
+    )
+    return packets, stopped
+
+
+def _in_order_reason(container: str, pts: np.ndarray, dts: np.ndarray, guessed: int) -> str | None:
     """Why the packets' timestamps cannot tell the frames apart (None when they can)."""
     if guessed:
         return f"{guessed} packets carry no timestamp"
     if len(np.unique(pts)) != len(pts):
         return "several frames share a timestamp"
-    if container == "avi" and any(d is not None and d != p for p, d in zip(pts.tolist(), dts)):
+    if container == "avi" and np.any((dts != _NO_TS) & (dts != pts)):
         return (
             "AVI keeps no presentation times and the stream has B-frames: the times FFmpeg guesses for them are "
             "unreliable (DivX packed bitstreams shuffle them)"
