@@ -306,6 +306,22 @@ def test_detector_every_other_frame_follows_lines_and_traces_new_ones_back():
         TextRegionPass(reader, det_every=0)
 
 
+def test_detector_runs_on_a_change_after_stillness_and_by_the_chunk_end():
+    # slides: a line appearing after still frames is an event, detected at once even with det_every=2
+    reader = PaperBoxReader(["EXIT 12", "GATE 7"])
+    a = with_signs(textured(0), [("EXIT 12", 20, 40)])
+    ab = with_signs(textured(0), [("EXIT 12", 20, 40), ("GATE 7", 30, 120)])
+    p = TextRegionPass(reader, det_every=2)
+    assert p(np.arange(6.0), [a, a, a, ab, ab, ab]) == ["EXIT 12"] * 3 + ["EXIT 12\nGATE 7"] * 3
+    assert reader.detects == 2
+    # motion, then a still last frame: the detection skipped on frame 1 happens on the chunk's last frame
+    reader = PaperBoxReader(["EXIT 12", "GATE 7"])
+    moving = with_signs(textured(1), [("EXIT 12", 23, 40), ("GATE 7", 30, 120)])
+    q = TextRegionPass(reader, det_every=2)
+    out = q(np.arange(3.0), [with_signs(textured(0), [("EXIT 12", 20, 40)]), moving, moving.copy()])
+    assert out == ["EXIT 12", "EXIT 12\nGATE 7", "EXIT 12\nGATE 7"] and reader.detects == 2
+
+
 def test_text_pass_skips_still_frames_and_resets_at_cuts():
     reader = PaperBoxReader(["EXIT 12"])
     still = with_signs(textured(0), [("EXIT 12", 30, 50)])

@@ -875,10 +875,11 @@ class TextRegionPass(_ChunkPass):
     Args:
         engine: a :class:`BoxReader` (an :class:`OcrEngine`).
         det_side: shorter side, in pixels, of the frame the detector sees.
-        det_every: run the detector on every n-th scanned frame of a shot (and on a chunk's last frame); in
-            between, the lines of the previous frame are followed, and a line that appears is found at the
-            next detection and traced back into the frames before it. A line shown for fewer than ``det_every``
-            candidates can be missed.
+        det_every: while the picture changes from frame to frame, run the detector on every n-th frame (and
+            always on the first changed frame after a still one, and by a chunk's end); in between, the lines
+            of the previous frame are followed, and a line that appears is found at the next detection and
+            traced back into the frames before it. A line shown for fewer than ``det_every`` candidates of
+            continuous motion can be missed.
         box_threshold: largest :func:`crop_distance` (gray levels) at which two crops show the same text.
         cut_threshold: :func:`histogram_distance` above which a frame starts a new shot (1.0: never).
         change_threshold / pixel_threshold / grid_width: the whole-frame test (see :class:`ChangeDetector`;
@@ -936,6 +937,7 @@ class TextRegionPass(_ChunkPass):
         self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []  # (gray frame, its lines)
         self._tick = 0
         self._since_det = 0
+        self._still = False  # the last decoded frame did not change
         self._last_text = ""
         self.engine_id = str(getattr(engine, "engine_id", type(engine).__name__))
         self.ocr_id = (
@@ -955,6 +957,7 @@ class TextRegionPass(_ChunkPass):
         for i, (frame, hit) in enumerate(zip(frames, cached)):
             if hit is not None:
                 self._scans.clear()
+                self._still = True  # the next changed frame starts afresh: detect there
                 if frame is not None:  # the next frames compare against it, and may reuse its text
                     self._ref = frame_signature(frame, self._frame_test.grid_width)
                 items.append(("cached", hit, frame is not None))
@@ -983,9 +986,11 @@ class TextRegionPass(_ChunkPass):
     def _scan(self, frame: np.ndarray, *, force: bool = False) -> Any:
         """Find the frame's boxes and match them to lines read before (recognition waits for the batch).
 
-        The detector runs on every ``det_every``-th scanned frame, after a cut, and when ``force`` (the chunk's
-        last frame: lines that appear in between are found backwards from the next detection, which must
-        happen while the frames are still in the chunk)."""
+        The detector runs on every ``det_every``-th frame of continuous change, on the first changed frame
+        after a still one (a slide change is an event, not motion), after a cut, and when ``force`` (the
+        chunk's last frame, still or not, if a frame since the last detection went without: lines that
+        appear in between are found backwards from the next detection, which must happen while the frames
+        are still in the chunk)."""
         t0 = time.perf_counter()
         self.stats.frames += 1
         ft = self._frame_test
@@ -995,7 +1000,9 @@ class TextRegionPass(_ChunkPass):
             ref is not None
             and ft.change_threshold > 0.0
             and change_fraction(ref, sig, ft.pixel_threshold) <= ft.change_threshold
+            and not (force and self._since_det > 0)
         ):
+            self._still = True
             self.stats.skipped += 1
             self.stats.other_seconds += time.perf_counter() - t0
             return _SAME
@@ -1008,7 +1015,9 @@ class TextRegionPass(_ChunkPass):
         self._tick += 1
         self._since_det += 1
         t1 = time.perf_counter()
-        if force or cut or ref is None or self._since_det >= self.det_every:
+        event = force or cut or ref is None or self._still
+        self._still = False
+        if event or self._since_det >= self.det_every:
             quads = self.engine.detect(frame, side=self.det_side)
             self._since_det = 0
             self.stats.detected += 1
