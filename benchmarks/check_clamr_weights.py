@@ -104,7 +104,7 @@ def build_selector(args: argparse.Namespace, cache_dir: Path) -> Any:
     name = args.scorer
     if args.weights:
         kw["weights"] = args.weights
-    return FrameSelector.from_pretrained(name, device=args.device, encoder_kwargs=kw, cache_dir=cache_dir,
+    return FrameSelector.from_pretrained(name, device=args.device, encoder_kwargs=kw, index_dir=cache_dir,
                                          ocr=args.ocr, progress=False, settings=IndexSettings(fps=args.fps))
 
 

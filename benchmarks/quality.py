@@ -63,7 +63,7 @@ def main() -> None:
     if args.base_model:
         enc_kwargs["base_model"] = args.base_model
     selector = FrameSelector.from_pretrained(
-        args.scorer, cache_dir=out / "cache", ocr=args.ocr, progress=True, encoder_kwargs=enc_kwargs
+        args.scorer, index_dir=out / "cache", ocr=args.ocr, progress=True, encoder_kwargs=enc_kwargs
     )
     hits: dict[tuple[float, str, str, int], list[bool]] = defaultdict(list)
     t_index: dict[float, float] = defaultdict(float)

@@ -73,21 +73,27 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 # -- index / select --------------------------------------------------------------------------------
+def _encoder_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """What the scorer flags say about the weights: where they are, and which Hub revisions."""
+    kw: dict[str, Any] = {"weights": args.weights, "audio_weights": args.audio_weights}
+    for name in ("base_model", "revision", "base_revision", "audio_revision"):
+        if getattr(args, name, None):
+            kw[name] = getattr(args, name)
+    return kw
+
+
 def _selector(args: argparse.Namespace):
     from clamr_frames.index.builder import IndexSettings
     from clamr_frames.selector import FrameSelector
 
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=getattr(args, "compression", None))
-    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
-    if args.base_model:
-        encoder_kwargs["base_model"] = args.base_model
     return FrameSelector.from_pretrained(
         args.scorer,
         device=args.device,
-        encoder_kwargs=encoder_kwargs,
+        encoder_kwargs=_encoder_kwargs(args),
         settings=settings,
-        cache_dir=args.cache_dir,
+        index_dir=args.index_dir,
         ocr=args.ocr,
         aggregation=args.aggregation,
         progress=not args.quiet,
@@ -112,14 +118,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     jobs = read_manifest(args.manifest) if args.manifest else jobs_from_paths(args.videos, args.subtitles)
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=args.compression)
-    encoder_kwargs: dict = {"weights": args.weights, "audio_weights": args.audio_weights}
-    if args.base_model:
-        encoder_kwargs["base_model"] = args.base_model
+    encoder_kwargs = _encoder_kwargs(args)
     if args.ray is not None:
         from clamr_frames.index.distributed import index_corpus
 
         report = index_corpus(jobs, scorer=args.scorer, encoder_kwargs=encoder_kwargs, device=args.device,
-                              settings=settings, ocr=args.ocr, cache_dir=args.cache_dir,
+                              settings=settings, ocr=args.ocr, cache_dir=args.index_dir,
                               address=None if args.ray == "local" else args.ray, workers=args.workers,
                               progress=not args.quiet)
     else:
@@ -127,9 +131,9 @@ def cmd_index(args: argparse.Namespace) -> int:
         from clamr_frames.index.corpus import index_locally
         from clamr_frames.index.store import IndexStore
 
-        report = index_locally(jobs, load_encoder(args.scorer, device=args.device, **encoder_kwargs),
-                               settings=settings, ocr=args.ocr,
-                               store=IndexStore(args.cache_dir) if args.cache_dir else IndexStore(),
+        encoder = load_encoder(args.scorer, device=args.device, progress=not args.quiet, **encoder_kwargs)
+        report = index_locally(jobs, encoder, settings=settings, ocr=args.ocr,
+                               store=IndexStore(args.index_dir) if args.index_dir else IndexStore(),
                                progress=not args.quiet)
     for e in report.indexed + report.skipped:
         how = f"{e['frames_encoded']} frames encoded" if "frames_encoded" in e else "already indexed"
@@ -222,6 +226,19 @@ def _usage(msg: str) -> _UsageError:
     return _UsageError(msg)
 
 
+class _DeprecatedAlias(argparse.Action):
+    """An old option name that still works, with a warning naming the new one."""
+
+    def __init__(self, *args: Any, new: str, **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        print(f"warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=1.0, help="candidate frames per second (default 1.0)")
     p.add_argument("--num-frames", type=int, default=None, help="take N evenly spaced candidates instead of --fps")
@@ -237,11 +254,17 @@ def _add_scorer(p: argparse.ArgumentParser) -> None:
                    help="the scorer's weights (local directory or hub id) instead of its published default")
     p.add_argument("--audio-weights", default=None, metavar="PATH", help="LanguageBind audio checkpoint (languagebind-va)")
     p.add_argument("--base-model", default=None, metavar="PATH", help="CLaMR backbone (Qwen2.5-VL-3B-Instruct) path")
+    p.add_argument("--revision", default=None,
+                   help="Hub branch, tag or commit of the scorer's weights (recorded in the index manifest)")
+    p.add_argument("--base-revision", default=None, help="Hub revision of the CLaMR backbone")
+    p.add_argument("--audio-revision", default=None, help="Hub revision of the LanguageBind audio checkpoint")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--cache-dir", default=None, help="index cache directory (default: $CLAMR_FRAMES_CACHE or user cache)")
+    p.add_argument("--index-dir", default=None,
+                   help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
+    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
     p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (model downloads included)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -331,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if getattr(args, "quiet", False):  # no bar at all, transformers' weight loading included
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     with warnings.catch_warnings():
         warnings.simplefilter("default")
         warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"  # type: ignore[assignment]

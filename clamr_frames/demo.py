@@ -36,7 +36,7 @@ def run_demo(
     print(f"generating a {minutes:g}-minute video with needles (seed {seed}) in {out_dir}/ ...")
     video = generate_video(out_dir, seed=seed, duration=60.0 * minutes)
     print(f"  video {video.video_path}  subtitles {video.srt_path}  questions {video.questions_path}")
-    selector = FrameSelector.from_pretrained("default", cache_dir=out_dir / "cache", ocr=ocr)
+    selector = FrameSelector.from_pretrained("default", index_dir=out_dir / "cache", ocr=ocr)
     index = selector.index(video.video_path, subtitles=video.srt_path)
     print(f"indexed {index.num_candidates} candidate frames (1 fps) with {selector.encoder.encoder_id}")
     print()

@@ -43,3 +43,10 @@ class IndexCacheError(ClamrFramesError):
 
 class ModelLoadError(ClamrFramesError):
     """Weights or an adapter cannot be loaded (unreachable hub id, unmatched adapter keys, ...)."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty): third-party errors
+    often carry pages of detail, and a one-line message must stay one line."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

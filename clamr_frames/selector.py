@@ -50,6 +50,7 @@ class Selection:
         frame_indices: native frame index of each picked frame.
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
+        duration: length of the video in seconds (None when unknown).
     """
 
     video: str
@@ -64,6 +65,7 @@ class Selection:
     ocr: list[str]
     policy: str
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
+    duration: float | None = None
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -82,9 +84,13 @@ class Selection:
 
     def pil_images(self) -> list[Any]:
         """Picked frames as PIL images (skipping frames that did not decode)."""
+        return self._to_pil([f for f in self.frames if f is not None])
+
+    @staticmethod
+    def _to_pil(frames: "list[np.ndarray]") -> list[Any]:
         from PIL import Image
 
-        return [Image.fromarray(f) for f in self.frames if f is not None]
+        return [Image.fromarray(f) for f in frames]
 
     def explain(self) -> list[dict[str, Any]]:
         """Per picked frame: its time, score, context, and which query tokens matched which modality."""
@@ -107,9 +113,52 @@ class Selection:
             )
         return out
 
-    def to_qwen_messages(self, question: str | None = None, *, subtitles: str | None = None) -> list[dict[str, Any]]:
-        """A qwen_vl_utils-style chat message: the picked frames (as a video of PIL frames) then the question."""
-        content: list[dict[str, Any]] = [{"type": "video", "video": self.pil_images()}]
+    def to_qwen_messages(
+        self,
+        question: str | None = None,
+        *,
+        subtitles: str | None = None,
+        frames_as: str = "video",
+        **vision_kwargs: Any,
+    ) -> list[dict[str, Any]]:
+        """A qwen_vl_utils-style chat message: the picked frames with their real times, then the question.
+
+        The frames are not evenly spaced, so the message says when they were taken (see
+        :mod:`clamr_frames.messages`):
+
+        - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
+          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
+          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
+          frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
+        - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
+          (``<754.0 seconds>``): exact times, twice the visual tokens. Choose it when the answer depends on when
+          or in what order things happen, or when the picks cluster (``topk`` on a peaked question).
+
+        Use::
+
+            msgs = sel.to_qwen_messages(frames_as="video", max_pixels=360 * 420)
+            text = processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            images, videos, kw = process_vision_info(msgs, return_video_kwargs=True, return_video_metadata=True)
+            if videos:  # transformers >= 4.57 reads the rate from the metadata
+                videos, metadata = map(list, zip(*videos))
+                kw["video_metadata"] = metadata
+            inputs = processor(text=[text], images=images, videos=videos, return_tensors="pt", **kw)
+
+        Args:
+            question: the text after the frames (default: the question the frames were picked for).
+            subtitles: subtitle text to put between the frames and the question.
+            frames_as: ``"video"`` or ``"images"``.
+            **vision_kwargs: added to each image / video item (qwen_vl_utils' ``max_pixels``, ``min_pixels``).
+
+        Frames that did not decode are left out, with their times.
+        """
+        from clamr_frames.messages import frame_content
+
+        pairs = [(f, t) for f, t in zip(self.frames, self.timestamps) if f is not None]
+        images = self._to_pil([f for f, _ in pairs])
+        content = frame_content(images, [float(t) for _, t in pairs], frames_as=frames_as, duration=self.duration,
+                                **vision_kwargs)
         if subtitles:
             content.append({"type": "text", "text": f"Subtitles: {subtitles}"})
         content.append({"type": "text", "text": question if question is not None else self.question})
@@ -122,6 +171,7 @@ class Selection:
             "question": self.question,
             "policy": self.policy,
             "k": int(len(self.indices)),
+            "duration": self.duration,
             "frames": [
                 {"candidate": int(c), "frame_index": int(f), "timestamp": float(t), "score": float(s)}
                 for c, f, t, s in zip(self.indices, self.frame_indices, self.timestamps, self.scores)
@@ -146,15 +196,26 @@ class FrameSelector:
         encoder: "Encoder",
         *,
         settings: IndexSettings | None = None,
-        cache_dir: str | Path | None = None,
+        index_dir: str | Path | None = None,
         ocr: bool = False,
         aggregation: str = "token_max",
         normalize: bool = False,
         progress: bool = True,
         compression: str | None = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
-        """See the class docstring; ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``,
-        ...; see :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        """See the class docstring.
+
+        ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
+        directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
+        ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
+        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        if cache_dir is not None:
+            if index_dir is not None:
+                raise InputError("pass index_dir only (cache_dir is its deprecated old name)")
+            warnings.warn("FrameSelector(cache_dir=...) is deprecated: the index directory is now index_dir= "
+                          "(cache_dir read like transformers' download cache)", DeprecationWarning, stacklevel=2)
+            index_dir = cache_dir
         if aggregation not in ("token_max", "modality_max"):
             raise InputError(f"aggregation must be 'token_max' or 'modality_max', got {aggregation!r}")
         self.encoder = encoder
@@ -163,7 +224,7 @@ class FrameSelector:
             import dataclasses
 
             self.settings = dataclasses.replace(self.settings, compression=compression)
-        self.store = IndexStore(Path(cache_dir)) if cache_dir is not None else IndexStore()
+        self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
         self._ocr_engine: Any = None
         self.aggregation = aggregation
@@ -172,7 +233,10 @@ class FrameSelector:
         self._indexes: dict[tuple[Any, Any], VideoIndex] = {}
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | Path = "default", *, device: str | None = None, **kwargs: Any) -> "FrameSelector":
+    def from_pretrained(
+        cls, name_or_path: str | Path = "default", *, device: str | None = None, revision: str | None = None,
+        **kwargs: Any,
+    ) -> "FrameSelector":
         """Build a selector from a scorer name, a hub id or a local path.
 
         Args:
@@ -180,11 +244,18 @@ class FrameSelector:
                 (the released ``meetdavidwan/clamr`` adapter), a hub id, or a local directory of a CLaMR
                 adapter / saved model.
             device: torch device for neural encoders (default: CUDA if available, else CPU).
-            **kwargs: passed to :class:`FrameSelector` (settings, cache_dir, ocr, aggregation, ...).
+            revision: Hub branch, tag or commit of the scorer's weights (``encoder_kwargs`` takes
+                ``base_revision`` for CLaMR's backbone, ``audio_revision`` for LanguageBind's audio tower);
+                recorded, with the commit it resolved to, in every index manifest (``encoder_source``).
+            **kwargs: passed to :class:`FrameSelector` (settings, index_dir, ocr, aggregation, progress, ...);
+                ``encoder_kwargs`` to the encoder. ``progress=False`` also hides Hub download bars.
         """
         from clamr_frames.encoders.registry import load_encoder
 
-        encoder_kwargs = kwargs.pop("encoder_kwargs", {}) or {}
+        encoder_kwargs = dict(kwargs.pop("encoder_kwargs", {}) or {})
+        if revision is not None:
+            encoder_kwargs["revision"] = revision
+        encoder_kwargs.setdefault("progress", kwargs.get("progress", True))
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
@@ -320,6 +391,7 @@ class FrameSelector:
             ocr=[index.ocr[i] for i in picked],
             policy=policy,
             matches=self._matches(query, index, argmax, picked),
+            duration=_duration(index),
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )
@@ -343,6 +415,12 @@ class FrameSelector:
                 ms.append(TokenMatch(name, mod, sim))
             out.append(ms)
         return out
+
+
+def _duration(index: VideoIndex) -> float | None:
+    """The video's length as its index recorded it (None for an index without it)."""
+    d = (index.manifest.get("video_meta") or {}).get("duration")
+    return float(d) if isinstance(d, (int, float)) and d > 0 else None
 
 
 def _subs_key(subtitles: Any) -> Any:

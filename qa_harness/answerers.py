@@ -229,7 +229,8 @@ class QwenVLAnswerer:
         max_pixels / min_pixels: pixel range of each frame after Qwen's resize (multiples of 28x28).
         frames_as: ``"video"`` (one video item, frames in order; its time axis uses the average sampling rate
             k / duration, as Qwen2.5-VL's rotary time ids assume evenly spaced frames) or ``"images"`` (one image
-            item per frame, each preceded by its timestamp).
+            item per frame, each preceded by its timestamp); the same hand-over as
+            ``Selection.to_qwen_messages`` (:mod:`clamr_frames.messages`).
         attn_implementation: e.g. ``sdpa`` or ``flash_attention_2``.
         system_prompt: the system turn.
         local_files_only: never contact the hub (default: follows ``HF_HUB_OFFLINE``).
@@ -252,8 +253,10 @@ class QwenVLAnswerer:
     ) -> None:
         import torch
 
-        if frames_as not in ("video", "images"):
-            raise InputError(f"frames_as must be 'video' or 'images', got {frames_as!r}")
+        from clamr_frames.messages import FRAMES_AS
+
+        if frames_as not in FRAMES_AS:
+            raise InputError(f"frames_as must be one of {FRAMES_AS}, got {frames_as!r}")
         if not (isinstance(max_pixels, int) and max_pixels >= min_pixels > 0):
             raise InputError(f"need 0 < min_pixels <= max_pixels, got {min_pixels}, {max_pixels}")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -278,14 +281,10 @@ class QwenVLAnswerer:
         except (OSError, ValueError) as e:
             raise ModelLoadError(f"cannot load Qwen2.5-VL from {self.pretrained!r}: {e}") from e
 
-    def _messages(self, req: AnswerRequest) -> list[dict[str, Any]]:
-        content: list[dict[str, Any]] = []
-        if self.frames_as == "video":
-            content.append({"type": "video"})
-        else:
-            for t in req.timestamps:
-                content.append({"type": "text", "text": f"<{t:.1f} seconds>"})
-                content.append({"type": "image"})
+    def _messages(self, req: AnswerRequest, frames: list[Any]) -> list[dict[str, Any]]:
+        from clamr_frames.messages import frame_content
+
+        content = frame_content(frames, req.timestamps, frames_as=self.frames_as, duration=req.duration)
         content.append({"type": "text", "text": req.prompt})
         msgs: list[dict[str, Any]] = []
         if self.system_prompt:
@@ -298,14 +297,15 @@ class QwenVLAnswerer:
 
         if not req.frames:
             raise InputError(f"{req.video}: no frame could be decoded for the question")
-        text = self.processor.apply_chat_template(self._messages(req), tokenize=False, add_generation_prompt=True)
-        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
         frames = [f.convert("RGB") for f in req.frames]
+        messages = self._messages(req, frames)
+        text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        size = {"shortest_edge": self.min_pixels, "longest_edge": self.max_pixels}
         if self.frames_as == "images":
             return self.processor(text=[text], images=frames, images_kwargs={"size": size}, return_tensors="pt")
         k = len(frames)
-        duration = req.duration if req.duration and req.duration > 0 else float(k)
-        meta = VideoMetadata(total_num_frames=k, fps=k / duration, frames_indices=list(range(k)), duration=duration)
+        fps = messages[-1]["content"][0]["sample_fps"]  # k / duration (clamr_frames.messages.sampling_rate)
+        meta = VideoMetadata(total_num_frames=k, fps=fps, frames_indices=list(range(k)), duration=k / fps)
         return self.processor(
             text=[text],
             videos=[frames],

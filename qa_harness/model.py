@@ -24,7 +24,8 @@ Model args (``--model_args k=v,...``):
 ``subtitle_format`` ``auto`` (default: the task prompt's block format) | ``lmms-eval`` | ``clamr-notebook``
 ``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420; the CLaMR notebook's
                    is 107042, with ``min_pixels=100352``); ``min_pixels`` too
-``cache_dir``      index cache directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``)
+``index_dir``      index directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``); the old name
+                   ``cache_dir`` still works, with a DeprecationWarning
 ``device``         device of the inner model; ``selector_device`` for the scorer (default: ``device``)
 ``ocr``            OCR context for the scorer (needs the ``ocr`` extra; default false)
 ``query``          ``question+options`` (default) or ``question``: what the scorer is queried with
@@ -41,6 +42,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -101,7 +103,7 @@ class ClamrFrames(lmms):
         subtitle_format: str = "auto",
         max_pixels: int = 360 * 420,
         min_pixels: int = 28 * 28 * 4,
-        cache_dir: str | None = None,
+        index_dir: str | None = None,
         device: str | None = None,
         selector_device: str | None = None,
         ocr: bool | str = False,
@@ -113,9 +115,16 @@ class ClamrFrames(lmms):
         batch_size: int | str | None = 1,
         max_batch_size: int | None = None,
         selector: Any = None,
+        cache_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__()
+        if cache_dir is not None:
+            if index_dir is not None:
+                raise InputError("clamr_frames: pass index_dir only (cache_dir is its deprecated old name)")
+            warnings.warn("clamr_frames model arg cache_dir is deprecated: use index_dir", DeprecationWarning,
+                          stacklevel=2)
+            index_dir = cache_dir
         inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
         self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
         self.encoder_kwargs = {key[len("scorer_") :]: v for key, v in kwargs.items() if key.startswith("scorer_")}
@@ -134,7 +143,7 @@ class ClamrFrames(lmms):
         self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
         self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
-        self.cache_dir, self.ocr, self.query, self.seed = cache_dir, _as_bool(ocr, "ocr"), query, int(seed)
+        self.index_dir, self.ocr, self.query, self.seed = index_dir, _as_bool(ocr, "ocr"), query, int(seed)
         self.asr = _as_bool(asr, "asr")
         self.subtitle_dir = subtitle_dir
         self.log_path = Path(log_selections) if log_selections else None
@@ -196,7 +205,7 @@ class ClamrFrames(lmms):
                 self.scorer,
                 device=self.selector_device,
                 settings=settings,
-                cache_dir=self.cache_dir,
+                index_dir=self.index_dir,
                 ocr=self.ocr,
                 progress=self.rank == 0,
                 encoder_kwargs=dict(self.encoder_kwargs),
@@ -256,11 +265,12 @@ class ClamrFrames(lmms):
         lines = lines_for_policy(subs, sel.timestamps, effective, per_frame=fmt == "clamr-notebook",
                                  all_timestamps=sel.all_timestamps)
         final_prompt = apply_subtitles(prompt, lines, effective, fmt)
-        frames = self._frames(video, sel)
-        ts = [float(t) for t in sel.timestamps]
-        grid = sel.all_timestamps
-        step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
-        duration = float(grid[-1] + step) if len(grid) else None
+        frames, ts = self._frames(video, sel)
+        duration = getattr(sel, "duration", None)
+        if duration is None:  # an index without the video's length: estimate it from the candidate grid
+            grid = sel.all_timestamps
+            step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
+            duration = float(grid[-1] + step) if len(grid) else None
         req = AnswerRequest(
             prompt=final_prompt,
             frames=frames,
@@ -278,7 +288,9 @@ class ClamrFrames(lmms):
         )
         return req, sel
 
-    def _frames(self, video: str, sel: Any) -> list[Any]:
+    def _frames(self, video: str, sel: Any) -> tuple[list[Any], list[float]]:
+        """The picked frames that decode, as PIL images, and their timestamps (kept aligned: a frame that does
+        not decode takes its time with it)."""
         from PIL import Image
 
         from clamr_frames.video import VideoReader
@@ -288,7 +300,9 @@ class ClamrFrames(lmms):
         with VideoReader(video, backend=self.selector.settings.backend) as reader:
             got = reader.get_frames(sel.frame_indices, max_side=max_side)
         by_index = dict(zip((int(i) for i in got.indices), got.frames))
-        return [Image.fromarray(by_index[int(i)]) for i in sel.frame_indices if by_index.get(int(i)) is not None]
+        pairs = [(by_index.get(int(i)), float(t)) for i, t in zip(sel.frame_indices, sel.timestamps)]
+        pairs = [(f, t) for f, t in pairs if f is not None]
+        return [Image.fromarray(f) for f, _ in pairs], [t for _, t in pairs]
 
     def _log(self, req: AnswerRequest, sel: Any, answer: str) -> None:
         if self.log_path is None:

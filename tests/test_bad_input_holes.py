@@ -43,7 +43,7 @@ def encoder():
 def _selector(encoder, cache):
     from clamr_frames.selector import FrameSelector
 
-    return FrameSelector(encoder, cache_dir=cache, progress=False, settings=IndexSettings(chunk_size=4))
+    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=4))
 
 
 # -- an index cache directory that cannot be created ------------------------------------------------------

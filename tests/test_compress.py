@@ -181,8 +181,8 @@ def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     from clamr_frames.selector import FrameSelector
 
     video, srt = clip
-    plain = FrameSelector(encoder, cache_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8))
-    sel = FrameSelector(encoder, cache_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
+    plain = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8))
+    sel = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
                         compression=compression)
     idx = sel.index(video, subtitles=srt)
     assert idx.compression == C.parse_compression(compression).name
@@ -195,7 +195,7 @@ def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     assert got.explain()[0]["matched"]  # argmax survives compression
     assert abs(float(got.scores.max()) - float(ref.scores.max())) < 0.1
     # a new process reads it from disk
-    again = FrameSelector(encoder, cache_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
+    again = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
                           compression=compression).index(video, subtitles=srt)
     assert again.manifest["sha256"] == idx.manifest["sha256"]
 

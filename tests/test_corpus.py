@@ -133,7 +133,7 @@ def test_cli_index_manifest_without_ray(clip, tmp_path, capsys):
     (tmp_path / "m.jsonl").write_text(
         json.dumps({"video": video, "subtitles": srt}) + "\n" + json.dumps({"video": "gone.mp4", "id": "gone"}) + "\n"
     )
-    rc = main(["index", "--manifest", str(tmp_path / "m.jsonl"), "--cache-dir", str(tmp_path / "c"), "--quiet",
+    rc = main(["index", "--manifest", str(tmp_path / "m.jsonl"), "--index-dir", str(tmp_path / "c"), "--quiet",
                "--report", str(tmp_path / "report.json")])
     out, err = capsys.readouterr()
     assert rc == 2  # a video failed: bad input
@@ -157,5 +157,5 @@ def test_ray_is_optional(clip, tmp_path, monkeypatch, capsys):
     from clamr_frames.cli import main
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import now fails as if not installed
-    assert main(["index", clip[1], "--ray", "--cache-dir", str(tmp_path), "--quiet"]) == 2
+    assert main(["index", clip[1], "--ray", "--index-dir", str(tmp_path), "--quiet"]) == 2
     assert "pip install 'clamr-frames[distributed]'" in capsys.readouterr().err

@@ -85,7 +85,7 @@ def selector(cache_dir):
     from clamr_frames import FrameSelector
     from clamr_frames.index import IndexSettings
 
-    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), cache_dir=cache_dir, progress=False)
+    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=cache_dir, progress=False)
     sel.encoder = CountingEncoder(sel.encoder)
     return sel
 
@@ -199,7 +199,7 @@ def test_cli_runs_the_entry_point_model_end_to_end(runs, synth_dir, cache_dir, t
     out_dir = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k={K},subtitles=selected,inner_ocr=false,cache_dir={cache_dir}",
+        "--model_args", f"policy=topk,k={K},subtitles=selected,inner_ocr=false,index_dir={cache_dir}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth_dir),
         "--batch_size", "1", "--output_path", str(out_dir), "--log_samples", "--verbosity", "WARNING",
     ]

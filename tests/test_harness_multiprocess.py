@@ -84,7 +84,7 @@ def test_accelerate_launch_two_ranks_encode_each_video_once(tmp_path):
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(_free_port()),
         "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k=2,subtitles=selected,cache_dir={cache},log_selections={tmp_path / 'sel.jsonl'}",
+        "--model_args", f"policy=topk,k=2,subtitles=selected,index_dir={cache},log_selections={tmp_path / 'sel.jsonl'}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth), "--batch_size", "1",
         "--output_path", str(tmp_path / "out"), "--log_samples", "--verbosity", "WARNING",
     ]

@@ -65,7 +65,7 @@ class CountingEncoder:
 def _selector(encoder, cache, **kw):
     from clamr_frames.selector import FrameSelector
 
-    return FrameSelector(encoder, cache_dir=cache, progress=False, settings=IndexSettings(chunk_size=16), **kw)
+    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=16), **kw)
 
 
 def test_select_finds_the_subtitle_needle_and_orders_frames(clip, encoder, tmp_path):

@@ -249,7 +249,7 @@ def test_model_writes_the_notebook_block_per_selected_frame(clip, tmp_path):
     from qa_harness.model import ClamrFrames
 
     # Candidates every 0.5 s: those at half seconds have a subtitle line, those at whole seconds none.
-    selector = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=2.0), cache_dir=tmp_path / "cache",
+    selector = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=2.0), index_dir=tmp_path / "cache",
                                              progress=False)
     doc = dict(clip["doc"], question="What came right after line 41?")
 

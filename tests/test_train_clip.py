@@ -101,6 +101,6 @@ def test_train_clip_end_to_end_and_select(clip_dir, tmp_path):
     held = read_jsonl(tmp_path / "data" / "eval" / "examples.jsonl", duration_fn=None)
     ex = next(e for e in held if e.query_type == "video")
     sel = FrameSelector.from_pretrained("clip", device="cpu", encoder_kwargs={"weights": str(res.final_dir)},
-                                        cache_dir=tmp_path / "cache", progress=False)
+                                        index_dir=tmp_path / "cache", progress=False)
     picked = sel.select(ex.video, ex.queries[0], k=2)
     assert len(picked.timestamps) == 2 and list(picked.timestamps) == sorted(picked.timestamps)

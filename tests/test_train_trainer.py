@@ -95,7 +95,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_dir, data_dir, tm
     held = read_jsonl(data_dir / "eval" / "examples.jsonl", duration_fn=None)[0]
     sel = FrameSelector.from_pretrained(str(tmp_path / "full" / "final"), device="cpu",
                                         encoder_kwargs={"base_model": str(tiny_dir), "frame_size": 56},
-                                        settings=IndexSettings(fps=0.5, max_side=112), cache_dir=tmp_path / "cache",
+                                        settings=IndexSettings(fps=0.5, max_side=112), index_dir=tmp_path / "cache",
                                         progress=False)
     q = "what is written on the sign?"
     assert torch.allclose(sel.encoder.encode_queries([q])[0].float(), enc.encode_queries([q])[0].float(), atol=1e-5)

@@ -92,16 +92,24 @@ import json
 import logging
 import re
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from clamr_frames._settings import Settings
 from clamr_frames.encoders.base import DocEmbeddings, Document
 from clamr_frames.encoders.clamr_head import REFERENCE_DTYPE, REFERENCE_SEED, reference_head_weight
+from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
 # build_query / OPTIONS_MARKER are re-exported: the query format is shared by every scorer and by training.
 from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options  # noqa: F401
-from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
-from clamr_frames.errors import InputError, ModelLoadError
+from clamr_frames.encoders.runtime import (
+    resolve_device,
+    resolve_dtype,
+    resolve_offline,
+    strided_sample,
+    token_budget_batches,
+)
+from clamr_frames.errors import InputError, ModelLoadError, first_line
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,7 +137,7 @@ _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class ClamrSettings:
+class ClamrSettings(Settings):
     """Knobs that change embeddings (all of them go into ``encoder.config`` and so into the index fingerprint).
 
     Attributes:
@@ -144,6 +152,7 @@ class ClamrSettings:
         query_max_length_with_options: cap for queries that contain :data:`OPTIONS_MARKER`.
     """
 
+    label = "CLaMR"  # names these settings in errors (not a field)
     frame_size: int = 224
     keep_aspect: bool = False
     text_order: tuple[str, ...] = ("ocr", "asr")
@@ -173,19 +182,6 @@ class ClamrSettings:
                     f"{name}={getattr(self, name)} leaves no room for the query text next to "
                     f"{self.query_augmentation_count} augmentation tokens"
                 )
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["text_order"] = list(self.text_order)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ClamrSettings":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"unknown CLaMR setting(s): {', '.join(unknown)}")
-        return cls(**d)
 
 
 @dataclass
@@ -344,15 +340,9 @@ class ClamrEncoder:
         h = hashlib.sha256()
         with torch.no_grad():
             for name, t in sorted(self.model.state_dict().items()):
-                flat = t.detach().reshape(-1)
-                n = flat.numel()
-                idx = torch.linspace(0, max(n - 1, 0), steps=min(n, 1024), device=flat.device).long()
-                sample = flat[idx].to("cpu")
-                if sample.is_floating_point():
-                    sample = sample.float()
                 h.update(name.encode())
                 h.update(str(tuple(t.shape)).encode())
-                h.update(sample.numpy().tobytes())
+                h.update(strided_sample(t))
         return h.hexdigest()
 
     def _init_token_ids(self) -> None:
@@ -521,18 +511,7 @@ class ClamrEncoder:
     # ------------------------------------------------------------------ batching
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Group indices (longest first) so that batch_size * longest <= max_batch_tokens (>= 1 item each)."""
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-        batches: list[list[int]] = []
-        cur: list[int] = []
-        for i in order:
-            longest = lengths[cur[0]] if cur else lengths[i]
-            if cur and (len(cur) + 1) * longest > self.max_batch_tokens:
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
-        return batches
+        return token_budget_batches(lengths, self.max_batch_tokens)
 
     def _collate(self, seqs: list[list[int]]) -> dict[str, "torch.Tensor"]:
         import torch
@@ -566,20 +545,47 @@ class ClamrEncoder:
             queries: query texts (e.g. from :func:`build_query`).
             max_length: token cap for all of them; default: :meth:`query_cap` per query.
         """
-        import torch
-
         if isinstance(queries, str):
             raise InputError("encode_queries takes a list of strings, got one string")
         prepared = [self.prepare_query(q, max_length) for q in queries]
         out: list[Any] = [None] * len(prepared)
         for idx in self._batches([len(p) for p in prepared]):
-            seqs = [prepared[i] for i in idx]
-            batch = self._collate(seqs)
-            batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
-            emb = self._run(batch).to("cpu")
+            emb = self._run(self.query_batch([prepared[i] for i in idx])).to("cpu")
             for row, i in enumerate(idx):
                 out[i] = emb[row, : len(prepared[i])].to(self.output_dtype)
         return out
+
+    def query_batch(self, prepared: list[list[int]]) -> dict[str, "torch.Tensor"]:
+        """Model inputs for prepared queries (:meth:`prepare_query`): padded ids and masks, no vision tokens.
+        Inference and the training wrapper both batch through here, so they feed the model the same tensors."""
+        import torch
+
+        batch = self._collate(prepared)
+        batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
+        return batch
+
+    def document_batch(self, items: "list[PreparedDocument]") -> dict[str, "torch.Tensor"]:
+        """Model inputs for prepared documents (:meth:`prepare_document`): padded ids, masks, vision token
+        types, and the frames' pixel patches (shared by inference and the training wrapper).
+
+        Raises:
+            ModelLoadError: the processor cut the frames into other patch grids than the prompt reserved.
+        """
+        batch = self._collate([p.input_ids for p in items])
+        batch["mm_token_type_ids"] = (batch["input_ids"] == self._image_pad).long() * batch["attention_mask"]
+        images = [p.image for p in items if p.image is not None]
+        if images:
+            # Frames are already at their final, patch-aligned size: no second resize by the processor.
+            pix = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
+            grids = [p.grid_thw for p in items if p.grid_thw is not None]
+            if [tuple(g) for g in pix["image_grid_thw"].tolist()] != grids:
+                raise ModelLoadError(
+                    "the image processor produced other patch grids than expected "
+                    f"({pix['image_grid_thw'].tolist()} vs {grids}); is it a Qwen2-VL image processor?"
+                )
+            batch["pixel_values"] = pix["pixel_values"]
+            batch["image_grid_thw"] = pix["image_grid_thw"]
+        return batch
 
     def encode_documents(self, docs: list[Document]) -> DocEmbeddings:
         """Documents → packed token embeddings (input order) with a modality id per token."""
@@ -594,22 +600,7 @@ class ClamrEncoder:
             )
         results: list[Any] = [None] * len(prepared)
         for idx in self._batches([len(p) for p in prepared]):
-            items = [prepared[i] for i in idx]
-            batch = self._collate([p.input_ids for p in items])
-            batch["mm_token_type_ids"] = (batch["input_ids"] == self._image_pad).long() * batch["attention_mask"]
-            images = [p.image for p in items if p.image is not None]
-            if images:
-                # Frames are already at their final, patch-aligned size: no second resize by the processor.
-                pix = self.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
-                grids = [p.grid_thw for p in items if p.grid_thw is not None]
-                if [tuple(g) for g in pix["image_grid_thw"].tolist()] != grids:
-                    raise ModelLoadError(
-                        "the image processor produced other patch grids than expected "
-                        f"({pix['image_grid_thw'].tolist()} vs {grids}); is it a Qwen2-VL image processor?"
-                    )
-                batch["pixel_values"] = pix["pixel_values"]
-                batch["image_grid_thw"] = pix["image_grid_thw"]
-            emb = self._run(batch).to("cpu")
+            emb = self._run(self.document_batch([prepared[i] for i in idx])).to("cpu")
             for row, i in enumerate(idx):
                 results[i] = emb[row, : len(prepared[i])].to(self.output_dtype)
         lengths = torch.tensor([len(p) for p in prepared], dtype=torch.int64)
@@ -663,6 +654,9 @@ class ClamrEncoder:
         max_batch_tokens: int = 16384,
         output_dtype: "torch.dtype | None" = None,
         head_init_dtype: str = REFERENCE_DTYPE,
+        revision: str | None = None,
+        base_revision: str | None = None,
+        progress: bool = True,
         **settings: Any,
     ) -> "ClamrEncoder":
         """Load a CLaMR scorer.
@@ -686,6 +680,10 @@ class ClamrEncoder:
             max_batch_tokens / output_dtype: runtime knobs, see the class docstring.
             head_init_dtype: when no head weights are found, the dtype the reference drew its head in:
                 ``"float16"`` (its 4-bit runs, which trained the released adapter) or ``"float32"``.
+            revision / base_revision: Hub branch, tag or commit of ``adapter_or_model`` / of the backbone
+                (default: each repository's default branch); recorded in ``source`` with the commit each
+                resolved to, and so in every index manifest.
+            progress: show Hub download progress.
             **settings: :class:`ClamrSettings` overrides.
 
         Raises:
@@ -705,17 +703,20 @@ class ClamrEncoder:
         saved_settings: dict[str, Any] = {}
         head_state = None
         adapter_dir: Path | None = None
+        backbone_dir: Path | None = None  # set when the backbone is local already (a saved model)
 
         if adapter_or_model is None:
             backbone = base_model if base_model is not None else DEFAULT_BASE_MODEL
             source["base_model"] = str(backbone)
         else:
-            src = _resolve_source(adapter_or_model, offline)
+            src = resolve_checkpoint(adapter_or_model, offline=offline, example=_example("adapter"),
+                                     weights=("*.safetensors",), revision=revision, progress=progress)
+            source.update(hub_record(adapter_or_model, src, revision))
             if (src / CLAMR_CONFIG).is_file():
                 meta = _read_clamr_config(src)
                 saved_settings = meta.get("settings", {})
                 head_state = _read_head(src)
-                backbone = src
+                backbone = backbone_dir = src
                 source.update(path=str(adapter_or_model), base_model=str(src))
             elif (src / "adapter_config.json").is_file():
                 adapter_dir = src
@@ -732,8 +733,15 @@ class ClamrEncoder:
                     "base_model=that directory"
                 )
 
-        vlm = _load_backbone(backbone, tdtype, dev, load_in_4bit, trust_remote_code, offline)
-        processor = _load_processor(backbone, trust_remote_code, offline)
+        if backbone_dir is not None and base_revision is not None:
+            raise InputError(f"{adapter_or_model}: a saved CLaMR model carries its backbone; base_revision does "
+                             "not apply (revision= picks the model's own revision)")
+        if backbone_dir is None:
+            backbone_dir = resolve_checkpoint(backbone, offline=offline, example=_example("base"),
+                                              weights=("*.safetensors",), revision=base_revision, progress=progress)
+            source.update({f"base_{k}": v for k, v in hub_record(backbone, backbone_dir, base_revision).items()})
+        vlm = _load_backbone(backbone_dir, tdtype, dev, load_in_4bit, trust_remote_code)
+        processor = _load_processor(backbone_dir, trust_remote_code)
         dim = int(head_state["weight"].shape[0]) if head_state is not None else 128
         model = make_colqwen(vlm, dim)
         _set_head(model, head_state, vlm, head_init_dtype)
@@ -803,58 +811,19 @@ def _adapter_backbone(src: Path, trained: dict[str, Any]) -> str:
     return str(named) if named else DEFAULT_BASE_MODEL
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+def _example(role: str) -> str:
+    """The call that takes a local copy of the adapter (``role="adapter"``) or of the backbone (``"base"``)."""
+    if role == "adapter":
+        return "ClamrEncoder.from_pretrained('DIR', base_model='/path/to/Qwen2.5-VL-3B-Instruct')"
+    return "ClamrEncoder.from_pretrained('/path/to/clamr-adapter', base_model='DIR')"
 
 
-def _offline_hint(ref: str, role: str = "adapter") -> str:
-    example = (
-        "ClamrEncoder.from_pretrained('DIR', base_model='/path/to/Qwen2.5-VL-3B-Instruct')"
-        if role == "adapter"
-        else "ClamrEncoder.from_pretrained('/path/to/clamr-adapter', base_model='DIR')"
-    )
-    return (
-        f"To use it offline, download it where the Hub is reachable (`huggingface-cli download {ref} "
-        f"--local-dir DIR`) and pass that local directory instead of the hub id: {example}."
-    )
-
-
-def _resolve_source(ref: str | Path, offline: bool) -> Path:
-    """Local directory for ``ref``: itself if it exists, else a hub snapshot (safetensors/json only)."""
-    p = Path(ref).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise ModelLoadError(f"{p}: expected a model or adapter directory, got a file")
-        return p
-    ref = str(ref)
-    if not _HUB_ID.match(ref):
-        raise ModelLoadError(f"{ref}: no such directory (and not a Hugging Face hub id)")
-    try:
-        from huggingface_hub import snapshot_download
-
-        local = snapshot_download(
-            ref,
-            allow_patterns=["*.json", "*.safetensors", "*.jinja", "*.txt"],
-            local_files_only=offline,
-        )
-    except Exception as e:  # the hub client raises many unrelated types; all mean "not available"
-        raise ModelLoadError(
-            f"cannot get {ref!r} from the Hugging Face Hub ({type(e).__name__}: {_first_line(e)}). "
-            + _offline_hint(ref)
-        ) from e
-    return Path(local)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else ""
-
-
-def _load_backbone(ref: str | Path, dtype, dev, load_in_4bit: bool, trust_remote_code: bool, offline: bool):
+def _load_backbone(directory: Path, dtype, dev, load_in_4bit: bool, trust_remote_code: bool):
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
     kwargs: dict[str, Any] = dict(
-        dtype=dtype, local_files_only=offline, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
+        dtype=dtype, local_files_only=True, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
     )
     if dev.type == "cuda":
         kwargs["device_map"] = {"": dev.index if dev.index is not None else torch.cuda.current_device()}
@@ -872,23 +841,23 @@ def _load_backbone(ref: str | Path, dtype, dev, load_in_4bit: bool, trust_remote
             bnb_4bit_quant_storage=torch.bfloat16,
         )
     try:
-        vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(ref), **kwargs)
+        vlm = Qwen2_5_VLForConditionalGeneration.from_pretrained(str(directory), **kwargs)
     except (OSError, ValueError, RuntimeError) as e:
-        hint = "" if Path(str(ref)).expanduser().exists() else " " + _offline_hint(str(ref), role="base")
-        reason = _first_line(e).rstrip(".")
-        raise ModelLoadError(f"cannot load the Qwen2.5-VL backbone {str(ref)!r}: {reason}.{hint}") from e
+        reason = first_line(e).rstrip(".")
+        raise ModelLoadError(f"cannot load the Qwen2.5-VL backbone {str(directory)!r}: {reason}.") from e
     return vlm.eval()
 
 
-def _load_processor(ref: str | Path, trust_remote_code: bool, offline: bool):
+def _load_processor(directory: Path, trust_remote_code: bool):
     from transformers import AutoProcessor
 
     try:
-        processor = AutoProcessor.from_pretrained(str(ref), local_files_only=offline, trust_remote_code=trust_remote_code)
+        processor = AutoProcessor.from_pretrained(str(directory), local_files_only=True,
+                                                  trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as e:
-        raise ModelLoadError(f"cannot load the processor of {str(ref)!r}: {_first_line(e)}") from e
+        raise ModelLoadError(f"cannot load the processor of {str(directory)!r}: {first_line(e)}") from e
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
-        raise ModelLoadError(f"{ref}: processor has no image processor / tokenizer (not Qwen2.5-VL?)")
+        raise ModelLoadError(f"{directory}: processor has no image processor / tokenizer (not Qwen2.5-VL?)")
     return processor
 
 

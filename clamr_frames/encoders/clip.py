@@ -16,13 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clamr_frames.encoders.clip_common import (
-    ClipStyleEncoder,
-    first_line,
-    offline_hint,
-)
+from clamr_frames.encoders.clip_common import ClipStyleEncoder
+from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
-from clamr_frames.errors import ModelLoadError
+from clamr_frames.errors import ModelLoadError, first_line
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -76,6 +73,8 @@ class ClipEncoder(ClipStyleEncoder):
         local_files_only: bool | None = None,
         batch_size: int = 32,
         output_dtype: "torch.dtype | None" = None,
+        revision: str | None = None,
+        progress: bool = True,
     ) -> "ClipEncoder":
         """Load a CLIP checkpoint (hub id or local directory in the ``transformers`` CLIP layout).
 
@@ -86,6 +85,9 @@ class ClipEncoder(ClipStyleEncoder):
             local_files_only: never touch the network (default: ``HF_HUB_OFFLINE``).
             batch_size: frames / texts per forward pass.
             output_dtype: dtype of returned embeddings (default float16).
+            revision: Hub branch, tag or commit (default: the repository's default branch); recorded in
+                ``source`` with the commit it resolved to.
+            progress: show Hub download progress.
 
         Raises:
             ModelLoadError: unreachable hub id offline (the message says how to use a local copy), not a CLIP
@@ -96,16 +98,15 @@ class ClipEncoder(ClipStyleEncoder):
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         offline = resolve_offline(local_files_only)
-        ref = str(Path(name_or_path).expanduser()) if Path(name_or_path).expanduser().exists() else str(name_or_path)
-        if Path(ref).exists() and not Path(ref).is_dir():
-            raise ModelLoadError(f"{ref}: expected a CLIP checkpoint directory, got a file")
-        example = "ClipEncoder.from_pretrained('DIR')"
-        kw = {"local_files_only": offline, "trust_remote_code": False}
+        directory = resolve_checkpoint(name_or_path, offline=offline, example="ClipEncoder.from_pretrained('DIR')",
+                                       revision=revision, progress=progress)
+        ref = str(directory)
+        kw = {"local_files_only": True, "trust_remote_code": False}
         try:
             model = CLIPModel.from_pretrained(ref, dtype=dt, **kw)
-        except Exception as e:  # OSError (offline / missing), ValueError (wrong model type), ...
-            hint = "" if Path(ref).exists() else " " + offline_hint(ref, example)
-            raise ModelLoadError(f"cannot load CLIP model {ref!r}: {type(e).__name__}: {first_line(e)}.{hint}") from e
+        except Exception as e:  # OSError (missing files), ValueError (wrong model type), ...
+            raise ModelLoadError(f"cannot load CLIP model {str(name_or_path)!r}: {type(e).__name__}: "
+                                 f"{first_line(e)}") from e
         try:
             tokenizer = CLIPTokenizer.from_pretrained(ref, **kw)
         except Exception as e:
@@ -123,7 +124,7 @@ class ClipEncoder(ClipStyleEncoder):
             device=dev,
             batch_size=batch_size,
             output_dtype=output_dtype,
-            source={"label": str(name_or_path)},
+            source={"label": str(name_or_path), **hub_record(name_or_path, directory, revision)},
         )
 
 

@@ -1,5 +1,5 @@
-"""What the single-vector CLIP-style scorers (CLIP, LanguageBind) share: checkpoint resolution and safe
-loading, a weights fingerprint, and :class:`ClipStyleEncoder`, which turns a ``transformers`` ``CLIPModel``
+"""What the single-vector CLIP-style scorers (CLIP, LanguageBind) share: safe loading of a checkpoint directory
+(:mod:`clamr_frames.encoders.hub` finds it), a weights fingerprint, and :class:`ClipStyleEncoder`, which turns a ``transformers`` ``CLIPModel``
 (text tower + image tower + projections) into an :class:`~clamr_frames.encoders.base.Encoder`.
 
 A single-vector encoder returns one token per query and one per document (``multi_vector = False``). MaxSim
@@ -13,13 +13,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from clamr_frames.encoders.base import DocEmbeddings, Document
-from clamr_frames.errors import InputError, ModelLoadError
+from clamr_frames.encoders.runtime import strided_sample
+from clamr_frames.errors import InputError, ModelLoadError, first_line
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,63 +34,8 @@ CLIP_CONTEXT_LENGTH = 77
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
 _TORCH_BIN = ("pytorch_model.bin", "pytorch_model.bin.index.json")
-
-
-def first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
-
-
-def offline_hint(ref: str, example: str) -> str:
-    return (
-        f"To use it offline, download it where the Hub is reachable (`huggingface-cli download {ref} "
-        f"--local-dir DIR`) and pass that local directory instead of the hub id: {example}."
-    )
-
-
-def resolve_checkpoint(ref: str | Path, *, offline: bool, example: str) -> Path:
-    """Local directory holding the checkpoint ``ref`` (itself, or a Hub snapshot).
-
-    From the Hub only configs, tokenizer files and weights are fetched: safetensors when the repository has
-    them, else ``pytorch_model*.bin`` (read later with ``torch.load(weights_only=True)``). No code is fetched.
-
-    Raises:
-        ModelLoadError: not a directory and not reachable on the Hub (offline, not cached, no such repo); the
-            message says how to point at a local copy (``example`` shows the call).
-    """
-    p = Path(ref).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise ModelLoadError(f"{p}: expected a checkpoint directory, got a file")
-        return p
-    ref = str(ref)
-    if not _HUB_ID.match(ref):
-        raise ModelLoadError(f"{ref}: no such directory (and not a Hugging Face hub id)")
-    try:
-        from huggingface_hub import snapshot_download
-
-        def fetch(weights: str) -> Path:
-            patterns = ["*.json", "*.txt", weights]
-            return Path(snapshot_download(ref, allow_patterns=patterns, local_files_only=offline))
-
-        local = fetch("*.safetensors")
-        if not _has_weights(local):  # the released LanguageBind checkpoints ship only pytorch_model.bin
-            local = fetch("pytorch_model*.bin")
-    except Exception as e:  # the hub client raises many unrelated types; all mean "not available"
-        raise ModelLoadError(
-            f"cannot get {ref!r} from the Hugging Face Hub ({type(e).__name__}: {first_line(e)}). "
-            + offline_hint(ref, example)
-        ) from e
-    if not _has_weights(local):
-        raise ModelLoadError(f"{ref}: the Hub snapshot has no model.safetensors or pytorch_model.bin")
-    return local
-
-
-def _has_weights(directory: Path) -> bool:
-    return any((directory / n).exists() for n in _SAFETENSORS + _TORCH_BIN)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -171,14 +116,8 @@ def weights_fingerprint(modules: Sequence[Any]) -> str:
     with torch.no_grad():
         for mi, module in enumerate(modules):
             for name, t in sorted(module.state_dict().items()):
-                flat = t.detach().reshape(-1)
-                n = flat.numel()
-                idx = torch.linspace(0, max(n - 1, 0), steps=min(n, 1024), device=flat.device).long()
-                sample = flat[idx].to("cpu")
-                if sample.is_floating_point():
-                    sample = sample.float()
                 h.update(f"{mi}:{name}:{tuple(t.shape)}".encode())
-                h.update(sample.numpy().tobytes())
+                h.update(strided_sample(t))
     return h.hexdigest()
 
 

@@ -57,12 +57,14 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames._minilm import PACKAGE
+from clamr_frames._settings import Settings
 from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.runtime import token_budget_batches
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
 
@@ -102,7 +104,7 @@ _WS = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
-class DefaultSettings:
+class DefaultSettings(Settings):
     """Knobs that change embeddings (all of them go into ``encoder.config`` and so into the index fingerprint).
 
     Attributes:
@@ -114,6 +116,7 @@ class DefaultSettings:
         drop_punctuation: drop tokens of words without a letter or digit (queries and documents).
     """
 
+    label = "default-encoder"  # names these settings in errors (not a field)
     context_mode: str = "separate"
     max_length: int = 256
     query_stopwords: bool = True
@@ -125,17 +128,6 @@ class DefaultSettings:
             raise InputError(f"context_mode must be 'separate' or 'joint', got {self.context_mode!r}")
         if not 8 <= int(self.max_length) <= 512:
             raise InputError(f"max_length must be between 8 and 512 tokens, got {self.max_length}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DefaultSettings":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise InputError(f"unknown default-encoder setting(s): {', '.join(unknown)}")
-        return cls(**d)
 
 
 def default_model_path() -> Path:
@@ -355,20 +347,7 @@ class DefaultEncoder:
     def _batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices grouped (longest first) so that batch size x longest length <= max_batch_tokens and no
         sequence is shorter than ``min_fill`` of its batch's longest (bounds the compute spent on padding)."""
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-        batches: list[list[int]] = []
-        cur: list[int] = []
-        for i in order:
-            longest = lengths[cur[0]] if cur else lengths[i]
-            if cur and (
-                (len(cur) + 1) * longest > self.max_batch_tokens or lengths[i] < self.min_fill * longest
-            ):
-                batches.append(cur)
-                cur = []
-            cur.append(i)
-        if cur:
-            batches.append(cur)
-        return batches
+        return token_budget_batches(lengths, self.max_batch_tokens, min_fill=self.min_fill)
 
     def _forward(self, encs: list[Any]) -> "list[torch.Tensor]":
         """Token embeddings [len, dim] (float32, L2-normalised, on CPU) of each encoding, specials included."""

@@ -56,16 +56,15 @@ from clamr_frames.encoders.clip_common import (
     OPENAI_STD,
     ClipStyleEncoder,
     check_state_dict,
-    first_line,
     load_state_dict,
     pack_tokens,
     read_json,
-    resolve_checkpoint,
     skip_weight_init,
 )
+from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.encoders.languagebind_audio import AudioFeatureSettings, audio_inputs, read_windows, window_bounds
-from clamr_frames.errors import InputError, ModelLoadError, VideoError
+from clamr_frames.errors import InputError, ModelLoadError, VideoError, first_line
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -685,6 +684,9 @@ class LanguageBindEncoder(ClipStyleEncoder):
         audio_batch_size: int = 8,
         output_dtype: "torch.dtype | None" = None,
         antialias: bool = False,
+        revision: str | None = None,
+        audio_revision: str | None = None,
+        progress: bool = True,
     ) -> "LanguageBindEncoder":
         """Load LanguageBind checkpoints (hub ids or local directories in the released layout).
 
@@ -701,6 +703,9 @@ class LanguageBindEncoder(ClipStyleEncoder):
             output_dtype: dtype of returned embeddings (default float16).
             antialias: antialias the bicubic downscale of frames (default False: LanguageBind's processor
                 under its pinned torchvision 0.14.1, which did not antialias tensors).
+            revision / audio_revision: Hub branch, tag or commit of the image / audio checkpoint (default: the
+                repository's default branch); recorded in ``source`` with the commit each resolved to.
+            progress: show Hub download progress.
 
         Raises:
             ModelLoadError: unreachable hub id offline (the message says how to use a local copy), a config or
@@ -713,11 +718,14 @@ class LanguageBindEncoder(ClipStyleEncoder):
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
         offline = resolve_offline(local_files_only)
-        image_dir = resolve_checkpoint(image, offline=offline, example=_EXAMPLE)
+        image_dir = resolve_checkpoint(image, offline=offline, example=_EXAMPLE, revision=revision, progress=progress)
+        hub = hub_record(image, image_dir, revision)
         model, tokenizer, image_cfg = load_image_checkpoint(image_dir)
         tower = settings = None
         if audio is not None:
-            audio_dir = resolve_checkpoint(audio, offline=offline, example=_EXAMPLE)
+            audio_dir = resolve_checkpoint(audio, offline=offline, example=_EXAMPLE, revision=audio_revision,
+                                           progress=progress)
+            hub.update({f"audio_{k}": v for k, v in hub_record(audio, audio_dir, audio_revision).items()})
             tower, settings, text_projection = load_audio_checkpoint(audio_dir)
             mine = model.text_projection.weight.float()
             if text_projection is not None and (
@@ -747,6 +755,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
                 "label": str(image) + (f"+{audio}" if audio is not None else ""),
                 "image": str(image),
                 "audio": str(audio) if audio is not None else None,
+                **hub,
             },
         )
 

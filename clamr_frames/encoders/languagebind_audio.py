@@ -28,9 +28,10 @@ independent numpy implementation in ``transformers.audio_utils``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from clamr_frames._settings import Settings
 from clamr_frames.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,7 @@ _LOG_FLOOR = 1.1920928955078125e-07
 
 
 @dataclass(frozen=True)
-class AudioFeatureSettings:
+class AudioFeatureSettings(Settings):
     """How a waveform becomes the audio tower's input (read from the checkpoint's ``vision_config``).
 
     Attributes:
@@ -54,6 +55,7 @@ class AudioFeatureSettings:
         frame_length_ms / frame_shift_ms: Kaldi framing.
     """
 
+    label = "LanguageBind audio"  # names these settings in errors (not a field)
     sample_rate: int = 16000
     num_mel_bins: int = 112
     target_length: int = 1036
@@ -79,9 +81,6 @@ class AudioFeatureSettings:
     def input_seconds(self) -> float:
         """Seconds of audio one crop covers (10.36 s for 1036 frames)."""
         return self.target_length * self.frame_shift_ms * 0.001
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _mel(f: "torch.Tensor | float") -> Any:

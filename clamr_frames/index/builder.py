@@ -137,7 +137,9 @@ def plan_index(
 
     Args:
         reader: an open :class:`~clamr_frames.video.VideoReader`.
-        encoder: the encoder, or anything with its ``encoder_id`` and ``config`` (the weights are not needed).
+        encoder: the encoder, or anything with its ``encoder_id``, ``config`` and ``source`` (the weights are not
+            needed: the Ray pipeline passes an ``EncoderIdentity``; what the manifest takes from the encoder must be
+            on it too).
         subtitles: as :func:`build_index` takes them.
         ocr_id: the OCR pass's id, or None without OCR.
         source: the video's name as the user gave it (a URI for a copied remote file); default the local path.
@@ -193,6 +195,7 @@ def plan_index(
         "spec": spec,
         "video_path": source or str(video.resolve()),
         "video_meta": {k: v for k, v in asdict(meta).items() if k != "path"},
+        "encoder_source": _scalars(getattr(encoder, "source", None)),
         "settings": asdict(settings),
         "timestamps": timestamps.tolist(),
         "frame_indices": frame_idx.tolist(),
@@ -200,6 +203,15 @@ def plan_index(
     }
     ranges = list(chunk_ranges(len(timestamps), settings.chunk_size))
     return IndexPlan(video, spec, directory, manifest, frame_idx, timestamps, asr, ranges)
+
+
+def _scalars(source: Any) -> dict[str, Any]:
+    """The JSON scalars of an encoder's ``source`` (where its weights came from: paths, Hub ids, the revision asked
+    for and the commit it resolved to), for the manifest; not part of the index key, which the weights'
+    fingerprint in ``encoder_id`` already covers."""
+    if not isinstance(source, dict):
+        return {}
+    return {str(k): v for k, v in source.items() if isinstance(v, (str, int, float, bool)) or v is None}
 
 
 def build_index(

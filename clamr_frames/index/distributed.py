@@ -63,23 +63,27 @@ def _import_ray() -> Any:
 
 @dataclass(frozen=True)
 class EncoderIdentity:
-    """What the CPU stages need to know of the encoder without loading it: the index key parts and its inputs."""
+    """What the CPU stages need to know of the encoder (learnt by loading it once, on a worker): the parts of the
+    index key, and which inputs it reads."""
 
     encoder_id: str
     config: dict[str, Any]
     uses_image: bool
     uses_audio: bool = False
+    source: dict[str, Any] = field(default_factory=dict)  # where the weights came from, for the manifest
 
     @classmethod
     def of(cls, encoder: Any) -> "EncoderIdentity":
+        from clamr_frames.index.builder import _scalars
+
         return cls(encoder.encoder_id, json.loads(json.dumps(encoder.config, default=str)), bool(encoder.uses_image),
-                   bool(getattr(encoder, "uses_audio", False)))
+                   bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)))
 
 
 def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
     from clamr_frames.encoders.registry import load_encoder
 
-    return EncoderIdentity.of(load_encoder(scorer, device=device, **encoder_kwargs))
+    return EncoderIdentity.of(load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs}))
 
 
 # -- stage 1: context (Ray tasks) ------------------------------------------------------------------------
@@ -123,11 +127,7 @@ def context_stage(
         t0 = time.perf_counter()
         try:
             s = job.settings(IndexSettings(**settings))
-            ocr_fn, ocr_id = None, None
-            if job.ocr(ocr):
-                from clamr_frames.context.ocr import make_ocr_pass
-
-                ocr_fn, ocr_id = make_ocr_pass()
+            ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs, \
                     VideoReader(video, backend=s.backend) as reader:
                 plan = plan_index(reader, identity, subtitles=subs, ocr_id=ocr_id, settings=s, store=store,
@@ -189,7 +189,7 @@ class EncodeStage:
             import torch
 
             torch.set_num_threads(threads)
-        self.encoder = load_encoder(scorer, device=device, **encoder_kwargs)
+        self.encoder = load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
         got = EncoderIdentity.of(self.encoder)
         if (got.encoder_id, got.config) != (identity.encoder_id, identity.config):
             # e.g. another copy of the weights on this node: its embeddings would not match the index key
@@ -310,7 +310,7 @@ class _Tracker:
             self.busy["context"] += p.pop("busy")
             self._settle(v, "skipped", **p)
         elif kind == "failed":
-            self._settle(v, "failed", reason=p["reason"])
+            self._settle(v, "failed", reason=p["reason"], stage=p["stage"])
         if v.status is None and v.plan is not None and v.finalizing is None and v.todo <= v.done:
             v.finalizing = self.finalize.remote(self.store_root, v.plan, v.settings)
         self.collect(wait=False)
@@ -326,7 +326,7 @@ class _Tracker:
             try:
                 got = self.ray.get(ref)
             except Exception as e:  # RayTaskError wraps the stage's exception
-                self._settle(v, "failed", reason=f"finalize: {_reason(getattr(e, 'cause', None) or e)}")
+                self._settle(v, "failed", reason=_reason(getattr(e, "cause", None) or e), stage="finalize")
                 continue
             self.busy["finalize"] += got.pop("busy")
             self._settle(v, "indexed", **got, frames_encoded=v.frames)
@@ -342,7 +342,8 @@ class _Tracker:
             else:
                 lost = sorted(v.todo - v.done)
                 why = f"part(s) {lost} of {len(v.plan.ranges)}: the encoder worker died on each of {attempts} attempts"
-            self._settle(v, "failed", reason=f"{why}; see the Ray worker logs (/tmp/ray/session_latest/logs)")
+            self._settle(v, "failed", reason=f"{why}; see the Ray worker logs (/tmp/ray/session_latest/logs)",
+                         stage="context" if v.plan is None else "encode")
 
     def _settle(self, v: _Video, status: str, **entry: Any) -> None:
         if v.status is None:

@@ -149,7 +149,7 @@ class IndexStore:
         return IndexCacheError(
             self.root,
             f"index cache directory cannot be created or written ({error.strerror or error}: {where}); "
-            f"point ${CACHE_ENV} or --cache-dir at a writable directory",
+            f"point ${CACHE_ENV} or --index-dir at a writable directory",
         )
 
     def make_directory(self, directory: Path) -> None:

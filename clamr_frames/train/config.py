@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from clamr_frames._settings import unknown_keys
 from clamr_frames.errors import InputError
 
 KINDS = ("default", "clamr", "clip")
@@ -425,11 +426,11 @@ def _build(cls: type, d: Any, section: str) -> Any:
         d = {}
     if not isinstance(d, dict):
         raise InputError(f"config section {section!r} must be a mapping, got {type(d).__name__}")
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(d) - names)
+    unknown = unknown_keys(cls, d)
     if unknown:
+        known = sorted(f.name for f in fields(cls))
         raise InputError(f"config section {section!r}: unknown key(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(names))}")
+                         f"known: {', '.join(known)}")
     hints = typing.get_type_hints(cls)
     values = {k: _coerce_key(v, hints[k], f"{section}.{k}") for k, v in d.items()}
     if section == "model" and isinstance(values.get("lora"), dict):

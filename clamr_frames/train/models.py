@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames.encoders.base import Document
-from clamr_frames.errors import InputError, ModelLoadError
+from clamr_frames.errors import InputError
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -158,6 +158,38 @@ def enable_checkpointing(model: Any) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
+def set_trainable(module: "torch.nn.Module", mode: str, lora: dict[str, Any] | None, *, default_targets: str,
+                  full: Any, what: str) -> dict[str, Any] | None:
+    """Choose what trains in ``module``: LoRA adapters on ``default_targets`` (``mode="lora"``; everything else
+    frozen) or the parameters whose name ``full(name)`` accepts (``mode="full"``). Returns the adapter config
+    (None for full training).
+
+    Raises:
+        InputError: an unknown mode (the message names ``what`` is trained), or LoRA targets that match nothing.
+    """
+    if mode not in ("full", "lora"):
+        raise InputError(f"{what} training mode must be 'full' or 'lora', got {mode!r}")
+    if mode == "full":
+        for n, p in module.named_parameters():
+            p.requires_grad_(bool(full(n)))
+        return None
+    lora = lora or {}
+    targets = lora_targets(module, lora.get("target_modules") or default_targets)
+    cfg = inject_lora(module, targets, r=int(lora.get("r", 16)), alpha=float(lora.get("alpha", 32)),
+                      dropout=float(lora.get("dropout", 0.0)), init=lora.get("init", True))
+    for n, p in module.named_parameters():
+        p.requires_grad_(".lora_" in n)
+    return cfg
+
+
+def save_merged(module: "torch.nn.Module", mode: str, path: Path, tokenizer: Any) -> None:
+    """Write ``module`` (LoRA folded into a copy when ``mode="lora"``) as safetensors, and its tokenizer."""
+    model = merged_copy(module) if mode == "lora" else module
+    with quiet_hf():
+        model.save_pretrained(str(path), safe_serialization=True)
+    tokenizer.save_pretrained(str(path))
+
+
 def _pool(emb: "torch.Tensor", mask: "torch.Tensor") -> "torch.Tensor":
     """Masked mean over tokens, L2-normalised: ``[N, L, d]`` → ``[N, 1, d]``."""
     import torch.nn.functional as F
@@ -191,6 +223,38 @@ def _pad_rows(rows: list[list[int]], pad: int) -> "torch.Tensor":
     return out
 
 
+class _TwoSided:
+    """The forward pass every trainable wrapper shares: queries and documents in one call (one DDP forward per
+    step), each side through the wrapper's ``_encode_queries`` / ``_encode_documents`` (a prepared batch →
+    ``(embeddings [N, L, d], mask [N, L])``), then ``embed`` pools (``pooling``) and labels the modalities."""
+
+    pooling: str
+
+    def _encode_queries(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+        raise NotImplementedError
+
+    def _encode_documents(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+        raise NotImplementedError
+
+    def _embed_pooling(self) -> str:
+        return self.pooling
+
+    def forward(self, queries: dict | None = None, documents: dict | None = None) -> tuple:
+        """``(q_emb, q_mask, d_emb, d_mask, d_modality)``; entries of a missing side are None."""
+        out: list[Any] = [None] * 5
+        if queries is not None:
+            out[0], out[1] = self._encode_queries(queries)
+        if documents is not None:
+            out[2], out[3] = self._encode_documents(documents)
+            out[4] = documents["modality"]
+        return tuple(out)
+
+    def embed(self, out: tuple) -> tuple["Embedded | None", "Embedded | None"]:
+        """The two sides of a :meth:`forward` output as ``Embedded`` (None for a missing side)."""
+        pooling = self._embed_pooling()
+        q = None if out[0] is None else _embedded(out[0], out[1], None, pooling)
+        d = None if out[2] is None else _embedded(out[2], out[3], out[4], pooling)
+        return q, d
 
 
 # ---------------------------------------------------------------------------------------------- CLaMR
@@ -198,7 +262,7 @@ def _clamr_class():
     import torch
     from torch import nn
 
-    class ClamrTrainable(nn.Module):
+    class ClamrTrainable(_TwoSided, nn.Module):
         """Trainable :class:`~clamr_frames.encoders.clamr.ClamrEncoder` (see the module docstring).
 
         Args:
@@ -265,23 +329,12 @@ def _clamr_class():
         # ---------------------------------------------------------------- preparation (the encoder's code)
         def prepare_queries(self, queries: list[str]) -> dict[str, "torch.Tensor"]:
             enc = self.encoder
-            batch = enc._collate([enc.prepare_query(q) for q in queries])
-            batch["mm_token_type_ids"] = torch.zeros_like(batch["input_ids"])
-            return batch
+            return enc.query_batch([enc.prepare_query(q) for q in queries])
 
         def prepare_documents(self, docs: list[Document]) -> dict[str, "torch.Tensor"]:
             enc = self.encoder
             prepared = [enc.prepare_document(d, where=f"document {i}") for i, d in enumerate(docs)]
-            batch = enc._collate([p.input_ids for p in prepared])
-            batch["mm_token_type_ids"] = (batch["input_ids"] == enc._image_pad).long() * batch["attention_mask"]
-            images = [p.image for p in prepared if p.image is not None]
-            if images:
-                pix = enc.processor.image_processor(images=images, do_resize=False, return_tensors="pt")
-                grids = [p.grid_thw for p in prepared if p.grid_thw is not None]
-                if [tuple(g) for g in pix["image_grid_thw"].tolist()] != grids:
-                    raise ModelLoadError("the image processor produced other patch grids than the encoder expects")
-                batch["pixel_values"] = pix["pixel_values"]
-                batch["image_grid_thw"] = pix["image_grid_thw"]
+            batch = enc.document_batch(prepared)
             batch["modality"] = _pad_rows([p.modality_ids for p in prepared], int(Modality.OTHER))
             return batch
 
@@ -292,20 +345,7 @@ def _clamr_class():
                 inputs["pixel_values"] = inputs["pixel_values"].to(self.colqwen.custom_text_proj.weight.dtype)
             return self.colqwen(**inputs), batch["attention_mask"].bool()
 
-        def forward(self, queries: dict | None = None, documents: dict | None = None):
-            """``(q_emb, q_mask, d_emb, d_mask, d_modality)``; entries of a missing side are None."""
-            out: list[Any] = [None] * 5
-            if queries is not None:
-                out[0], out[1] = self._encode(queries)
-            if documents is not None:
-                out[2], out[3] = self._encode(documents)
-                out[4] = documents["modality"]
-            return tuple(out)
-
-        def embed(self, out: tuple) -> tuple["Embedded | None", "Embedded | None"]:
-            q = None if out[0] is None else _embedded(out[0], out[1], None, self.pooling)
-            d = None if out[2] is None else _embedded(out[2], out[3], out[4], self.pooling)
-            return q, d
+        _encode_queries = _encode_documents = _encode  # one prompt format: the same pass for both sides
 
         # ---------------------------------------------------------------- saving
         def save_pretrained(self, path: str | Path, *, base_model: str | None = None) -> Path:
@@ -363,7 +403,7 @@ def _default_class():
     import torch.nn.functional as F
     from torch import nn
 
-    class DefaultTrainable(nn.Module):
+    class DefaultTrainable(_TwoSided, nn.Module):
         """Trainable :class:`~clamr_frames.encoders.default.DefaultEncoder` (see the module docstring).
 
         Args:
@@ -379,31 +419,17 @@ def _default_class():
         def __init__(self, encoder: Any, *, mode: str = "full", lora: dict[str, Any] | None = None,
                      pooling: str = "none", gradient_checkpointing: bool = False):
             super().__init__()
-            if mode not in ("full", "lora"):
-                raise InputError(f"default encoder training mode must be 'full' or 'lora', got {mode!r}")
             if pooling not in POOLINGS:
                 raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
             self.__dict__["encoder"] = encoder
             self.bert = encoder.model
             self.pooling = pooling
             self.mode = mode
-            self.adapter_config = None
-            if mode == "lora":
-                for p in self.bert.parameters():
-                    p.requires_grad_(False)
-                lora = lora or {}
-                targets = lora_targets(self.bert, lora.get("target_modules") or DEFAULT_LORA_TARGETS)
-                self.adapter_config = inject_lora(
-                    self.bert, targets, r=int(lora.get("r", 16)), alpha=float(lora.get("alpha", 32)),
-                    dropout=float(lora.get("dropout", 0.0)), init=lora.get("init", True))
-                for n, p in self.bert.named_parameters():
-                    p.requires_grad_(".lora_" in n)
-            else:
-                # the transformer layers; the word/position embeddings stay (a small training set would only
-                # move the rows of the words it happens to contain, and Adam on 12M embedding rows is slow)
-                # (the pooler is not used: token vectors are the last hidden states)
-                for n, p in self.bert.named_parameters():
-                    p.requires_grad_(n.startswith("encoder."))
+            # full: the transformer layers; the word/position embeddings stay (a small training set would only
+            # move the rows of the words it happens to contain, and Adam on 12M embedding rows is slow)
+            # (the pooler is not used: token vectors are the last hidden states)
+            self.adapter_config = set_trainable(self.bert, mode, lora, default_targets=DEFAULT_LORA_TARGETS,
+                                                full=lambda n: n.startswith("encoder."), what="default encoder")
             if gradient_checkpointing:
                 enable_checkpointing(self.bert)
 
@@ -496,7 +522,7 @@ def _default_class():
                           attention_mask=batch["attention_mask"]).last_hidden_state
             return F.normalize(h.float(), p=2, dim=-1)
 
-        def _queries(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+        def _encode_queries(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
             h = self._hidden(batch)
             keep = batch["keep"]
             n = int(keep.sum(1).max())
@@ -508,7 +534,7 @@ def _default_class():
                 mask[i, : rows.shape[0]] = True
             return emb, mask
 
-        def _documents(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+        def _encode_documents(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
             enc_idx, row_idx, mask = batch["doc_enc"], batch["doc_row"], batch["doc_mask"]
             if "input_ids" in batch:
                 h = self._hidden(batch)  # [E, T, d]
@@ -521,30 +547,12 @@ def _default_class():
             emb = table[e, row_idx]  # [N, L, d]
             return emb * mask.unsqueeze(-1).to(emb.dtype), mask
 
-        def forward(self, queries: dict | None = None, documents: dict | None = None):
-            """``(q_emb, q_mask, d_emb, d_mask, d_modality)``; entries of a missing side are None."""
-            out: list[Any] = [None] * 5
-            if queries is not None:
-                out[0], out[1] = self._queries(queries)
-            if documents is not None:
-                out[2], out[3] = self._documents(documents)
-                out[4] = documents["modality"]
-            return tuple(out)
-
-        def embed(self, out: tuple) -> tuple["Embedded | None", "Embedded | None"]:
-            q = None if out[0] is None else _embedded(out[0], out[1], None, self.pooling)
-            d = None if out[2] is None else _embedded(out[2], out[3], out[4], self.pooling)
-            return q, d
-
         # ---------------------------------------------------------------- saving
         def save_pretrained(self, path: str | Path, **_: Any) -> Path:
             """Write a MiniLM model folder (LoRA folded in) that ``DefaultEncoder(model_path=path)`` loads."""
             path = Path(path)
             path.mkdir(parents=True, exist_ok=True)
-            model = merged_copy(self.bert) if self.mode == "lora" else self.bert
-            with quiet_hf():
-                model.save_pretrained(str(path), safe_serialization=True)
-            self.encoder.tokenizer.save_pretrained(str(path))
+            save_merged(self.bert, self.mode, path, self.encoder.tokenizer)
             meta = {"kind": "default", "settings": self.encoder.settings.to_dict(), "pooling": self.pooling}
             (path / TRAIN_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
             return path
@@ -562,7 +570,7 @@ def _clip_class():
     import torch.nn.functional as F
     from torch import nn
 
-    class ClipTrainable(nn.Module):
+    class ClipTrainable(_TwoSided, nn.Module):
         """Trainable :class:`~clamr_frames.encoders.clip.ClipEncoder`: the single-vector CLIP baseline.
 
         One L2-normalised vector per query (text tower, EOS pooling, projection) and per frame (image tower,
@@ -584,8 +592,6 @@ def _clip_class():
         def __init__(self, encoder: Any, *, mode: str = "full", lora: dict[str, Any] | None = None,
                      pooling: str = "none", gradient_checkpointing: bool = False):
             super().__init__()
-            if mode not in ("full", "lora"):
-                raise InputError(f"clip training mode must be 'full' or 'lora', got {mode!r}")
             if pooling not in POOLINGS:
                 raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
             if getattr(encoder, "uses_audio", False):
@@ -594,21 +600,10 @@ def _clip_class():
             self.clip = encoder.model
             self.pooling = pooling
             self.mode = mode
-            self.adapter_config = None
-            for p in self.clip.parameters():
-                p.requires_grad_(False)
-            if mode == "lora":
-                lora = lora or {}
-                targets = lora_targets(self.clip, lora.get("target_modules") or CLIP_LORA_TARGETS)
-                self.adapter_config = inject_lora(
-                    self.clip, targets, r=int(lora.get("r", 16)), alpha=float(lora.get("alpha", 32)),
-                    dropout=float(lora.get("dropout", 0.0)), init=lora.get("init", True))
-                for n, p in self.clip.named_parameters():
-                    p.requires_grad_(".lora_" in n)
-            else:
-                for n, p in self.clip.named_parameters():
-                    frozen = "embeddings.token_embedding" in n or "position_embedding" in n or n == "logit_scale"
-                    p.requires_grad_(not frozen)
+            self.adapter_config = set_trainable(
+                self.clip, mode, lora, default_targets=CLIP_LORA_TARGETS, what="clip",
+                full=lambda n: not ("embeddings.token_embedding" in n or "position_embedding" in n
+                                    or n == "logit_scale"))
             if gradient_checkpointing:
                 enable_checkpointing(self.clip)
 
@@ -645,22 +640,16 @@ def _clip_class():
             pooled = self.clip.vision_model(pixel_values=batch["pixel_values"].to(dtype)).pooler_output
             return F.normalize(self.clip.visual_projection(pooled).float(), dim=-1).unsqueeze(1)
 
-        def forward(self, queries: dict | None = None, documents: dict | None = None):
-            """``(q_emb, q_mask, d_emb, d_mask, d_modality)``; entries of a missing side are None."""
-            out: list[Any] = [None] * 5
-            if queries is not None:
-                out[0] = self._texts(queries)
-                out[1] = torch.ones(out[0].shape[:2], dtype=torch.bool, device=out[0].device)
-            if documents is not None:
-                out[2] = self._images(documents)
-                out[3] = torch.ones(out[2].shape[:2], dtype=torch.bool, device=out[2].device)
-                out[4] = documents["modality"]
-            return tuple(out)
+        def _encode_queries(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+            emb = self._texts(batch)
+            return emb, torch.ones(emb.shape[:2], dtype=torch.bool, device=emb.device)
 
-        def embed(self, out: tuple) -> tuple["Embedded | None", "Embedded | None"]:
-            q = None if out[0] is None else _embedded(out[0], out[1], None, "none")
-            d = None if out[2] is None else _embedded(out[2], out[3], out[4], "none")
-            return q, d
+        def _encode_documents(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
+            emb = self._images(batch)
+            return emb, torch.ones(emb.shape[:2], dtype=torch.bool, device=emb.device)
+
+        def _embed_pooling(self) -> str:
+            return "none"  # one vector per side already; "mean" would only relabel the frame's modality
 
         # ---------------------------------------------------------------- saving
         def save_pretrained(self, path: str | Path, **_: Any) -> Path:
@@ -669,10 +658,7 @@ def _clip_class():
             encoder_kwargs={"weights": path})`` loads."""
             path = Path(path)
             path.mkdir(parents=True, exist_ok=True)
-            model = merged_copy(self.clip) if self.mode == "lora" else self.clip
-            with quiet_hf():
-                model.save_pretrained(str(path), safe_serialization=True)
-            self.encoder.tokenizer.save_pretrained(str(path))
+            save_merged(self.clip, self.mode, path, self.encoder.tokenizer)
             processor = getattr(self.encoder, "image_processor", None)
             if processor is not None:
                 processor.save_pretrained(str(path))
