@@ -17,6 +17,8 @@ from clamr_frames.types import MODALITY_NAMES, Modality
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from clamr_frames.context.asr import AsrSettings
+
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
@@ -51,6 +53,7 @@ class Selection:
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
         duration: length of the video in seconds (None when unknown).
+        asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
     """
 
     video: str
@@ -64,6 +67,7 @@ class Selection:
     asr: list[str]
     ocr: list[str]
     policy: str
+    asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
     duration: float | None = None
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
@@ -170,6 +174,7 @@ class Selection:
             "video": self.video,
             "question": self.question,
             "policy": self.policy,
+            "asr_source": self.asr_source,
             "k": int(len(self.indices)),
             "duration": self.duration,
             "frames": [
@@ -189,6 +194,11 @@ class FrameSelector:
         selector = FrameSelector.from_pretrained("default")
         sel = selector.select("talk.mp4", "What does the speaker write on the board?", k=16, subtitles="talk.srt")
         sel.timestamps, sel.frames, sel.explain()
+
+    ASR context (``asr=``): ``"auto"`` (default) reads the subtitle file when one is given, else recognises the
+    speech of the video's audio track (:mod:`clamr_frames.context.asr`, Whisper tiny.en offline by default;
+    ``asr_settings`` picks another model), else goes without; ``"subtitles"``, ``"whisper"`` and ``"none"``
+    force one source. Transcripts are cached under ``<index_dir>/asr`` by video content and settings.
     """
 
     def __init__(
@@ -202,6 +212,8 @@ class FrameSelector:
         normalize: bool = False,
         progress: bool = True,
         compression: str | None = None,
+        asr: str | bool = "auto",
+        asr_settings: "AsrSettings | None" = None,
         cache_dir: str | Path | None = None,
     ) -> None:
         """See the class docstring.
@@ -209,7 +221,10 @@ class FrameSelector:
         ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
-        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        the ASR context comes from and how speech is recognised (see the class docstring)."""
+        from clamr_frames.context.asr import AsrSettings, check_asr_mode
+
         if cache_dir is not None:
             if index_dir is not None:
                 raise InputError("pass index_dir only (cache_dir is its deprecated old name)")
@@ -230,7 +245,9 @@ class FrameSelector:
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
-        self._indexes: dict[tuple[Any, Any], VideoIndex] = {}
+        self.asr = check_asr_mode(asr)
+        self.asr_settings = asr_settings or AsrSettings()
+        self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
 
     @classmethod
     def from_pretrained(
@@ -279,20 +296,41 @@ class FrameSelector:
 
         return thread_plan(ocr=True, asr=False)["torch"]
 
-    def index(self, video: str | Path, subtitles: Any = None, *, stats: "PipelineStats | None" = None) -> VideoIndex:
+    def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
+        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
+        (:func:`clamr_frames.context.asr.asr_context` with this selector's mode, settings and cache)."""
+        from clamr_frames.context.asr import TranscriptCache, asr_context
+
+        return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
+                           cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
+
+    def index(
+        self,
+        video: str | Path,
+        subtitles: Any = None,
+        *,
+        asr: str | bool | None = None,
+        stats: "PipelineStats | None" = None,
+    ) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
 
-        ``stats`` (a :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when
-        the index is built."""
-        key = (_file_key(video), _subs_key(subtitles))
+        ``asr`` overrides the selector's ASR mode for this video (see the class docstring). ``stats`` (a
+        :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
+        built.
+        """
+        from clamr_frames.context.asr import check_asr_mode
+
+        mode = check_asr_mode(self.asr if asr is None else asr)
+        key = (_file_key(video), _subs_key(subtitles), mode)
         cached = self._indexes.get(key)
         if cached is not None and (cached.path / "index.safetensors").exists():
             return cached
+        context = self.asr_context(video, subtitles, mode)
         ocr_fn, ocr_id = self._ocr_pass()
         idx = build_index(
             video,
             self.encoder,
-            subtitles=subtitles,
+            subtitles=context,
             ocr=ocr_fn,
             ocr_id=ocr_id,
             settings=self.settings,
@@ -345,6 +383,7 @@ class FrameSelector:
         options: list[str] | None = None,
         policy: str = "topk",
         seed: int = 0,
+        asr: str | bool | None = None,
         **policy_knobs: Any,
     ) -> Selection:
         """Pick ``k`` frames of ``video`` for ``question``; frames come back in temporal order.
@@ -359,6 +398,8 @@ class FrameSelector:
                 uses (``examples_from_qa(options_key=...)``), which also gives CLaMR its options token cap.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
+            asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
+                default: the selector's ``asr``).
             **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
         """
         from clamr_frames.select import select_frames
@@ -367,7 +408,7 @@ class FrameSelector:
             raise InputError("question is empty: give the question the frames should answer")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}")
-        index = self.index(video, subtitles)
+        index = self.index(video, subtitles, asr=asr)
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
@@ -390,6 +431,7 @@ class FrameSelector:
             asr=[index.asr[i] for i in picked],
             ocr=[index.ocr[i] for i in picked],
             policy=policy,
+            asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
             duration=_duration(index),
             _max_side=self.settings.max_side,

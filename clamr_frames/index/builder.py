@@ -74,8 +74,17 @@ class IndexSettings:
             raise InputError(f"chunk_size must be >= 1, got {self.chunk_size}")
 
 
+def asr_source_of(subtitles: Any) -> str:
+    """The ASR source an index built on ``subtitles`` records: ``none``, ``subtitles``, or what the object says
+    (a :class:`~clamr_frames.context.asr.Transcript` says ``whisper:<model>``)."""
+    if subtitles is None:
+        return "none"
+    return str(getattr(subtitles, "asr_source", None) or "subtitles")
+
+
 def _subtitle_state(subtitles: Any) -> tuple[list, str | None]:
-    """Cues and a content hash of the subtitles argument (a path, a Subtitles object, cues, or None)."""
+    """Cues and a content hash of the subtitles argument (a path, a Subtitles object, a Transcript, cues, or
+    None)."""
     import hashlib
     import json
 
@@ -166,6 +175,7 @@ def plan_index(
         "sampling": {"fps": settings.fps, "num_frames": settings.num_frames, "max_side": settings.max_side},
         "frames": FRAME_RULES,  # which frame an index and a timestamp name: indexes from other rules are stale
         "asr": {
+            "source": asr_source_of(subtitles),
             "subtitles": subs_hash,
             "before": settings.asr_before,
             "after": settings.asr_after,
@@ -236,8 +246,9 @@ def build_index(
     Args:
         video: path of the video file.
         encoder: any :class:`~clamr_frames.encoders.base.Encoder`.
-        subtitles: .srt / .vtt / LongVideoBench .json path, a ``Subtitles`` object, a list of ``Cue``, or None
-            (ASR context empty).
+        subtitles: .srt / .vtt / LongVideoBench .json path, a ``Subtitles`` object, a speech-recognition
+            ``Transcript`` (:mod:`clamr_frames.context.asr`), a list of ``Cue``, or None (ASR context empty). The
+            manifest records which source it was (``asr.source``), and another source builds another index.
         ocr: a stateful OCR pass (see ``OcrFn``); None means no OCR context.
         ocr_id: name + settings of the OCR pass, part of the index key (required with ``ocr``).
         settings: sampling and context knobs.

@@ -370,11 +370,18 @@ def index_locally(
     store: "IndexStore | None" = None,
     filesystem: Any = None,
     progress: bool = True,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
 ) -> CorpusReport:
     """Index ``jobs`` one after another in this process (the reference the Ray pipeline is checked against).
 
-    A video that fails is reported with its reason and the others go on.
+    A video that fails is reported with its reason and the others go on. ``asr`` / ``asr_settings``: where the
+    ASR context comes from (:func:`clamr_frames.context.asr.asr_context`; the default ``subtitles`` reads only the
+    jobs' subtitle files, as the Ray pipeline does; ``auto`` transcribes videos that have none, cached under
+    ``<store root>/asr``).
     """
+    from clamr_frames.context.asr import TranscriptCache, asr_context
+
     from clamr_frames.index.builder import IndexSettings, build_index
     from clamr_frames.index.store import IndexStore
 
@@ -388,7 +395,9 @@ def index_locally(
             s = job.settings(settings)
             ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs:
-                idx = build_index(video, counting, subtitles=subs, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
+                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
+                                      progress=progress)
+                idx = build_index(video, counting, subtitles=context, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
                                   store=store, progress=progress)
         except ClamrFramesError as e:
             report.failed.append({"video": job.name, "reason": str(e)})

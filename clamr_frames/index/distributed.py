@@ -80,10 +80,18 @@ class EncoderIdentity:
                    bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)))
 
 
-def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
+def _load_encoder(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> Any:
+    """The encoder, loaded in a worker: no progress bars (they would interleave in the driver's output)."""
+    from transformers.utils import logging as hf_logging
+
     from clamr_frames.encoders.registry import load_encoder
 
-    return EncoderIdentity.of(load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs}))
+    hf_logging.disable_progress_bar()
+    return load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
+
+
+def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
+    return EncoderIdentity.of(_load_encoder(scorer, encoder_kwargs, device))
 
 
 # -- stage 1: context (Ray tasks) ------------------------------------------------------------------------
@@ -182,14 +190,13 @@ class EncodeStage:
         retries: int,
         kill_once: str | None = None,
     ) -> None:
-        from clamr_frames.encoders.registry import load_encoder
         from clamr_frames.index.store import IndexStore
 
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.encoder = load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
+        self.encoder = _load_encoder(scorer, encoder_kwargs, device)
         got = EncoderIdentity.of(self.encoder)
         if (got.encoder_id, got.config) != (identity.encoder_id, identity.config):
             # e.g. another copy of the weights on this node: its embeddings would not match the index key
@@ -366,20 +373,26 @@ class _Tracker:
 
 @contextlib.contextmanager
 def _data_context(ray: Any, **overrides: Any) -> Iterator[None]:
-    ctx = ray.data.DataContext.get_current()
-    saved = {k: getattr(ctx, k) for k in overrides}
+    """Ray Data settings for one run, and its chatter kept out of the user's output."""
     logger = logging.getLogger("ray.data")
     level = logger.level
-    # Ray Data logs every block it drops with a traceback; the corpus report says which video failed and why.
-    logger.setLevel(logging.CRITICAL)
-    for k, v in overrides.items():
-        setattr(ctx, k, v)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
+    with warnings.catch_warnings():
+        # deprecations inside Ray Data (making and copying its context), and of the retry knobs this module passes
+        # as extra remote args (deprecated in Ray 2.60; pyproject keeps ray below 2.64, which drops them)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.")
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
+        ctx = ray.data.DataContext.get_current()
+        saved = {k: getattr(ctx, k) for k in overrides}
+        # Ray Data logs every block it drops with a traceback; the corpus report says which video failed and why.
+        logger.setLevel(logging.CRITICAL)
+        for k, v in overrides.items():
             setattr(ctx, k, v)
-        logger.setLevel(level)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                setattr(ctx, k, v)
+            logger.setLevel(level)
 
 
 def connect(address: str | None = None, **init_kwargs: Any) -> bool:
@@ -423,24 +436,21 @@ def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, 
         [{"job": i, "spec": json.dumps(v.job.to_json())} for i, v in enumerate(videos)],
         override_num_blocks=max(1, len(videos)),
     )
-    with warnings.catch_warnings():
-        # Ray Data takes the retry knobs only as extra remote args, deprecated in Ray 2.60 (pyproject keeps ray
-        # below 2.64, which drops them)
-        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
-        ds = ds.flat_map(
-            context_stage,
-            fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
-                       "ocr": ocr, "filesystem": filesystem, "retries": retries},
-            num_cpus=1, max_retries=retries,
-        )
-        return ds.map(
-            EncodeStage,
-            fn_constructor_kwargs={**encoder, "identity": identity, "store_root": store_root,
-                                   "filesystem": filesystem, "retries": retries,
-                                   "kill_once": os.environ.get(KILL_ONCE_ENV) or None},
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            max_task_retries=retries, max_restarts=-1, **actor_res,
-        )
+    # the retry knobs go as extra remote args: Ray Data has no named parameter for them (see _data_context)
+    ds = ds.flat_map(
+        context_stage,
+        fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
+                   "ocr": ocr, "filesystem": filesystem, "retries": retries},
+        num_cpus=1, max_retries=retries,
+    )
+    return ds.map(
+        EncodeStage,
+        fn_constructor_kwargs={**encoder, "identity": identity, "store_root": store_root,
+                               "filesystem": filesystem, "retries": retries,
+                               "kill_once": os.environ.get(KILL_ONCE_ENV) or None},
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        max_task_retries=retries, max_restarts=-1, **actor_res,
+    )
 
 
 def index_corpus(

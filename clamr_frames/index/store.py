@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,7 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clamr_frames._fs import atomic_write_bytes, atomic_writer, sha256_file
+# The cache root and the content fingerprint live in _fs: the context stages (OCR, ASR caches) use them too.
+from clamr_frames._fs import (  # noqa: F401  (CACHE_ENV, default_cache_dir, video_fingerprint: re-exported)
+    CACHE_ENV,
+    atomic_write_bytes,
+    atomic_writer,
+    default_cache_dir,
+    sha256_file,
+    video_fingerprint,
+)
 from clamr_frames.errors import IndexCacheError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,35 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.index.compress import CompressedDocs, CompressionSpec
 
 FORMAT_VERSION = 1
-CACHE_ENV = "CLAMR_FRAMES_CACHE"
-_SAMPLE_BYTES = 1 << 20
-
-
-def default_cache_dir() -> Path:
-    """``$CLAMR_FRAMES_CACHE`` if set, else the user's cache directory (e.g. ``~/.cache/clamr-frames``)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("clamr-frames"))
-
-
-def video_fingerprint(path: str | Path) -> str:
-    """Content fingerprint of a file: its size plus sha256 of three 1 MiB samples (head, middle, tail).
-
-    Path and mtime are deliberately not part of it: a copied or touched file keeps its index, an edited
-    one (same name, other bytes) does not.
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        for pos in sorted({0, max(0, size // 2 - _SAMPLE_BYTES // 2), max(0, size - _SAMPLE_BYTES)}):
-            f.seek(pos)
-            h.update(f.read(_SAMPLE_BYTES))
-    return h.hexdigest()
-
 
 def index_key(spec: dict[str, Any]) -> str:
     """Stable hash of an index spec (fingerprint, encoder, sampling, context settings)."""
@@ -115,6 +93,12 @@ class VideoIndex:
     @property
     def num_candidates(self) -> int:
         return int(self.timestamps.shape[0])
+
+    @property
+    def asr_source(self) -> str:
+        """Where the ASR context came from: ``none``, ``subtitles`` or ``whisper:<model>``."""
+        asr = (self.manifest.get("spec") or {}).get("asr") or {}
+        return str(asr.get("source") or ("subtitles" if asr.get("subtitles") else "none"))
 
     @property
     def compression(self) -> str | None:
