@@ -182,15 +182,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise _usage(f"--subtitles was given {len(args.subtitles)} times for {len(args.videos)} videos")
     if args.ray is None and args.workers is not None:
         raise _usage("--workers needs --ray")
-    if args.ray is not None and args.asr == "whisper":
-        raise _usage("--asr whisper is not available with --ray yet: index without --ray to transcribe")
     if args.ray is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         warnings.warn("each process of this torchrun / accelerate launch indexes every video (one at a time per "
                       "index, through the store's lock); to spread a corpus over GPUs use --ray", stacklevel=1)
     jobs = read_manifest(args.manifest) if args.manifest else jobs_from_paths(args.videos, args.subtitles)
-    if args.ray is not None and args.asr == "auto" and any(j.subtitles is None for j in jobs):
-        warnings.warn("--ray reads subtitle files only: videos without one get no ASR context (index them "
-                      "without --ray to transcribe their speech)", stacklevel=1)
     settings = IndexSettings(fps=args.fps, num_frames=args.num_frames, backend=args.backend,
                              compression=args.compression)
     encoder_kwargs = _encoder_kwargs(args)
@@ -198,7 +193,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         from clamr_frames.index.distributed import index_corpus
 
         report = index_corpus(jobs, scorer=args.scorer, encoder_kwargs=encoder_kwargs, device=args.device,
-                              settings=settings, ocr=args.ocr, cache_dir=args.index_dir,
+                              settings=settings, ocr=args.ocr, asr=args.asr, asr_settings=_asr_settings(args),
+                              cache_dir=args.index_dir,
                               address=None if args.ray == "local" else args.ray, workers=args.workers,
                               progress=not args.quiet)
     else:

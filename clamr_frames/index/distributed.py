@@ -118,10 +118,14 @@ def context_stage(
     ocr: bool,
     filesystem: Any,
     retries: int,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """One video → a ``skipped`` row (verified index found), or a ``plan`` row and one ``chunk`` row per part
     still to encode, or a ``failed`` row. Bad input fails at once; other exceptions are retried ``retries`` times
-    (parts already handed on are not produced again)."""
+    (parts already handed on are not produced again). Speech recognition (``asr``) runs here, on this task's CPU,
+    through the transcript cache under ``<store>/asr``."""
+    from clamr_frames.context.asr import TranscriptCache, asr_context
     from clamr_frames.index.builder import IndexSettings, load_verified, part_documents, plan_index
     from clamr_frames.index.store import IndexStore
     from clamr_frames.video import VideoReader
@@ -138,7 +142,9 @@ def context_stage(
             ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs, \
                     VideoReader(video, backend=s.backend) as reader:
-                plan = plan_index(reader, identity, subtitles=subs, ocr_id=ocr_id, settings=s, store=store,
+                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
+                                      progress=False)
+                plan = plan_index(reader, identity, subtitles=context, ocr_id=ocr_id, settings=s, store=store,
                                   source=job.video)
                 with store.lock(plan.directory):
                     index = load_verified(store, plan)
@@ -428,9 +434,9 @@ def _resources(ray: Any, device: str | None, workers: int | None, cpus_per_worke
     return n, {"num_cpus": per}, max(1, int(round(per)))
 
 
-def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, store_root: str,
-              settings: Any, ocr: bool, filesystem: Any, retries: int, actors: int, actor_res: dict[str, float],
-              encoder: dict[str, Any]) -> Any:
+def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, store_root: str, settings: Any,
+              ocr: bool, asr: str, asr_settings: Any, filesystem: Any, retries: int, actors: int,
+              actor_res: dict[str, float], encoder: dict[str, Any]) -> Any:
     """The Ray Data dataset: one row per video → context tasks → encoder actor pool."""
     ds = ray.data.from_items(
         [{"job": i, "spec": json.dumps(v.job.to_json())} for i, v in enumerate(videos)],
@@ -440,7 +446,8 @@ def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, 
     ds = ds.flat_map(
         context_stage,
         fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
-                   "ocr": ocr, "filesystem": filesystem, "retries": retries},
+                   "ocr": ocr, "filesystem": filesystem, "retries": retries, "asr": asr,
+                   "asr_settings": asr_settings},
         num_cpus=1, max_retries=retries,
     )
     return ds.map(
@@ -461,6 +468,8 @@ def index_corpus(
     device: str | None = None,
     settings: Any = None,
     ocr: bool = False,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
     cache_dir: str | Path | None = None,
     address: str | None = None,
     workers: int | None = None,
@@ -479,6 +488,10 @@ def index_corpus(
             takes them (each actor loads it; the weights must be reachable from every node).
         settings: :class:`~clamr_frames.index.IndexSettings` of the corpus (a job's options override them).
         ocr: OCR context for every video (a job's ``ocr`` option overrides it).
+        asr / asr_settings: where the ASR context comes from (:func:`clamr_frames.context.asr.asr_context`): the
+            default ``subtitles`` reads the jobs' subtitle files; ``auto`` also transcribes the speech of videos
+            without one, in the context tasks (Whisper on one CPU each unless ``asr_settings.cpu_threads`` says
+            otherwise), cached under ``<cache_dir>/asr``.
         cache_dir: the index store; every node must see it at this path (default: the user cache directory).
         address: the Ray cluster (``"auto"``, ``"ray://head:10001"``, ...); None starts a local cluster. A Ray
             session already initialised in this process is used as it is.
@@ -501,7 +514,13 @@ def index_corpus(
         raise InputError(f"retries must be >= 0, got {retries}")
     if workers is not None and workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
+    from clamr_frames.context.asr import AsrSettings, check_asr_mode
+
     settings = settings or IndexSettings()
+    asr = check_asr_mode(asr)
+    asr_settings = asr_settings or AsrSettings()
+    if not asr_settings.cpu_threads:  # "all cores" would oversubscribe a node running a context task per core
+        asr_settings = dataclasses.replace(asr_settings, cpu_threads=1)
     encoder_kwargs = dict(encoder_kwargs or {})
     jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
     if not jobs:
@@ -522,7 +541,8 @@ def index_corpus(
         # instead of stopping the corpus: the tracker reports its video.
         with _data_context(ray, target_max_block_size=1, max_errored_blocks=-1, enable_progress_bars=False):
             ds = _pipeline(ray, tracker.videos, identity=identity, store_root=store_root, settings=settings,
-                           ocr=ocr, filesystem=filesystem, retries=retries, actors=actors, actor_res=actor_res,
+                           ocr=ocr, asr=asr, asr_settings=asr_settings, filesystem=filesystem, retries=retries,
+                           actors=actors, actor_res=actor_res,
                            encoder={"scorer": scorer, "encoder_kwargs": encoder_kwargs, "device": device,
                                     "threads": threads})
             try:
@@ -539,7 +559,7 @@ def index_corpus(
         return tracker.report(t0, {
             "runner": "ray", "scorer": scorer, "encoder_id": identity.encoder_id, "workers": actors,
             "worker_resources": actor_res, "cluster": cluster, "settings": dataclasses.asdict(settings),
-            "ocr": ocr, "store": store_root, "retries": retries,
+            "ocr": ocr, "asr": asr, "store": store_root, "retries": retries,
         })
     finally:
         if started:
