@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.asr import AsrSettings
     from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
 
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
@@ -242,6 +243,7 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
+        self._ocr_engine: Any = None
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
@@ -279,9 +281,22 @@ class FrameSelector:
     def _ocr_pass(self):
         if not self.use_ocr:
             return None, None
-        from clamr_frames.context.ocr import make_ocr_pass
+        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
+        from clamr_frames.index.pipeline import thread_plan
 
-        return make_ocr_pass()
+        if self._ocr_engine is None:  # one engine (its models loaded once) for every video
+            # OCR runs beside decoding and encoding: its onnxruntime threads come out of the pipeline's plan
+            self._ocr_engine = OcrEngine(threads=thread_plan(ocr=True, asr=False)["ocr"], device="auto")
+        return make_ocr_pass(self._ocr_engine)
+
+    def _torch_threads(self) -> int | None:
+        """torch threads while indexing: a share of the cores beside OCR for a text encoder; a heavy image
+        encoder keeps torch's own setting (encoding is then the bulk of the work)."""
+        if not self.use_ocr or self.encoder.uses_image:
+            return None
+        from clamr_frames.index.pipeline import thread_plan
+
+        return thread_plan(ocr=True, asr=False)["torch"]
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
         """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
@@ -291,10 +306,19 @@ class FrameSelector:
         return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
                            cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
 
-    def index(self, video: str | Path, subtitles: Any = None, *, asr: str | bool | None = None) -> VideoIndex:
+    def index(
+        self,
+        video: str | Path,
+        subtitles: Any = None,
+        *,
+        asr: str | bool | None = None,
+        stats: "PipelineStats | None" = None,
+    ) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
 
-        ``asr`` overrides the selector's ASR mode for this video (see the class docstring).
+        ``asr`` overrides the selector's ASR mode for this video (see the class docstring). ``stats`` (a
+        :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
+        built.
         """
         from clamr_frames.context.asr import check_asr_mode
 
@@ -314,6 +338,8 @@ class FrameSelector:
             settings=self.settings,
             store=self.store,
             progress=self.progress,
+            torch_threads=self._torch_threads(),
+            stats=stats,
         )
         self._indexes[key] = idx
         return idx

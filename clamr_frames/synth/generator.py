@@ -48,6 +48,7 @@ class SyntheticVideo:
     seed: int
     needles: tuple[Needle, ...]
     questions: list[dict] = field(default_factory=list)
+    motion: str = "shapes"
     spoken: bool = False
     scene_seconds: tuple[float, float] = (20.0, 90.0)
 
@@ -60,7 +61,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles, scene_seconds=self.scene_seconds,
+            height=self.height, needles=self.needles, motion=self.motion, scene_seconds=self.scene_seconds,
         )
 
 
@@ -113,6 +114,7 @@ def generate_video(
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
+    motion: str = "shapes",
     speech: bool = False,
     narration: bool = True,
     subtitles: bool = True,
@@ -137,6 +139,9 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
+        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
+            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
+            :data:`clamr_frames.synth.render.MOTIONS`.
         speech: speak the ASR needles (each from its start; its span becomes the spoken length)
             and, with ``narration``, filler lines between them into the audio track (espeak-ng
             ``en-GB`` voices at 130–140 words per minute; needs the ``synth`` extra or the system
@@ -165,7 +170,7 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds, scene_seconds=scene_seconds,
+        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion, scene_seconds=scene_seconds,
     )
     needles = scene.needles
     track = None
@@ -209,6 +214,7 @@ def generate_video(
         seed=seed,
         needles=needles,
         questions=questions,
+        motion=motion,
         spoken=track is not None,
         scene_seconds=scene.scene_seconds,
     )
