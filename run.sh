@@ -52,7 +52,7 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
     demo)
-        install ocr
+        install ocr,asr,synth
         export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
         exec "$VENV/bin/clamr-frames" demo "$@"
         ;;

@@ -1,4 +1,4 @@
-"""Command line: ``clamr-frames {inspect,index,select,demo,train}``.
+"""Command line: ``clamr-frames {inspect,index,select,transcribe,demo,train}``.
 
 The only place that turns library exceptions into messages and exit codes:
 0 success, 1 unexpected internal error, 2 bad input (unreadable video, bad arguments, ...).
@@ -40,12 +40,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         meta = reader.metadata
         idx, ts = reader.candidate_indices(fps=args.fps, num_frames=args.num_frames)
     subs = load_subtitles(args.subtitles) if args.subtitles else None
-    ctx = asr_contexts(list(subs.cues), ts, before=args.window, after=args.window) if subs else [""] * len(ts)
+    asr = _inspect_asr(args, meta.has_audio)
+    cues = list(subs.cues) if subs else list(asr.pop("_cues", None) or [])
+    ctx = asr_contexts(cues, ts, before=args.window, after=args.window) if cues else [""] * len(ts)
     if args.json:
         print(
             json.dumps(
                 {
                     "metadata": meta.__dict__,
+                    "asr": asr,
                     "subtitles": None
                     if subs is None
                     else {"path": subs.path, "cues": len(subs.cues), "skipped": subs.skipped, "encoding": subs.encoding},
@@ -64,6 +67,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"size        {meta.width}x{meta.height}   audio {'yes' if meta.has_audio else 'no'}")
     if subs is not None:
         print(f"subtitles   {subs.path}: {len(subs.cues)} cues ({subs.encoding}), {subs.skipped} malformed skipped")
+    print(f"asr         {asr['source']}: {asr['detail']}")
     print(f"candidates  {len(ts)}")
     limit = len(ts) if args.all else min(len(ts), 20)
     for i in range(limit):
@@ -73,7 +77,70 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inspect_asr(args: argparse.Namespace, has_audio: bool) -> dict[str, Any]:
+    """Which ASR source ``select``/``index`` would give this video with these arguments (nothing is transcribed;
+    a transcript already in the cache is shown)."""
+    from clamr_frames.context.asr import (
+        TranscriptCache,
+        asr_available,
+        get_transcriber,
+        resolve_asr_source,
+    )
+
+    settings = _asr_settings(args)
+    source, notice = resolve_asr_source(args.asr, has_subtitles=bool(args.subtitles), has_audio=has_audio,
+                                        available=asr_available(settings.model))
+    out: dict[str, Any] = {"mode": args.asr, "source": source, "detail": notice or ""}
+    if source == "subtitles":
+        out["detail"] = f"the subtitle file {args.subtitles}"
+    elif source == "whisper":
+        from clamr_frames._fs import video_fingerprint
+
+        transcriber = get_transcriber(settings)
+        cache = TranscriptCache(Path(args.index_dir) / "asr" if args.index_dir else None)
+        state = cache.load(video_fingerprint(args.video), transcriber.cache_key())
+        out["model"] = transcriber.model_id
+        if state is not None and state.complete:
+            out["detail"] = f"speech recognised by {settings.model}: {len(state.cues)} cues (cached)"
+            out["_cues"] = state.cues
+        else:
+            out["detail"] = (f"speech of the audio track, recognised by {settings.model} on the first index "
+                             f"(not transcribed yet; `clamr-frames transcribe {args.video}` shows it)")
+    return out
+
+
+# -- transcribe ------------------------------------------------------------------------------------
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from clamr_frames.context.asr import WhisperTranscriber, cached_transcribe
+
+    settings = _asr_settings(args)
+    transcriber = WhisperTranscriber(settings)
+    if args.no_cache:
+        tr = transcriber.transcribe(args.video, progress=not args.quiet)
+    else:
+        cache = Path(args.index_dir) / "asr" if args.index_dir else None
+        tr = cached_transcribe(args.video, settings, cache=cache, transcriber=transcriber, progress=not args.quiet)
+    if not tr.has_audio:
+        raise _usage(f"{args.video}: no audio stream to transcribe")
+    if args.output:
+        where = tr.write(args.output)
+    else:
+        sys.stdout.write(tr.to_srt())
+        where = "stdout"
+    lang = f", language {tr.language}" if tr.language else ""
+    print(f"{args.video}: {tr.duration:.0f} s of audio, {tr.speech_seconds:.0f} s of speech{lang}: "
+          f"{len(tr.cues)} cues -> {where}", file=sys.stderr)
+    return 0
+
+
 # -- index / select --------------------------------------------------------------------------------
+def _asr_settings(args: argparse.Namespace):
+    from clamr_frames.context.asr import AsrSettings
+
+    return AsrSettings(model=args.asr_model, device=args.asr_device, compute_type=args.asr_compute_type,
+                       language=args.asr_language)
+
+
 def _encoder_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """What the scorer flags say about the weights: where they are, and which Hub revisions."""
     kw: dict[str, Any] = {"weights": args.weights, "audio_weights": args.audio_weights}
@@ -98,6 +165,8 @@ def _selector(args: argparse.Namespace):
         ocr=args.ocr,
         aggregation=args.aggregation,
         progress=not args.quiet,
+        asr=args.asr,
+        asr_settings=_asr_settings(args),
     )
 
 
@@ -124,7 +193,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         from clamr_frames.index.distributed import index_corpus
 
         report = index_corpus(jobs, scorer=args.scorer, encoder_kwargs=encoder_kwargs, device=args.device,
-                              settings=settings, ocr=args.ocr, cache_dir=args.index_dir,
+                              settings=settings, ocr=args.ocr, asr=args.asr, asr_settings=_asr_settings(args),
+                              cache_dir=args.index_dir,
                               address=None if args.ray == "local" else args.ray, workers=args.workers,
                               progress=not args.quiet)
     else:
@@ -135,7 +205,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         encoder = load_encoder(args.scorer, device=args.device, progress=not args.quiet, **encoder_kwargs)
         report = index_locally(jobs, encoder, settings=settings, ocr=args.ocr,
                                store=IndexStore(args.index_dir) if args.index_dir else IndexStore(),
-                               progress=not args.quiet)
+                               progress=not args.quiet, asr=args.asr, asr_settings=_asr_settings(args))
     if args.json:  # one line per video, in the order given; the summary is not data
         order = {job.name: i for i, job in enumerate(jobs)}
         records = [{"status": status, **e} for status, entries in
@@ -234,6 +304,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         policy=args.policy,
         ocr=args.ocr,
+        speech=args.speech,
+        use_subtitles=args.use_subtitles,
     )
 
 
@@ -309,6 +381,22 @@ def _add_scorer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
     p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
     p.add_argument("--quiet", action="store_true", help="no progress bars (model downloads included)")
+    _add_asr(p)
+
+
+def _add_asr(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
+    from clamr_frames.context.asr import ASR_MODES, BUNDLED_MODEL
+
+    if mode:
+        p.add_argument("--asr", choices=ASR_MODES, default="auto",
+                       help="ASR context: auto (the subtitle file if given, else speech recognised from the audio "
+                            "track, else none), subtitles, whisper, or none (default auto)")
+    p.add_argument("--asr-model", default=BUNDLED_MODEL, metavar="NAME",
+                   help=f"speech model: {BUNDLED_MODEL} (bundled, offline), a faster-whisper name (small, large-v3, "
+                        "distil-large-v3), a hub id, or a local CTranslate2 directory")
+    p.add_argument("--asr-device", choices=["auto", "cpu", "cuda"], default="auto", help="speech model device")
+    p.add_argument("--asr-compute-type", default="auto", help="CTranslate2 compute type (default: int8 on CPU, float16 on CUDA)")
+    p.add_argument("--asr-language", default=None, help="spoken language code (default: detected by multilingual models)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -325,7 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=3.0, help="seconds of subtitles before/after each candidate")
     p.add_argument("--all", action="store_true", help="list every candidate, not the first 20")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--index-dir", default=None, help="where indexes and transcripts live (a cached transcript is shown)")
     _add_sampling(p)
+    _add_asr(p)
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser(
@@ -381,6 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scorer(p)
     p.set_defaults(func=cmd_select)
 
+    p = sub.add_parser("transcribe", help="recognise the speech of a video's audio track (cached) and write it",
+                       description="Transcribe the audio track with Whisper (tiny.en bundled, offline) into timed "
+                                   "cues, the ASR context `select` uses when a video has no subtitle file.")
+    p.add_argument("video")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write .srt, .vtt or .json (by the suffix); default: SRT on stdout")
+    p.add_argument("--index-dir", default=None,
+                   help="where indexes and transcripts (<index-dir>/asr) live (default: $CLAMR_FRAMES_CACHE or the "
+                        "user cache directory)")
+    p.add_argument("--no-cache", action="store_true", help="transcribe again and do not store the result")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_asr(p, mode=False)
+    p.set_defaults(func=cmd_transcribe)
+
     p = sub.add_parser("demo", help="generate a video with needles, select frames offline, report hits")
     p.add_argument("--out", default="demo_out", help="output directory (video, subtitles, plot)")
     p.add_argument("--minutes", type=float, default=5.0)
@@ -389,6 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="topk")
     p.add_argument("--ocr", action=argparse.BooleanOptionalAction, default=None,
                    help="read the on-screen signs with OCR (default: on when the 'ocr' extra is installed)")
+    p.add_argument("--speech", action=argparse.BooleanOptionalAction, default=None,
+                   help="speak the needles and a narration into the audio track (default: on when espeak-ng is "
+                        "available, the 'synth' extra)")
+    p.add_argument("--use-subtitles", action="store_true",
+                   help="give the selector the subtitle file instead of recognising the speech")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

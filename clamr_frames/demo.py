@@ -18,34 +18,53 @@ def run_demo(
     seed: int = 0,
     policy: str = "topk",
     ocr: bool | None = None,
+    speech: bool | None = None,
+    use_subtitles: bool = False,
 ) -> int:
-    """Generate a video with needles and subtitles, select ``k`` frames per question, report hits.
+    """Generate a video with needles, select ``k`` frames per question, report hits.
 
     ``ocr=None`` reads the on-screen text when the ``ocr`` extra (RapidOCR) is installed, as ``run.sh`` does.
+    ``speech=None`` speaks the ASR needles and a narration into the audio track when espeak-ng is available
+    (the ``synth`` extra); the selector then finds spoken needles from the audio alone (speech recognition,
+    the ``asr`` extra), unless ``use_subtitles`` hands it the subtitle file instead.
     """
+    import importlib.util
+
+    from clamr_frames.context.asr import asr_available
     from clamr_frames.plot import plot_timeline
     from clamr_frames.select import select_frames
     from clamr_frames.selector import FrameSelector
     from clamr_frames.synth import generate_video
 
     if ocr is None:
-        import importlib.util
-
         ocr = importlib.util.find_spec("rapidocr") is not None
+    if speech is None:
+        speech = _speech_available()
+    subtitles_for_selection = use_subtitles or not speech
+    if not subtitles_for_selection and not asr_available():
+        print("speech recognition is not installed (pip install 'clamr-frames[asr]'): using the subtitle file")
+        subtitles_for_selection = True
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"generating a {minutes:g}-minute video with needles (seed {seed}) in {out_dir}/ ...")
-    video = generate_video(out_dir, seed=seed, duration=60.0 * minutes)
+    spoken = " spoken" if speech else ""
+    print(f"generating a {minutes:g}-minute video with{spoken} needles (seed {seed}) in {out_dir}/ ...")
+    video = generate_video(out_dir, seed=seed, duration=60.0 * minutes, speech=speech)
     print(f"  video {video.video_path}  subtitles {video.srt_path}  questions {video.questions_path}")
+    subtitles = video.srt_path if subtitles_for_selection else None
     selector = FrameSelector.from_pretrained("default", index_dir=out_dir / "cache", ocr=ocr)
-    index = selector.index(video.video_path, subtitles=video.srt_path)
+    index = selector.index(video.video_path, subtitles=subtitles)
     print(f"indexed {index.num_candidates} candidate frames (1 fps) with {selector.encoder.encoder_id}")
+    if subtitles is None:
+        print(f"ASR context: speech recognised from the audio track ({index.asr_source}); the subtitle file is "
+              "not used (--use-subtitles uses it)")
+    else:
+        print(f"ASR context: the subtitle file {subtitles}")
     print()
     hits: dict[str, list[bool]] = {}
     uniform_hits: dict[str, list[bool]] = {}
     first = None
     for q in video.questions:
         needle = q["needle"]
-        sel = selector.select(video.video_path, q["question"], k=k, subtitles=video.srt_path, policy=policy)
+        sel = selector.select(video.video_path, q["question"], k=k, subtitles=subtitles, policy=policy)
         hit = hits_span(sel.timestamps, needle["start"], needle["end"])
         uni = select_frames(sel.all_scores, sel.all_timestamps, k, policy="uniform")
         uhit = hits_span(sel.all_timestamps[uni], needle["start"], needle["end"])
@@ -76,3 +95,14 @@ def run_demo(
             plot = plot_timeline(sel, out_dir / "timeline.png", spans=[(needle["start"], needle["end"])])
         print(f"\nscore timeline of one question: {plot}")
     return 0
+
+
+def _speech_available() -> bool:
+    """True when espeak-ng can be loaded (the ``synth`` extra, or the system library)."""
+    from clamr_frames.synth.speech import Espeak, SpeechUnavailableError
+
+    try:
+        Espeak()
+    except SpeechUnavailableError:
+        return False
+    return True

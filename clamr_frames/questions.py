@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover
 QUESTION_KEYS = ("question", "options", "k", "video", "subtitles", "id")
 #: How many bad lines one error message lists.
 _MAX_LISTED = 20
+#: Questions encoded together (one forward pass of the scorer's query encoder).
+_QUERY_BATCH = 32
 
 
 class QuestionsError(InputError):
@@ -182,6 +184,20 @@ def select_rows(selector: "FrameSelector", rows: Iterable[QuestionRow], **select
     ``k`` is more than its video's candidate frames is an error (not silently fewer frames), as is a video or
     subtitle file that cannot be read; either is reported on that row and the next row is answered.
     """
+    from clamr_frames.encoders.query import build_query
+
+    rows = list(rows)
+    for start in range(0, len(rows), _QUERY_BATCH):
+        chunk = rows[start:start + _QUERY_BATCH]
+        try:  # the questions of a chunk in one encoder pass
+            selector.prepare_queries([build_query(r.question, list(r.options) or None) for r in chunk])
+        except ClamrFramesError:
+            pass  # a bad query then fails on its own row below
+        yield from _select_each(selector, chunk, select_kwargs)
+
+
+def _select_each(selector: "FrameSelector", rows: list[QuestionRow],
+                 select_kwargs: dict[str, Any]) -> Iterator[RowResult]:
     for row in rows:
         try:
             index = selector.index(row.video, row.subtitles)

@@ -17,7 +17,10 @@ from clamr_frames.types import MODALITY_NAMES, Modality
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from clamr_frames.context.asr import AsrSettings
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
 
 #: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
@@ -53,6 +56,8 @@ class Selection:
         asr / ocr: the context each picked frame was scored with.
         policy: the selection policy used.
         duration: length of the video in seconds (None when unknown).
+        asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
+        prior: the video's visual prior (shots and novelty per candidate), when the index has one.
     """
 
     video: str
@@ -66,8 +71,10 @@ class Selection:
     asr: list[str]
     ocr: list[str]
     policy: str
+    asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
     duration: float | None = None
+    prior: "VisualPrior | None" = field(default=None, repr=False)
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -173,6 +180,7 @@ class Selection:
             "video": self.video,
             "question": self.question,
             "policy": self.policy,
+            "asr_source": self.asr_source,
             "k": int(len(self.indices)),
             "duration": self.duration,
             "frames": [
@@ -192,6 +200,11 @@ class FrameSelector:
         selector = FrameSelector.from_pretrained("default")
         sel = selector.select("talk.mp4", "What does the speaker write on the board?", k=16, subtitles="talk.srt")
         sel.timestamps, sel.frames, sel.explain()
+
+    ASR context (``asr=``): ``"auto"`` (default) reads the subtitle file when one is given, else recognises the
+    speech of the video's audio track (:mod:`clamr_frames.context.asr`, Whisper tiny.en offline by default;
+    ``asr_settings`` picks another model), else goes without; ``"subtitles"``, ``"whisper"`` and ``"none"``
+    force one source. Transcripts are cached under ``<index_dir>/asr`` by video content and settings.
     """
 
     def __init__(
@@ -205,6 +218,8 @@ class FrameSelector:
         normalize: bool = False,
         progress: bool = True,
         compression: str | None = None,
+        asr: str | bool = "auto",
+        asr_settings: "AsrSettings | None" = None,
         cache_dir: str | Path | None = None,
     ) -> None:
         """See the class docstring.
@@ -212,7 +227,10 @@ class FrameSelector:
         ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
-        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``."""
+        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        the ASR context comes from and how speech is recognised (see the class docstring)."""
+        from clamr_frames.context.asr import AsrSettings, check_asr_mode
+
         if cache_dir is not None:
             if index_dir is not None:
                 raise InputError("pass index_dir only (cache_dir is its deprecated old name)")
@@ -229,10 +247,14 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
+        self._ocr_engine: Any = None
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
-        self._indexes: dict[tuple[Any, Any], VideoIndex] = {}
+        self.asr = check_asr_mode(asr)
+        self.asr_settings = asr_settings or AsrSettings()
+        self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
+        self._prepared: dict[str, "torch.Tensor"] = {}  # query -> embedding, from prepare_queries
 
     @classmethod
     def from_pretrained(
@@ -264,39 +286,86 @@ class FrameSelector:
     def _ocr_pass(self):
         if not self.use_ocr:
             return None, None
-        from clamr_frames.context.ocr import make_ocr_pass
+        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
+        from clamr_frames.index.pipeline import thread_plan
 
-        return make_ocr_pass()
+        if self._ocr_engine is None:  # one engine (its models loaded once) for every video
+            # OCR runs beside decoding and encoding: its onnxruntime threads come out of the pipeline's plan
+            self._ocr_engine = OcrEngine(threads=thread_plan(ocr=True, asr=False)["ocr"], device="auto")
+        return make_ocr_pass(self._ocr_engine)
 
-    def index(self, video: str | Path, subtitles: Any = None) -> VideoIndex:
-        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it)."""
-        key = (_file_key(video), _subs_key(subtitles))
+    def _torch_threads(self) -> int | None:
+        """torch threads while indexing: a share of the cores beside OCR for a text encoder; a heavy image
+        encoder keeps torch's own setting (encoding is then the bulk of the work)."""
+        if not self.use_ocr or self.encoder.uses_image:
+            return None
+        from clamr_frames.index.pipeline import thread_plan
+
+        return thread_plan(ocr=True, asr=False)["torch"]
+
+    def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
+        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
+        (:func:`clamr_frames.context.asr.asr_context` with this selector's mode, settings and cache)."""
+        from clamr_frames.context.asr import TranscriptCache, asr_context
+
+        return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
+                           cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
+
+    def index(
+        self,
+        video: str | Path,
+        subtitles: Any = None,
+        *,
+        asr: str | bool | None = None,
+        stats: "PipelineStats | None" = None,
+    ) -> VideoIndex:
+        """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
+
+        ``asr`` overrides the selector's ASR mode for this video (see the class docstring). ``stats`` (a
+        :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
+        built.
+        """
+        from clamr_frames.context.asr import check_asr_mode
+
+        mode = check_asr_mode(self.asr if asr is None else asr)
+        key = (_file_key(video), _subs_key(subtitles), mode)
         cached = self._indexes.pop(key, None)
         if cached is not None and (cached.path / "index.safetensors").exists():
             self._indexes[key] = cached  # most recently used last
             return cached
+        context = self.asr_context(video, subtitles, mode)
         ocr_fn, ocr_id = self._ocr_pass()
         idx = build_index(
             video,
             self.encoder,
-            subtitles=subtitles,
+            subtitles=context,
             ocr=ocr_fn,
             ocr_id=ocr_id,
             settings=self.settings,
             store=self.store,
             progress=self.progress,
+            torch_threads=self._torch_threads(),
+            stats=stats,
         )
         self._indexes[key] = idx
         while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
             del self._indexes[next(iter(self._indexes))]
         return idx
 
+    def prepare_queries(self, queries: list[str]) -> None:
+        """Encode ``queries`` (as :meth:`select` builds them: :func:`~clamr_frames.encoders.query.build_query`)
+        in one encoder call, for the :meth:`select` calls that follow: many questions cost one batched forward
+        pass instead of one each. Replaces what an earlier call prepared."""
+        self._prepared = dict(zip(queries, self.encoder.encode_queries(list(queries))))
+
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
         from clamr_frames.index.compress import CompressedDocs, score_compressed
         from clamr_frames.scoring import maxsim
 
-        q = self.encoder.encode_queries([query])[0]
+        q = self._prepared.get(query)
+        if q is None:
+            q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
         # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
         # zero padding did (ClamrEncoder.score_floor).
@@ -332,6 +401,7 @@ class FrameSelector:
         options: list[str] | None = None,
         policy: str = "topk",
         seed: int = 0,
+        asr: str | bool | None = None,
         **policy_knobs: Any,
     ) -> Selection:
         """Pick ``k`` frames of ``video`` for ``question``; frames come back in temporal order.
@@ -346,15 +416,18 @@ class FrameSelector:
                 uses (``examples_from_qa(options_key=...)``), which also gives CLaMR its options token cap.
             policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
             seed: for policies with randomness.
-            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
+            asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
+                default: the selector's ``asr``).
+            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``). Policies that take the
+                visual prior (``coverage``, ``gated``) get the index's as ``prior`` unless given one.
         """
-        from clamr_frames.select import select_frames
+        from clamr_frames.select import select_frames, takes_prior
 
         if not isinstance(question, str) or not question.strip():
             raise InputError("question is empty: give the question the frames should answer")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}")
-        index = self.index(video, subtitles)
+        index = self.index(video, subtitles, asr=asr)
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)
@@ -363,6 +436,8 @@ class FrameSelector:
         query = build_query(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
+        if index.prior is not None and takes_prior(policy):
+            policy_knobs.setdefault("prior", index.prior)
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
         picked = np.asarray(picked, dtype=np.int64)
         return Selection(
@@ -377,8 +452,10 @@ class FrameSelector:
             asr=[index.asr[i] for i in picked],
             ocr=[index.ocr[i] for i in picked],
             policy=policy,
+            asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
             duration=_duration(index),
+            prior=index.prior,
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )

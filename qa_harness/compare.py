@@ -3,7 +3,7 @@
 ``python -m qa_harness.compare DATA_DIR [--scorers default] [--policies topk,nms,uniform] [--k 8,16]``
 
 ``DATA_DIR`` is a folder written by ``python -m qa_harness.make_synthetic`` (its ``synthetic_videoqa`` task), or any
-folder of task yamls given with ``--task NAME``. Every (scorer, subtitle policy, policy, k) setting is one
+folder of task yamls given with ``--task NAME``. Every (scorer, ASR source, subtitle policy, policy, k) setting is one
 ``lmms_eval.evaluator.simple_evaluate`` run of the ``clamr_frames`` model with the chosen inner model (default:
 the deterministic ``ocr_reader`` answerer: CPU, no weights), scored by the task's own ``process_results``. The
 index cache is shared, so each video is encoded once per scorer for all runs.
@@ -52,9 +52,9 @@ def _kind(doc: dict[str, Any]) -> str:
     return str(doc.get("task_type") or doc.get("question_category") or "all")
 
 
-def setting_name(scorer: str, policy: str, k: int, subtitles: str) -> str:
+def setting_name(scorer: str, policy: str, k: int, subtitles: str, asr: str = "auto") -> str:
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in scorer)
-    return f"{safe}_{policy}_k{k}_subs-{subtitles}"
+    return f"{safe}_{policy}_k{k}_subs-{subtitles}" + ("" if asr == "auto" else f"_asr-{asr}")
 
 
 def run_one(
@@ -64,6 +64,7 @@ def run_one(
     policy: str,
     k: int,
     subtitles: str = "selected",
+    asr: str = "auto",
     task: str = "synthetic_videoqa",
     model_args: str = "",
     limit: int | None = None,
@@ -77,7 +78,7 @@ def run_one(
     from qa_harness.lmms_plugin import MODEL_ID, register
 
     register()  # works from a source checkout too (the entry point needs a pip install)
-    args = f"scorer={scorer},policy={policy},k={k},subtitles={subtitles}"
+    args = f"scorer={scorer},policy={policy},k={k},subtitles={subtitles},asr={asr}"
     if log_selections:
         Path(log_selections).unlink(missing_ok=True)
         args += f",log_selections={log_selections}"
@@ -101,6 +102,7 @@ def run_one(
         "scorer": scorer,
         "policy": policy,
         "subtitles": subtitles,
+        "asr": asr,
         "k": k,
         "task": task,
         "accuracy": accuracy,
@@ -129,13 +131,19 @@ def _describe_videos(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Rows (scorer, subtitles, policy, k): accuracy overall and per question kind (%), questions, wall seconds."""
+    """Rows (scorer, subtitles, policy, k): accuracy overall and per question kind (%), questions, wall seconds.
+
+    An ``ASR source`` column (the ``asr`` model arg) is added when a row uses another than ``auto``.
+    """
     kinds = sorted({kd for r in rows for kd in r["by_kind"]})
-    head = ["scorer", "subtitles", "policy", "k", "accuracy", *kinds, "questions", "seconds"]
+    with_asr = any(r.get("asr", "auto") != "auto" for r in rows)
+    head = ["scorer", *(["ASR source"] if with_asr else []), "subtitles", "policy", "k", "accuracy", *kinds,
+            "questions", "seconds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         policy = r["policy"] + (" (baseline)" if r["policy"] == "uniform" else "")
-        cells = [r["scorer"], r["subtitles"], policy, str(r["k"]), f"{r['accuracy']:.1f}"]
+        cells = [r["scorer"], *([r.get("asr", "auto")] if with_asr else []), r["subtitles"], policy, str(r["k"]),
+                 f"{r['accuracy']:.1f}"]
         cells += [f"{r['by_kind'][kd]:.1f}" if kd in r["by_kind"] else "" for kd in kinds]
         cells += [str(r["n"]), f"{r['seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
@@ -157,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default="topk,nms,uniform", help="comma-separated policies")
     ap.add_argument("--k", default="8,16", help="comma-separated frame counts")
     ap.add_argument("--subtitles", default="selected", help="comma-separated subtitle policies")
+    ap.add_argument("--asr", default="auto",
+                    help="comma-separated ASR sources of the scorer: auto, subtitles, whisper (speech recognised from "
+                         "the audio track; generate with make_synthetic --speech), none")
     ap.add_argument("--model-args", default="ocr=true",
                     help="extra clamr_frames model args (default: ocr=true: the scorer and the answerer read the "
                          "frames' on-screen text; needs the ocr extra)")
@@ -181,20 +192,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: no task {a.task!r} in {data_dir} (found: {', '.join(tm.all_tasks) or 'none'})")
     rows = []
     t0 = time.perf_counter()
-    for scorer in _csv(a.scorers):
-        for subs in _csv(a.subtitles):
-            for policy in _csv(a.policies):
-                for k in ks:
-                    name = setting_name(scorer, policy, k, subs)
-                    r = run_one(
-                        data_dir, scorer=scorer, policy=policy, k=k, subtitles=subs, task=a.task,
-                        model_args=a.model_args, limit=a.limit, log_selections=out / "selections" / f"{name}.jsonl",
-                        task_manager=tm,
-                    )
-                    rows.append(r)
-                    kinds = "  ".join(f"{kd} {v:5.1f}" for kd, v in r["by_kind"].items())
-                    print(f"scorer={scorer:<8s} subtitles={subs:<8s} policy={policy:<10s} k={k:<3d} "
-                          f"acc={r['accuracy']:5.1f}  {kinds}  (n={r['n']}, {r['seconds']:.0f}s)", flush=True)
+    settings = [(sc, asr, subs, pol, k) for sc in _csv(a.scorers) for asr in _csv(a.asr) for subs in _csv(a.subtitles)
+                for pol in _csv(a.policies) for k in ks]
+    for scorer, asr, subs, policy, k in settings:
+        name = setting_name(scorer, policy, k, subs, asr)
+        r = run_one(
+            data_dir, scorer=scorer, policy=policy, k=k, subtitles=subs, asr=asr, task=a.task,
+            model_args=a.model_args, limit=a.limit, log_selections=out / "selections" / f"{name}.jsonl",
+            task_manager=tm,
+        )
+        rows.append(r)
+        kinds = "  ".join(f"{kd} {v:5.1f}" for kd, v in r["by_kind"].items())
+        print(f"scorer={scorer:<8s} asr={asr:<9s} subtitles={subs:<8s} policy={policy:<10s} k={k:<3d} "
+              f"acc={r['accuracy']:5.1f}  {kinds}  (n={r['n']}, {r['seconds']:.0f}s)", flush=True)
     table = markdown_table(rows)
     (out / "compare.md").write_text(table, encoding="utf-8")
     (out / "compare.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")

@@ -12,7 +12,9 @@ Writes into ``OUT_DIR``:
   offline), scored by lmms-eval's Video-MME ``process_results``. Use ``--include_path OUT_DIR --tasks synthetic_videoqa``.
 
 Each video has needles of three kinds (an on-screen sign, a subtitle line, a coloured shape) and one question
-per needle.
+per needle. ``--speech`` speaks the subtitle needles and a narration into the audio track (espeak-ng, the
+``synth`` extra), so the ``asr=whisper`` model arg can find them by listening; ``--no-subtitles`` then leaves the
+subtitle files out.
 """
 
 from __future__ import annotations
@@ -70,7 +72,11 @@ def write_task(out_dir: str | Path, *, frame_num: int = 32) -> dict[str, Path]:
         vid = row["videoID"]
         video = next((p for p in sorted((out / "data").glob(f"{vid}.*"))), out / "data" / f"{vid}.mp4")
         row["video_path"] = str(video)
-        row["subtitle_path"] = str(out / "subtitle" / f"{vid}.srt")
+        srt = out / "subtitle" / f"{vid}.srt"
+        if srt.is_file():
+            row["subtitle_path"] = str(srt)
+        else:
+            row.pop("subtitle_path", None)
     data = out / "synthetic_videoqa.json"
     data.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     paths = {"data": data}
@@ -93,13 +99,15 @@ def make_synthetic(
     fps: float = 2.0,
     needles_per_kind: int = 2,
     frame_num: int = 32,
+    speech: bool = False,
+    subtitles: bool = True,
 ) -> dict[str, Path]:
     """Generate ``n_videos`` synthetic videos and the task files (see the module doc); returns the written paths."""
     from clamr_frames.synth import generate_dataset
 
     generate_dataset(
         out_dir, n_videos=n_videos, seed=seed, duration=duration, layout="videomme", fps=fps,
-        needles_per_kind=needles_per_kind, videomme_markup=True,
+        needles_per_kind=needles_per_kind, videomme_markup=True, speech=speech, subtitles=subtitles,
     )
     return write_task(out_dir, frame_num=frame_num)
 
@@ -113,10 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=2.0, help="native frame rate of the files")
     ap.add_argument("--needles-per-kind", type=int, default=2)
     ap.add_argument("--frame-num", type=int, default=32, help="uniform frames whose subtitles the _w_subtitle prompt lists")
+    ap.add_argument("--speech", action="store_true",
+                    help="speak the subtitle needles and a narration into the audio track (espeak-ng, 'synth' extra)")
+    ap.add_argument("--no-subtitles", dest="subtitles", action="store_false",
+                    help="with --speech: write no subtitle files (the needles are only in the audio)")
     a = ap.parse_args(argv)
+    if not a.subtitles and not a.speech:
+        ap.error("--no-subtitles needs --speech (otherwise the subtitle needles exist nowhere)")
     paths = make_synthetic(
         a.out_dir, n_videos=a.n_videos, duration=a.duration, seed=a.seed, fps=a.fps,
-        needles_per_kind=a.needles_per_kind, frame_num=a.frame_num,
+        needles_per_kind=a.needles_per_kind, frame_num=a.frame_num, speech=a.speech, subtitles=a.subtitles,
     )
     n = len(json.loads(paths["data"].read_text(encoding="utf-8")))
     out = Path(a.out_dir).resolve()

@@ -15,8 +15,11 @@ Model args (``--model_args k=v,...``):
 ``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
 ``scorer_<key>``   passed to the scorer's encoder as ``<key>`` (``scorer_weights=/models/clamr``,
                    ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
-``asr``            whether the scorer sees the subtitles as each frame's ASR context (default true; false
-                   scores frames without them, e.g. CLaMR "V" vs "V+A"); the subtitle policy is separate
+``asr``            the scorer's ASR context: ``auto`` (default; the subtitle file when the task has one, else
+                   speech recognised from the audio track), ``subtitles``, ``whisper`` (transcribe even when
+                   there are subtitles: the no-subtitle tasks), ``none`` (e.g. CLaMR "V"); true = auto,
+                   false = none. The answerer's prompt follows the subtitle policy either way
+``asr_<key>``      speech recognition settings: ``asr_model=small``, ``asr_device=cuda``, ``asr_language=en``
 ``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``aks`` | ``inverse-transform`` | ``bolt`` | ``hybrid`` | ...
 ``k``              frames per question (default 16)
 ``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
@@ -85,6 +88,35 @@ def _as_bool(v: Any, name: str = "value") -> bool:
     return bool(v)
 
 
+def _asr_settings(args: Mapping[str, Any]) -> Any:
+    """AsrSettings from ``asr_<field>`` model args (strings from the command line converted to the field's type)."""
+    import dataclasses
+
+    from clamr_frames.context.asr import AsrSettings
+
+    fields = {f.name: f for f in dataclasses.fields(AsrSettings)}
+    bad = sorted(set(args) - set(fields))
+    if bad:
+        raise InputError(f"clamr_frames: unknown speech recognition args {['asr_' + b for b in bad]} "
+                         f"(known: {', '.join('asr_' + f for f in fields)})")
+    kw: dict[str, Any] = {}
+    defaults = AsrSettings()
+    for name, value in args.items():
+        default = getattr(defaults, name)
+        try:
+            if isinstance(default, bool):
+                kw[name] = _as_bool(value, f"asr_{name}")
+            elif isinstance(default, int):
+                kw[name] = int(value)
+            elif isinstance(default, float):
+                kw[name] = float(value)
+            else:
+                kw[name] = None if value in ("", "none", "None") and default is None else value
+        except ValueError:
+            raise InputError(f"clamr_frames: asr_{name} must be of type {type(default).__name__}, got {value!r}") from None
+    return AsrSettings(**kw)
+
+
 class ClamrFrames(lmms):
     """lmms-eval model ``clamr_frames`` (simple request form); see the module doc for the model args."""
 
@@ -107,7 +139,7 @@ class ClamrFrames(lmms):
         device: str | None = None,
         selector_device: str | None = None,
         ocr: bool | str = False,
-        asr: bool | str = True,
+        asr: bool | str = "auto",
         query: str = "question+options",
         subtitle_dir: str | None = None,
         log_selections: str | None = None,
@@ -128,11 +160,12 @@ class ClamrFrames(lmms):
         inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
         self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
         self.encoder_kwargs = {key[len("scorer_") :]: v for key, v in kwargs.items() if key.startswith("scorer_")}
-        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_", "scorer_")))
+        self.asr_settings = _asr_settings({key[len("asr_") :]: v for key, v in kwargs.items() if key.startswith("asr_")})
+        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_", "scorer_", "asr_")))
         if unknown:
             raise InputError(
                 f"clamr_frames: unknown model args {unknown} (inner model args take the prefix inner_, "
-                "scorer args scorer_, policy knobs policy_)"
+                "scorer args scorer_, policy knobs policy_, speech recognition asr_)"
             )
         if not isinstance(k, int) or isinstance(k, bool) or k < 1:
             raise InputError(f"clamr_frames: k must be a positive integer, got {k!r}")
@@ -144,7 +177,9 @@ class ClamrFrames(lmms):
         self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
         self.index_dir, self.ocr, self.query, self.seed = index_dir, _as_bool(ocr, "ocr"), query, int(seed)
-        self.asr = _as_bool(asr, "asr")
+        from clamr_frames.context.asr import check_asr_mode
+
+        self.asr = check_asr_mode(asr)
         self.subtitle_dir = subtitle_dir
         self.log_path = Path(log_selections) if log_selections else None
         self.inner_name = str(inner)
@@ -209,6 +244,8 @@ class ClamrFrames(lmms):
                 ocr=self.ocr,
                 progress=self.rank == 0,
                 encoder_kwargs=dict(self.encoder_kwargs),
+                asr=self.asr,
+                asr_settings=self.asr_settings,
             )
         return self._selector
 
@@ -254,9 +291,10 @@ class ClamrFrames(lmms):
         item = mcq_from_doc(doc, prompt)
         subs = self._subtitles(find_subtitles(doc, video, self.subtitle_dir))
         options = item.labelled_options() if self.query == "question+options" and item.options else None
+        # The scorer reads the subtitles only when its ASR source may be them; asr=whisper transcribes instead.
         sel = self.selector.select(
-            video, item.question, self.k, subtitles=subs if self.asr else None, options=options, policy=self.policy,
-            seed=self.seed,
+            video, item.question, self.k, subtitles=subs if self.asr in ("auto", "subtitles") else None,
+            options=options, policy=self.policy, seed=self.seed, asr=self.asr,
             **self.policy_knobs,
         )
         effective = resolve_policy(self.subtitles, prompt)

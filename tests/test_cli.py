@@ -144,9 +144,10 @@ def test_select_cli_weights_for_the_wrong_scorer(bars_video, tmp_path):
     assert r.returncode == 2 and "languagebind-va" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_demo_finds_the_subtitle_needles_and_plots(tmp_path, capsys):
+def test_demo_finds_the_spoken_needles_from_the_audio_and_plots(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--minutes", "1.5", "--no-ocr", "-k", "4"]) == 0
     out = capsys.readouterr().out
+    assert "ASR context: speech recognised from the audio track (whisper:tiny.en" in out  # no subtitle file used
     asr = next(line for line in out.splitlines() if line.strip().startswith("asr") and "clamr-frames" in line)
     assert "clamr-frames 1.00" in asr
     assert "OCR context is off" in out

@@ -63,8 +63,14 @@ def test_python_m_clamr_frames():
     assert r.returncode == 0 and "--questions" in r.stdout and "--index-dir" in r.stdout
 
 
-def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loads):
+def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loads, monkeypatch):
     from clamr_frames import FrameSelector
+    from clamr_frames.encoders.default import DefaultEncoder
+
+    encodes = []
+    real_encode = DefaultEncoder.encode_queries
+    monkeypatch.setattr(DefaultEncoder, "encode_queries",
+                        lambda self, qs: encodes.append(len(qs)) or real_encode(self, qs))
 
     d, [(video, srt), _] = videos
     q = _write(tmp_path / "q.jsonl", [
@@ -75,7 +81,7 @@ def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loa
     common = ["--subtitles", str(srt), "-k", "3", "--index-dir", str(tmp_path / "idx"), "--quiet"]
     assert main(["select", str(video), "--questions", str(q), *common]) == 0
     first, second = _lines(capsys.readouterr().out)
-    assert len(loads) == 1  # one model for every question
+    assert len(loads) == 1 and encodes == [2]  # one model, one query-encoder pass for every question
     assert (first["line"], first["id"], first["k"], second["line"], second["k"]) == (1, "a", 3, 3, 2)
     assert "id" not in second and first["question"] == "What is the password?"
     # the same frames as one question at a time through the Python API

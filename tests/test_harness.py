@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -270,7 +271,7 @@ def test_bad_model_args_are_input_errors(selector):
         ClamrFrames(selector=selector, subtitles="some")
     with pytest.raises(InputError, match="k must be"):
         ClamrFrames(selector=selector, k=0)
-    with pytest.raises(InputError, match="asr must be true or false"):
+    with pytest.raises(InputError, match="asr must be one of"):
         ClamrFrames(selector=selector, asr="maybe")
     from clamr_frames.errors import ModelLoadError
 
@@ -289,16 +290,32 @@ def test_asr_false_hides_subtitles_from_the_scorer_only(selector, docs):
             return getattr(selector, name)
 
         def select(self, *args, **kwargs):
-            seen.append(kwargs["subtitles"])
+            seen.append((kwargs["subtitles"], kwargs["asr"]))
             return selector.select(*args, **kwargs)
 
     doc = next(d for d in docs if d["needle"]["kind"] == "asr")
-    for asr in (True, False):
+    for asr in (True, False, "whisper"):
         m = ClamrFrames(k=K, subtitles="all", asr=asr, selector=Spy())
         m.task_dict = {"t": {"test": {0: doc}}}
-        req, _ = m.build_request(_instance(doc, tu.videomme_doc_to_text(doc, {})))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # asr=whisper on a video without audio: a notice
+            req, _ = m.build_request(_instance(doc, tu.videomme_doc_to_text(doc, {})))
         assert any(doc["needle"]["key"] in line for line in req.subtitle_lines)  # the answerer still gets them
-    assert seen[0] is not None and seen[1] is None
+    assert seen[0][0] is not None and seen[0][1] == "auto"
+    assert seen[1] == (None, "none") and seen[2] == (None, "whisper")
+
+
+def test_asr_model_args_reach_the_selector(selector):
+    from clamr_frames.errors import InputError
+    from qa_harness.model import ClamrFrames
+
+    m = ClamrFrames(asr="whisper", asr_model="small", asr_beam_size="2", asr_vad="false", selector=selector)
+    assert m.asr == "whisper" and m.asr_settings.model == "small"
+    assert (m.asr_settings.beam_size, m.asr_settings.vad) == (2, False)
+    with pytest.raises(InputError, match="unknown speech recognition args"):
+        ClamrFrames(asr_colour="red", selector=selector)
+    with pytest.raises(InputError, match="asr_beam_size must be of type int"):
+        ClamrFrames(asr_beam_size="two", selector=selector)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from clamr_frames.errors import ClamrFramesError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.encoders.base import Encoder
-    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.index.builder import IndexSettings, OcrFn
     from clamr_frames.index.store import IndexStore
 
 #: Manifest columns / keys.
@@ -81,6 +81,18 @@ class VideoJob:
     def ocr(self, default: bool) -> bool:
         """Whether this video gets OCR context."""
         return bool(self.options.get("ocr", default))
+
+    def ocr_pass(self, default: bool) -> "tuple[OcrFn | None, str | None]":
+        """A fresh OCR pass for this video and its id, as ``build_index`` takes them; (None, None) without OCR.
+
+        Raises:
+            OcrUnavailableError: OCR is asked for and the ``ocr`` extra is not installed.
+        """
+        if not self.ocr(default):
+            return None, None
+        from clamr_frames.context.ocr import make_ocr_pass
+
+        return make_ocr_pass()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -268,7 +280,7 @@ class CorpusReport:
         indexed: videos whose index was built (or completed) by this run: ``video``, ``index``, ``candidates``,
             ``frames_encoded``.
         skipped: videos that already had a verified index: ``video``, ``index``, ``candidates``.
-        failed: ``video`` and ``reason``.
+        failed: ``video``, ``reason`` and, on Ray, the ``stage`` that failed.
         stages: per stage (``context``: decode + subtitles / ASR + OCR; ``encode``; ``finalize``: merge and
             verify): ``frames``, ``busy_s`` (summed over workers) and ``frames_per_busy_s`` (one worker's rate).
         wall_s: wall time of the run; ``frames_per_s`` = frames encoded / wall_s (the corpus' throughput).
@@ -358,11 +370,18 @@ def index_locally(
     store: "IndexStore | None" = None,
     filesystem: Any = None,
     progress: bool = True,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
 ) -> CorpusReport:
     """Index ``jobs`` one after another in this process (the reference the Ray pipeline is checked against).
 
-    A video that fails is reported with its reason and the others go on.
+    A video that fails is reported with its reason and the others go on. ``asr`` / ``asr_settings``: where the
+    ASR context comes from (:func:`clamr_frames.context.asr.asr_context`; the default ``subtitles`` reads only the
+    jobs' subtitle files, as the Ray pipeline does; ``auto`` transcribes videos that have none, cached under
+    ``<store root>/asr``).
     """
+    from clamr_frames.context.asr import TranscriptCache, asr_context
+
     from clamr_frames.index.builder import IndexSettings, build_index
     from clamr_frames.index.store import IndexStore
 
@@ -374,13 +393,11 @@ def index_locally(
         counting = _Counting(encoder)
         try:
             s = job.settings(settings)
-            ocr_fn, ocr_id = None, None
-            if job.ocr(ocr):
-                from clamr_frames.context.ocr import make_ocr_pass
-
-                ocr_fn, ocr_id = make_ocr_pass()
+            ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs:
-                idx = build_index(video, counting, subtitles=subs, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
+                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
+                                      progress=progress)
+                idx = build_index(video, counting, subtitles=context, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
                                   store=store, progress=progress)
         except ClamrFramesError as e:
             report.failed.append({"video": job.name, "reason": str(e)})

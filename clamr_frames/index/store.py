@@ -10,6 +10,11 @@ embeddings, so a foreign or stale index is never picked up by name alone)::
         ...
         index.safetensors      all parts merged (written last, streamed part by part; parts are removed afterwards)
         rerank.safetensors     binary compression only: the fp16 rows the prefilter's candidates are re-scored with
+        prior.safetensors      the visual prior (shot ids, novelty, cut scores, 16x9 thumbnails per candidate; see
+                               clamr_frames.context.shots), described by the manifest's ``visual_prior`` entry
+                               (algorithm version, settings, checksum). It does not depend on the encoder and is not
+                               part of the index key: an index without it, or with another version, gets a new one
+                               computed and added (see clamr_frames.index.prior); the embeddings are kept.
 
 With a ``compression`` (see :mod:`clamr_frames.index.compress`), parts are still written in fp16 and the merge
 compresses them one part at a time; the manifest's ``compression`` block (method, layout version) and the tensor
@@ -26,8 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,43 +41,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clamr_frames._fs import atomic_write_bytes, atomic_writer, sha256_file
-from clamr_frames.errors import IndexCacheError
+# The cache root and the content fingerprint live in _fs: the context stages (OCR, ASR caches) use them too.
+from clamr_frames._fs import (  # noqa: F401  (CACHE_ENV, default_cache_dir, video_fingerprint: re-exported)
+    CACHE_ENV,
+    atomic_write_bytes,
+    atomic_writer,
+    default_cache_dir,
+    sha256_file,
+    video_fingerprint,
+)
+from clamr_frames.errors import IndexCacheError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import DocEmbeddings
     from clamr_frames.index.compress import CompressedDocs, CompressionSpec
 
 FORMAT_VERSION = 1
-CACHE_ENV = "CLAMR_FRAMES_CACHE"
-_SAMPLE_BYTES = 1 << 20
-
-
-def default_cache_dir() -> Path:
-    """``$CLAMR_FRAMES_CACHE`` if set, else the user's cache directory (e.g. ``~/.cache/clamr-frames``)."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("clamr-frames"))
-
-
-def video_fingerprint(path: str | Path) -> str:
-    """Content fingerprint of a file: its size plus sha256 of three 1 MiB samples (head, middle, tail).
-
-    Path and mtime are deliberately not part of it: a copied or touched file keeps its index, an edited
-    one (same name, other bytes) does not.
-    """
-    path = Path(path)
-    size = path.stat().st_size
-    h = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        for pos in sorted({0, max(0, size // 2 - _SAMPLE_BYTES // 2), max(0, size - _SAMPLE_BYTES)}):
-            f.seek(pos)
-            h.update(f.read(_SAMPLE_BYTES))
-    return h.hexdigest()
-
 
 def index_key(spec: dict[str, Any]) -> str:
     """Stable hash of an index spec (fingerprint, encoder, sampling, context settings)."""
@@ -102,6 +87,8 @@ class VideoIndex:
         asr / ocr: per-candidate context strings that were encoded.
         manifest: the JSON manifest.
         path: directory of the index.
+        prior: the visual prior (shots and novelty of the candidates), or None when the index has none of the
+            current version (``build_index`` adds it).
     """
 
     embeddings: "DocEmbeddings | CompressedDocs"
@@ -111,10 +98,17 @@ class VideoIndex:
     ocr: list[str]
     manifest: dict[str, Any]
     path: Path
+    prior: "VisualPrior | None" = None
 
     @property
     def num_candidates(self) -> int:
         return int(self.timestamps.shape[0])
+
+    @property
+    def asr_source(self) -> str:
+        """Where the ASR context came from: ``none``, ``subtitles`` or ``whisper:<model>``."""
+        asr = (self.manifest.get("spec") or {}).get("asr") or {}
+        return str(asr.get("source") or ("subtitles" if asr.get("subtitles") else "none"))
 
     @property
     def compression(self) -> str | None:
@@ -283,6 +277,56 @@ class IndexStore:
         for path in paths:
             path.unlink(missing_ok=True)
 
+    # -- visual prior ----------------------------------------------------------------------------
+    def write_prior(self, directory: Path, manifest: dict[str, Any], prior: "VisualPrior") -> dict[str, Any]:
+        """Store ``prior`` beside a complete index and describe it in the manifest; returns the new manifest.
+
+        The tensor file is written first and the manifest after it (both atomically), so a reader sees either
+        the old manifest or one whose checksum matches the file.
+        """
+        from safetensors.numpy import save
+
+        from clamr_frames.context.shots import PRIOR_VERSION
+
+        n = len(manifest.get("timestamps", []))
+        if len(prior) != n:
+            raise IndexCacheError(directory, f"visual prior of {len(prior)} candidates for an index of {n}")
+        data = save(prior.tensors(), metadata={"format": str(FORMAT_VERSION), "prior_version": str(PRIOR_VERSION)})
+        atomic_write_bytes(directory / "prior.safetensors", data)
+        entry = {
+            "version": PRIOR_VERSION,
+            "settings": prior.settings.to_json(),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "shots": prior.num_shots,
+        }
+        manifest = dict(manifest, visual_prior=entry)
+        _atomic_write_json(directory / "manifest.json", manifest)
+        return manifest
+
+    def read_prior(self, directory: Path, manifest: dict[str, Any]) -> "VisualPrior | None":
+        """The index's visual prior if it has one of the current version; None otherwise (it is then recomputed).
+
+        A prior file that is missing, corrupt or does not match the manifest gives a warning and None.
+        """
+        from clamr_frames.context.shots import PRIOR_VERSION, PriorSettings, VisualPrior
+
+        entry = manifest.get("visual_prior")
+        if not isinstance(entry, dict) or entry.get("version") != PRIOR_VERSION:
+            return None
+        p = directory / "prior.safetensors"
+        try:
+            if file_sha256(p) != entry.get("sha256"):
+                raise IndexCacheError(p, "checksum mismatch")
+            from safetensors.numpy import load
+
+            prior = VisualPrior.from_tensors(load(p.read_bytes()), PriorSettings(**entry.get("settings", {})))
+            if len(prior) != len(manifest.get("timestamps", [])):
+                raise IndexCacheError(p, f"{len(prior)} candidates, the index has {len(manifest.get('timestamps', []))}")
+        except (IndexCacheError, InputError, TypeError, ValueError, OSError) as e:
+            warnings.warn(f"{p}: unusable visual prior, recomputing it ({e})", stacklevel=3)
+            return None
+        return prior
+
     def write_manifest(self, directory: Path, manifest: dict[str, Any]) -> None:
         with self.writing(directory):
             _atomic_write_json(directory / "manifest.json", manifest)
@@ -333,6 +377,7 @@ class IndexStore:
             ocr=list(manifest["ocr"]),
             manifest=manifest,
             path=directory,
+            prior=self.read_prior(directory, manifest),
         )
 
 

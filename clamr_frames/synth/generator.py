@@ -4,6 +4,10 @@ One call writes three files named after the video id: the video (H.264 .mp4 by d
 with everyday filler lines plus the ASR needles, and a JSON list of multiple-choice questions in
 Video-MME's schema, each with the ground-truth ``needle`` span. Everything follows from the seed:
 the same arguments give byte-identical .srt and .json files and identical frames.
+
+With ``speech=True`` the ASR needles and a background narration of filler lines are spoken into the
+audio track (espeak-ng, :mod:`clamr_frames.synth.speech`); the .srt then holds exactly what is said
+and when, and ``subtitles=False`` leaves it out, so the needles can only be found by listening.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ class SyntheticVideo:
     """The files and ground truth of one generated video.
 
     ``duration`` is the written length, ``round(duration * fps) / fps`` of the requested one.
-    ``questions`` is the content of ``questions_path``.
+    ``questions`` is the content of ``questions_path``. ``srt_path`` is None when no subtitle file was
+    written (``subtitles=False``); ``spoken`` says whether the audio track speaks the ASR needles.
     """
 
     video_path: Path
-    srt_path: Path
+    srt_path: Path | None
     questions_path: Path
     duration: float
     fps: float
@@ -43,6 +48,9 @@ class SyntheticVideo:
     seed: int
     needles: tuple[Needle, ...]
     questions: list[dict] = field(default_factory=list)
+    motion: str = "shapes"
+    spoken: bool = False
+    scene_seconds: tuple[float, float] = (20.0, 90.0)
 
     @property
     def video_id(self) -> str:
@@ -53,7 +61,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles,
+            height=self.height, needles=self.needles, motion=self.motion, scene_seconds=self.scene_seconds,
         )
 
 
@@ -106,6 +114,11 @@ def generate_video(
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
+    motion: str = "shapes",
+    speech: bool = False,
+    narration: bool = True,
+    subtitles: bool = True,
+    scene_seconds: tuple[float, float] = (20.0, 90.0),
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
@@ -126,12 +139,24 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
+        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
+            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
+            :data:`clamr_frames.synth.render.MOTIONS`.
+        speech: speak the ASR needles (each from its start; its span becomes the spoken length)
+            and, with ``narration``, filler lines between them into the audio track (espeak-ng
+            ``en-GB`` voices at 130–140 words per minute; needs the ``synth`` extra or the system
+            espeak-ng). The subtitles are then the spoken lines with their spoken times.
+        narration: with ``speech``, the background talk between needles (off: needles only).
+        subtitles: write the .srt (False: no subtitle file; ``srt_path`` is None).
+        scene_seconds: (shortest, longest) background scene (a hard cut to a new palette and new moving
+            shapes), drawn uniformly; ``(2, 60)`` gives scenes of very different lengths.
 
     Returns:
         The paths, the ground-truth needles and the questions.
 
     Raises:
         InputError: a bad argument, or a video too short for its needles.
+        SpeechUnavailableError: ``speech=True`` and no espeak-ng library can be loaded.
     """
     _validate(seed, duration, fps, needles_per_kind, kinds)
     check_even(width, height)
@@ -145,10 +170,21 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds,
+        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion, scene_seconds=scene_seconds,
     )
     needles = scene.needles
-    cues = plan_subtitles(seed, scene.duration, needles)
+    track = None
+    if speech:
+        from clamr_frames.synth.plan import narration_lines, speech_rng
+        from clamr_frames.synth.speech import speak_needles_and_narration
+
+        track, retimed = speak_needles_and_narration(
+            needles, narration_lines(seed, needles), scene.duration, speech_rng(seed), narrate=narration
+        )
+        needles = tuple(retimed)
+        cues = track.cues()
+    else:
+        cues = plan_subtitles(seed, scene.duration, needles)
     if videomme_markup:
         cues = [Cue(c.start, c.end, f'<font color="white" size=".72c">{c.text}</font>') for c in cues]
     questions = make_questions(seed, video_id, scene.duration, needles, phrasing)
@@ -156,13 +192,20 @@ def generate_video(
     video_path, srt_path, questions_path = _paths(Path(out_dir), video_id, container, layout)
     for p in (video_path, srt_path, questions_path):
         p.parent.mkdir(parents=True, exist_ok=True)
-    write_srt(srt_path, cues)
+    if subtitles:
+        write_srt(srt_path, cues)
+    else:
+        srt_path.unlink(missing_ok=True)  # a stale file from an earlier run would be read as this video's
     questions_path.write_text(json.dumps(questions, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    track = scene.audio(_AUDIO_RATE) if audio else None
-    write_video(video_path, scene.frames(), fps, audio=track, audio_rate=_AUDIO_RATE)
+    if track is not None:
+        tone = scene.audio(track.rate) if audio else None
+        write_video(video_path, scene.frames(), fps, audio=track.blocks(background=tone), audio_rate=track.rate)
+    else:
+        write_video(video_path, scene.frames(), fps, audio=scene.audio(_AUDIO_RATE) if audio else None,
+                    audio_rate=_AUDIO_RATE)
     return SyntheticVideo(
         video_path=video_path,
-        srt_path=srt_path,
+        srt_path=srt_path if subtitles else None,
         questions_path=questions_path,
         duration=scene.duration,
         fps=float(fps),
@@ -171,6 +214,9 @@ def generate_video(
         seed=seed,
         needles=needles,
         questions=questions,
+        motion=motion,
+        spoken=track is not None,
+        scene_seconds=scene.scene_seconds,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +32,7 @@ _TASK_TYPE = {"ocr": "OCR Problems", "asr": "Information Synopsis", "vision": "A
 _DOMAIN = ("Life Record", "Daily Life")
 
 # random streams (second entropy word of the seed sequence)
-_STREAM_NEEDLES, _STREAM_SUBS, _STREAM_OPTIONS, _STREAM_PHRASING = 1, 2, 3, 4
+_STREAM_NEEDLES, _STREAM_SUBS, _STREAM_OPTIONS, _STREAM_PHRASING, _STREAM_SPEECH = 1, 2, 3, 4, 5
 
 _STOPWORDS = frozenset({"the", "and", "for", "with", "that", "this", "was", "are", "you"})
 
@@ -221,6 +221,37 @@ def _filler_line(rng: np.random.Generator) -> str:
     return text[0].upper() + text[1:]
 
 
+def _banned_words(needles: Sequence[Needle]) -> set[str]:
+    """Words filler must not use: every key word, and the content words of this video's needle subjects."""
+    banned = all_key_words()
+    for nd in needles:
+        banned |= content_words(" ".join(v for k, v in nd.details if k in ("place", "speaker", "attribute")))
+    return banned
+
+
+def _clean_filler_line(rng: np.random.Generator, banned: set[str]) -> str:
+    line = _filler_line(rng)
+    for _ in range(20):  # banned words are rare; redraw until clean
+        if not (content_words(line) & banned):
+            return line
+        line = _filler_line(rng)
+    return "Right, where were we?"  # pragma: no cover - vocab makes this unreachable
+
+
+def narration_lines(seed: int, needles: Sequence[Needle]) -> Iterator[str]:
+    """An endless stream of filler lines for a spoken narration (same rules as the subtitle filler, its own
+    random stream): no key word and no needle subject word ever occurs in them."""
+    rng = _rng(seed, _STREAM_SPEECH)
+    banned = _banned_words(needles)
+    while True:
+        yield _clean_filler_line(rng, banned)
+
+
+def speech_rng(seed: int) -> np.random.Generator:
+    """The random stream of a spoken soundtrack's layout (voices, rates, pauses)."""
+    return _rng(seed, _STREAM_SPEECH + 100)
+
+
 def plan_subtitles(seed: int, duration: float, needles: Sequence[Needle]) -> list[Cue]:
     """Filler cues every few seconds, plus each ASR needle's line over exactly its span.
 
@@ -228,22 +259,14 @@ def plan_subtitles(seed: int, duration: float, needles: Sequence[Needle]) -> lis
     word of this video's needle subjects, so the needle line is the only place they occur.
     """
     rng = _rng(seed, _STREAM_SUBS)
-    banned = all_key_words()
-    for nd in needles:
-        banned |= content_words(" ".join(v for k, v in nd.details if k in ("place", "speaker", "attribute")))
+    banned = _banned_words(needles)
     asr = [(nd.start - 0.3, nd.end + 0.3) for nd in needles if nd.kind == "asr"]
     cues: list[Cue] = []
     t = float(rng.uniform(0.3, 1.5))
     while t < duration - 0.5:
         length = float(rng.uniform(1.8, 3.5))
         end = min(t + length, duration)
-        line = _filler_line(rng)
-        for _ in range(20):  # banned words are rare; redraw until clean
-            if not (content_words(line) & banned):
-                break
-            line = _filler_line(rng)
-        else:  # pragma: no cover - vocab makes this unreachable
-            line = "Right, where were we?"
+        line = _clean_filler_line(rng, banned)
         start, stop = round(t, 3), round(end, 3)
         if stop > start and not any(start < b and stop > a for a, b in asr):
             cues.append(Cue(start, stop, line))

@@ -377,6 +377,28 @@ class VideoReader:
             self._audio = AudioReader(self.path, self._index.start)
         return self._audio.read(float(start), float(end), int(sample_rate))
 
+    def iter_audio(self, start: float = 0.0, sample_rate: int = 16000, block_samples: int = 16000 * 30,
+                   stats=None):
+        """Stream the soundtrack from ``start`` s as mono float32 blocks (see :func:`clamr_frames.video.audio.iter_audio`:
+        one forward pass, bounded memory, undecodable packets read as silence and counted in ``stats``).
+
+        Raises:
+            VideoError: the file has no audio stream.
+        """
+        from clamr_frames.video.audio import iter_audio
+
+        self._check_open()
+        if not self._index.has_audio:
+            raise VideoError(self.path, "no audio stream")
+        return iter_audio(self.path, origin=self._index.start, start=start, sample_rate=sample_rate,
+                          block_samples=block_samples, stats=stats)
+
+    def audio_duration(self) -> float | None:
+        """Seconds of the soundtrack as the container declares it (None without audio or a declared length)."""
+        from clamr_frames.video.audio import audio_duration
+
+        return audio_duration(self.path) if self._index.has_audio else None
+
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
         if self._closed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,7 +23,7 @@ def write_video(
     *,
     codec: str | None = None,
     timestamps: Sequence[float] | None = None,
-    audio: np.ndarray | None = None,
+    audio: np.ndarray | Iterable[np.ndarray] | None = None,
     audio_rate: int = 16000,
     gop: int | None = None,
     bframes: int | None = None,
@@ -37,7 +37,8 @@ def write_video(
             .webm → libvpx-vp9).
         timestamps: presentation time of each frame in seconds, for variable frame rate files.
         audio: optional mono float32 samples in [-1, 1] at ``audio_rate``, encoded as AAC
-            (or MP3 in .avi, PCM in .mkv).
+            (or MP3 in .avi, PCM in .mkv): one array, or an iterable of blocks (a long
+            soundtrack never needs to be in memory at once).
         gop: key-frame interval in frames (default: 2 s worth).
         bframes: B-frames between references (x264 / mpeg4), to exercise reordering.
     """
@@ -85,20 +86,31 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
         if audio_stream is not None:
-            _write_audio(container, audio_stream, np.asarray(audio, dtype=np.float32), audio_rate)
+            _write_audio(container, audio_stream, audio, audio_rate)
     return path
 
 
-def _write_audio(container, stream, samples: np.ndarray, rate: int) -> None:
+def _frames_of(samples: np.ndarray | Iterable[np.ndarray], block: int) -> Iterator[np.ndarray]:
+    """Consecutive ``block``-sample pieces of one array or a stream of arrays (the last zero-padded)."""
+    blocks = [samples] if isinstance(samples, np.ndarray) else samples
+    carry = np.zeros(0, dtype=np.float32)
+    for b in blocks:
+        carry = np.concatenate([carry, np.asarray(b, dtype=np.float32).reshape(-1)])
+        n = len(carry) - len(carry) % block
+        for start in range(0, n, block):
+            yield carry[start : start + block]
+        carry = carry[n:]
+    if len(carry):
+        yield np.pad(carry, (0, block - len(carry)))
+
+
+def _write_audio(container, stream, samples: np.ndarray | Iterable[np.ndarray], rate: int) -> None:
     import av
 
     fmt = stream.codec_context.codec.audio_formats[0].name if stream.codec_context.codec.audio_formats else "fltp"
     block = 1024
     pts = 0
-    for start in range(0, len(samples), block):
-        chunk = samples[start : start + block]
-        if len(chunk) < block:
-            chunk = np.pad(chunk, (0, block - len(chunk)))
+    for chunk in _frames_of(samples, block):
         if fmt.startswith("s16"):
             data = (np.clip(chunk, -1, 1) * 32767).astype(np.int16)[None, :]
             frame = av.AudioFrame.from_ndarray(data, format="s16" if fmt == "s16" else fmt, layout="mono")
