@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from clamr_frames.context.asr import AsrSettings
-
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
@@ -54,6 +54,7 @@ class Selection:
         policy: the selection policy used.
         duration: length of the video in seconds (None when unknown).
         asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
+        prior: the video's visual prior (shots and novelty per candidate), when the index has one.
     """
 
     video: str
@@ -70,6 +71,7 @@ class Selection:
     asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
     duration: float | None = None
+    prior: "VisualPrior | None" = field(default=None, repr=False)
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -410,9 +412,10 @@ class FrameSelector:
             seed: for policies with randomness.
             asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
                 default: the selector's ``asr``).
-            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
+            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``). Policies that take the
+                visual prior (``coverage``, ``gated``) get the index's as ``prior`` unless given one.
         """
-        from clamr_frames.select import select_frames
+        from clamr_frames.select import select_frames, takes_prior
 
         if not isinstance(question, str) or not question.strip():
             raise InputError("question is empty: give the question the frames should answer")
@@ -427,6 +430,8 @@ class FrameSelector:
         query = build_query(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
+        if index.prior is not None and takes_prior(policy):
+            policy_knobs.setdefault("prior", index.prior)
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
         picked = np.asarray(picked, dtype=np.int64)
         return Selection(
@@ -444,6 +449,7 @@ class FrameSelector:
             asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
             duration=_duration(index),
+            prior=index.prior,
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )

@@ -24,6 +24,7 @@ from clamr_frames.index.store import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import PriorBuilder
     from clamr_frames.encoders.base import Encoder
     from clamr_frames.index.pipeline import CueSource, PipelineStats
 
@@ -50,6 +51,9 @@ class IndexSettings:
         compression: None (fp16 tokens) or a spec of :func:`clamr_frames.index.compress.parse_compression`
             (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
             another compression is a different index.
+        visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
+            decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). A
+            text-only encoder without OCR then decodes the frames for it. Not part of the index key.
     """
 
     fps: float = 1.0
@@ -61,6 +65,7 @@ class IndexSettings:
     chunk_size: int = 64
     backend: str = "auto"
     compression: str | None = None
+    visual_prior: bool = True
 
     def __post_init__(self) -> None:
         from clamr_frames.index.compress import parse_compression
@@ -268,6 +273,8 @@ def build_index(
         VideoError: the video cannot be read.
         SubtitleError: the subtitle file cannot be read.
     """
+    from clamr_frames.context.shots import PriorBuilder
+    from clamr_frames.index.prior import ensure_prior
     from clamr_frames.video import VideoReader
 
     settings = settings or IndexSettings()
@@ -287,19 +294,25 @@ def build_index(
             known = _cues_ready(cues)
             if known is None:  # (else another process finished the cues while this one waited for the lock)
                 index = load_verified(store, plan)
-                if index is not None:
+                prior = None
+                if index is None:
+                    store.write_manifest(plan.directory, plan.manifest)
+                    prior = PriorBuilder() if settings.visual_prior else None
+                    with _torch_threads(torch_threads):
+                        ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress, cues, stats,
+                                                 prior)
+                    if cues is not None:
+                        done = getattr(cues, "subtitles", None)  # (a transcript of silence is empty: not falsy)
+                        final = plan_index(reader, encoder, subtitles=done if done is not None else plan.cues,
+                                           ocr_id=ocr_key, settings=settings, store=store)
+                        index = _promote(store, plan, final, settings, ocr_text, prior, progress)
+                        shutil.rmtree(plan.directory, ignore_errors=True)
+                        return index
+                    index = finish_index(store, plan, settings, ocr_text)
+                if not settings.visual_prior:
                     return index
-                store.write_manifest(plan.directory, plan.manifest)
-                with _torch_threads(torch_threads):
-                    ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress, cues, stats)
-                if cues is None:
-                    return finish_index(store, plan, settings, ocr_text)
-                done = getattr(cues, "subtitles", None)  # (a transcript of silence is empty: not falsy here)
-                final = plan_index(reader, encoder, subtitles=done if done is not None else plan.cues,
-                                   ocr_id=ocr_key, settings=settings, store=store)
-                index = _promote(store, plan, final, settings, ocr_text)
-                shutil.rmtree(plan.directory, ignore_errors=True)
-                return index
+                # an index built before the prior existed (or by the Ray pipeline, or resumed) gets it here
+                return ensure_prior(index, store, plan.video, settings, prior, progress=progress)
     return build_index(video, encoder, subtitles=known, ocr=ocr, ocr_id=ocr_id, settings=settings, store=store,
                        progress=progress, stats=stats, torch_threads=torch_threads)
 
@@ -310,20 +323,32 @@ def _cues_ready(cues: "CueSource | None") -> Any:
     return ready() if callable(ready) else None
 
 
-def _promote(store: IndexStore, built: IndexPlan, final: IndexPlan, settings: IndexSettings, ocr_text: list[str]) -> VideoIndex:
+def _promote(
+    store: IndexStore,
+    built: IndexPlan,
+    final: IndexPlan,
+    settings: IndexSettings,
+    ocr_text: list[str],
+    prior: "PriorBuilder | None",
+    progress: bool,
+) -> VideoIndex:
     """Store an index built with a cue source under the key the same cues give as subtitles (its parts move
     there), so that an index built either way finds the other: the key of an index holds its transcript's
     content, which was not known when the build began."""
+    from clamr_frames.index.prior import ensure_prior
+
     if final.asr != built.asr:  # each part took the cues that covered it: they must be the final cues
         raise IndexCacheError(final.directory, "the ASR context of the encoded parts differs from the final cues'")
     with store.lock(final.directory):
         index = load_verified(store, final)
-        if index is not None:  # built meanwhile by another process
+        if index is None:  # (else built meanwhile by another process)
+            store.write_manifest(final.directory, final.manifest)
+            for part in range(len(final.ranges)):
+                os.replace(store.part_path(built.directory, part), store.part_path(final.directory, part))
+            index = finish_index(store, final, settings, ocr_text)
+        if not settings.visual_prior:
             return index
-        store.write_manifest(final.directory, final.manifest)
-        for part in range(len(final.ranges)):
-            os.replace(store.part_path(built.directory, part), store.part_path(final.directory, part))
-        return finish_index(store, final, settings, ocr_text)
+        return ensure_prior(index, store, final.video, settings, prior, progress=progress)
 
 
 def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
@@ -385,8 +410,11 @@ def _encode_parts(
     progress: bool,
     cues: "CueSource | None" = None,
     stats: "PipelineStats | None" = None,
+    prior: "PriorBuilder | None" = None,
 ) -> list[str]:
     """Encode the parts not on disk yet, through the pipeline; return every candidate's OCR text.
+
+    ``prior`` gets every decoded part's frames (in time order, on the decode stage's thread).
 
     Embeddings go to disk part by part and are not kept: memory does not grow with the video's length. With a
     cue source, ``plan.asr`` is filled from its cues at the end.
@@ -423,13 +451,16 @@ def _encode_parts(
         bar.set_postfix_str(st.line(), refresh=False)
         bar.update(n)
 
-    need_pixels = bool(encoder.uses_image or ocr is not None)
+    need_pixels = bool(encoder.uses_image or ocr is not None or prior is not None)
+    frames_for = _frame_source(reader, plan.frame_idx, plan.ranges, set(done), settings) if need_pixels else None
+    if frames_for is not None and prior is not None:
+        frames_for = _feeding_prior(frames_for, prior, plan)
     job = PartJob(
         timestamps=plan.timestamps,
         ranges=plan.ranges,
         skip=set(done),
         uses_image=bool(encoder.uses_image),
-        frames_for=_frame_source(reader, plan.frame_idx, plan.ranges, set(done), settings) if need_pixels else None,
+        frames_for=frames_for,
         ocr=ocr,
         asr_for=asr_for,
         asr_after=settings.asr_after,
@@ -443,6 +474,20 @@ def _encode_parts(
         plan.cues = all_cues
         plan.asr = asr_for(all_cues, 0, len(plan.timestamps))
     return [t for p in range(len(plan.ranges)) for t in done[p]]
+
+
+def _feeding_prior(
+    frames_for: Callable[[int], list["np.ndarray | None"]], prior: "PriorBuilder", plan: IndexPlan
+) -> Callable[[int], list["np.ndarray | None"]]:
+    """``frames_for`` that also hands each part's frames to the visual prior (the decode stage asks in time order)."""
+
+    def fetch(part: int) -> list["np.ndarray | None"]:
+        frames = frames_for(part)
+        s, e = plan.ranges[part]
+        prior.add(plan.timestamps[s:e], frames)
+        return frames
+
+    return fetch
 
 
 class _torch_threads:

@@ -50,6 +50,7 @@ class SyntheticVideo:
     questions: list[dict] = field(default_factory=list)
     motion: str = "shapes"
     spoken: bool = False
+    scene_seconds: tuple[float, float] = (20.0, 90.0)
 
     @property
     def video_id(self) -> str:
@@ -60,7 +61,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles, motion=self.motion,
+            height=self.height, needles=self.needles, motion=self.motion, scene_seconds=self.scene_seconds,
         )
 
 
@@ -117,6 +118,7 @@ def generate_video(
     speech: bool = False,
     narration: bool = True,
     subtitles: bool = True,
+    scene_seconds: tuple[float, float] = (20.0, 90.0),
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
@@ -146,6 +148,8 @@ def generate_video(
             espeak-ng). The subtitles are then the spoken lines with their spoken times.
         narration: with ``speech``, the background talk between needles (off: needles only).
         subtitles: write the .srt (False: no subtitle file; ``srt_path`` is None).
+        scene_seconds: (shortest, longest) background scene (a hard cut to a new palette and new moving
+            shapes), drawn uniformly; ``(2, 60)`` gives scenes of very different lengths.
 
     Returns:
         The paths, the ground-truth needles and the questions.
@@ -166,7 +170,7 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion,
+        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion, scene_seconds=scene_seconds,
     )
     needles = scene.needles
     track = None
@@ -212,6 +216,7 @@ def generate_video(
         questions=questions,
         motion=motion,
         spoken=track is not None,
+        scene_seconds=scene.scene_seconds,
     )
 
 

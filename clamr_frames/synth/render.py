@@ -124,6 +124,16 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def _check_scene_seconds(value: Sequence[float]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise InputError(f"scene_seconds must be (shortest, longest) in seconds, got {value!r}") from None
+    if not (0.5 <= lo <= hi and math.isfinite(hi)):
+        raise InputError(f"scene_seconds must satisfy 0.5 <= shortest <= longest, got {value!r}")
+    return lo, hi
+
+
 def _bounce(x0: float, v: float, t: float, span: float) -> int:
     """Position at time t of a point moving at v px/s that bounces inside [0, span]."""
     if span <= 0:
@@ -146,6 +156,8 @@ class SyntheticScene:
         needles: the needles to draw; by default planned from the seed as ``generate_video`` does.
         motion: ``"shapes"``, ``"pan"`` or ``"static"`` (:data:`MOTIONS`, see the module docstring).
             The needles and the scene cuts do not depend on it.
+        scene_seconds: (shortest, longest) scene; lengths are drawn uniformly between them (the default
+            20–90 s; e.g. ``(2, 60)`` mixes brief shots with long ones).
     """
 
     def __init__(
@@ -160,8 +172,10 @@ class SyntheticScene:
         kinds: Sequence[str] = ("ocr", "asr", "vision"),
         needles: Sequence[Needle] | None = None,
         motion: str = "shapes",
+        scene_seconds: tuple[float, float] = _SCENE_SECONDS,
     ):
         check_even(width, height)
+        self.scene_seconds = _check_scene_seconds(scene_seconds)
         if motion not in MOTIONS:
             raise InputError(f"motion must be one of {MOTIONS}, got {motion!r}")
         self.motion = motion
@@ -216,7 +230,7 @@ class SyntheticScene:
                 )
             blob = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.2, 0.6)))
             scenes.append(_Scene(t, colours, float(rng.uniform(0, 2 * math.pi)), blob, tuple(shapes)))
-            t += float(rng.uniform(*_SCENE_SECONDS))
+            t += float(rng.uniform(*self.scene_seconds))
         if self.motion == "static":
             scenes = [dataclasses.replace(sc, shapes=()) for sc in scenes]
         elif self.motion == "pan":  # its own random stream: the other motions' scenes stay as they were
