@@ -18,9 +18,13 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from clamr_frames.context.asr import AsrSettings
-
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
+
+#: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
+_INDEXES_IN_MEMORY = 4
 
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
@@ -53,6 +57,7 @@ class Selection:
         policy: the selection policy used.
         duration: length of the video in seconds (None when unknown).
         asr_source: where the ASR context came from (``subtitles``, ``whisper:<model>`` or ``none``).
+        prior: the video's visual prior (shots and novelty per candidate), when the index has one.
     """
 
     video: str
@@ -69,6 +74,7 @@ class Selection:
     asr_source: str = "none"
     matches: list[list[TokenMatch]] = field(default_factory=list, repr=False)
     duration: float | None = None
+    prior: "VisualPrior | None" = field(default=None, repr=False)
     _frames: "list[np.ndarray | None] | None" = field(default=None, repr=False)
     _max_side: int | None = field(default=None, repr=False)
     _backend: str = field(default="auto", repr=False)
@@ -130,8 +136,9 @@ class Selection:
         :mod:`clamr_frames.messages`):
 
         - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
-          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
-          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          average rate over the whole video, which qwen_vl_utils hands the processor (as ``fps``, or in the video
+          metadata for transformers >= 4.57), so Qwen2.5-VL's time-aligned position ids span the real length, not k
+          frames at 2 fps. Half the visual
           tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
           frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
         - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
@@ -240,12 +247,14 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
+        self._ocr_engines: dict[int, Any] = {}
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
         self.asr = check_asr_mode(asr)
         self.asr_settings = asr_settings or AsrSettings()
         self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
+        self._prepared: dict[str, "torch.Tensor"] = {}  # query -> embedding, from prepare_queries
 
     @classmethod
     def from_pretrained(
@@ -274,12 +283,27 @@ class FrameSelector:
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
-    def _ocr_pass(self):
+    def _ocr_pass(self, asr: bool = False):
         if not self.use_ocr:
             return None, None
-        from clamr_frames.context.ocr import make_ocr_pass
+        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
+        from clamr_frames.index.pipeline import thread_plan
 
-        return make_ocr_pass()
+        # OCR runs beside decoding, speech recognition and encoding: its onnxruntime threads are its share of the
+        # cores (one engine per share, its models loaded once, for every video)
+        threads = thread_plan(ocr=True, asr=asr)["ocr"]
+        if threads not in self._ocr_engines:
+            self._ocr_engines[threads] = OcrEngine(threads=threads, device="auto")
+        return make_ocr_pass(self._ocr_engines[threads])
+
+    def _torch_threads(self, asr: bool = False) -> int | None:
+        """torch threads while indexing: a share of the cores beside OCR / speech recognition for a text encoder;
+        a heavy image encoder keeps torch's own setting (encoding is then the bulk of the work)."""
+        if not (self.use_ocr or asr) or self.encoder.uses_image:
+            return None
+        from clamr_frames.index.pipeline import thread_plan
+
+        return thread_plan(ocr=self.use_ocr, asr=asr)["torch"]
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
         """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
@@ -289,39 +313,69 @@ class FrameSelector:
         return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
                            cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
 
-    def index(self, video: str | Path, subtitles: Any = None, *, asr: str | bool | None = None) -> VideoIndex:
+    def index(
+        self,
+        video: str | Path,
+        subtitles: Any = None,
+        *,
+        asr: str | bool | None = None,
+        stats: "PipelineStats | None" = None,
+    ) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
 
-        ``asr`` overrides the selector's ASR mode for this video (see the class docstring).
+        ``asr`` overrides the selector's ASR mode for this video (see the class docstring). ``stats`` (a
+        :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
+        built.
         """
-        from clamr_frames.context.asr import check_asr_mode
+        import dataclasses
+
+        from clamr_frames.context.asr import TranscriptCache, asr_plan, check_asr_mode
+        from clamr_frames.index.pipeline import thread_plan
 
         mode = check_asr_mode(self.asr if asr is None else asr)
         key = (_file_key(video), _subs_key(subtitles), mode)
-        cached = self._indexes.get(key)
+        cached = self._indexes.pop(key, None)
         if cached is not None and (cached.path / "index.safetensors").exists():
+            self._indexes[key] = cached  # most recently used last
             return cached
-        context = self.asr_context(video, subtitles, mode)
-        ocr_fn, ocr_id = self._ocr_pass()
+        asr_settings = self.asr_settings
+        if not asr_settings.cpu_threads:  # speech recognition runs beside OCR: its share of the cores
+            asr_settings = dataclasses.replace(asr_settings, cpu_threads=thread_plan(ocr=self.use_ocr, asr=True)["asr"])
+        # a soundtrack still to transcribe is recognised while the frames are decoded and read (cues=...)
+        context, cues = asr_plan(video, subtitles, mode, asr_settings, cache=TranscriptCache(self.store.root / "asr"))
+        ocr_fn, ocr_id = self._ocr_pass(asr=cues is not None)
         idx = build_index(
             video,
             self.encoder,
             subtitles=context,
+            cues=cues,
             ocr=ocr_fn,
             ocr_id=ocr_id,
             settings=self.settings,
             store=self.store,
             progress=self.progress,
+            torch_threads=self._torch_threads(asr=cues is not None),
+            stats=stats,
         )
         self._indexes[key] = idx
+        while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
+            del self._indexes[next(iter(self._indexes))]
         return idx
+
+    def prepare_queries(self, queries: list[str]) -> None:
+        """Encode ``queries`` (as :meth:`select` builds them: :func:`~clamr_frames.encoders.query.build_query`)
+        in one encoder call, for the :meth:`select` calls that follow: many questions cost one batched forward
+        pass instead of one each. Replaces what an earlier call prepared."""
+        self._prepared = dict(zip(queries, self.encoder.encode_queries(list(queries))))
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
         from clamr_frames.index.compress import CompressedDocs, score_compressed
         from clamr_frames.scoring import maxsim
 
-        q = self.encoder.encode_queries([query])[0]
+        q = self._prepared.get(query)
+        if q is None:
+            q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
         # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
         # zero padding did (ClamrEncoder.score_floor).
@@ -374,9 +428,10 @@ class FrameSelector:
             seed: for policies with randomness.
             asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
                 default: the selector's ``asr``).
-            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``).
+            **policy_knobs: passed to the policy (e.g. ``min_gap`` for ``nms``). Policies that take the
+                visual prior (``coverage``, ``gated``) get the index's as ``prior`` unless given one.
         """
-        from clamr_frames.select import select_frames
+        from clamr_frames.select import select_frames, takes_prior
 
         if not isinstance(question, str) or not question.strip():
             raise InputError("question is empty: give the question the frames should answer")
@@ -391,6 +446,8 @@ class FrameSelector:
         query = build_query(question, options)
         scores_t, argmax = self.score(index, query)
         scores = scores_t.detach().float().cpu().numpy()
+        if index.prior is not None and takes_prior(policy):
+            policy_knobs.setdefault("prior", index.prior)
         picked = select_frames(scores, index.timestamps, min(int(k), n), policy=policy, seed=seed, **policy_knobs)
         picked = np.asarray(picked, dtype=np.int64)
         return Selection(
@@ -408,6 +465,7 @@ class FrameSelector:
             asr_source=index.asr_source,
             matches=self._matches(query, index, argmax, picked),
             duration=_duration(index),
+            prior=index.prior,
             _max_side=self.settings.max_side,
             _backend=self.settings.backend,
         )

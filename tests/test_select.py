@@ -47,7 +47,8 @@ def _bump(n: int, center: float, width: float, height: float) -> np.ndarray:
 
 
 def test_registry_names():
-    assert NAMES == BUILTIN
+    # coverage needs the visual prior (prior=...): its own tests are in test_coverage.py
+    assert NAMES == sorted([*BUILTIN, "coverage"])
     assert get_policy("inverse-transform") is inverse_transform
     assert get_policy("Inverse_Transform") is inverse_transform
     assert get_policy(" TOPK ") is topk
@@ -233,7 +234,7 @@ def test_register_policy_and_contract_check():
     finally:
         POLICIES.pop("last-k", None)
         POLICIES.pop("broken", None)
-    assert sorted(POLICIES) == BUILTIN
+    assert sorted(POLICIES) == NAMES
 
 
 # -- each policy's effect on a generated profile -----------------------------------------------------

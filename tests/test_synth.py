@@ -17,6 +17,7 @@ from clamr_frames.synth import (
     duration_class,
     generate_dataset,
     generate_video,
+    render_sign,
     video_seed,
 )
 from clamr_frames.synth import vocab
@@ -318,6 +319,50 @@ def test_background_moves_and_scenes_change():
     for t in np.linspace(0, 1799, 40):
         f = scene.render_frame(float(t)).astype(int)
         assert (f.max(-1) - f.min(-1)).max() < 140
+
+
+def test_pan_moves_every_frame_and_carries_the_signs():
+    still = SyntheticScene(seed=4, duration=120.0, kinds=("ocr",), needles_per_kind=2)
+    pan = SyntheticScene(seed=4, duration=120.0, kinds=("ocr",), needles_per_kind=2, motion="pan")
+    static = SyntheticScene(seed=4, duration=120.0, kinds=("ocr",), needles_per_kind=2, motion="static")
+    assert pan.needles == still.needles == static.needles and pan.scene_starts == still.scene_starts
+    # the camera moves between any two candidates a second apart (away from scene cuts)
+    cuts = set(int(s) for s in pan.scene_starts)
+    moved = []
+    for t in range(1, 119):
+        if t in cuts or t + 1 in cuts:
+            continue
+        a, b = pan.render_frame(float(t)), pan.render_frame(t + 1.0)
+        moved.append(np.mean(np.abs(a.astype(int) - b).max(-1) > 12))
+        assert pan.camera_offset(float(t)) != pan.camera_offset(t + 1.0) or moved[-1] > 0.01
+    assert min(moved) > 0.01 and np.mean(moved) > 0.1
+    # a sign keeps its pixels and moves against the camera
+    nd = next(n for n in pan.needles if n.kind == "ocr")
+    t0, t1 = nd.start + 0.2, min(nd.end - 0.01, nd.start + 2.2)
+    sign = render_sign(nd.detail("place"), nd.key, pan.width, pan.height)
+    cv2 = pytest.importorskip("cv2")
+    found = []
+    for t in (t0, t1):
+        f = pan.render_frame(t).astype(int)
+        r = cv2.matchTemplate(f.astype(np.float32), sign.astype(np.float32), cv2.TM_SQDIFF)
+        found.append((np.unravel_index(np.argmin(r), r.shape), r.min() / sign.size))
+    assert all(err < 20 for _, err in found)  # only noise apart
+    assert found[0][0] != found[1][0] or pan.camera_offset(t0) == pan.camera_offset(t1)
+    # static: nothing moves but the noise
+    a, b = static.render_frame(30.0), static.render_frame(31.0)
+    if static.scene_index(30.0) == static.scene_index(31.0) and not any(n.start <= 31.0 and n.end > 30.0 for n in static.needles):
+        assert np.abs(a.astype(int) - b).max() <= 2 * 3
+    assert still.camera_offset(10.0) == static.camera_offset(10.0) == (0, 0)
+    with pytest.raises(InputError, match="motion"):
+        SyntheticScene(seed=0, duration=10.0, motion="zoom")
+
+
+def test_generate_video_records_motion(tmp_path):
+    v = generate_video(tmp_path, seed=6, duration=12.0, kinds=("ocr",), needles_per_kind=1, motion="pan")
+    assert v.motion == "pan" and v.scene().motion == "pan"
+    times, frames = _decode(v.video_path)
+    ref = v.scene().render_frame(3.0).astype(int)
+    assert np.abs(ref - frames[6]).mean() < 6.0
 
 
 # -- long videos, datasets, options ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,7 +24,9 @@ from clamr_frames.index.store import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import PriorBuilder
     from clamr_frames.encoders.base import Encoder
+    from clamr_frames.index.pipeline import CueSource, PipelineStats
 
 #: A stateful OCR pass over the candidates, called chunk by chunk in time order:
 #: (timestamps [n], frames: n arrays [H, W, 3] or None where a frame did not decode) -> one text per frame.
@@ -48,6 +51,9 @@ class IndexSettings:
         compression: None (fp16 tokens) or a spec of :func:`clamr_frames.index.compress.parse_compression`
             (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
             another compression is a different index.
+        visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
+            decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). A
+            text-only encoder without OCR then decodes the frames for it. Not part of the index key.
     """
 
     fps: float = 1.0
@@ -59,6 +65,7 @@ class IndexSettings:
     chunk_size: int = 64
     backend: str = "auto"
     compression: str | None = None
+    visual_prior: bool = True
 
     def __post_init__(self) -> None:
         from clamr_frames.index.compress import parse_compression
@@ -116,7 +123,7 @@ class IndexPlan:
         directory: the index's directory in the store.
         manifest: the manifest written before encoding ("partial"; the OCR text is added when complete).
         frame_idx / timestamps: native index and seconds of each candidate.
-        asr: each candidate's ASR context.
+        asr: each candidate's ASR context (None while a cue source is still producing the cues).
         ranges: ``(start, end)`` candidates of each stored part.
     """
 
@@ -126,8 +133,9 @@ class IndexPlan:
     manifest: dict[str, Any]
     frame_idx: np.ndarray
     timestamps: np.ndarray
-    asr: list[str]
+    asr: list[str] | None
     ranges: list[tuple[int, int]]
+    cues: list[Any] | None = None  # the cue source's cues, once it has finished
 
 
 def plan_index(
@@ -139,6 +147,7 @@ def plan_index(
     settings: IndexSettings,
     store: IndexStore,
     source: str | None = None,
+    cues_key: str | None = None,
 ) -> IndexPlan:
     """Candidates, ASR context, spec and store directory of the index of ``reader``'s video.
 
@@ -150,12 +159,16 @@ def plan_index(
         subtitles: as :func:`build_index` takes them.
         ocr_id: the OCR pass's id, or None without OCR.
         source: the video's name as the user gave it (a URI for a copied remote file); default the local path.
+        cues_key: the key of a cue source that runs during the build (``build_index(cues=...)``) instead of
+            ``subtitles``: it names the ASR context in the spec, and ``plan.asr`` stays None until the cues exist.
     """
     from clamr_frames.context.subtitles import asr_contexts
     from clamr_frames.index.compress import parse_compression
     from clamr_frames.video import FRAME_RULES
 
     video = Path(reader.metadata.path)
+    if cues_key is not None and subtitles is not None:
+        raise InputError("build_index: give subtitles or a cue source (cues=...), not both")
     cues, subs_hash = _subtitle_state(subtitles)
     meta = reader.metadata
     frame_idx, timestamps = reader.candidate_indices(fps=settings.fps, num_frames=settings.num_frames)
@@ -177,13 +190,17 @@ def plan_index(
         },
         "ocr": ocr_id,
     }
+    if cues_key is not None:  # absent otherwise, so existing indexes keep their keys
+        spec["asr"]["cues"] = cues_key
     compression = parse_compression(settings.compression)
     if compression is not None:  # absent for fp16, so plain indexes keep their keys
         spec["compression"] = compression.to_json()
     name = Path(source).stem if source else video.stem
     directory = store.directory(name, index_key(spec))
-    asr = (
-        asr_contexts(
+    asr: list[str] | None = (
+        None
+        if cues_key is not None
+        else asr_contexts(
             cues, timestamps, before=settings.asr_before, after=settings.asr_after, max_words=settings.asr_max_words
         )
         if cues
@@ -224,8 +241,14 @@ def build_index(
     settings: IndexSettings | None = None,
     store: IndexStore | None = None,
     progress: bool = True,
+    cues: "CueSource | None" = None,
+    stats: "PipelineStats | None" = None,
+    torch_threads: int | None = None,
 ) -> VideoIndex:
     """Return the index of ``video`` for ``encoder``, building it (or the missing parts of it) if needed.
+
+    Decoding, OCR, the cue source and encoding run at the same time, connected by bounded queues (see
+    :mod:`clamr_frames.index.pipeline`); memory does not grow with the video's length.
 
     Args:
         video: path of the video file.
@@ -237,28 +260,95 @@ def build_index(
         ocr_id: name + settings of the OCR pass, part of the index key (required with ``ocr``).
         settings: sampling and context knobs.
         store: where indexes live (default: the user cache directory or ``$CLAMR_FRAMES_CACHE``).
-        progress: show a tqdm bar while encoding.
+        progress: show a progress bar (frames indexed, and each stage's rate).
+        cues: a :class:`~clamr_frames.index.pipeline.CueSource` (speech recognition of the soundtrack,
+            :class:`~clamr_frames.context.asr.WhisperCues`) run alongside decoding and OCR; each part's ASR context
+            is taken from its cues once they cover the part. Instead of ``subtitles``. The finished index is
+            stored as if its cues (the source's ``subtitles``, e.g. the transcript) had been given as subtitles,
+            so either way of building finds the other's index.
+        stats: a :class:`~clamr_frames.index.pipeline.PipelineStats` to fill with each stage's work.
+        torch_threads: torch's intra-op threads while encoding (restored afterwards); None leaves them.
 
     Raises:
         VideoError: the video cannot be read.
         SubtitleError: the subtitle file cannot be read.
     """
+    from clamr_frames.context.shots import PriorBuilder
+    from clamr_frames.index.prior import ensure_prior
     from clamr_frames.video import VideoReader
 
     settings = settings or IndexSettings()
     store = store or IndexStore()
     if ocr is not None and not ocr_id:
         raise InputError("build_index: pass ocr_id (the OCR engine and its settings) together with ocr")
+    if cues is not None and subtitles is not None:
+        raise InputError("build_index: give subtitles or a cue source (cues=...), not both")
+    known = _cues_ready(cues)
+    if known is not None:  # the cues exist already (a cached transcript): a plain build on them
+        subtitles, cues = known, None
+    ocr_key = ocr_id if ocr is not None else None
     with VideoReader(Path(video), backend=settings.backend) as reader:
-        plan = plan_index(reader, encoder, subtitles=subtitles, ocr_id=ocr_id if ocr is not None else None,
-                          settings=settings, store=store)
+        plan = plan_index(reader, encoder, subtitles=subtitles, ocr_id=ocr_key, settings=settings, store=store,
+                          cues_key=cues.key if cues is not None else None)
         with store.lock(plan.directory):
-            index = load_verified(store, plan)
-            if index is not None:
-                return index
-            store.write_manifest(plan.directory, plan.manifest)
-            ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress)
-            return finish_index(store, plan, settings, ocr_text)
+            known = _cues_ready(cues)
+            if known is None:  # (else another process finished the cues while this one waited for the lock)
+                index = load_verified(store, plan)
+                prior = None
+                if index is None:
+                    store.write_manifest(plan.directory, plan.manifest)
+                    prior = PriorBuilder() if settings.visual_prior else None
+                    with _torch_threads(torch_threads):
+                        ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress, cues, stats,
+                                                 prior)
+                    if cues is not None:
+                        done = getattr(cues, "subtitles", None)  # (a transcript of silence is empty: not falsy)
+                        final = plan_index(reader, encoder, subtitles=done if done is not None else plan.cues,
+                                           ocr_id=ocr_key, settings=settings, store=store)
+                        index = _promote(store, plan, final, settings, ocr_text, prior, progress)
+                        shutil.rmtree(plan.directory, ignore_errors=True)
+                        return index
+                    index = finish_index(store, plan, settings, ocr_text)
+                if not settings.visual_prior:
+                    return index
+                # an index built before the prior existed (or by the Ray pipeline, or resumed) gets it here
+                return ensure_prior(index, store, plan.video, settings, prior, progress=progress)
+    return build_index(video, encoder, subtitles=known, ocr=ocr, ocr_id=ocr_id, settings=settings, store=store,
+                       progress=progress, stats=stats, torch_threads=torch_threads)
+
+
+def _cues_ready(cues: "CueSource | None") -> Any:
+    """A cue source's final cues when they are known without running it (``ready()``), else None."""
+    ready = getattr(cues, "ready", None)
+    return ready() if callable(ready) else None
+
+
+def _promote(
+    store: IndexStore,
+    built: IndexPlan,
+    final: IndexPlan,
+    settings: IndexSettings,
+    ocr_text: list[str],
+    prior: "PriorBuilder | None",
+    progress: bool,
+) -> VideoIndex:
+    """Store an index built with a cue source under the key the same cues give as subtitles (its parts move
+    there), so that an index built either way finds the other: the key of an index holds its transcript's
+    content, which was not known when the build began."""
+    from clamr_frames.index.prior import ensure_prior
+
+    if final.asr != built.asr:  # each part took the cues that covered it: they must be the final cues
+        raise IndexCacheError(final.directory, "the ASR context of the encoded parts differs from the final cues'")
+    with store.lock(final.directory):
+        index = load_verified(store, final)
+        if index is None:  # (else built meanwhile by another process)
+            store.write_manifest(final.directory, final.manifest)
+            for part in range(len(final.ranges)):
+                os.replace(store.part_path(built.directory, part), store.part_path(final.directory, part))
+            index = finish_index(store, final, settings, ocr_text)
+        if not settings.visual_prior:
+            return index
+        return ensure_prior(index, store, final.video, settings, prior, progress=progress)
 
 
 def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
@@ -290,7 +380,9 @@ def finish_index(
                 raise IndexCacheError(store.part_path(plan.directory, part), "missing or unreadable part")
             ocr_text += got[1]
             del got
-    manifest = dict(plan.manifest, ocr=ocr_text)
+    if plan.asr is None:
+        raise InputError("finish_index: the plan's ASR context is not known yet (its cue source has not finished)")
+    manifest = dict(plan.manifest, ocr=ocr_text, asr=plan.asr)
     store.finalize(plan.directory, manifest, len(plan.ranges), parse_compression(settings.compression))
     index = store.load(plan.directory, plan.spec)
     assert index is not None
@@ -316,29 +408,106 @@ def _encode_parts(
     ocr: OcrFn | None,
     settings: IndexSettings,
     progress: bool,
+    cues: "CueSource | None" = None,
+    stats: "PipelineStats | None" = None,
+    prior: "PriorBuilder | None" = None,
 ) -> list[str]:
-    """Encode the parts not on disk yet; return every candidate's OCR text.
+    """Encode the parts not on disk yet, through the pipeline; return every candidate's OCR text.
 
-    Embeddings go to disk part by part and are not kept: memory does not grow with the video's length.
+    ``prior`` gets every decoded part's frames (in time order, on the decode stage's thread).
+
+    Embeddings go to disk part by part and are not kept: memory does not grow with the video's length. With a
+    cue source, ``plan.asr`` is filled from its cues at the end.
     """
     from tqdm.auto import tqdm
 
+    from clamr_frames.context.subtitles import asr_contexts
+    from clamr_frames.index.pipeline import PartJob, PipelineStats, run_parts
+
+    if not plan.ranges:
+        raise InputError(f"{reader.metadata.path}: no candidate frames to index")
     done: dict[int, list[str]] = {}
     for part, (s, e) in enumerate(plan.ranges):
         got = store.read_part(plan.directory, part, e - s)
         if got is not None:
             done[part] = got[1]
         del got
+    stats = stats if stats is not None else PipelineStats()
     bar = tqdm(total=len(plan.timestamps), desc=f"indexing {Path(reader.metadata.path).name}", unit="frame",
                disable=not progress)
     bar.update(sum(e - s for p, (s, e) in enumerate(plan.ranges) if p in done))
-    for part, docs, ocr_text in part_documents(reader, plan, encoder.uses_image, ocr, settings, skip=set(done)):
-        store.write_part(plan.directory, part, encode_part(encoder, docs, reader.metadata.path), ocr_text)
+
+    def asr_for(got: Any, s: int, e: int) -> list[str]:
+        if got is None:
+            return plan.asr[s:e]  # type: ignore[index]
+        return asr_contexts(got, plan.timestamps[s:e], before=settings.asr_before, after=settings.asr_after,
+                            max_words=settings.asr_max_words)
+
+    def sink(part: int, emb: DocEmbeddings, ocr_text: list[str]) -> None:
+        store.write_part(plan.directory, part, emb, ocr_text)
         done[part] = ocr_text
-        bar.update(len(docs))
-        del docs
-    bar.close()
+
+    def shown(n: int, st: PipelineStats) -> None:
+        bar.set_postfix_str(st.line(), refresh=False)
+        bar.update(n)
+
+    need_pixels = bool(encoder.uses_image or ocr is not None or prior is not None)
+    frames_for = _frame_source(reader, plan.frame_idx, plan.ranges, set(done), settings) if need_pixels else None
+    if frames_for is not None and prior is not None:
+        frames_for = _feeding_prior(frames_for, prior, plan)
+    job = PartJob(
+        timestamps=plan.timestamps,
+        ranges=plan.ranges,
+        skip=set(done),
+        uses_image=bool(encoder.uses_image),
+        frames_for=frames_for,
+        ocr=ocr,
+        asr_for=asr_for,
+        asr_after=settings.asr_after,
+    )
+    try:
+        all_cues = run_parts(job, lambda docs: encode_part(encoder, docs, reader.metadata.path), sink, cues=cues,
+                             stats=stats, progress=shown)
+    finally:
+        bar.close()
+    if all_cues is not None:
+        plan.cues = all_cues
+        plan.asr = asr_for(all_cues, 0, len(plan.timestamps))
     return [t for p in range(len(plan.ranges)) for t in done[p]]
+
+
+def _feeding_prior(
+    frames_for: Callable[[int], list["np.ndarray | None"]], prior: "PriorBuilder", plan: IndexPlan
+) -> Callable[[int], list["np.ndarray | None"]]:
+    """``frames_for`` that also hands each part's frames to the visual prior (the decode stage asks in time order)."""
+
+    def fetch(part: int) -> list["np.ndarray | None"]:
+        frames = frames_for(part)
+        s, e = plan.ranges[part]
+        prior.add(plan.timestamps[s:e], frames)
+        return frames
+
+    return fetch
+
+
+class _torch_threads:
+    """Set torch's intra-op threads for a block and restore them (no-op for None or without torch loaded)."""
+
+    def __init__(self, n: int | None) -> None:
+        self.n, self.old = n, None
+
+    def __enter__(self) -> None:
+        if self.n is not None:
+            import torch
+
+            self.old = torch.get_num_threads()
+            torch.set_num_threads(max(1, int(self.n)))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.old is not None:
+            import torch
+
+            torch.set_num_threads(self.old)
 
 
 def part_documents(
@@ -357,26 +526,20 @@ def part_documents(
     Raises:
         InputError: the video has no candidate frames.
     """
+    from clamr_frames.index.pipeline import decode_parts, part_docs
+
     if not plan.ranges:
         raise InputError(f"{reader.metadata.path}: no candidate frames to index")
+    if plan.asr is None:
+        raise InputError("part_documents: the plan's ASR context comes from a cue source; use build_index(cues=...)")
     need_pixels = bool(uses_image or ocr is not None)
     frames_for = _frame_source(reader, plan.frame_idx, plan.ranges, skip, settings) if need_pixels else None
     # The OCR pass is stateful (it skips frames that did not change): parts are visited in time order, and
     # after a resume its chain simply restarts at the first missing part.
-    for part, (s, e) in enumerate(plan.ranges):
-        if part in skip:
-            continue
-        frames = frames_for(part) if frames_for is not None else [None] * (e - s)
+    for part, frames in decode_parts(frames_for, plan.ranges, skip):
+        s, e = plan.ranges[part]
         ocr_text = ocr(plan.timestamps[s:e], frames) if ocr is not None else [""] * (e - s)
-        docs = [
-            Document(
-                image=frames[i - s] if uses_image else None,
-                asr=plan.asr[i],
-                ocr=ocr_text[i - s],
-                timestamp=float(plan.timestamps[i]),
-            )
-            for i in range(s, e)
-        ]
+        docs = part_docs(plan.timestamps, (s, e), frames, plan.asr[s:e], ocr_text, uses_image)
         yield part, docs, ocr_text
         del frames, docs
 

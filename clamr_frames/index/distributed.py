@@ -80,10 +80,18 @@ class EncoderIdentity:
                    bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)))
 
 
-def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
+def _load_encoder(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> Any:
+    """The encoder, loaded in a worker: no progress bars (they would interleave in the driver's output)."""
+    from transformers.utils import logging as hf_logging
+
     from clamr_frames.encoders.registry import load_encoder
 
-    return EncoderIdentity.of(load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs}))
+    hf_logging.disable_progress_bar()
+    return load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
+
+
+def _load_identity(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> EncoderIdentity:
+    return EncoderIdentity.of(_load_encoder(scorer, encoder_kwargs, device))
 
 
 # -- stage 1: context (Ray tasks) ------------------------------------------------------------------------
@@ -110,10 +118,14 @@ def context_stage(
     ocr: bool,
     filesystem: Any,
     retries: int,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """One video → a ``skipped`` row (verified index found), or a ``plan`` row and one ``chunk`` row per part
     still to encode, or a ``failed`` row. Bad input fails at once; other exceptions are retried ``retries`` times
-    (parts already handed on are not produced again)."""
+    (parts already handed on are not produced again). Speech recognition (``asr``) runs here, on this task's CPU,
+    through the transcript cache under ``<store>/asr``."""
+    from clamr_frames.context.asr import TranscriptCache, asr_context
     from clamr_frames.index.builder import IndexSettings, load_verified, part_documents, plan_index
     from clamr_frames.index.store import IndexStore
     from clamr_frames.video import VideoReader
@@ -130,7 +142,9 @@ def context_stage(
             ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs, \
                     VideoReader(video, backend=s.backend) as reader:
-                plan = plan_index(reader, identity, subtitles=subs, ocr_id=ocr_id, settings=s, store=store,
+                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
+                                      progress=False)
+                plan = plan_index(reader, identity, subtitles=context, ocr_id=ocr_id, settings=s, store=store,
                                   source=job.video)
                 with store.lock(plan.directory):
                     index = load_verified(store, plan)
@@ -182,14 +196,13 @@ class EncodeStage:
         retries: int,
         kill_once: str | None = None,
     ) -> None:
-        from clamr_frames.encoders.registry import load_encoder
         from clamr_frames.index.store import IndexStore
 
         if threads:
             import torch
 
             torch.set_num_threads(threads)
-        self.encoder = load_encoder(scorer, device=device, **{"progress": False, **encoder_kwargs})
+        self.encoder = _load_encoder(scorer, encoder_kwargs, device)
         got = EncoderIdentity.of(self.encoder)
         if (got.encoder_id, got.config) != (identity.encoder_id, identity.config):
             # e.g. another copy of the weights on this node: its embeddings would not match the index key
@@ -366,20 +379,26 @@ class _Tracker:
 
 @contextlib.contextmanager
 def _data_context(ray: Any, **overrides: Any) -> Iterator[None]:
-    ctx = ray.data.DataContext.get_current()
-    saved = {k: getattr(ctx, k) for k in overrides}
+    """Ray Data settings for one run, and its chatter kept out of the user's output."""
     logger = logging.getLogger("ray.data")
     level = logger.level
-    # Ray Data logs every block it drops with a traceback; the corpus report says which video failed and why.
-    logger.setLevel(logging.CRITICAL)
-    for k, v in overrides.items():
-        setattr(ctx, k, v)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
+    with warnings.catch_warnings():
+        # deprecations inside Ray Data (making and copying its context), and of the retry knobs this module passes
+        # as extra remote args (deprecated in Ray 2.60; pyproject keeps ray below 2.64, which drops them)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.")
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
+        ctx = ray.data.DataContext.get_current()
+        saved = {k: getattr(ctx, k) for k in overrides}
+        # Ray Data logs every block it drops with a traceback; the corpus report says which video failed and why.
+        logger.setLevel(logging.CRITICAL)
+        for k, v in overrides.items():
             setattr(ctx, k, v)
-        logger.setLevel(level)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                setattr(ctx, k, v)
+            logger.setLevel(level)
 
 
 def connect(address: str | None = None, **init_kwargs: Any) -> bool:
@@ -415,32 +434,30 @@ def _resources(ray: Any, device: str | None, workers: int | None, cpus_per_worke
     return n, {"num_cpus": per}, max(1, int(round(per)))
 
 
-def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, store_root: str,
-              settings: Any, ocr: bool, filesystem: Any, retries: int, actors: int, actor_res: dict[str, float],
-              encoder: dict[str, Any]) -> Any:
+def _pipeline(ray: Any, videos: Sequence[_Video], *, identity: EncoderIdentity, store_root: str, settings: Any,
+              ocr: bool, asr: str, asr_settings: Any, filesystem: Any, retries: int, actors: int,
+              actor_res: dict[str, float], encoder: dict[str, Any]) -> Any:
     """The Ray Data dataset: one row per video → context tasks → encoder actor pool."""
     ds = ray.data.from_items(
         [{"job": i, "spec": json.dumps(v.job.to_json())} for i, v in enumerate(videos)],
         override_num_blocks=max(1, len(videos)),
     )
-    with warnings.catch_warnings():
-        # Ray Data takes the retry knobs only as extra remote args, deprecated in Ray 2.60 (pyproject keeps ray
-        # below 2.64, which drops them)
-        warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
-        ds = ds.flat_map(
-            context_stage,
-            fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
-                       "ocr": ocr, "filesystem": filesystem, "retries": retries},
-            num_cpus=1, max_retries=retries,
-        )
-        return ds.map(
-            EncodeStage,
-            fn_constructor_kwargs={**encoder, "identity": identity, "store_root": store_root,
-                                   "filesystem": filesystem, "retries": retries,
-                                   "kill_once": os.environ.get(KILL_ONCE_ENV) or None},
-            compute=ray.data.ActorPoolStrategy(size=actors),
-            max_task_retries=retries, max_restarts=-1, **actor_res,
-        )
+    # the retry knobs go as extra remote args: Ray Data has no named parameter for them (see _data_context)
+    ds = ds.flat_map(
+        context_stage,
+        fn_kwargs={"identity": identity, "store_root": store_root, "settings": dataclasses.asdict(settings),
+                   "ocr": ocr, "filesystem": filesystem, "retries": retries, "asr": asr,
+                   "asr_settings": asr_settings},
+        num_cpus=1, max_retries=retries,
+    )
+    return ds.map(
+        EncodeStage,
+        fn_constructor_kwargs={**encoder, "identity": identity, "store_root": store_root,
+                               "filesystem": filesystem, "retries": retries,
+                               "kill_once": os.environ.get(KILL_ONCE_ENV) or None},
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        max_task_retries=retries, max_restarts=-1, **actor_res,
+    )
 
 
 def index_corpus(
@@ -451,6 +468,8 @@ def index_corpus(
     device: str | None = None,
     settings: Any = None,
     ocr: bool = False,
+    asr: str = "subtitles",
+    asr_settings: Any = None,
     cache_dir: str | Path | None = None,
     address: str | None = None,
     workers: int | None = None,
@@ -469,6 +488,10 @@ def index_corpus(
             takes them (each actor loads it; the weights must be reachable from every node).
         settings: :class:`~clamr_frames.index.IndexSettings` of the corpus (a job's options override them).
         ocr: OCR context for every video (a job's ``ocr`` option overrides it).
+        asr / asr_settings: where the ASR context comes from (:func:`clamr_frames.context.asr.asr_context`): the
+            default ``subtitles`` reads the jobs' subtitle files; ``auto`` also transcribes the speech of videos
+            without one, in the context tasks (Whisper on one CPU each unless ``asr_settings.cpu_threads`` says
+            otherwise), cached under ``<cache_dir>/asr``.
         cache_dir: the index store; every node must see it at this path (default: the user cache directory).
         address: the Ray cluster (``"auto"``, ``"ray://head:10001"``, ...); None starts a local cluster. A Ray
             session already initialised in this process is used as it is.
@@ -491,7 +514,13 @@ def index_corpus(
         raise InputError(f"retries must be >= 0, got {retries}")
     if workers is not None and workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
+    from clamr_frames.context.asr import AsrSettings, check_asr_mode
+
     settings = settings or IndexSettings()
+    asr = check_asr_mode(asr)
+    asr_settings = asr_settings or AsrSettings()
+    if not asr_settings.cpu_threads:  # "all cores" would oversubscribe a node running a context task per core
+        asr_settings = dataclasses.replace(asr_settings, cpu_threads=1)
     encoder_kwargs = dict(encoder_kwargs or {})
     jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
     if not jobs:
@@ -512,7 +541,8 @@ def index_corpus(
         # instead of stopping the corpus: the tracker reports its video.
         with _data_context(ray, target_max_block_size=1, max_errored_blocks=-1, enable_progress_bars=False):
             ds = _pipeline(ray, tracker.videos, identity=identity, store_root=store_root, settings=settings,
-                           ocr=ocr, filesystem=filesystem, retries=retries, actors=actors, actor_res=actor_res,
+                           ocr=ocr, asr=asr, asr_settings=asr_settings, filesystem=filesystem, retries=retries,
+                           actors=actors, actor_res=actor_res,
                            encoder={"scorer": scorer, "encoder_kwargs": encoder_kwargs, "device": device,
                                     "threads": threads})
             try:
@@ -529,7 +559,7 @@ def index_corpus(
         return tracker.report(t0, {
             "runner": "ray", "scorer": scorer, "encoder_id": identity.encoder_id, "workers": actors,
             "worker_resources": actor_res, "cluster": cluster, "settings": dataclasses.asdict(settings),
-            "ocr": ocr, "store": store_root, "retries": retries,
+            "ocr": ocr, "asr": asr, "store": store_root, "retries": retries,
         })
     finally:
         if started:

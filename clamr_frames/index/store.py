@@ -10,6 +10,11 @@ embeddings, so a foreign or stale index is never picked up by name alone)::
         ...
         index.safetensors      all parts merged (written last, streamed part by part; parts are removed afterwards)
         rerank.safetensors     binary compression only: the fp16 rows the prefilter's candidates are re-scored with
+        prior.safetensors      the visual prior (shot ids, novelty, cut scores, 16x9 thumbnails per candidate; see
+                               clamr_frames.context.shots), described by the manifest's ``visual_prior`` entry
+                               (algorithm version, settings, checksum). It does not depend on the encoder and is not
+                               part of the index key: an index without it, or with another version, gets a new one
+                               computed and added (see clamr_frames.index.prior); the embeddings are kept.
 
 With a ``compression`` (see :mod:`clamr_frames.index.compress`), parts are still written in fp16 and the merge
 compresses them one part at a time; the manifest's ``compression`` block (method, layout version) and the tensor
@@ -27,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,9 +50,10 @@ from clamr_frames._fs import (  # noqa: F401  (CACHE_ENV, default_cache_dir, vid
     sha256_file,
     video_fingerprint,
 )
-from clamr_frames.errors import IndexCacheError
+from clamr_frames.errors import IndexCacheError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import DocEmbeddings
     from clamr_frames.index.compress import CompressedDocs, CompressionSpec
 
@@ -80,6 +87,8 @@ class VideoIndex:
         asr / ocr: per-candidate context strings that were encoded.
         manifest: the JSON manifest.
         path: directory of the index.
+        prior: the visual prior (shots and novelty of the candidates), or None when the index has none of the
+            current version (``build_index`` adds it).
     """
 
     embeddings: "DocEmbeddings | CompressedDocs"
@@ -89,6 +98,7 @@ class VideoIndex:
     ocr: list[str]
     manifest: dict[str, Any]
     path: Path
+    prior: "VisualPrior | None" = None
 
     @property
     def num_candidates(self) -> int:
@@ -267,6 +277,56 @@ class IndexStore:
         for path in paths:
             path.unlink(missing_ok=True)
 
+    # -- visual prior ----------------------------------------------------------------------------
+    def write_prior(self, directory: Path, manifest: dict[str, Any], prior: "VisualPrior") -> dict[str, Any]:
+        """Store ``prior`` beside a complete index and describe it in the manifest; returns the new manifest.
+
+        The tensor file is written first and the manifest after it (both atomically), so a reader sees either
+        the old manifest or one whose checksum matches the file.
+        """
+        from safetensors.numpy import save
+
+        from clamr_frames.context.shots import PRIOR_VERSION
+
+        n = len(manifest.get("timestamps", []))
+        if len(prior) != n:
+            raise IndexCacheError(directory, f"visual prior of {len(prior)} candidates for an index of {n}")
+        data = save(prior.tensors(), metadata={"format": str(FORMAT_VERSION), "prior_version": str(PRIOR_VERSION)})
+        atomic_write_bytes(directory / "prior.safetensors", data)
+        entry = {
+            "version": PRIOR_VERSION,
+            "settings": prior.settings.to_json(),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "shots": prior.num_shots,
+        }
+        manifest = dict(manifest, visual_prior=entry)
+        _atomic_write_json(directory / "manifest.json", manifest)
+        return manifest
+
+    def read_prior(self, directory: Path, manifest: dict[str, Any]) -> "VisualPrior | None":
+        """The index's visual prior if it has one of the current version; None otherwise (it is then recomputed).
+
+        A prior file that is missing, corrupt or does not match the manifest gives a warning and None.
+        """
+        from clamr_frames.context.shots import PRIOR_VERSION, PriorSettings, VisualPrior
+
+        entry = manifest.get("visual_prior")
+        if not isinstance(entry, dict) or entry.get("version") != PRIOR_VERSION:
+            return None
+        p = directory / "prior.safetensors"
+        try:
+            if file_sha256(p) != entry.get("sha256"):
+                raise IndexCacheError(p, "checksum mismatch")
+            from safetensors.numpy import load
+
+            prior = VisualPrior.from_tensors(load(p.read_bytes()), PriorSettings(**entry.get("settings", {})))
+            if len(prior) != len(manifest.get("timestamps", [])):
+                raise IndexCacheError(p, f"{len(prior)} candidates, the index has {len(manifest.get('timestamps', []))}")
+        except (IndexCacheError, InputError, TypeError, ValueError, OSError) as e:
+            warnings.warn(f"{p}: unusable visual prior, recomputing it ({e})", stacklevel=3)
+            return None
+        return prior
+
     def write_manifest(self, directory: Path, manifest: dict[str, Any]) -> None:
         with self.writing(directory):
             _atomic_write_json(directory / "manifest.json", manifest)
@@ -317,6 +377,7 @@ class IndexStore:
             ocr=list(manifest["ocr"]),
             manifest=manifest,
             path=directory,
+            prior=self.read_prior(directory, manifest),
         )
 
 

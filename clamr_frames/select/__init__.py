@@ -3,13 +3,17 @@
 It sees only scores and timestamps (no video, no model). Use :func:`select_frames` (validates the input
 and looks the policy up by name) or call a policy from :data:`POLICIES` directly. Names are the same in
 Python, the CLI (``--policy``) and the lmms-eval model args: ``topk``, ``nms``, ``adaptive``,
-``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, and the exact reproductions of the published
-selectors ``aks`` and ``bolt``.
+``inverse-transform``, ``hybrid``, ``uniform``, ``gated``, ``coverage``, and the exact reproductions of the
+published selectors ``aks`` and ``bolt``.
 
 Every policy returns ``k`` indices sorted by time. They are distinct, except from a policy that declares
 ``repeats = True`` (the built-in one is ``bolt``, which shows a frame once per CDF target that lands on it,
 as BOLT's released code does): its indices may repeat, and a ``Selection`` built from them repeats the
 frame as often.
+
+``coverage`` (and ``gated``, when a profile is flat) also reads the video's visual prior — shots and novelty
+from :mod:`clamr_frames.context.shots`, stored with the index — given as the knob ``prior``;
+:func:`takes_prior` says which policies accept it (``FrameSelector`` passes the index's to those).
 
 >>> import numpy as np
 >>> scores = np.array([0.1, 0.2, 0.9, 0.8, 0.1, 0.1, 0.7, 0.1])
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.select.coverage import coverage, relevance_and_coverage
 from clamr_frames.select.policies import (
     _as_inputs,
     adaptive,
@@ -49,6 +54,7 @@ __all__ = [
     "adaptive",
     "aks",
     "bolt",
+    "coverage",
     "gated",
     "get_policy",
     "hybrid",
@@ -56,7 +62,9 @@ __all__ = [
     "nms",
     "peakiness",
     "register_policy",
+    "relevance_and_coverage",
     "select_frames",
+    "takes_prior",
     "topk",
     "uniform",
 ]
@@ -75,6 +83,7 @@ POLICIES: dict[str, Policy] = {
     "gated": gated,
     "aks": aks,
     "bolt": bolt,
+    "coverage": coverage,
 }
 
 
@@ -122,6 +131,20 @@ def register_policy(name: str, policy: Policy, *, overwrite: bool = False) -> No
     POLICIES[key] = policy
 
 
+def takes_prior(name: str) -> bool:
+    """Whether the policy registered under ``name`` accepts the visual prior (a keyword-only ``prior`` knob).
+
+    >>> takes_prior("coverage"), takes_prior("gated"), takes_prior("topk")
+    (True, True, False)
+    """
+    try:
+        params = inspect.signature(get_policy(name)).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    p = params.get("prior")
+    return p is not None and p.kind is inspect.Parameter.KEYWORD_ONLY
+
+
 def _check_knobs(name: str, policy: Policy, knobs: dict[str, Any]) -> None:
     """Reject knobs the policy does not take, instead of letting them be silently ignored or a TypeError."""
     if not knobs:
@@ -157,7 +180,9 @@ def select_frames(
         seed: for policies with randomness (the built-in ones are deterministic).
         **knobs: policy-specific settings (``min_gap`` for ``nms``, ``depth``/``threshold`` for
             ``adaptive`` and ``aks``, ``alpha`` for ``inverse-transform`` and ``bolt``, ``uniform_share`` for
-            ``hybrid``, ``gate``/``min_gap`` for ``gated``).
+            ``hybrid``, ``gate``/``min_gap``/``flat_z``/``peak_z``/``relevance_share`` for ``gated``,
+            ``near_duplicate`` for ``coverage``; ``prior`` — the video's visual prior — for ``coverage`` and
+            ``gated``).
 
     Returns:
         ``k`` indices (all ``n`` when ``k >= n``), ascending; distinct unless the policy declares

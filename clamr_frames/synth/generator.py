@@ -48,7 +48,9 @@ class SyntheticVideo:
     seed: int
     needles: tuple[Needle, ...]
     questions: list[dict] = field(default_factory=list)
+    motion: str = "shapes"
     spoken: bool = False
+    scene_seconds: tuple[float, float] = (20.0, 90.0)
 
     @property
     def video_id(self) -> str:
@@ -59,7 +61,7 @@ class SyntheticVideo:
         """A renderer of this video's frames (uncompressed), e.g. to check a timestamp."""
         return SyntheticScene(
             seed=self.seed, duration=self.duration, fps=self.fps, width=self.width,
-            height=self.height, needles=self.needles,
+            height=self.height, needles=self.needles, motion=self.motion, scene_seconds=self.scene_seconds,
         )
 
 
@@ -112,9 +114,11 @@ def generate_video(
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
+    motion: str = "shapes",
     speech: bool = False,
     narration: bool = True,
     subtitles: bool = True,
+    scene_seconds: tuple[float, float] = (20.0, 90.0),
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
@@ -135,12 +139,17 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
+        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
+            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
+            :data:`clamr_frames.synth.render.MOTIONS`.
         speech: speak the ASR needles (each from its start; its span becomes the spoken length)
             and, with ``narration``, filler lines between them into the audio track (espeak-ng
             ``en-GB`` voices at 130–140 words per minute; needs the ``synth`` extra or the system
             espeak-ng). The subtitles are then the spoken lines with their spoken times.
         narration: with ``speech``, the background talk between needles (off: needles only).
         subtitles: write the .srt (False: no subtitle file; ``srt_path`` is None).
+        scene_seconds: (shortest, longest) background scene (a hard cut to a new palette and new moving
+            shapes), drawn uniformly; ``(2, 60)`` gives scenes of very different lengths.
 
     Returns:
         The paths, the ground-truth needles and the questions.
@@ -161,7 +170,7 @@ def generate_video(
     video_id = video_id or f"synth-{seed}"
     scene = SyntheticScene(
         seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds,
+        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion, scene_seconds=scene_seconds,
     )
     needles = scene.needles
     track = None
@@ -202,7 +211,9 @@ def generate_video(
         seed=seed,
         needles=needles,
         questions=questions,
+        motion=motion,
         spoken=track is not None,
+        scene_seconds=scene.scene_seconds,
     )
 
 

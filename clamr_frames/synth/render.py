@@ -4,21 +4,32 @@ A frame at time ``t`` is: the scene's cached gradient background + one of a few 
 tiles + the scene's moving shapes + any needle active at ``t`` (a sign or a saturated shape).
 Everything in the background is *muted* (HSV saturation <= 0.45), so the pure colours of the
 vision needles never occur outside their spans.
+
+``motion`` picks how the picture moves (:data:`MOTIONS`): ``"shapes"`` (the default: a still background
+with shapes gliding over it), ``"pan"`` (a swaying camera: a textured background larger than the frame is
+seen through a window that moves in every frame, and the signs move with it, as signs in filmed footage
+do), or ``"static"`` (no shapes and no camera: slide-like, only sensor noise changes).
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from clamr_frames.errors import InputError
 from clamr_frames.synth import vocab
 from clamr_frames.synth.plan import Needle, check_even, n_frames_for, plan_needles
 
-_STREAM_SCENES, _STREAM_NOISE, _STREAM_PLACEMENT = 5, 6, 7
+_STREAM_SCENES, _STREAM_NOISE, _STREAM_PLACEMENT, _STREAM_CAMERA = 5, 6, 7, 8
+#: How the picture moves: see the module docstring.
+MOTIONS = ("shapes", "pan", "static")
+_PAN_MARGIN = 0.08  # the camera sways up to this fraction of the frame size away from the centre
+_PAN_PERIOD = (6.0, 14.0)  # seconds per sway, per axis and scene
 _SCENE_SECONDS = (20.0, 90.0)
 _NOISE_BYTES = 8_000_000  # noise tiles kept in memory: 16 at 320x180, 4 at 720p
 _NOISE_AMPLITUDE = 3
@@ -56,6 +67,8 @@ class _Scene:
     angle: float
     blob: tuple[float, float, float]  # centre x, centre y (fractions), radius (fraction of width)
     shapes: tuple[_Shape, ...]
+    # camera sway of the "pan" motion: (period x, phase x, period y, phase y); None for a still camera
+    sway: tuple[float, float, float, float] | None = None
 
 
 def _ellipse(h: int, w: int) -> np.ndarray:
@@ -111,6 +124,16 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     raise ValueError(f"unknown shape {shape!r}")
 
 
+def _check_scene_seconds(value: Sequence[float]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise InputError(f"scene_seconds must be (shortest, longest) in seconds, got {value!r}") from None
+    if not (0.5 <= lo <= hi and math.isfinite(hi)):
+        raise InputError(f"scene_seconds must satisfy 0.5 <= shortest <= longest, got {value!r}")
+    return lo, hi
+
+
 def _bounce(x0: float, v: float, t: float, span: float) -> int:
     """Position at time t of a point moving at v px/s that bounces inside [0, span]."""
     if span <= 0:
@@ -131,6 +154,10 @@ class SyntheticScene:
 
     Args:
         needles: the needles to draw; by default planned from the seed as ``generate_video`` does.
+        motion: ``"shapes"``, ``"pan"`` or ``"static"`` (:data:`MOTIONS`, see the module docstring).
+            The needles and the scene cuts do not depend on it.
+        scene_seconds: (shortest, longest) scene; lengths are drawn uniformly between them (the default
+            20–90 s; e.g. ``(2, 60)`` mixes brief shots with long ones).
     """
 
     def __init__(
@@ -144,8 +171,18 @@ class SyntheticScene:
         needles_per_kind: int = 2,
         kinds: Sequence[str] = ("ocr", "asr", "vision"),
         needles: Sequence[Needle] | None = None,
+        motion: str = "shapes",
+        scene_seconds: tuple[float, float] = _SCENE_SECONDS,
     ):
         check_even(width, height)
+        self.scene_seconds = _check_scene_seconds(scene_seconds)
+        if motion not in MOTIONS:
+            raise InputError(f"motion must be one of {MOTIONS}, got {motion!r}")
+        self.motion = motion
+        # the canvas the camera looks at is larger than the frame when it pans
+        self._margin = (
+            (int(round(_PAN_MARGIN * width)), int(round(_PAN_MARGIN * height))) if motion == "pan" else (0, 0)
+        )
         self.seed, self.fps, self.width, self.height = int(seed), float(fps), int(width), int(height)
         self.n_frames = n_frames_for(duration, fps)
         self.duration = self.n_frames / self.fps
@@ -193,7 +230,19 @@ class SyntheticScene:
                 )
             blob = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.2, 0.6)))
             scenes.append(_Scene(t, colours, float(rng.uniform(0, 2 * math.pi)), blob, tuple(shapes)))
-            t += float(rng.uniform(*_SCENE_SECONDS))
+            t += float(rng.uniform(*self.scene_seconds))
+        if self.motion == "static":
+            scenes = [dataclasses.replace(sc, shapes=()) for sc in scenes]
+        elif self.motion == "pan":  # its own random stream: the other motions' scenes stay as they were
+            cam = np.random.default_rng([self.seed, _STREAM_CAMERA])
+            scenes = [
+                dataclasses.replace(
+                    sc,
+                    sway=(float(cam.uniform(*_PAN_PERIOD)), float(cam.uniform(0, 2 * math.pi)),
+                          float(cam.uniform(*_PAN_PERIOD)), float(cam.uniform(0, 2 * math.pi))),
+                )
+                for sc in scenes
+            ]
         return scenes
 
     def _plan_overlays(self) -> list[tuple[np.ndarray, np.ndarray | None, int, int]]:
@@ -233,7 +282,8 @@ class SyntheticScene:
         bg = self._bg_cache.get(i)
         if bg is None:
             sc = self._scenes[i]
-            h, w = self.height, self.width
+            mx, my = self._margin
+            h, w = self.height + 2 * my, self.width + 2 * mx
             yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
             proj = xx * math.cos(sc.angle) + yy * math.sin(sc.angle)
             g = ((proj - proj.min()) / max(float(np.ptp(proj)), 1e-6))[..., None]
@@ -242,18 +292,48 @@ class SyntheticScene:
             d2 = ((xx - cx * w) ** 2 + (yy - cy * h) ** 2) / (r * w) ** 2
             wgt = np.exp(-d2)[..., None] * 0.8
             img = img * (1 - wgt) + sc.colours[2] * wgt
+            if sc.sway is not None:
+                # brightness texture (scaling a muted colour keeps it muted): without it a pan of a smooth
+                # gradient would hardly change any pixel
+                img = img * self._texture(i, h, w)[..., None]
             bg = np.clip(np.rint(img), 8, 247).astype(np.uint8)
             if len(self._bg_cache) >= 4:  # frames come in time order: a tiny cache suffices
                 self._bg_cache.pop(next(iter(self._bg_cache)))
             self._bg_cache[i] = bg
         return bg
 
+    def _texture(self, i: int, h: int, w: int) -> np.ndarray:
+        """A smooth brightness texture in [0.8, 1.2] (a few random gratings) of scene ``i``'s canvas."""
+        rng = np.random.default_rng([self.seed, _STREAM_CAMERA, i])
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        tex = np.zeros((h, w), np.float32)
+        for _ in range(4):
+            a = rng.uniform(0, 2 * math.pi)
+            wavelength = rng.uniform(0.08, 0.3) * self.width
+            tex += np.sin((xx * math.cos(a) + yy * math.sin(a)) * (2 * math.pi / wavelength) + rng.uniform(0, 6.3))
+        return 1.0 + 0.05 * tex
+
+    def camera_offset(self, t: float) -> tuple[int, int]:
+        """Where the camera looks at ``t``: (dx, dy) pixels from the centre of the canvas ((0, 0) unless
+        ``motion="pan"``)."""
+        sc = self._scenes[self.scene_index(t)]
+        if sc.sway is None:
+            return 0, 0
+        px, fx, py, fy = sc.sway
+        mx, my = self._margin
+        return (int(round(mx * math.sin(2 * math.pi * t / px + fx))),
+                int(round(my * math.sin(2 * math.pi * t / py + fy))))
+
     def render_frame(self, t: float) -> np.ndarray:
         """The frame shown at ``t`` seconds: a new uint8 array ``[height, width, 3]`` (RGB)."""
         i_scene = self.scene_index(t)
         sc = self._scenes[i_scene]
         frame_no = int(math.floor(t * self.fps + 1e-6))
-        frame = self._background(i_scene) + self._noise[frame_no % len(self._noise)]
+        bg = self._background(i_scene)
+        dx, dy = self.camera_offset(t)
+        mx, my = self._margin
+        bg = bg[my + dy : my + dy + self.height, mx + dx : mx + dx + self.width]
+        frame = bg + self._noise[frame_no % len(self._noise)]
         local = t - sc.start
         for s in sc.shapes:
             sh, sw = s.mask.shape
@@ -265,6 +345,9 @@ class SyntheticScene:
                 continue
             if mask is None:
                 ph, pw = patch.shape[:2]
+                # a sign is part of the filmed world: it moves against the camera, kept inside the frame
+                x = min(max(x - dx, 0), self.width - pw)
+                y = min(max(y - dy, 0), self.height - ph)
                 frame[y : y + ph, x : x + pw] = patch
             else:
                 sz = mask.shape[0]

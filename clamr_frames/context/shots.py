@@ -1,0 +1,342 @@
+"""A query-agnostic visual prior of a video: shot boundaries and per-frame novelty within its shot.
+
+Computed once per video at index time from the candidate frames (the index decodes them anyway for a
+visual scorer or OCR; for the text-only default scorer it decodes them for this), stored with the index, and
+used by the ``coverage`` selection policy and by ``gated`` when a question's score profile is flat. It needs
+no model and no question.
+
+Per candidate frame, in time order:
+
+- a **thumbnail**: the frame area-averaged to 16x9 cells, in YCbCr (so colour counts as well as
+  brightness); every other quantity comes from these 432 bytes;
+- a **cut score**: the median over the cells of how much each cell changed since the previous candidate. A
+  cut changes (nearly) every part of the picture; an object that moves, appears or leaves changes a minority
+  of the cells, which the median ignores (the idea behind Nagasaka and Tanaka's block comparison, which
+  discards the most changed blocks);
+- **shots**: a new shot starts at a candidate whose cut score is at least ``cut_min`` and at least
+  ``cut_ratio`` times the lower quartile of the cut scores around it (an adaptive threshold: a shaky or
+  busy shot needs a bigger jump), unless the frame is a flash (the candidates before and after it differ by
+  less than half the jump);
+- **novelty**: the mean absolute difference between the frame's thumbnail and the per-cell median of the
+  thumbnails within ``window`` seconds of it *inside its shot* — the shot's local background. An event
+  shorter than the window (an object shown for a few seconds, a sign, a gesture) is absent from the median,
+  so its frames stand out; noise and the shot's steady motion hardly move it.
+
+Measured on candidates at 1 and 2 fps (``benchmarks/shots.py``, numbers in ``benchmarks/RESULTS.md``):
+real clips from Debian's opencv-doc (an animated film with cuts, a corrupted copy of it, two single-shot
+clips, and a montage of all four) and generated videos.
+
+Frames may have any size; a candidate whose frame did not decode (``None``) takes the descriptor of the
+nearest earlier decoded one. Only numpy and PIL (the area-averaging resize) are imported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from clamr_frames.errors import InputError
+
+#: Version of the prior's algorithm and layout; an index holding another version gets a new prior.
+PRIOR_VERSION = 1
+
+#: Thumbnail grid (width, height).
+THUMB_SIZE = (16, 9)
+#: Two frames are near-duplicates when 95 % of their thumbnail cells differ by less than this (0.02 = 5 of 255
+#: levels). Measured between candidates 1 s apart inside one shot: a still tree 0.005 (median), pedestrians
+#: under a fixed camera 0.032, generated scenes 0.05–0.07.
+NEAR_DUPLICATE = 0.02
+
+
+@dataclass(frozen=True)
+class PriorSettings:
+    """Knobs of the visual prior (stored with it; another setting recomputes the prior, not the index).
+
+    Attributes:
+        cut_min: a cut's score must be at least this (cut scores lie in [0, 1]). Measured at 1 and 2 fps
+            candidates: cuts in the real clips 0.039 and up, in generated videos 0.026 and up (two similar
+            palettes); changes inside a shot up to 0.014 (real: a hand entering the picture, pedestrians) and
+            0.005 (generated). 0.02 lies between.
+        cut_ratio: and at least this many times the lower quartile of the cut scores of its neighbourhood.
+        cut_window: neighbours on each side (in candidates) of that neighbourhood.
+        window: seconds on each side of a frame that form its local background for novelty.
+    """
+
+    cut_min: float = 0.02
+    cut_ratio: float = 3.0
+    cut_window: int = 4
+    window: float = 15.0
+
+    def __post_init__(self) -> None:
+        for name in ("cut_min", "cut_ratio", "window"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise InputError(f"PriorSettings.{name} must be a finite number >= 0, got {v!r}")
+        if isinstance(self.cut_window, bool) or not isinstance(self.cut_window, int) or self.cut_window < 1:
+            raise InputError(f"PriorSettings.cut_window must be an integer >= 1, got {self.cut_window!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VisualPrior:
+    """Shots and novelty of every candidate frame of one video (arrays aligned with the candidates).
+
+    Attributes:
+        shot_ids: int32 [n], 0-based shot of each candidate, non-decreasing in steps of 0 or 1.
+        novelty: float32 [n], how much a frame differs from its shot's local background (0 = not at all).
+        cut_scores: float32 [n], how much of the picture changed since the previous candidate (0 for the first).
+        thumbs: uint8 [n, 9, 16, 3] YCbCr thumbnails (for near-duplicate checks).
+        settings: the settings it was computed with.
+    """
+
+    shot_ids: np.ndarray
+    novelty: np.ndarray
+    cut_scores: np.ndarray
+    thumbs: np.ndarray
+    settings: PriorSettings = field(default_factory=PriorSettings)
+
+    def __post_init__(self) -> None:
+        n = int(np.shape(self.shot_ids)[0]) if np.ndim(self.shot_ids) == 1 else -1
+        if n < 1:
+            raise InputError(f"VisualPrior.shot_ids must be a non-empty 1-D array, got shape {np.shape(self.shot_ids)}")
+        want = {"novelty": (n,), "cut_scores": (n,), "thumbs": (n, THUMB_SIZE[1], THUMB_SIZE[0], 3)}
+        for name, shape in want.items():
+            have = tuple(np.shape(getattr(self, name)))
+            if have != shape:
+                raise InputError(f"VisualPrior.{name} has shape {have}, expected {shape}")
+        steps = np.diff(self.shot_ids)
+        if self.shot_ids[0] != 0 or np.any((steps != 0) & (steps != 1)):
+            raise InputError("VisualPrior.shot_ids must start at 0 and grow by 0 or 1 per candidate")
+        if not np.all(np.isfinite(self.novelty)) or not np.all(np.isfinite(self.cut_scores)):
+            raise InputError("VisualPrior: novelty and cut scores must be finite")
+
+    def __len__(self) -> int:
+        return int(self.shot_ids.shape[0])
+
+    @property
+    def num_shots(self) -> int:
+        return int(self.shot_ids[-1]) + 1
+
+    @property
+    def shot_bounds(self) -> np.ndarray:
+        """int64 [num_shots + 1]: shot ``s`` holds candidates ``bounds[s]:bounds[s + 1]``."""
+        starts = np.flatnonzero(np.diff(self.shot_ids, prepend=-1)).astype(np.int64)
+        return np.append(starts, len(self))
+
+    def near_duplicates(self, i: int, others: Sequence[int] | np.ndarray, threshold: float = NEAR_DUPLICATE) -> bool:
+        """Whether candidate ``i`` looks like any of ``others`` (95 % of the cells within ``threshold``)."""
+        idx = np.asarray(others, dtype=np.int64)
+        if idx.size == 0:
+            return False
+        return bool(np.any(appearance_distance(self.thumbs[i], self.thumbs[idx]) < threshold))
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """The arrays, for storage."""
+        return {
+            "shot_ids": self.shot_ids.astype(np.int32),
+            "novelty": self.novelty.astype(np.float32),
+            "cut_scores": self.cut_scores.astype(np.float32),
+            "thumbs": self.thumbs.astype(np.uint8),
+        }
+
+    @classmethod
+    def from_tensors(cls, t: dict[str, Any], settings: PriorSettings) -> "VisualPrior":
+        """Rebuild from :meth:`tensors` (raises InputError on missing or inconsistent arrays)."""
+        try:
+            return cls(
+                shot_ids=np.asarray(t["shot_ids"], dtype=np.int32),
+                novelty=np.asarray(t["novelty"], dtype=np.float32),
+                cut_scores=np.asarray(t["cut_scores"], dtype=np.float32),
+                thumbs=np.asarray(t["thumbs"], dtype=np.uint8),
+                settings=settings,
+            )
+        except KeyError as e:
+            raise InputError(f"visual prior misses the array {e}") from None
+
+
+# -- thumbnails and distances ----------------------------------------------------------------------
+
+
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """The 16x9 YCbCr (BT.601 full range, as JPEG) thumbnail of an RGB uint8 frame, area averaged: uint8 [9, 16, 3].
+
+    >>> thumbnail(np.full((180, 320, 3), 255, np.uint8))[0, 0].tolist()
+    [255, 128, 128]
+    """
+    from PIL import Image
+
+    f = np.asarray(frame)
+    if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8 or f.shape[0] < 1 or f.shape[1] < 1:
+        raise InputError(f"frame must be a uint8 RGB array [H, W, 3], got {f.dtype} {f.shape}")
+    img = Image.fromarray(np.ascontiguousarray(f)).resize(THUMB_SIZE, Image.Resampling.BOX)
+    return np.asarray(img.convert("YCbCr"), dtype=np.uint8)
+
+
+def _cell_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-cell mean absolute difference over the channels, in [0, 1]: [..., cells]."""
+    d = np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).mean(axis=-1) / 255.0
+    return d.reshape(*d.shape[:-2], -1)
+
+
+def appearance_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """95th percentile over the cells of the thumbnails' difference (broadcasts over leading axes).
+
+    Small only when (almost) no part of the picture changed: the near-duplicate measure.
+    """
+    return np.percentile(_cell_diff(a, b), 95, axis=-1)
+
+
+def cut_scores(thumbs: np.ndarray) -> np.ndarray:
+    """float32 [n]: median over cells of each candidate's change since the previous one (0 for the first)."""
+    n = thumbs.shape[0]
+    out = np.zeros(n, dtype=np.float32)
+    if n > 1:
+        out[1:] = np.median(_cell_diff(thumbs[1:], thumbs[:-1]), axis=-1)
+    return out
+
+
+# -- shots and novelty -------------------------------------------------------------------------------
+
+
+def detect_shots(thumbs: np.ndarray, settings: PriorSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(shot id per candidate int32 [n], cut score per candidate float32 [n]) from the thumbnails.
+
+    >>> a, b = np.zeros((9, 16, 3), np.uint8), np.full((9, 16, 3), 200, np.uint8)
+    >>> detect_shots(np.stack([a, a, b, b, a]))[0].tolist()   # two cuts
+    [0, 0, 1, 1, 2]
+    >>> detect_shots(np.stack([a, a, b, a, a]))[0].tolist()   # a one-frame flash
+    [0, 0, 0, 0, 0]
+    """
+    st = settings or PriorSettings()
+    c = cut_scores(thumbs)
+    n = c.shape[0]
+    cut = np.zeros(n, dtype=bool)
+    w = st.cut_window
+    for i in np.flatnonzero(c >= st.cut_min):
+        if i == 0:
+            continue
+        nb = np.concatenate([c[max(1, i - w) : i], c[i + 1 : i + 1 + w]])
+        # the lower quartile, not the median: at 1 fps a film cuts every few candidates, and the
+        # neighbouring cuts must not raise the bar of this one
+        base = float(np.quantile(nb, 0.25)) if nb.size else 0.0
+        if c[i] < st.cut_ratio * base:
+            continue
+        # a flash (one odd frame) changes the picture and changes it back: across it the change is small
+        # compared with the jump into it, while across a cut it is as large
+        if i < n - 1 and float(np.median(_cell_diff(thumbs[i - 1], thumbs[i + 1]))) < 0.5 * c[i]:
+            continue  # frame i is a flash
+        if i > 1 and float(np.median(_cell_diff(thumbs[i - 2], thumbs[i]))) < 0.5 * c[i]:
+            continue  # frame i - 1 was the flash: the picture is back
+        cut[i] = True
+    return np.cumsum(cut).astype(np.int32), c
+
+
+def novelty_scores(thumbs: np.ndarray, timestamps: np.ndarray, shot_ids: np.ndarray, window: float = 15.0) -> np.ndarray:
+    """float32 [n]: mean absolute difference of each thumbnail from the per-cell median of its shot within ``window`` s.
+
+    >>> still = np.zeros((9, 16, 3), np.uint8); event = still.copy(); event[2:6, 4:10] = 200
+    >>> thumbs = np.stack([still] * 10 + [event] * 2 + [still] * 10)
+    >>> nov = novelty_scores(thumbs, np.arange(22.0), np.zeros(22, np.int32))
+    >>> int(nov.argmax()) in (10, 11), float(nov[0])
+    (True, 0.0)
+    """
+    n = thumbs.shape[0]
+    out = np.zeros(n, dtype=np.float32)
+    t = np.asarray(timestamps, dtype=np.float64)
+    th = thumbs.astype(np.float32)
+    bounds = np.append(np.flatnonzero(np.diff(shot_ids, prepend=-1)), n)
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        if b - a < 2:
+            continue
+        ts = t[a:b]
+        lo = np.searchsorted(ts, ts - window, side="left")
+        hi = np.searchsorted(ts, ts + window, side="right")
+        for j in range(b - a):
+            background = np.median(th[a + lo[j] : a + hi[j]], axis=0)
+            out[a + j] = float(np.abs(th[a + j] - background).mean()) / 255.0
+    return out
+
+
+class PriorBuilder:
+    """Collects thumbnails chunk by chunk (frames in time order) and computes the prior at the end.
+
+    Memory: 432 bytes per candidate (4.7 MB for 3 hours at 1 fps).
+
+    >>> red, blue = np.zeros((36, 64, 3), np.uint8), np.zeros((36, 64, 3), np.uint8)
+    >>> red[..., 0], blue[..., 2] = 200, 200
+    >>> b = PriorBuilder()
+    >>> b.add(np.arange(12.0), [red] * 12)
+    >>> b.add(np.arange(12.0, 20.0), [blue] * 7 + [None])
+    >>> prior = b.finish()
+    >>> prior.num_shots, prior.shot_bounds.tolist()
+    (2, [0, 12, 20])
+    """
+
+    def __init__(self, settings: PriorSettings | None = None) -> None:
+        self.settings = settings or PriorSettings()
+        self._t: list[float] = []
+        self._thumbs: list[np.ndarray | None] = []
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    def add(self, timestamps: Sequence[float] | np.ndarray, frames: Iterable["np.ndarray | None"]) -> None:
+        """Add candidates (in time order, after those added before); ``None`` marks a frame that did not decode."""
+        ts = np.asarray(timestamps, dtype=np.float64).ravel().tolist()
+        fr = list(frames)
+        if len(fr) != len(ts):
+            raise InputError(f"PriorBuilder.add: {len(ts)} timestamps for {len(fr)} frames")
+        if ts and self._t and ts[0] < self._t[-1]:
+            raise InputError("PriorBuilder.add: chunks must come in time order")
+        self._t.extend(ts)
+        self._thumbs.extend(None if f is None else thumbnail(f) for f in fr)
+
+    def finish(self) -> VisualPrior:
+        """The prior of every candidate added."""
+        n = len(self._t)
+        if n == 0:
+            raise InputError("visual prior: no candidate frames")
+        first = next((x for x in self._thumbs if x is not None), None)
+        if first is None:
+            raise InputError("visual prior: none of the candidate frames decoded")
+        thumbs = np.empty((n, THUMB_SIZE[1], THUMB_SIZE[0], 3), np.uint8)
+        last = first
+        for i, x in enumerate(self._thumbs):
+            last = last if x is None else x
+            thumbs[i] = last
+        t = np.asarray(self._t, dtype=np.float64)
+        shot_ids, cuts = detect_shots(thumbs, self.settings)
+        nov = novelty_scores(thumbs, t, shot_ids, self.settings.window)
+        return VisualPrior(shot_ids, nov, cuts, thumbs, self.settings)
+
+
+def compute_prior(
+    timestamps: Sequence[float] | np.ndarray,
+    frames: Iterable["np.ndarray | None"],
+    settings: PriorSettings | None = None,
+) -> VisualPrior:
+    """The visual prior of candidate frames given all at once (:class:`PriorBuilder` takes them in chunks)."""
+    b = PriorBuilder(settings)
+    b.add(timestamps, frames)
+    return b.finish()
+
+
+__all__ = [
+    "NEAR_DUPLICATE",
+    "PRIOR_VERSION",
+    "PriorBuilder",
+    "PriorSettings",
+    "VisualPrior",
+    "appearance_distance",
+    "compute_prior",
+    "cut_scores",
+    "detect_shots",
+    "novelty_scores",
+    "thumbnail",
+]

@@ -1,0 +1,87 @@
+"""The visual prior of an index: computed while the index is built, or afterwards for an index that lacks it.
+
+``build_index`` feeds the candidate frames it decodes to a :class:`~clamr_frames.context.shots.PriorBuilder`
+and stores the result beside the embeddings. An index built before the prior existed (or with another
+version of it, or resumed after an interruption, when the finished parts were not decoded again) gets it
+from one decoding pass over the candidates the first time ``build_index`` loads it: the embeddings are kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import PriorBuilder, VisualPrior
+    from clamr_frames.index.store import IndexStore, VideoIndex
+
+
+def prior_from_video(
+    video: str | Path,
+    frame_indices: np.ndarray,
+    timestamps: np.ndarray,
+    settings: Any,
+    *,
+    progress: bool = True,
+) -> "VisualPrior":
+    """Decode the candidates (``settings``: the index's sampling) of ``video`` and compute their visual prior.
+
+    Frames are matched to candidates by native frame index; one that does not decode counts as missing.
+    """
+    from tqdm.auto import tqdm
+
+    from clamr_frames.context.shots import PriorBuilder
+    from clamr_frames.video import VideoReader
+
+    builder = PriorBuilder()
+    want = np.asarray(frame_indices, dtype=np.int64)
+    pos = 0
+    with VideoReader(video, backend=settings.backend) as reader, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped frames were reported when the index was built
+        bar = tqdm(total=len(want), desc=f"visual prior {Path(video).name}", unit="frame", disable=not progress)
+        chunks = reader.iter_candidates(
+            fps=settings.fps, num_frames=settings.num_frames, max_side=settings.max_side, chunk_size=settings.chunk_size
+        )
+        for chunk in chunks:
+            got = dict(zip((int(i) for i in chunk.indices), chunk.frames))
+            last = int(chunk.indices[-1]) if len(chunk) else -1
+            end = int(np.searchsorted(want, last, side="right"))
+            builder.add(timestamps[pos:end], [got.get(int(i)) for i in want[pos:end]])
+            bar.update(end - pos)
+            pos = end
+        builder.add(timestamps[pos:], [None] * (len(want) - pos))
+        bar.close()
+    return builder.finish()
+
+
+def ensure_prior(
+    index: "VideoIndex",
+    store: "IndexStore",
+    video: str | Path,
+    settings: Any,
+    builder: "PriorBuilder | None" = None,
+    *,
+    progress: bool = True,
+) -> "VideoIndex":
+    """Give ``index`` its visual prior (stored with it) if it has none; call with the index's lock held.
+
+    ``builder``: the prior builder the index build fed, used when it saw every candidate.
+    """
+    from clamr_frames.errors import InputError, VideoError
+
+    if index.prior is not None:
+        return index
+    try:
+        if builder is not None and len(builder) == index.num_candidates:
+            prior = builder.finish()
+        else:
+            prior = prior_from_video(video, index.frame_indices, index.timestamps, settings, progress=progress)
+    except (InputError, VideoError) as e:  # e.g. no candidate frame decodes: the index works without a prior
+        warnings.warn(f"{video}: no visual prior ({e}); coverage is not available for this index", stacklevel=3)
+        return index
+    index.manifest = store.write_prior(index.path, index.manifest, prior)
+    index.prior = prior
+    return index

@@ -1,0 +1,260 @@
+"""Visual coverage without a visual model: pick frames by the video's shots and novelty, not by the question.
+
+The ``coverage`` policy reads the index's :class:`~clamr_frames.context.shots.VisualPrior` (shot of each
+candidate, its novelty within the shot, and a 16x9 thumbnail for near-duplicate checks) and ignores the
+scores. It is what ``gated`` uses instead of uniform sampling when a question's score profile is flat — a
+question the scorer cannot see, such as one about colours and shapes under the text-only default scorer —
+and :func:`relevance_and_coverage` is the mix it uses when a profile is only partly peaked.
+
+How the ``k`` frames are spread:
+
+- ``k >= number of shots``: every shot gets one frame (coverage first: a short shot counts as much as a long
+  one for having been seen at all), and the remaining ``k - shots`` frames go to shots in proportion to their
+  length (:func:`shot_budgets`).
+- ``k < number of shots``: the timeline is cut into ``k`` strata of equal duration (so shots are covered in
+  proportion to their length, as uniform sampling covers them) and each stratum gives one frame.
+- Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
+  local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
+- Never two near-duplicates: a frame that looks like an already picked one (95 % of its thumbnail cells within
+  ``near_duplicate``) is skipped; its budget goes to the most novel remaining frames that are not duplicates.
+  Only when every candidate left is a duplicate (a still video) does the rest go to the frames farthest in
+  time from the picks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from clamr_frames.errors import InputError
+from clamr_frames.select.policies import RELEVANCE_SHARE, _all, _as_inputs, _finite_knob, nms
+
+if TYPE_CHECKING:  # pragma: no cover
+    from clamr_frames.context.shots import VisualPrior
+
+__all__ = ["coverage", "prominence", "relevance_and_coverage", "shot_budgets"]
+
+
+def prominence(scores: np.ndarray, k: int = 3) -> float:
+    """How far the ``k``-th best score stands above the mean, in standard deviations: ``(s_(k) - mean) / std``.
+
+    Unlike :func:`~clamr_frames.select.policies.peakiness`, which min-max normalises and so reads a long lower
+    tail (frames with no context at all) as a peak, it measures the top against the bulk; unlike a median/MAD
+    z-score it is not thrown by ties (a third of the frames of a subtitled video have no line and score exactly
+    the same). The ``k``-th best rather than the best, so that one stray frame does not make a profile peaked
+    (a needle spans several candidates). 0 for a constant profile.
+
+    Measured with the default scorer on generated 10-minute videos (``benchmarks/RESULTS.md``): questions about
+    a subtitle line 6.8–10.0, about an on-screen sign 5.6–7.5 (index with OCR) and 2.5–6.6 (without OCR: only
+    stray word matches), about a coloured shape, which a text scorer cannot see, 2.3–3.7. Gaussian noise:
+    about 2.6 for n = 600, 3.3 for n = 3600, 3.5 for n = 10800 (3 h at 1 fps).
+
+    >>> prominence(np.zeros(50))
+    0.0
+    >>> s = np.random.default_rng(0).normal(size=600); s[[100, 101, 102]] += 12.0
+    >>> prominence(s) > 5
+    True
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
+        raise InputError(f"prominence needs a non-empty 1-D array of finite scores, got shape {x.shape}")
+    kk = min(max(1, int(k)), x.size)
+    top = float(np.partition(x, x.size - kk)[x.size - kk])
+    sd = float(x.std())
+    return 0.0 if not sd > 0.0 else max(0.0, (top - float(x.mean())) / sd)
+
+
+def _check_prior(prior: Any, n: int, policy: str) -> "VisualPrior":
+    if prior is None:
+        raise InputError(
+            f"the {policy!r} policy needs the video's visual prior (prior=...): FrameSelector passes the index's; "
+            "with select_frames, pass index.prior"
+        )
+    for name in ("shot_ids", "novelty", "thumbs", "shot_bounds"):
+        if not hasattr(prior, name):
+            raise InputError(f"prior must be a clamr_frames.context.shots.VisualPrior, got {type(prior).__name__}")
+    if len(prior) != n:
+        raise InputError(f"the visual prior covers {len(prior)} candidates, the scores {n}: they are of different indexes")
+    return prior
+
+
+def _shot_lengths(t: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Seconds each shot lasts: from its first candidate to the next shot's first (the last: one step past its end)."""
+    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+    starts = t[bounds[:-1]]
+    ends = np.append(t[bounds[1:-1]], t[-1] + step)
+    return np.maximum(ends - starts, 1e-9)
+
+
+def shot_budgets(lengths: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
+    """Frames per shot for ``k >= len(lengths)``: one each, then in proportion to ``lengths``, within ``sizes``.
+
+    The extra frames are handed out by the highest-averages rule of Sainte-Laguë (next frame to the shot
+    with the most seconds per frame, ``length / (frames + 0.5)``), which is proportional without favouring
+    long or short shots; a shot never gets more frames than it has candidates.
+
+    >>> shot_budgets(np.array([10.0, 80.0, 10.0]), np.array([10, 80, 10]), 7)
+    array([1, 5, 1])
+    >>> shot_budgets(np.array([10.0, 80.0]), np.array([10, 2]), 6)  # the long shot has only 2 candidates
+    array([4, 2])
+    """
+    b = np.minimum(np.ones(len(lengths), dtype=np.int64), sizes)
+    target = min(int(k), int(sizes.sum()))
+    while int(b.sum()) < target:
+        room = np.flatnonzero(b < sizes)
+        b[room[int(np.argmax(lengths[room] / (b[room] + 0.5)))]] += 1
+    return b
+
+
+class _Picker:
+    """The growing selection, with the near-duplicate test against everything picked so far."""
+
+    def __init__(self, prior: "VisualPrior", t: np.ndarray, threshold: float, taken: np.ndarray | None = None):
+        from clamr_frames.context.shots import appearance_distance
+
+        self._distance = appearance_distance
+        self.prior, self.t, self.threshold = prior, t, threshold
+        self.picked: list[int] = [] if taken is None else [int(i) for i in taken]
+        self.used = np.zeros(len(t), dtype=bool)
+        self.used[self.picked] = True
+
+    def duplicate(self, i: int) -> bool:
+        if not self.picked or self.threshold <= 0:
+            return False
+        d = self._distance(self.prior.thumbs[i], self.prior.thumbs[self.picked])
+        return bool(np.any(d < self.threshold))
+
+    def take(self, i: int) -> None:
+        self.picked.append(int(i))
+        self.used[i] = True
+
+    def most_novel(self, idx: np.ndarray, want: int, gap: float) -> int:
+        """Take up to ``want`` of ``idx`` by novelty, ``gap`` s apart (halved until met), no duplicates; how many."""
+        order = idx[np.argsort(-self.prior.novelty[idx], kind="stable")]
+        got: list[int] = []
+        while len(got) < want and gap >= 0:
+            for i in order.tolist():
+                if len(got) == want:
+                    break
+                if self.used[i] or any(abs(self.t[i] - self.t[j]) < gap for j in got) or self.duplicate(i):
+                    continue
+                got.append(i)
+                self.take(i)
+            gap = gap / 2 if gap > 1e-6 else -1.0
+        return len(got)
+
+    def fill(self, want: int) -> None:
+        """The most novel non-duplicates anywhere, then (a still video) the frames farthest in time from the picks."""
+        got = self.most_novel(np.flatnonzero(~self.used), want, 0.0)
+        for _ in range(want - got):
+            free = np.flatnonzero(~self.used)
+            if free.size == 0:
+                return
+            p = np.sort(np.asarray(self.picked))  # not empty: the first frame of a fill is never a duplicate
+            pos = np.searchsorted(self.t[p], self.t[free])
+            left = np.abs(self.t[free] - self.t[p[np.maximum(pos - 1, 0)]])
+            right = np.abs(self.t[p[np.minimum(pos, len(p) - 1)]] - self.t[free])
+            self.take(int(free[int(np.argmax(np.minimum(left, right)))]))
+
+
+def _cover(t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None) -> np.ndarray:
+    """``k`` more frames by shots and novelty (besides ``taken``, which they must not duplicate)."""
+    picker = _Picker(prior, t, threshold, taken)
+    bounds = prior.shot_bounds
+    n_shots = len(bounds) - 1
+    lengths = _shot_lengths(t, bounds)
+    start = len(picker.picked)
+    if k >= n_shots:
+        sizes = np.diff(bounds)
+        for s, b in enumerate(shot_budgets(lengths, sizes, k).tolist()):
+            if b:
+                picker.most_novel(np.arange(bounds[s], bounds[s + 1]), b, lengths[s] / (2 * b))
+    else:
+        step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
+        edges = np.linspace(t[0], t[-1] + step, k + 1)
+        for j in range(k):
+            stratum = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1]))
+            picker.most_novel(stratum, 1, 0.0)
+    picker.fill(k - (len(picker.picked) - start))
+    return np.asarray(picker.picked[start:], dtype=np.int64)
+
+
+def coverage(
+    scores: np.ndarray,
+    timestamps: np.ndarray | None,
+    k: int,
+    *,
+    seed: int = 0,
+    prior: "VisualPrior | None" = None,
+    near_duplicate: float | None = None,
+) -> np.ndarray:
+    """Frames spread over the video's shots, at their most novel moments, never two near-duplicates (scores unused).
+
+    See the module docstring for the rules. Deterministic; ``seed`` is unused.
+
+    Args:
+        prior: the index's :class:`~clamr_frames.context.shots.VisualPrior` (``FrameSelector`` passes it).
+        near_duplicate: appearance distance below which two frames count as the same picture (default
+            :data:`~clamr_frames.context.shots.NEAR_DUPLICATE`; 0 turns the check off).
+
+    Raises:
+        InputError: no prior, or a prior of another number of candidates.
+
+    >>> from clamr_frames.context.shots import compute_prior
+    >>> grey = np.full((36, 64, 3), 90, np.uint8); red = grey.copy(); red[..., 0] = 220
+    >>> blob = grey.copy(); blob[10:20, 20:30] = 250                 # a brief event in the first shot
+    >>> frames = [grey] * 10 + [blob] * 2 + [grey] * 8 + [red] * 4   # a 20 s shot, then a 4 s one
+    >>> prior = compute_prior(np.arange(24.0), frames)
+    >>> prior.num_shots
+    2
+    >>> coverage(np.zeros(24), np.arange(24.0), 2, prior=prior)      # the event, and the short shot
+    array([10, 20])
+    """
+    s, t, k = _as_inputs(scores, timestamps, k)
+    n = s.size
+    if k >= n:
+        return _all(n)
+    p = _check_prior(prior, n, "coverage")
+    thr = _near_duplicate(near_duplicate)
+    return np.sort(_cover(t, p, k, thr))
+
+
+def relevance_and_coverage(
+    scores: np.ndarray,
+    timestamps: np.ndarray | None,
+    k: int,
+    *,
+    prior: "VisualPrior",
+    relevance_share: float = RELEVANCE_SHARE,
+    min_gap: float | None = None,
+    near_duplicate: float | None = None,
+) -> np.ndarray:
+    """``ceil(k * relevance_share)`` frames by relevance (:func:`nms` on the scores), the rest by :func:`coverage`.
+
+    The coverage frames never repeat or duplicate a relevance frame. ``relevance_share`` 1 is ``nms``, 0 is
+    ``coverage``.
+    """
+    s, t, k = _as_inputs(scores, timestamps, k)
+    n = s.size
+    if k >= n:
+        return _all(n)
+    p = _check_prior(prior, n, "gated")
+    share = _finite_knob("relevance_share", relevance_share, low=0.0, high=1.0)
+    thr = _near_duplicate(near_duplicate)
+    n_rel = min(k, int(math.ceil(k * share - 1e-9)))
+    gap = None if min_gap is None else _finite_knob("min_gap", min_gap, low=0.0)
+    if gap is None:
+        gap = float(t[-1] - t[0]) / (4 * k)  # nms's default for the whole budget, not for its share
+    rel = nms(s, t, n_rel, min_gap=gap) if n_rel else np.empty(0, dtype=np.int64)
+    rest = _cover(t, p, k - n_rel, thr, taken=rel) if k > n_rel else np.empty(0, dtype=np.int64)
+    return np.sort(np.concatenate([rel, rest])).astype(np.int64)
+
+
+def _near_duplicate(value: float | None) -> float:
+    if value is None:
+        from clamr_frames.context.shots import NEAR_DUPLICATE
+
+        return NEAR_DUPLICATE
+    return _finite_knob("near_duplicate", value, low=0.0, high=1.0)
