@@ -290,7 +290,8 @@ class Transcript:
         language: spoken language (``en`` for English-only models; detected for multilingual ones).
         duration: seconds of audio read.
         speech_seconds: seconds the voice activity detector kept (the whole audio without VAD).
-        word_confidence: mean probability of the recognised words (None without words).
+        word_confidence: mean probability of the recognised words (None without words; without word timestamps
+            the mean token probability of their segments).
         skipped_packets: audio packets that did not decode (their time was read as silence).
         has_audio: False when the video has no audio stream (then there are no cues).
     """
@@ -364,6 +365,8 @@ class TranscriptState:
     speech_seconds: float = 0.0
     words: int = 0
     word_prob_sum: float = 0.0
+    logprob_seconds: float = 0.0  # sum of Whisper segments' mean token log-probability x their length
+    segment_seconds: float = 0.0
     language_seconds: dict[str, float] = field(default_factory=dict)
     skipped_packets: int = 0
     has_audio: bool = True
@@ -381,6 +384,7 @@ class TranscriptState:
         return cls(
             cues=cues, done_until=float(d["done_until"]), duration=float(d["duration"]),
             speech_seconds=float(d["speech_seconds"]), words=int(d["words"]), word_prob_sum=float(d["word_prob_sum"]),
+            logprob_seconds=float(d.get("logprob_seconds", 0.0)), segment_seconds=float(d.get("segment_seconds", 0.0)),
             language_seconds=langs, skipped_packets=int(d["skipped_packets"]),
             has_audio=bool(d.get("has_audio", True)), complete=bool(d["complete"]),
         )
@@ -642,6 +646,9 @@ class WhisperTranscriber:
         words: list[Word] = []
         cues: list[Cue] = []
         for seg in segments:
+            length = max(0.0, float(seg.end) - float(seg.start))
+            state.logprob_seconds += float(seg.avg_logprob) * length
+            state.segment_seconds += length
             if s.word_timestamps:
                 for w in seg.words or ():
                     words.append(Word(offset + float(w.start), offset + float(w.end), w.word, float(w.probability)))
@@ -665,22 +672,22 @@ class WhisperTranscriber:
     def _check_language(self, transcript: Transcript, state: TranscriptState) -> None:
         """Warn when an English-only model heard speech it could barely make out (likely another language).
 
-        What tiny.en does with French, German or Spanish speech (espeak-ng, measured): few words, or English
-        sentences it invents with a mean word probability of 0.45-0.59, often the same sentence again and again;
-        on English speech its mean word probability is about 0.85-0.9.
+        What tiny.en does with French, German or Spanish speech (espeak-ng voices, measured): few words, or
+        English sentences it invents, often the same one again and again, with a mean token log-probability of
+        -0.88 to -1.24 (duration-weighted over its segments); on the generated English narration -0.32 to -0.46.
         """
         if not transcript.has_audio or state.speech_seconds < 3.0 or self.settings.language not in (None, "en"):
             return
         if not self.english_only:
             return
         rate = state.words / state.speech_seconds
-        conf = state.word_prob_sum / state.words if state.words else 0.0
+        logprob = state.logprob_seconds / state.segment_seconds if state.segment_seconds else -math.inf
         texts = [c.text.lower() for c in state.cues]
         repeated = len(texts) >= 3 and len(set(texts)) <= len(texts) / 2
-        if rate < 0.5 or conf < 0.7 or repeated:
+        if rate < 0.5 or logprob < -0.65 or repeated:
             warnings.warn(
                 f"{transcript.path}: the English-only model {self.settings.model} made out little of "
-                f"{state.speech_seconds:.0f} s of speech ({state.words} words, mean confidence {conf:.2f}"
+                f"{state.speech_seconds:.0f} s of speech ({state.words} words, mean log-probability {logprob:.2f}"
                 f"{', the same lines repeated' if repeated else ''}); if it is not English, use a multilingual "
                 f"model, e.g. --asr-model {MULTILINGUAL_HINT}",
                 RuntimeWarning,
