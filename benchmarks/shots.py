@@ -63,7 +63,8 @@ def candidate_frames(path: Path, fps: float, max_side: int = 448, *, plain_pyav:
             with av.open(str(path)) as c:
                 for j, fr in enumerate(c.decode(video=0)):
                     if j in want:
-                        got[j] = np.asarray(Image.fromarray(fr.to_ndarray(format="rgb24")).resize((w, h), Image.BILINEAR))
+                        img = Image.fromarray(fr.to_ndarray(format="rgb24"))
+                        got[j] = np.asarray(img.resize((w, h), Image.Resampling.BILINEAR))
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -234,7 +235,8 @@ def main() -> None:
                 r = tp / max(tp + fn, 1)
                 f1 = 2 * p * r / max(p + r, 1e-9)
                 n_frames = sum(len(v[3]) for v in videos)
-                rows.append(f"| {fps:g} | {group} | {m} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} | {f1:.2f} "
+                rows.append(f"| {fps:g} | {group} | {m} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} "
+                            f"| {f1:.2f} "
                             f"| {1000 * secs / max(n_frames, 1):.2f} |")
     body = (
         f"Candidates at the given rate (max side 448, as the index decodes them); tolerance {args.tolerance} "
