@@ -81,7 +81,7 @@ def main() -> None:
     print(f"uniform decoding: {n} frames in {dec_s:.1f} s", flush=True)
 
     with tempfile.TemporaryDirectory() as cache:
-        kwargs: dict = {"cache_dir": cache, "ocr": True, "progress": True}
+        kwargs: dict = {"index_dir": cache, "ocr": True, "progress": True}
         if has_asr:
             kwargs["asr"] = "whisper"
         selector = FrameSelector.from_pretrained("default", **kwargs)

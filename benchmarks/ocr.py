@@ -250,14 +250,20 @@ def decode(path: Path, fps: float) -> tuple[np.ndarray, list[tuple[np.ndarray, l
     return ts, chunks, secs
 
 
-def run_method(engine, detector: str, knobs: dict, chunks) -> tuple[list[str], object, float]:
-    """One OCR pass over the chunks: texts, stats, seconds."""
+def run_methods(engine, methods, chunks) -> list[tuple[list[str], object, float]]:
+    """Every method's OCR pass over the chunks, interleaved chunk by chunk (so that a change of the machine's
+    load during the run touches all methods alike): per method, its texts, stats and seconds."""
     from clamr_frames.context.ocr import make_ocr_pass
 
-    p, _ = make_ocr_pass(engine, detector=detector, **knobs)
-    t0 = time.perf_counter()
-    texts = [t for ts, frames in chunks for t in p(ts, frames)]
-    return texts, p.stats, time.perf_counter() - t0
+    passes = [make_ocr_pass(engine, detector=detector, **knobs)[0] for _, detector, knobs in methods]
+    texts: list[list[str]] = [[] for _ in methods]
+    secs = [0.0] * len(methods)
+    for ts, frames in chunks:
+        for k, p in enumerate(passes):
+            t0 = time.perf_counter()
+            texts[k] += p(ts, frames)
+            secs[k] += time.perf_counter() - t0
+    return [(texts[k], passes[k].stats, secs[k]) for k in range(len(methods))]
 
 
 METHODS = (
@@ -309,11 +315,9 @@ def videos_part(args: argparse.Namespace) -> None:
         n = len(ts)
         engine.read(chunks[0][1][0])  # warm-up
         engine.detect(chunks[0][1][0], side=96)
-        reference = None
-        for label, detector, knobs in METHODS:
-            texts, st, secs = run_method(engine, detector, knobs, chunks)
-            if reference is None:
-                reference = texts
+        results = run_methods(engine, METHODS, chunks)
+        reference = results[0][0]
+        for (label, detector, knobs), (texts, st, secs) in zip(METHODS, results):
             ref_words = [(i, w) for i, t in enumerate(reference) for w in words_of(t)]
             word_rec = np.mean([w in words_of(texts[i]) for i, w in ref_words]) if ref_words else float("nan")
             if truth is None:
@@ -346,7 +350,8 @@ def videos_part(args: argparse.Namespace) -> None:
         summary.append(f"| {label} | {n} | {secs:.1f} | {n / secs:.1f} | {base[0] / secs:.1f}x |" if base else "")
     body = (
         "Per video: candidates at the given fps, decoded as the index builder does (longer side at most 448 px); "
-        "every method reads the same decoded frames. \"detector s\" is the time in RapidOCR's full pipeline for "
+        "every method reads the same decoded frames, the methods taking turns chunk by chunk (64 frames), so that "
+        "the machine's changing load touches them alike. \"detector s\" is the time in RapidOCR's full pipeline for "
         "the first two methods and in the text detector alone for the text-region pass.\n\n"
         + "\n".join(rows)
         + "\n\nAll generated videos together:\n\n" + "\n".join(summary)

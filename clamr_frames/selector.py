@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
 
+#: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
+_INDEXES_IN_MEMORY = 4
+
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
@@ -133,8 +136,9 @@ class Selection:
         :mod:`clamr_frames.messages`):
 
         - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
-          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
-          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          average rate over the whole video, which qwen_vl_utils hands the processor (as ``fps``, or in the video
+          metadata for transformers >= 4.57), so Qwen2.5-VL's time-aligned position ids span the real length, not k
+          frames at 2 fps. Half the visual
           tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
           frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
         - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
@@ -243,13 +247,14 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
-        self._ocr_engine: Any = None
+        self._ocr_engines: dict[int, Any] = {}
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
         self.asr = check_asr_mode(asr)
         self.asr_settings = asr_settings or AsrSettings()
         self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
+        self._prepared: dict[str, "torch.Tensor"] = {}  # query -> embedding, from prepare_queries
 
     @classmethod
     def from_pretrained(
@@ -278,25 +283,27 @@ class FrameSelector:
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
-    def _ocr_pass(self):
+    def _ocr_pass(self, asr: bool = False):
         if not self.use_ocr:
             return None, None
         from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
         from clamr_frames.index.pipeline import thread_plan
 
-        if self._ocr_engine is None:  # one engine (its models loaded once) for every video
-            # OCR runs beside decoding and encoding: its onnxruntime threads come out of the pipeline's plan
-            self._ocr_engine = OcrEngine(threads=thread_plan(ocr=True, asr=False)["ocr"], device="auto")
-        return make_ocr_pass(self._ocr_engine)
+        # OCR runs beside decoding, speech recognition and encoding: its onnxruntime threads are its share of the
+        # cores (one engine per share, its models loaded once, for every video)
+        threads = thread_plan(ocr=True, asr=asr)["ocr"]
+        if threads not in self._ocr_engines:
+            self._ocr_engines[threads] = OcrEngine(threads=threads, device="auto")
+        return make_ocr_pass(self._ocr_engines[threads])
 
-    def _torch_threads(self) -> int | None:
-        """torch threads while indexing: a share of the cores beside OCR for a text encoder; a heavy image
-        encoder keeps torch's own setting (encoding is then the bulk of the work)."""
-        if not self.use_ocr or self.encoder.uses_image:
+    def _torch_threads(self, asr: bool = False) -> int | None:
+        """torch threads while indexing: a share of the cores beside OCR / speech recognition for a text encoder;
+        a heavy image encoder keeps torch's own setting (encoding is then the bulk of the work)."""
+        if not (self.use_ocr or asr) or self.encoder.uses_image:
             return None
         from clamr_frames.index.pipeline import thread_plan
 
-        return thread_plan(ocr=True, asr=False)["torch"]
+        return thread_plan(ocr=self.use_ocr, asr=asr)["torch"]
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
         """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
@@ -320,36 +327,55 @@ class FrameSelector:
         :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
         built.
         """
-        from clamr_frames.context.asr import check_asr_mode
+        import dataclasses
+
+        from clamr_frames.context.asr import TranscriptCache, asr_plan, check_asr_mode
+        from clamr_frames.index.pipeline import thread_plan
 
         mode = check_asr_mode(self.asr if asr is None else asr)
         key = (_file_key(video), _subs_key(subtitles), mode)
-        cached = self._indexes.get(key)
+        cached = self._indexes.pop(key, None)
         if cached is not None and (cached.path / "index.safetensors").exists():
+            self._indexes[key] = cached  # most recently used last
             return cached
-        context = self.asr_context(video, subtitles, mode)
-        ocr_fn, ocr_id = self._ocr_pass()
+        asr_settings = self.asr_settings
+        if not asr_settings.cpu_threads:  # speech recognition runs beside OCR: its share of the cores
+            asr_settings = dataclasses.replace(asr_settings, cpu_threads=thread_plan(ocr=self.use_ocr, asr=True)["asr"])
+        # a soundtrack still to transcribe is recognised while the frames are decoded and read (cues=...)
+        context, cues = asr_plan(video, subtitles, mode, asr_settings, cache=TranscriptCache(self.store.root / "asr"))
+        ocr_fn, ocr_id = self._ocr_pass(asr=cues is not None)
         idx = build_index(
             video,
             self.encoder,
             subtitles=context,
+            cues=cues,
             ocr=ocr_fn,
             ocr_id=ocr_id,
             settings=self.settings,
             store=self.store,
             progress=self.progress,
-            torch_threads=self._torch_threads(),
+            torch_threads=self._torch_threads(asr=cues is not None),
             stats=stats,
         )
         self._indexes[key] = idx
+        while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
+            del self._indexes[next(iter(self._indexes))]
         return idx
+
+    def prepare_queries(self, queries: list[str]) -> None:
+        """Encode ``queries`` (as :meth:`select` builds them: :func:`~clamr_frames.encoders.query.build_query`)
+        in one encoder call, for the :meth:`select` calls that follow: many questions cost one batched forward
+        pass instead of one each. Replaces what an earlier call prepared."""
+        self._prepared = dict(zip(queries, self.encoder.encode_queries(list(queries))))
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
         from clamr_frames.index.compress import CompressedDocs, score_compressed
         from clamr_frames.scoring import maxsim
 
-        q = self.encoder.encode_queries([query])[0]
+        q = self._prepared.get(query)
+        if q is None:
+            q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
         # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
         # zero padding did (ClamrEncoder.score_floor).

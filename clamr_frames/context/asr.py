@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from clamr_frames._fs import atomic_write_bytes, default_cache_dir, video_fingerprint
-from clamr_frames.context.subtitles import Cue, clean_text, format_srt
+from clamr_frames.context.subtitles import Cue, clean_text, format_srt, format_vtt
 from clamr_frames.errors import InputError, ModelLoadError
 
 #: The bundled default model and the package that ships it.
@@ -95,7 +95,9 @@ class AsrSettings:
         word_timestamps: cues timed by their words; off: one cue per Whisper segment (coarser, a bit faster).
         max_cue_seconds / max_cue_words / max_word_gap: a cue ends at a sentence end, a pause longer than
             ``max_word_gap`` s, or when it would grow longer than these.
-        block_seconds: audio transcribed per call (memory bound; blocks are cut at quiet moments).
+        block_seconds: audio transcribed per call, cut at the quietest moment of its last 30 s. Memory per block
+            grows with it (VAD and Whisper's features of a 300-s block peak at about 300 MB above the model's
+            ~260 MB, of a 120-s block at about 120 MB), not with the video's length.
         cpu_threads: CTranslate2 threads on CPU (0: the cores this process may use). Not part of the cache key.
     """
 
@@ -110,7 +112,7 @@ class AsrSettings:
     max_cue_seconds: float = 8.0
     max_cue_words: int = 24
     max_word_gap: float = 0.6
-    block_seconds: float = 300.0
+    block_seconds: float = 120.0
     cpu_threads: int = 0
 
     def __post_init__(self) -> None:
@@ -350,19 +352,6 @@ class Transcript:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, text.encode("utf-8"))
         return path
-
-
-def format_vtt(cues: list[Cue]) -> str:
-    """Render cues as WebVTT text."""
-
-    def ts(t: float) -> str:
-        ms = int(round(max(t, 0.0) * 1000))
-        h, ms = divmod(ms, 3_600_000)
-        m, ms = divmod(ms, 60_000)
-        s, ms = divmod(ms, 1000)
-        return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-    return "WEBVTT\n\n" + "\n".join(f"{ts(c.start)} --> {ts(c.end)}\n{c.text}\n" for c in cues)
 
 
 @dataclass
@@ -776,11 +765,13 @@ def cached_transcribe(
     cache: TranscriptCache | str | Path | None = None,
     transcriber: WhisperTranscriber | None = None,
     progress: bool = True,
+    on_block: Callable[[TranscriptState], None] | None = None,
 ) -> Transcript:
     """:func:`transcribe` through a :class:`TranscriptCache` (default: ``<cache root>/asr``).
 
     The first call on a video transcribes it, saving after every block; later calls (any process) read the
-    file. An interrupted transcription resumes from its last saved block.
+    file. An interrupted transcription resumes from its last saved block. ``on_block`` is called with the state
+    after each block is saved (and once with a resumed state's cues before the first new block).
     """
     transcriber = transcriber or get_transcriber(settings)
     if not isinstance(cache, TranscriptCache):
@@ -797,10 +788,15 @@ def cached_transcribe(
         if state is not None and state.complete:
             return state.transcript(str(path), transcriber.model_id)
         state = state or TranscriptState()
-        result = transcriber.transcribe(
-            path, state=state, progress=progress,
-            on_block=lambda st: cache.save(fingerprint, key, st, video=str(path)),
-        )
+        if on_block is not None and state.cues:
+            on_block(state)
+
+        def saved(st: TranscriptState) -> None:
+            cache.save(fingerprint, key, st, video=str(path))
+            if on_block is not None:
+                on_block(st)
+
+        result = transcriber.transcribe(path, state=state, progress=progress, on_block=saved)
         cache.save(fingerprint, key, state, video=str(path))
         return result
 
@@ -878,8 +874,18 @@ def asr_context(
     Raises:
         VideoError: the video cannot be opened. AsrUnavailableError: ``mode="whisper"`` without the ``asr`` extra.
     """
-    mode = check_asr_mode(mode)
     settings = settings or AsrSettings()
+    source = _source_for(video, subtitles, mode, settings)
+    if source != "whisper":
+        return subtitles if source == "subtitles" else None
+    transcript = cached_transcribe(video, settings, cache=cache, progress=progress)
+    _warn_if_silent(transcript)
+    return transcript
+
+
+def _source_for(video: str | Path, subtitles: Any, mode: str | bool, settings: AsrSettings) -> str:
+    """:func:`resolve_asr_source` for a video (its audio track looked up when it matters); warns its notice."""
+    mode = check_asr_mode(mode)
     has_subs = subtitles is not None
     has_audio = False
     if mode == "whisper" or (mode == "auto" and not has_subs):
@@ -889,14 +895,84 @@ def asr_context(
     source, notice = resolve_asr_source(mode, has_subtitles=has_subs, has_audio=has_audio,
                                         available=asr_available(settings.model))
     if notice:
-        warnings.warn(f"{video}: {notice}", stacklevel=2)
-    if source != "whisper":
-        return subtitles if source == "subtitles" else None
-    transcript = cached_transcribe(video, settings, cache=cache, progress=progress)
+        warnings.warn(f"{video}: {notice}", stacklevel=3)
+    return source
+
+
+def _warn_if_silent(transcript: Transcript) -> None:
     if not transcript.cues:
-        warnings.warn(f"{video}: no speech recognised in the audio track: frames are scored without ASR context",
-                      stacklevel=2)
-    return transcript
+        warnings.warn(f"{transcript.path}: no speech recognised in the audio track: frames are scored without ASR "
+                      "context", stacklevel=3)
+
+
+class WhisperCues:
+    """Speech recognition of one video as a cue source of the pipelined index builder
+    (:class:`clamr_frames.index.pipeline.CueSource`): it transcribes through the :class:`TranscriptCache` in a
+    thread of its own while frames are decoded and read, and publishes the cues after every block, so that
+    the parts they cover can be encoded before the whole soundtrack is done.
+
+    Attributes:
+        key: names the model and settings in the index spec while the index is built.
+        subtitles: the :class:`Transcript` once :meth:`run` is done (what the finished index records as its ASR
+            source, exactly as if the transcript had been given as subtitles).
+    """
+
+    def __init__(
+        self,
+        video: str | Path,
+        settings: AsrSettings | None = None,
+        *,
+        cache: TranscriptCache | str | Path | None = None,
+        transcriber: WhisperTranscriber | None = None,
+    ) -> None:
+        self.video = Path(video)
+        self.transcriber = transcriber or get_transcriber(settings)
+        self.cache = cache if isinstance(cache, TranscriptCache) else TranscriptCache(cache)
+        self.key = f"whisper:{self.transcriber.cache_key()}"
+        self.subtitles: Transcript | None = None
+
+    def ready(self) -> Transcript | None:
+        """The transcript when the cache already holds it complete (nothing to run), else None."""
+        if self.subtitles is None and self.video.is_file():
+            state = self.cache.load(video_fingerprint(self.video), self.transcriber.cache_key())
+            if state is not None and state.complete:
+                self.subtitles = state.transcript(str(self.video), self.transcriber.model_id)
+                _warn_if_silent(self.subtitles)
+        return self.subtitles
+
+    def run(self, stream: Any) -> None:
+        """Transcribe (or read the cache), publishing into ``stream`` (``publish(cues, until)``, ``finish(cues)``)."""
+
+        def publish(st: TranscriptState) -> None:
+            stream.publish(sorted(st.cues, key=lambda c: (c.start, c.end)), st.done_until)
+
+        transcript = cached_transcribe(self.video, cache=self.cache, transcriber=self.transcriber, progress=False,
+                                       on_block=publish)
+        _warn_if_silent(transcript)
+        self.subtitles = transcript
+        stream.finish(list(transcript.cues))
+
+
+def asr_plan(
+    video: str | Path,
+    subtitles: Any = None,
+    mode: str | bool = "auto",
+    settings: AsrSettings | None = None,
+    *,
+    cache: TranscriptCache | str | Path | None = None,
+) -> tuple[Any, WhisperCues | None]:
+    """Like :func:`asr_context`, without waiting for speech recognition: ``(context, None)`` when the context is
+    known now (subtitles, None, or a transcript the cache already holds complete), or ``(None, WhisperCues)``
+    when the soundtrack still has to be transcribed — the index builder runs it alongside decoding and OCR
+    (``build_index(cues=...)``).
+    """
+    settings = settings or AsrSettings()
+    source = _source_for(video, subtitles, mode, settings)
+    if source != "whisper":
+        return (subtitles if source == "subtitles" else None), None
+    cues = WhisperCues(video, settings, cache=cache)
+    transcript = cues.ready()
+    return (transcript, None) if transcript is not None else (None, cues)
 
 
 __all__ = [
@@ -909,15 +985,16 @@ __all__ = [
     "Transcript",
     "TranscriptCache",
     "TranscriptState",
+    "WhisperCues",
     "WhisperTranscriber",
     "Word",
     "asr_available",
     "asr_context",
+    "asr_plan",
     "bundled_model_dir",
     "cached_transcribe",
     "check_asr_mode",
     "check_ctranslate2_dir",
-    "format_vtt",
     "get_transcriber",
     "resolve_asr_source",
     "resolve_device",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -135,6 +136,7 @@ class IndexPlan:
     timestamps: np.ndarray
     asr: list[str] | None
     ranges: list[tuple[int, int]]
+    cues: list[Any] | None = None  # the cue source's cues, once it has finished
 
 
 def plan_index(
@@ -260,9 +262,11 @@ def build_index(
         settings: sampling and context knobs.
         store: where indexes live (default: the user cache directory or ``$CLAMR_FRAMES_CACHE``).
         progress: show a progress bar (frames indexed, and each stage's rate).
-        cues: a :class:`~clamr_frames.index.pipeline.CueSource` (speech recognition of the soundtrack) run
-            alongside decoding and OCR; each part's ASR context is taken from its cues once they cover the part.
-            Instead of ``subtitles``.
+        cues: a :class:`~clamr_frames.index.pipeline.CueSource` (speech recognition of the soundtrack,
+            :class:`~clamr_frames.context.asr.WhisperCues`) run alongside decoding and OCR; each part's ASR context
+            is taken from its cues once they cover the part. Instead of ``subtitles``. The finished index is
+            stored as if its cues (the source's ``subtitles``, e.g. the transcript) had been given as subtitles,
+            so either way of building finds the other's index.
         stats: a :class:`~clamr_frames.index.pipeline.PipelineStats` to fill with each stage's work.
         torch_threads: torch's intra-op threads while encoding (restored afterwards); None leaves them.
 
@@ -278,22 +282,74 @@ def build_index(
     store = store or IndexStore()
     if ocr is not None and not ocr_id:
         raise InputError("build_index: pass ocr_id (the OCR engine and its settings) together with ocr")
+    if cues is not None and subtitles is not None:
+        raise InputError("build_index: give subtitles or a cue source (cues=...), not both")
+    known = _cues_ready(cues)
+    if known is not None:  # the cues exist already (a cached transcript): a plain build on them
+        subtitles, cues = known, None
+    ocr_key = ocr_id if ocr is not None else None
     with VideoReader(Path(video), backend=settings.backend) as reader:
-        plan = plan_index(reader, encoder, subtitles=subtitles, ocr_id=ocr_id if ocr is not None else None,
-                          settings=settings, store=store, cues_key=cues.key if cues is not None else None)
+        plan = plan_index(reader, encoder, subtitles=subtitles, ocr_id=ocr_key, settings=settings, store=store,
+                          cues_key=cues.key if cues is not None else None)
         with store.lock(plan.directory):
-            index = load_verified(store, plan)
-            prior = None
-            if index is None:
-                store.write_manifest(plan.directory, plan.manifest)
-                prior = PriorBuilder() if settings.visual_prior else None
-                with _torch_threads(torch_threads):
-                    ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress, cues, stats, prior)
-                index = finish_index(store, plan, settings, ocr_text)
-            if not settings.visual_prior:
-                return index
-            # an index built before the prior existed (or by the Ray pipeline, or resumed) gets it here
-            return ensure_prior(index, store, plan.video, settings, prior, progress=progress)
+            known = _cues_ready(cues)
+            if known is None:  # (else another process finished the cues while this one waited for the lock)
+                index = load_verified(store, plan)
+                prior = None
+                if index is None:
+                    store.write_manifest(plan.directory, plan.manifest)
+                    prior = PriorBuilder() if settings.visual_prior else None
+                    with _torch_threads(torch_threads):
+                        ocr_text = _encode_parts(reader, encoder, store, plan, ocr, settings, progress, cues, stats,
+                                                 prior)
+                    if cues is not None:
+                        done = getattr(cues, "subtitles", None)  # (a transcript of silence is empty: not falsy)
+                        final = plan_index(reader, encoder, subtitles=done if done is not None else plan.cues,
+                                           ocr_id=ocr_key, settings=settings, store=store)
+                        index = _promote(store, plan, final, settings, ocr_text, prior, progress)
+                        shutil.rmtree(plan.directory, ignore_errors=True)
+                        return index
+                    index = finish_index(store, plan, settings, ocr_text)
+                if not settings.visual_prior:
+                    return index
+                # an index built before the prior existed (or by the Ray pipeline, or resumed) gets it here
+                return ensure_prior(index, store, plan.video, settings, prior, progress=progress)
+    return build_index(video, encoder, subtitles=known, ocr=ocr, ocr_id=ocr_id, settings=settings, store=store,
+                       progress=progress, stats=stats, torch_threads=torch_threads)
+
+
+def _cues_ready(cues: "CueSource | None") -> Any:
+    """A cue source's final cues when they are known without running it (``ready()``), else None."""
+    ready = getattr(cues, "ready", None)
+    return ready() if callable(ready) else None
+
+
+def _promote(
+    store: IndexStore,
+    built: IndexPlan,
+    final: IndexPlan,
+    settings: IndexSettings,
+    ocr_text: list[str],
+    prior: "PriorBuilder | None",
+    progress: bool,
+) -> VideoIndex:
+    """Store an index built with a cue source under the key the same cues give as subtitles (its parts move
+    there), so that an index built either way finds the other: the key of an index holds its transcript's
+    content, which was not known when the build began."""
+    from clamr_frames.index.prior import ensure_prior
+
+    if final.asr != built.asr:  # each part took the cues that covered it: they must be the final cues
+        raise IndexCacheError(final.directory, "the ASR context of the encoded parts differs from the final cues'")
+    with store.lock(final.directory):
+        index = load_verified(store, final)
+        if index is None:  # (else built meanwhile by another process)
+            store.write_manifest(final.directory, final.manifest)
+            for part in range(len(final.ranges)):
+                os.replace(store.part_path(built.directory, part), store.part_path(final.directory, part))
+            index = finish_index(store, final, settings, ocr_text)
+        if not settings.visual_prior:
+            return index
+        return ensure_prior(index, store, final.video, settings, prior, progress=progress)
 
 
 def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:
@@ -417,6 +473,7 @@ def _encode_parts(
     finally:
         bar.close()
     if all_cues is not None:
+        plan.cues = all_cues
         plan.asr = asr_for(all_cues, 0, len(plan.timestamps))
     return [t for p in range(len(plan.ranges)) for t in done[p]]
 

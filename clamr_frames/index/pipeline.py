@@ -205,10 +205,13 @@ class CueStream:
 
 
 class CueSource(Protocol):
-    """A producer of timed cues for one video that runs alongside decoding (speech recognition).
+    """A producer of timed cues for one video that runs alongside decoding (speech recognition:
+    :class:`clamr_frames.context.asr.WhisperCues`).
 
-    ``key`` names the source and its settings in the index spec (the cues are not known before the build);
-    ``run`` blocks, publishing into the stream as it goes, and finishes it.
+    ``key`` names the source and its settings while the index is built (the cues are not known before); ``run``
+    blocks, publishing into the stream as it goes, and finishes it. Optional: ``subtitles``, what the finished
+    index records as its ASR (e.g. the transcript; default the cues), and ``ready()``, the final cues when they
+    are known without running (e.g. cached), else None.
     """
 
     key: str
