@@ -41,13 +41,8 @@ OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 REAL_CUTS = {"Megamind": [1, 98, 154, 200], "Megamind_bugy": [1, 98, 154, 200], "tree": [], "vtest": []}
 
 
-def candidate_frames(path: Path, fps: float, max_side: int = 448, *, plain_pyav: bool = False):
-    """(native frame indices, timestamps, frames or None) of the candidates at ``fps``.
-
-    ``plain_pyav`` decodes every frame with PyAV in order and keeps the candidates (for the short real clips:
-    the reader skips a third of the frames of MPEG-4 AVIs with packed B-frames, which would blur what is
-    measured here).
-    """
+def candidate_frames(path: Path, fps: float, max_side: int = 448) -> tuple[np.ndarray, np.ndarray, list]:
+    """(native frame indices, timestamps, frames or None) of the candidates at ``fps``, read as the index reads them."""
     import warnings
 
     from clamr_frames.video import VideoReader
@@ -55,22 +50,10 @@ def candidate_frames(path: Path, fps: float, max_side: int = 448, *, plain_pyav:
     with VideoReader(path) as r:
         idx, ts = r.candidate_indices(fps=fps)
         got: dict[int, np.ndarray] = {}
-        if plain_pyav:
-            import av
-            from PIL import Image
-
-            w, h = r._size(max_side)
-            want = {int(i) for i in idx}
-            with av.open(str(path)) as c:
-                for j, fr in enumerate(c.decode(video=0)):
-                    if j in want:
-                        img = Image.fromarray(fr.to_ndarray(format="rgb24"))
-                        got[j] = np.asarray(img.resize((w, h), Image.Resampling.BILINEAR))
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for ch in r.iter_candidates(fps=fps, max_side=max_side):
-                    got.update(zip((int(i) for i in ch.indices), ch.frames))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for ch in r.iter_candidates(fps=fps, max_side=max_side):
+                got.update(zip((int(i) for i in ch.indices), ch.frames))
     return np.asarray(idx), np.asarray(ts, np.float64), [got.get(int(i)) for i in idx]
 
 
@@ -150,7 +133,7 @@ def real_videos(fps: float) -> list[tuple[str, Path | None, np.ndarray, list, li
         path = OPENCV_DATA / f"{name}.avi"
         if not path.exists():
             return []
-        idx, ts, frames = candidate_frames(path, fps, plain_pyav=True)
+        idx, ts, frames = candidate_frames(path, fps)
         truth = truth_on_grid(idx, REAL_CUTS[name])
         out.append((name, path, ts, frames, truth, idx))
         parts.append((ts, frames, truth))

@@ -15,10 +15,10 @@ How the ``k`` frames are spread:
   proportion to their length, as uniform sampling covers them) and each stratum gives one frame.
 - Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
   local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
-- Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail cells
-  differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames that are not duplicates.
-  Only when every candidate left is a duplicate (a still video) does the rest go to the frames farthest in
-  time from the picks.
+- Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail
+  cells differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames
+  that are not duplicates. Only when every candidate left is a duplicate (a still video) does the rest go to
+  the frames farthest in time from the picks.
 """
 
 from __future__ import annotations
@@ -148,7 +148,8 @@ class _Picker:
             step = max(1, 4096 // len(new))  # bounded memory: step x len(new) thumbnail pairs at a time
             for a in range(0, group.size, step):
                 block = group[a : a + step]
-                self.dup[block] = np.any(self._alike(thumbs[block][:, None], thumbs[new][None], self.threshold), axis=1)
+                alike = self._alike(thumbs[block][:, None], thumbs[new][None], self.threshold)
+                self.dup[block] = np.any(alike, axis=1)
         self.seen[stale] = len(self.picked)
 
     def mark_alike(self, idx: np.ndarray, since: int) -> None:
