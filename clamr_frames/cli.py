@@ -206,18 +206,30 @@ def cmd_index(args: argparse.Namespace) -> int:
         report = index_locally(jobs, encoder, settings=settings, ocr=args.ocr,
                                store=IndexStore(args.index_dir) if args.index_dir else IndexStore(),
                                progress=not args.quiet, asr=args.asr, asr_settings=_asr_settings(args))
-    for e in report.indexed + report.skipped:
-        how = f"{e['frames_encoded']} frames encoded" if "frames_encoded" in e else "already indexed"
-        print(f"{e['video']}: {e['candidates']} candidates ({how}) in {e['index']}")
-    for e in report.failed:
-        print(f"{e['video']}: failed: {e['reason']}", file=sys.stderr)
-    print(report.summary())
+    if args.json:  # one line per video, in the order given; the summary is not data
+        order = {job.name: i for i, job in enumerate(jobs)}
+        records = [{"status": status, **e} for status, entries in
+                   (("indexed", report.indexed), ("skipped", report.skipped), ("failed", report.failed)) for e in entries]
+        for rec in sorted(records, key=lambda r: order.get(r["video"], len(order))):
+            print(json.dumps(rec), flush=True)
+        print(report.summary(), file=sys.stderr)
+    else:
+        for e in report.indexed + report.skipped:
+            how = f"{e['frames_encoded']} frames encoded" if "frames_encoded" in e else "already indexed"
+            print(f"{e['video']}: {e['candidates']} candidates ({how}) in {e['index']}")
+        for e in report.failed:
+            print(f"{e['video']}: failed: {e['reason']}", file=sys.stderr)
+        print(report.summary())
     if args.report:
         print(f"report: {report.write(args.report)}")
     return EXIT_BAD_INPUT if report.failed else 0
 
 
 def cmd_select(args: argparse.Namespace) -> int:
+    if args.questions:
+        return _select_questions(args)
+    if args.video is None or args.question is None:
+        raise _usage("give VIDEO and QUESTION, or --questions FILE.jsonl")
     selector = _selector(args)
     sel = selector.select(
         args.video,
@@ -247,6 +259,37 @@ def cmd_select(args: argparse.Namespace) -> int:
         print(f"  {_fmt_time(e['timestamp'])}  score {e['score']:8.3f}  {_short(ctx, 50)}  [{why}]")
     if args.plot:
         print(f"timeline plot: {args.plot}")
+    return 0
+
+
+def _select_questions(args: argparse.Namespace) -> int:
+    """``select [VIDEO] --questions FILE.jsonl``: one JSON line per question (see ``clamr_frames.questions``)."""
+    from clamr_frames.questions import QuestionsError, read_questions, select_rows
+
+    if args.question is not None:
+        raise _usage("give QUESTION or --questions, not both")
+    for flag, value in (("--plot", args.plot), ("--save-frames", args.save_frames), ("--options", args.options)):
+        if value:
+            raise _usage(f"{flag} goes with a single question (rows of --questions carry their own options)")
+    try:  # every row is checked before a model loads
+        rows = read_questions(args.questions, video=args.video, subtitles=args.subtitles, k=args.k)
+    except QuestionsError as e:
+        for problem in e.problems:
+            print(f"clamr-frames select: error: {problem}", file=sys.stderr)
+        print(f"clamr-frames select: {len(e.problems)} bad line(s) in {args.questions}; nothing was run",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    selector = _selector(args)
+    failed = 0
+    for result in select_rows(selector, rows, policy=args.policy, seed=args.seed):
+        print(json.dumps(result.to_dict()), flush=True)
+        if result.error is not None:
+            failed += 1
+            print(f"clamr-frames select: error: {result.error}", file=sys.stderr)
+    if failed:
+        print(f"clamr-frames select: {failed} of {len(rows)} questions failed (the others were answered)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -392,15 +435,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --ray: encoder actors (default: one per GPU; without GPUs, half the CPUs)")
     p.add_argument("--report", default=None, metavar="JSON",
                    help="write the corpus report (indexed, skipped, failed with reasons, frames/s per stage)")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON line per video on stdout (status indexed | skipped | failed, index, candidates, "
+                        "frames_encoded or reason); the summary goes to stderr")
     p.add_argument("--compression", default=None,
                    help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
     _add_sampling(p)
     _add_scorer(p)
     p.set_defaults(func=cmd_index)
 
-    p = sub.add_parser("select", help="pick k frames of a video for a question")
-    p.add_argument("video")
-    p.add_argument("question")
+    p = sub.add_parser(
+        "select", help="pick k frames of a video for a question (or for every question of a JSONL file)",
+        description="Pick k frames of VIDEO for QUESTION. With --questions FILE.jsonl, answer every question of "
+                    "the file in one call (the model and each video's index load once) and print one JSON line per "
+                    "question, in file order. Rows: {\"question\": ..., \"options\": [...], \"k\": 8, \"video\": ..., "
+                    "\"subtitles\": ..., \"id\": ...}, only question required; VIDEO (and --subtitles, -k) are the "
+                    "defaults for rows without their own. A malformed row stops the run before any work, listing "
+                    "every bad line as file:line; a row that fails on its video (k more than its candidate "
+                    "frames, an unreadable file) gets an \"error\" record and the others are answered (exit 2).",
+    )
+    p.add_argument("video", nargs="?", default=None, help="the video (optional with --questions)")
+    p.add_argument("question", nargs="?", default=None)
+    p.add_argument("--questions", default=None, metavar="FILE.jsonl", help="answer every question of this file")
     p.add_argument("-k", type=int, default=16)
     p.add_argument("--subtitles", default=None)
     p.add_argument("--options", nargs="*", default=None, help="multiple-choice options to add to the query")

@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.index.pipeline import PipelineStats
     from clamr_frames.scoring import MaxSimArgmax
 
+#: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
+_INDEXES_IN_MEMORY = 4
+
 #: Scorer names shared by Python, the CLI and the lmms-eval model args.
 SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
@@ -133,8 +136,9 @@ class Selection:
         :mod:`clamr_frames.messages`):
 
         - ``frames_as="video"`` (default): one video item of the frames with ``sample_fps = k / duration``, the
-          average rate over the whole video, which qwen_vl_utils passes on as the processor's ``fps`` (so
-          Qwen2.5-VL's time-aligned position ids span the real length, not k frames at 2 fps). Half the visual
+          average rate over the whole video, which qwen_vl_utils hands the processor (as ``fps``, or in the video
+          metadata for transformers >= 4.57), so Qwen2.5-VL's time-aligned position ids span the real length, not k
+          frames at 2 fps. Half the visual
           tokens of ``"images"``. Choose it for questions about what happens, and with policies that spread
           frames out (``uniform``, ``nms``, ``inverse-transform``, ``hybrid``, ``gated``).
         - ``frames_as="images"``: each frame as an image item preceded by its timestamp text
@@ -250,6 +254,7 @@ class FrameSelector:
         self.asr = check_asr_mode(asr)
         self.asr_settings = asr_settings or AsrSettings()
         self._indexes: dict[tuple[Any, Any, str], VideoIndex] = {}
+        self._prepared: dict[str, "torch.Tensor"] = {}  # query -> embedding, from prepare_queries
 
     @classmethod
     def from_pretrained(
@@ -329,8 +334,9 @@ class FrameSelector:
 
         mode = check_asr_mode(self.asr if asr is None else asr)
         key = (_file_key(video), _subs_key(subtitles), mode)
-        cached = self._indexes.get(key)
+        cached = self._indexes.pop(key, None)
         if cached is not None and (cached.path / "index.safetensors").exists():
+            self._indexes[key] = cached  # most recently used last
             return cached
         asr_settings = self.asr_settings
         if not asr_settings.cpu_threads:  # speech recognition runs beside OCR: its share of the cores
@@ -352,14 +358,24 @@ class FrameSelector:
             stats=stats,
         )
         self._indexes[key] = idx
+        while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
+            del self._indexes[next(iter(self._indexes))]
         return idx
+
+    def prepare_queries(self, queries: list[str]) -> None:
+        """Encode ``queries`` (as :meth:`select` builds them: :func:`~clamr_frames.encoders.query.build_query`)
+        in one encoder call, for the :meth:`select` calls that follow: many questions cost one batched forward
+        pass instead of one each. Replaces what an earlier call prepared."""
+        self._prepared = dict(zip(queries, self.encoder.encode_queries(list(queries))))
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
         from clamr_frames.index.compress import CompressedDocs, score_compressed
         from clamr_frames.scoring import maxsim
 
-        q = self.encoder.encode_queries([query])[0]
+        q = self._prepared.get(query)
+        if q is None:
+            q = self.encoder.encode_queries([query])[0]
         docs = index.embeddings
         # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
         # zero padding did (ClamrEncoder.score_floor).

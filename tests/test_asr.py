@@ -39,14 +39,10 @@ SEED = 3
 
 
 def wer(ref: str, hyp: str) -> float:
-    """Word error rate after lower-casing and dropping punctuation (edit distance over reference words)."""
-    r, h = re.findall(r"[a-z0-9']+", ref.lower()), re.findall(r"[a-z0-9']+", hyp.lower())
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)] / max(1, len(r))
+    from clamr_frames.evaluation import word_error_rate
+
+    edits, words = word_error_rate(ref, hyp)
+    return edits / max(1, words)
 
 
 @pytest.fixture(scope="module")
@@ -400,6 +396,99 @@ def test_cli_inspect_says_which_source(spoken, transcript, root, capsys):
     assert re.search(r"^asr\s+subtitles: the subtitle file", capsys.readouterr().out, re.M)
     assert main([*base, "--asr", "none", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["asr"]["source"] == "none"
+
+
+# -- spoken synthetic videos (espeak-ng) and the audio stream ------------------------------------------------
+
+
+def test_spoken_video_says_its_subtitles_when_they_say(spoken):
+    from clamr_frames.synth.plan import content_words
+    from clamr_frames.video import VideoReader
+
+    cues = load_subtitles(spoken.srt_path).cues
+    nd = _asr_needle(spoken)
+    assert spoken.spoken and any((c.start, c.end, c.text) == (nd.start, nd.end, nd.text) for c in cues)
+    q = next(q for q in spoken.questions if q["needle"]["kind"] == "asr")
+    assert (q["needle"]["start"], q["needle"]["end"]) == (nd.start, nd.end)  # the span is the spoken one
+    for c in cues:  # one voice at a time; the narration keeps clear of the needle's span
+        assert c is cues[-1] or c.end <= cues[cues.index(c) + 1].start
+        if c.text != nd.text:
+            assert c.end <= nd.start - 0.5 or c.start >= nd.end + 0.5
+            assert not content_words(c.text) & {nd.key.lower()}
+    with VideoReader(spoken.video_path, backend="pyav") as r:
+        audio = np.concatenate(list(r.iter_audio()))
+    assert abs(len(audio) / 16000 - spoken.duration) < 0.1
+    loud = np.abs(audio[int(nd.start * 16000) : int(nd.end * 16000)]).max()
+    gap = cues[0].start  # silence before the first line
+    assert loud > 0.1 and (gap < 0.3 or np.abs(audio[: int((gap - 0.1) * 16000)]).max() < 0.02)
+
+
+def test_spoken_video_is_the_same_whatever_was_spoken_before(spoken, tmp_path):
+    from clamr_frames.synth import generate_video
+    from clamr_frames.synth.speech import Espeak
+
+    Espeak().say("Something else first, in this process.")  # espeak-ng keeps state between utterances
+    again = generate_video(tmp_path, seed=SEED, duration=40.0, needles_per_kind=1, kinds=("ocr", "asr"), speech=True)
+    assert again.srt_path.read_bytes() == spoken.srt_path.read_bytes()
+    assert again.questions_path.read_bytes() == spoken.questions_path.read_bytes()
+
+
+def test_spoken_video_without_subtitle_file(tmp_path):
+    from clamr_frames.synth import generate_video
+
+    (tmp_path / "synth-9.srt").write_text("1\n00:00:01,000 --> 00:00:02,000\nstale\n", encoding="utf-8")
+    v = generate_video(tmp_path, seed=9, duration=20.0, needles_per_kind=1, kinds=("asr",), speech=True,
+                       narration=False, subtitles=False, fps=1.0, width=64, height=48)
+    assert v.srt_path is None and not (tmp_path / "synth-9.srt").exists()  # a stale file is not left behind
+    assert v.spoken and v.questions_path.is_file() and v.needles[0].end - v.needles[0].start > 1.5
+
+
+def test_speech_synthesis_errors_and_determinism():
+    from clamr_frames.synth.speech import Espeak
+
+    engine = Espeak()
+    a = engine.say("The code word is cobalt.")
+    assert a.dtype == np.float32 and 1.0 < len(a) / engine.sample_rate < 4.0 and np.abs(a).max() > 0.1
+    assert len(engine.say("The code word is cobalt.", rate=260)) < 0.75 * len(a)
+    with pytest.raises(InputError, match="no voice"):
+        engine.say("hello", voice="xx-nonexistent")
+    with pytest.raises(InputError, match="empty text"):
+        engine.say("   ")
+
+
+def test_audio_stream_resumes_in_place_and_fills_what_starts_late(tmp_path):
+    from media import make_video
+
+    from clamr_frames.video import VideoReader
+    from clamr_frames.video.audio import AudioStats
+
+    rate = 16000
+    t = np.arange(6 * rate) / rate
+    tone = (0.4 * np.sin(2 * np.pi * 440 * t) * (t >= 2.0)).astype(np.float32)  # silent for 2 s, then a tone
+    video = make_video(tmp_path / "tone.mp4", 60, 10.0, audio=tone, audio_rate=rate)
+    with VideoReader(video, backend="pyav") as r:
+        stats = AudioStats()
+        full = np.concatenate(list(r.iter_audio(block_samples=rate, stats=stats)))
+        late = np.concatenate(list(r.iter_audio(start=3.0)))
+    assert abs(len(full) - 6 * rate) < rate // 20 and stats.skipped_packets == 0 and stats.gap_seconds == 0
+    assert np.abs(full[: int(1.9 * rate)]).max() < 0.02 and np.abs(full[int(2.1 * rate) :]).max() > 0.3
+    assert abs(len(late) - 3 * rate) < rate // 20
+    # resuming at 3 s gives the samples of 3 s on (the same phase of the tone)
+    a, b = full[int(3.5 * rate) : int(4.5 * rate)], late[int(0.5 * rate) : int(1.5 * rate)]
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+
+
+def test_make_synthetic_speech_without_subtitles(tmp_path):
+    pytest.importorskip("lmms_eval")
+    from qa_harness.compare import setting_name
+    from qa_harness.docs import find_subtitles
+    from qa_harness.make_synthetic import make_synthetic
+
+    paths = make_synthetic(tmp_path, n_videos=1, duration=30.0, needles_per_kind=1, speech=True, subtitles=False)
+    rows = json.loads(paths["data"].read_text(encoding="utf-8"))
+    assert rows and all("subtitle_path" not in r for r in rows)
+    assert find_subtitles(rows[0], rows[0]["video_path"]) is None
+    assert setting_name("default", "topk", 8, "selected", "whisper") == "default_topk_k8_subs-selected_asr-whisper"
 
 
 def test_selector_transcribes_while_it_reads_the_frames_and_finds_the_same_index(spoken, root):

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from clamr_frames._fs import atomic_write_bytes, default_cache_dir, video_fingerprint
-from clamr_frames.context.subtitles import Cue, clean_text, format_srt
+from clamr_frames.context.subtitles import Cue, clean_text, format_srt, format_vtt
 from clamr_frames.errors import InputError, ModelLoadError
 
 #: The bundled default model and the package that ships it.
@@ -95,7 +95,9 @@ class AsrSettings:
         word_timestamps: cues timed by their words; off: one cue per Whisper segment (coarser, a bit faster).
         max_cue_seconds / max_cue_words / max_word_gap: a cue ends at a sentence end, a pause longer than
             ``max_word_gap`` s, or when it would grow longer than these.
-        block_seconds: audio transcribed per call (memory bound; blocks are cut at quiet moments).
+        block_seconds: audio transcribed per call, cut at the quietest moment of its last 30 s. Memory per block
+            grows with it (VAD and Whisper's features of a 300-s block peak at about 300 MB above the model's
+            ~260 MB, of a 120-s block at about 120 MB), not with the video's length.
         cpu_threads: CTranslate2 threads on CPU (0: the cores this process may use). Not part of the cache key.
     """
 
@@ -110,7 +112,7 @@ class AsrSettings:
     max_cue_seconds: float = 8.0
     max_cue_words: int = 24
     max_word_gap: float = 0.6
-    block_seconds: float = 300.0
+    block_seconds: float = 120.0
     cpu_threads: int = 0
 
     def __post_init__(self) -> None:
@@ -350,19 +352,6 @@ class Transcript:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, text.encode("utf-8"))
         return path
-
-
-def format_vtt(cues: list[Cue]) -> str:
-    """Render cues as WebVTT text."""
-
-    def ts(t: float) -> str:
-        ms = int(round(max(t, 0.0) * 1000))
-        h, ms = divmod(ms, 3_600_000)
-        m, ms = divmod(ms, 60_000)
-        s, ms = divmod(ms, 1000)
-        return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-    return "WEBVTT\n\n" + "\n".join(f"{ts(c.start)} --> {ts(c.end)}\n{c.text}\n" for c in cues)
 
 
 @dataclass
@@ -1006,7 +995,6 @@ __all__ = [
     "cached_transcribe",
     "check_asr_mode",
     "check_ctranslate2_dir",
-    "format_vtt",
     "get_transcriber",
     "resolve_asr_source",
     "resolve_device",

@@ -42,6 +42,7 @@ __all__ = [
     "asr_contexts",
     "clean_text",
     "format_srt",
+    "format_vtt",
     "lines_between",
     "lines_for_timestamps",
     "load_subtitles",
@@ -65,12 +66,12 @@ class Cue:
     text: str
 
 
-def _fmt_srt_time(t: float) -> str:
+def _fmt_srt_time(t: float, decimal: str = ",") -> str:
     ms = int(round(max(t, 0.0) * 1000))
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+    return f"{h:02d}:{m:02d}:{s:02d}{decimal}{ms:03d}"
 
 
 def format_srt(cues: list[Cue]) -> str:
@@ -79,6 +80,20 @@ def format_srt(cues: list[Cue]) -> str:
         f"{i}\n{_fmt_srt_time(c.start)} --> {_fmt_srt_time(c.end)}\n{c.text}\n" for i, c in enumerate(cues, 1)
     ]
     return "\n".join(blocks)
+
+
+def format_vtt(cues: list[Cue]) -> str:
+    """Render cues as WebVTT text.
+
+    >>> print(format_vtt([Cue(1.5, 2.0, "Hi")]))
+    WEBVTT
+    <BLANKLINE>
+    00:00:01.500 --> 00:00:02.000
+    Hi
+    <BLANKLINE>
+    """
+    blocks = [f"{_fmt_srt_time(c.start, '.')} --> {_fmt_srt_time(c.end, '.')}\n{c.text}\n" for c in cues]
+    return "WEBVTT\n\n" + "\n".join(blocks)
 
 
 def write_srt(path: str | Path, cues: list[Cue]) -> Path:

@@ -175,12 +175,9 @@ def generate_video(
     needles = scene.needles
     track = None
     if speech:
-        from clamr_frames.synth.plan import narration_lines, speech_rng
-        from clamr_frames.synth.speech import speak_needles_and_narration
+        from clamr_frames.synth.speech import speak_video
 
-        track, retimed = speak_needles_and_narration(
-            needles, narration_lines(seed, needles), scene.duration, speech_rng(seed), narrate=narration
-        )
+        track, retimed = speak_video(seed, needles, scene.duration, narrate=narration)
         needles = tuple(retimed)
         cues = track.cues()
     else:

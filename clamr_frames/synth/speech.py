@@ -274,6 +274,42 @@ def speak_needles_and_narration(
     return SpeechTrack(utterances, float(duration), sr), needles
 
 
+def speak_video(seed: int, needles: Sequence, duration: float, *, narrate: bool = True,
+                fresh_process: bool = True) -> tuple[SpeechTrack, list]:
+    """The soundtrack of a synthetic video: :func:`speak_needles_and_narration` with the narration lines and the
+    voices, rates and pauses that follow from ``seed``.
+
+    espeak-ng carries state from one utterance to the next inside a process (the samples, and so the timings, of
+    a line depend by a few milliseconds on what was spoken before it), so by default the track is synthesised in
+    a fresh process: the same arguments then give the same samples, whatever this process spoke before.
+    """
+    if not fresh_process:
+        return _speak_video(seed, needles, duration, narrate)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        packed, retimed = pool.submit(_speak_video_packed, seed, list(needles), duration, narrate).result()
+    utterances, total, rate = packed
+    track = SpeechTrack(tuple(Utterance(t0, text, pcm.astype(np.float32) / 32768.0, rate) for t0, text, pcm in utterances),
+                        total, rate)
+    return track, retimed
+
+
+def _speak_video(seed: int, needles: Sequence, duration: float, narrate: bool) -> tuple[SpeechTrack, list]:
+    from clamr_frames.synth.plan import narration_lines, speech_rng
+
+    return speak_needles_and_narration(needles, narration_lines(seed, needles), duration, speech_rng(seed),
+                                       narrate=narrate)
+
+
+def _speak_video_packed(seed: int, needles: list, duration: float, narrate: bool) -> tuple[tuple, list]:
+    """:func:`_speak_video` with the samples as int16 (espeak-ng's own format, lossless; half the bytes to send)."""
+    track, retimed = _speak_video(seed, needles, duration, narrate)
+    pcm = [(u.start, u.text, np.round(u.samples * 32768.0).astype(np.int16)) for u in track.utterances]
+    return (pcm, track.duration, track.rate), retimed
+
+
 __all__ = [
     "RATE_RANGE",
     "SYNTH_EXTRA_HINT",
@@ -283,5 +319,6 @@ __all__ = [
     "SpeechUnavailableError",
     "Utterance",
     "speak_needles_and_narration",
+    "speak_video",
     "trim_silence",
 ]

@@ -109,6 +109,22 @@ def _ffmpeg_reason(e: Exception) -> str:
     return str(getattr(e, "strerror", None) or e).strip() or type(e).__name__
 
 
+def demux_until_error(container, stream, path: str):
+    """``container.demux(stream)``, ending (with a debug log line) where FFmpeg fails to demux a damaged file."""
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as e:  # type: ignore[attr-defined]
+            log.debug("%s: demuxing failed (%s)", path, _ffmpeg_reason(e))
+            return
+        yield packet
+
+
 def scan(path: str) -> StreamIndex:
     """Index the first video stream of ``path`` by demuxing its packets (only the first frame is decoded, for
     its size and display rotation).
@@ -393,16 +409,8 @@ class PyAVBackend:
                 # failure, everything up to the first key frame sent afterwards (B-frames shown before that
                 # key frame included).
                 suspect_below = -1
-                packets = container.demux(stream)
                 at_end = True  # becomes False when the pass stops early (done, or a seek is due)
-                while True:
-                    try:
-                        packet = next(packets)
-                    except StopIteration:
-                        break
-                    except av.error.FFmpegError as e:  # type: ignore[attr-defined]
-                        log.debug("%s: demuxing failed (%s)", self.path, _ffmpeg_reason(e))
-                        break
+                for packet in demux_until_error(container, stream, self.path):
                     p = packet.pts if packet.pts is not None else packet.dts
                     at = self._index_of(p) if p is not None and packet.size else -1
                     if suspect_below == _NEVER and packet.is_keyframe and at >= 0:

@@ -104,7 +104,7 @@ def iter_audio(
     """
     import av
 
-    from clamr_frames.video._pyav_backend import open_container
+    from clamr_frames.video._pyav_backend import demux_until_error, open_container
 
     if int(sample_rate) != sample_rate or sample_rate <= 0:
         raise InputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
@@ -139,15 +139,7 @@ def iter_audio(
                     a, drop = a[cut:], drop - cut
                 yield from out.add(a)
 
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as e:  # type: ignore[attr-defined]
-                log.warning("%s: audio demuxing stopped (%s)", path, e)
-                break
+        for packet in demux_until_error(container, stream, str(path)):
             try:
                 frames = packet.decode()
             except av.error.FFmpegError:  # type: ignore[attr-defined]

@@ -59,7 +59,7 @@ from typing import Literal
 
 import numpy as np
 
-from clamr_frames.errors import InputError, VideoError
+from clamr_frames.errors import InputError, VideoError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -352,7 +352,7 @@ class VideoReader:
         except decord_error_types() as e:
             stats.decoded = done  # a block decord failed on counts for nothing
             self.fallback_reason = f"decord failed while decoding ({e.__class__.__name__})"
-            log.info("%s: decord failed part way (%s); reading on with PyAV", self.path, str(e).splitlines()[0][:200])
+            log.info("%s: decord failed part way (%s); reading on with PyAV", self.path, first_line(e)[:200])
             self._drop_decord()
         yield from self._pyav.read(wanted[done:], size, chunk_size, stats)
 
