@@ -15,7 +15,8 @@ Videos with hand-labelled cuts (frame indices read off every frame):
   ``vtest.avi`` (one static-camera shot of pedestrians); and a montage of all four (joins are cuts; the
   clips' own cuts count too).
 - Generated videos (``clamr_frames.synth``), seeds given on the command line: scenes of 20–90 s (the
-  default) and of 2–60 s (``--short-scenes``).
+  default) and of 2–60 s, with shapes gliding over still scenes, and (2–60 s) with a swaying camera
+  (``motion="pan"``: every frame moves, the hard case for a frame-difference detector).
 
 A detected boundary matches a true one at most ``--tolerance`` candidates away (one to one).
 
@@ -63,7 +64,8 @@ def candidate_frames(path: Path, fps: float, max_side: int = 448, *, plain_pyav:
             with av.open(str(path)) as c:
                 for j, fr in enumerate(c.decode(video=0)):
                     if j in want:
-                        got[j] = np.asarray(Image.fromarray(fr.to_ndarray(format="rgb24")).resize((w, h), Image.BILINEAR))
+                        img = Image.fromarray(fr.to_ndarray(format="rgb24"))
+                        got[j] = np.asarray(img.resize((w, h), Image.Resampling.BILINEAR))
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -174,14 +176,16 @@ def _fit(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.BILINEAR))
 
 
-def synthetic_videos(seeds: list[int], minutes: float, scene_seconds: tuple[float, float], fps: float):
+def synthetic_videos(seeds: list[int], minutes: float, scene_seconds: tuple[float, float], fps: float,
+                     motion: str = "shapes"):
     from clamr_frames.synth import generate_video
 
     out = []
     for seed in seeds:
         tag = f"s{seed}_m{minutes:g}_sc{scene_seconds[0]:g}-{scene_seconds[1]:g}"
+        tag += "" if motion == "shapes" else f"_{motion}"
         v = generate_video(WORK / "shots" / tag, seed=seed, duration=60.0 * minutes, needles_per_kind=2,
-                           scene_seconds=scene_seconds)
+                           scene_seconds=scene_seconds, motion=motion)
         idx, ts, frames = candidate_frames(v.video_path, fps)
         fps_native = v.fps
         cut_frames = [int(np.ceil(s * fps_native - 1e-9)) for s in v.scene().scene_starts[1:]]  # first frame shown
@@ -208,6 +212,8 @@ def main() -> None:
             "real clips (opencv-doc)": real_videos(fps),
             "generated, scenes 20-90 s": synthetic_videos(args.seeds, args.minutes, (20.0, 90.0), fps),
             "generated, scenes 2-60 s": synthetic_videos(args.seeds, args.minutes, (2.0, 60.0), fps),
+            "generated, swaying camera, scenes 2-60 s": synthetic_videos(args.seeds, args.minutes, (2.0, 60.0), fps,
+                                                                         "pan"),
         }
         for group, videos in groups.items():
             if not videos:
@@ -234,7 +240,8 @@ def main() -> None:
                 r = tp / max(tp + fn, 1)
                 f1 = 2 * p * r / max(p + r, 1e-9)
                 n_frames = sum(len(v[3]) for v in videos)
-                rows.append(f"| {fps:g} | {group} | {m} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} | {f1:.2f} "
+                rows.append(f"| {fps:g} | {group} | {m} | {tp + fn} | {tp} | {fp} | {fn} | {p:.2f} | {r:.2f} "
+                            f"| {f1:.2f} "
                             f"| {1000 * secs / max(n_frames, 1):.2f} |")
     body = (
         f"Candidates at the given rate (max side 448, as the index decodes them); tolerance {args.tolerance} "

@@ -15,8 +15,8 @@ How the ``k`` frames are spread:
   proportion to their length, as uniform sampling covers them) and each stratum gives one frame.
 - Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
   local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
-- Never two near-duplicates: a frame that looks like an already picked one (95 % of its thumbnail cells within
-  ``near_duplicate``) is skipped; its budget goes to the most novel remaining frames that are not duplicates.
+- Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail cells
+  differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames that are not duplicates.
   Only when every candidate left is a duplicate (a still video) does the rest go to the frames farthest in
   time from the picks.
 """
@@ -76,7 +76,9 @@ def _check_prior(prior: Any, n: int, policy: str) -> "VisualPrior":
         if not hasattr(prior, name):
             raise InputError(f"prior must be a clamr_frames.context.shots.VisualPrior, got {type(prior).__name__}")
     if len(prior) != n:
-        raise InputError(f"the visual prior covers {len(prior)} candidates, the scores {n}: they are of different indexes")
+        raise InputError(
+            f"the visual prior covers {len(prior)} candidates, the scores {n}: they are of different indexes"
+        )
     return prior
 
 
@@ -109,22 +111,53 @@ def shot_budgets(lengths: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
 
 
 class _Picker:
-    """The growing selection, with the near-duplicate test against everything picked so far."""
+    """The growing selection, and which candidates look like something already picked.
+
+    A candidate is compared with each pick at most once, and only when it is considered: one that duplicates a
+    pick stays one (``dup``), and ``seen[i]`` counts the picks it was compared with.
+    """
 
     def __init__(self, prior: "VisualPrior", t: np.ndarray, threshold: float, taken: np.ndarray | None = None):
-        from clamr_frames.context.shots import appearance_distance
+        from clamr_frames.context.shots import looks_alike
 
-        self._distance = appearance_distance
+        self._alike = looks_alike
         self.prior, self.t, self.threshold = prior, t, threshold
         self.picked: list[int] = [] if taken is None else [int(i) for i in taken]
         self.used = np.zeros(len(t), dtype=bool)
         self.used[self.picked] = True
+        self.dup = np.zeros(len(t), dtype=bool)
+        self.seen = np.zeros(len(t), dtype=np.int64)
 
     def duplicate(self, i: int) -> bool:
-        if not self.picked or self.threshold <= 0:
-            return False
-        d = self._distance(self.prior.thumbs[i], self.prior.thumbs[self.picked])
-        return bool(np.any(d < self.threshold))
+        if self.dup[i] or self.threshold <= 0 or self.seen[i] == len(self.picked):
+            return bool(self.dup[i])
+        new = self.picked[self.seen[i] :]
+        self.seen[i] = len(self.picked)
+        self.dup[i] = bool(np.any(self._alike(self.prior.thumbs[i], self.prior.thumbs[new], self.threshold)))
+        return bool(self.dup[i])
+
+    def refresh(self, idx: np.ndarray) -> None:
+        """Bring the duplicate flags of candidates ``idx`` up to date at once (a still video: most are duplicates)."""
+        stale = idx[~self.dup[idx] & (self.seen[idx] < len(self.picked))]
+        if stale.size == 0 or self.threshold <= 0:
+            return
+        thumbs = self.prior.thumbs
+        for since in np.unique(self.seen[stale]).tolist():  # each group against the picks it has not seen
+            group = stale[self.seen[stale] == since]
+            new = np.asarray(self.picked[since:])
+            step = max(1, 4096 // len(new))  # bounded memory: step x len(new) thumbnail pairs at a time
+            for a in range(0, group.size, step):
+                block = group[a : a + step]
+                self.dup[block] = np.any(self._alike(thumbs[block][:, None], thumbs[new][None], self.threshold), axis=1)
+        self.seen[stale] = len(self.picked)
+
+    def mark_alike(self, idx: np.ndarray, since: int) -> None:
+        """Flag the candidates ``idx`` that duplicate the picks made since pick number ``since`` (cheap when few)."""
+        new = np.asarray(self.picked[since:])
+        rest = idx[~self.used[idx] & ~self.dup[idx]]
+        if new.size and rest.size and self.threshold > 0:
+            alike = self._alike(self.prior.thumbs[rest][:, None], self.prior.thumbs[new][None], self.threshold)
+            self.dup[rest] = np.any(alike, axis=1)
 
     def take(self, i: int) -> None:
         self.picked.append(int(i))
@@ -135,11 +168,19 @@ class _Picker:
         order = idx[np.argsort(-self.prior.novelty[idx], kind="stable")]
         got: list[int] = []
         while len(got) < want and gap >= 0:
-            for i in order.tolist():
+            cands = order[~self.used[order] & ~self.dup[order]]
+            streak = 0
+            for pos, i in enumerate(cands.tolist()):
                 if len(got) == want:
                     break
-                if self.used[i] or any(abs(self.t[i] - self.t[j]) < gap for j in got) or self.duplicate(i):
+                if self.used[i] or any(abs(self.t[i] - self.t[j]) < gap for j in got):
                     continue
+                if self.duplicate(i):
+                    streak += 1
+                    if streak == 32:  # a run of duplicates: settle the rest in one vectorised pass
+                        self.refresh(cands[pos + 1 :])
+                    continue
+                streak = 0
                 got.append(i)
                 self.take(i)
             gap = gap / 2 if gap > 1e-6 else -1.0
@@ -159,7 +200,9 @@ class _Picker:
             self.take(int(free[int(np.argmax(np.minimum(left, right)))]))
 
 
-def _cover(t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None) -> np.ndarray:
+def _cover(
+    t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None
+) -> np.ndarray:
     """``k`` more frames by shots and novelty (besides ``taken``, which they must not duplicate)."""
     picker = _Picker(prior, t, threshold, taken)
     bounds = prior.shot_bounds
@@ -170,13 +213,16 @@ def _cover(t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken:
         sizes = np.diff(bounds)
         for s, b in enumerate(shot_budgets(lengths, sizes, k).tolist()):
             if b:
-                picker.most_novel(np.arange(bounds[s], bounds[s + 1]), b, lengths[s] / (2 * b))
+                shot, before = np.arange(bounds[s], bounds[s + 1]), len(picker.picked)
+                picker.most_novel(shot, b, lengths[s] / (2 * b))
+                picker.mark_alike(shot, before)  # a still shot: its frames duplicate its own pick
     else:
         step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
         edges = np.linspace(t[0], t[-1] + step, k + 1)
         for j in range(k):
-            stratum = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1]))
+            stratum, before = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1])), len(picker.picked)
             picker.most_novel(stratum, 1, 0.0)
+            picker.mark_alike(stratum, before)
     picker.fill(k - (len(picker.picked) - start))
     return np.asarray(picker.picked[start:], dtype=np.int64)
 
@@ -196,8 +242,8 @@ def coverage(
 
     Args:
         prior: the index's :class:`~clamr_frames.context.shots.VisualPrior` (``FrameSelector`` passes it).
-        near_duplicate: appearance distance below which two frames count as the same picture (default
-            :data:`~clamr_frames.context.shots.NEAR_DUPLICATE`; 0 turns the check off).
+        near_duplicate: cell difference (0-1) below which two frames count as the same picture where 95 % of
+            their cells are (default :data:`~clamr_frames.context.shots.NEAR_DUPLICATE`; 0 turns the check off).
 
     Raises:
         InputError: no prior, or a prior of another number of candidates.

@@ -555,7 +555,7 @@ def gated(
     peak_z: float = PEAK_Z,
     relevance_share: float = RELEVANCE_SHARE,
 ) -> np.ndarray:
-    """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` with the visual prior, else :func:`uniform`.
+    """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
 
     The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,
     concentration pays on localised ones).
