@@ -160,7 +160,7 @@ def gated_sweep(scored: list, ks: list[int], kinds: list[str]) -> str:
 
     head = "| flat_z | peak_z | relevance_share | " + " | ".join(f"{kd} R@{k}" for k in ks for kd in kinds) + " |"
     rows = [head, "|---|---|---|" + "---|" * (len(ks) * len(kinds))]
-    for flat_z, peak_z in ((3.5, 5.0), (4.0, 5.0), (4.0, 6.0), (4.5, 5.5), (5.0, 5.0)):
+    for flat_z, peak_z in ((4.5, 7.0), (5.0, 7.5), (5.0, 8.0), (5.5, 8.0), (5.0, 9.0)):
         for share in (0.25, 0.5, 0.75):
             cells = []
             for k in ks:
@@ -174,7 +174,7 @@ def gated_sweep(scored: list, ks: list[int], kinds: list[str]) -> str:
                         h.append(hits_span(sel.all_timestamps[idx], needle["start"], needle["end"]))
                     cells.append(f"{recall(h):.2f}")
             rows.append(f"| {flat_z:g} | {peak_z:g} | {share:g} | " + " | ".join(cells) + " |")
-    return "`gated` over a grid of its knobs (defaults: flat_z 4, peak_z 6, relevance_share 0.25):\n\n" + "\n".join(rows) + "\n"
+    return "`gated` over a grid of its knobs (defaults: flat_z 5, peak_z 9, relevance_share 0.25):\n\n" + "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
