@@ -68,6 +68,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=60.0, help="length of the generated video")
     ap.add_argument("--seed", type=int, default=31)
+    ap.add_argument("--asr-threads", type=int, default=0,
+                    help="CTranslate2 threads for speech recognition (0: the pipeline's share of the cores)")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
@@ -83,7 +85,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         kwargs: dict = {"index_dir": cache, "ocr": True, "progress": True}
         if has_asr:
+            from clamr_frames.context.asr import AsrSettings
+
             kwargs["asr"] = "whisper"
+            kwargs["asr_settings"] = AsrSettings(cpu_threads=args.asr_threads)
         selector = FrameSelector.from_pretrained("default", **kwargs)
         stats = PipelineStats()
         t0 = time.perf_counter()
@@ -118,6 +123,8 @@ def main() -> None:
         f"{wall * scale:.0f} | {60 * args.minutes / wall:.0f} |",
     ]
     plan = thread_plan(ocr=True, asr=has_asr)
+    if has_asr and args.asr_threads:
+        plan["asr"] = args.asr_threads
     body = (
         f"Generated video: {args.minutes:g} min, 320x180 at 2 fps, the camera pans in every frame, 7 signs, "
         f"7 {'spoken' if spoken else 'subtitle-only (the audio is a tone)'} lines, 7 shapes; {len(index.timestamps)} "

@@ -460,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=16)
     p.add_argument("--subtitles", default=None)
     p.add_argument("--options", nargs="*", default=None, help="multiple-choice options to add to the query")
-    p.add_argument("--policy", default="topk", help="topk | nms | adaptive | aks | inverse-transform | bolt | hybrid | uniform | gated")
+    p.add_argument("--policy", default="topk",
+                   help="topk | nms | adaptive | aks | inverse-transform | bolt | hybrid | uniform | gated | coverage")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")

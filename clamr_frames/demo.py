@@ -84,8 +84,9 @@ def run_demo(
     print(f"frame recall@{k} ({policy}) vs uniform sampling at the same k:")
     for kind in hits:
         print(f"  {kind:6s}  clamr-frames {recall(hits[kind]):.2f}   uniform {recall(uniform_hits[kind]):.2f}   ({len(hits[kind])} questions)")
-    if not selector.encoder.uses_image and "vision" in hits:
-        print("  (the embedded default reads subtitles/OCR only: vision needles need a visual scorer such as --scorer clamr)")
+    if not selector.encoder.uses_image and "vision" in hits and policy not in ("gated", "coverage"):
+        print("  (the embedded default reads subtitles/OCR only: for vision needles use --policy gated, which falls "
+              "back on the video's shots and novelty, or a visual scorer such as --scorer clamr)")
     if not ocr and "ocr" in hits:
         print("  (OCR context is off: install the 'ocr' extra and run with --ocr to read the signs)")
     if first is not None:

@@ -41,7 +41,9 @@ def plot_timeline(
     if len(show) > max_thumbnails:
         show = [int(round(x)) for x in np.linspace(0, len(show) - 1, max_thumbnails)]
     n_thumb = max(1, len(show))
-    prior = selection.prior if selection.prior is not None and len(selection.prior) == len(selection.all_scores) else None
+    prior = selection.prior
+    if prior is not None and len(prior) != len(selection.all_scores):
+        prior = None
     if prior is None:
         fig = plt.figure(figsize=(max(10.0, 1.3 * n_thumb), 5.2))
         grid = fig.add_gridspec(2, n_thumb, height_ratios=[2.3, 1.0], hspace=0.35)

@@ -11,6 +11,7 @@ from clamr_frames.context.shots import PriorSettings, VisualPrior, compute_prior
 from clamr_frames.errors import InputError
 from clamr_frames.select import coverage, gated, select_frames, takes_prior
 from clamr_frames.select.coverage import prominence, relevance_and_coverage, shot_budgets
+from clamr_frames.select.policies import FLAT_Z, PEAK_Z
 
 
 def _prior_from_looks(
@@ -130,12 +131,15 @@ def test_contract_with_arbitrary_priors(n, k, cuts, seed, scale):
 def test_prominence_separates_a_needle_from_noise_and_ties():
     rng = np.random.default_rng(3)
     noise = rng.normal(size=600)
-    assert prominence(noise) < 4.0
+    assert prominence(noise) < FLAT_Z
     needle = noise.copy()
     needle[200:204] += 8.0
-    assert prominence(needle) > 6.0
+    assert prominence(needle) > PEAK_Z
     tied = np.r_[np.zeros(300), rng.normal(0.5, 0.1, 300)]  # half the frames have no context: equal scores
-    assert prominence(tied) < 4.0
+    assert prominence(tied) < FLAT_Z
+    short = rng.normal(size=120)  # a 2-minute video: a 6-frame needle is 5 % of it, and must not drag its own bar
+    short[50:56] += 10.0
+    assert prominence(short) > PEAK_Z
     assert prominence(np.full(10, 3.0)) == 0.0
     with pytest.raises(InputError):
         prominence(np.array([np.nan, 1.0]))
@@ -158,13 +162,13 @@ def test_gated_uses_coverage_on_a_flat_profile_and_nms_on_a_peaked_one():
     prior, t = _events_video()
     rng = np.random.default_rng(5)
     flat = rng.normal(size=180)
-    assert prominence(flat) < 4.0
+    assert prominence(flat) < FLAT_Z
     picks = gated(flat, t, 3, prior=prior)
     assert picks.tolist() == [20, 95, 150]  # the events, not uniform sampling
     assert gated(flat, t, 3).tolist() == [0, 89, 179]  # without the prior: uniform, as before
     peaked = flat.copy()
     peaked[60:63] += 30.0
-    assert prominence(peaked) >= 6.0
+    assert prominence(peaked) >= PEAK_Z
     assert gated(peaked, t, 3, prior=prior).tolist() == gated(peaked, t, 3).tolist()  # nms either way
     assert _hit(gated(peaked, t, 3, prior=prior), 60, 63)
 
@@ -175,7 +179,7 @@ def test_gated_mixes_relevance_and_coverage_on_a_partly_textual_profile():
     s = rng.normal(size=180)
     s[170:173] += 6.0  # a modest text match
     z = prominence(s)
-    assert 4.0 <= z < 6.0, z
+    assert FLAT_Z <= z < PEAK_Z, z
     picks = gated(s, t, 4, prior=prior, relevance_share=0.25)
     assert _hit(picks, 170, 173)  # the relevance frame
     assert sum(_hit(picks, e, e + 3) for e in (20, 95, 150)) == 3  # and coverage for the rest
@@ -185,7 +189,7 @@ def test_gated_mixes_relevance_and_coverage_on_a_partly_textual_profile():
     mixed = relevance_and_coverage(s, t, 4, prior=prior, relevance_share=0.0)
     assert mixed.tolist() == coverage(s, t, 4, prior=prior).tolist()
     with pytest.raises(InputError):
-        gated(s, t, 4, prior=prior, flat_z=7.0, peak_z=6.0)
+        gated(s, t, 4, prior=prior, flat_z=PEAK_Z + 1, peak_z=PEAK_Z)
 
 
 def test_coverage_on_a_rendered_video_catches_brief_events_that_uniform_misses():

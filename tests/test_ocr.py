@@ -544,3 +544,18 @@ def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
             split_glued_words("THEMUSEUMROOF")
     finally:
         ocr._vocab_costs.cache_clear()
+
+
+def test_ocr_device_takes_cuda_only_where_onnxruntime_offers_it(monkeypatch):
+    ort = pytest.importorskip("onnxruntime")
+    from clamr_frames.context.ocr import _ort_device
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert _ort_device("cpu") == _ort_device("auto") == "cpu"
+    with pytest.raises(InputError, match="onnxruntime-gpu"):
+        _ort_device("cuda")
+    # what onnxruntime-gpu reports on a GPU machine (no GPU here: its provider list is stood in for)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert _ort_device("auto") == _ort_device("cuda") == "cuda" and _ort_device("cpu") == "cpu"
+    with pytest.raises(InputError, match="device"):
+        _ort_device("tpu")

@@ -88,6 +88,21 @@ def test_an_index_without_the_prior_gets_it_without_reencoding(video, encoder, t
     assert _build(video, counting, tmp_path).manifest["visual_prior"]["version"] == PRIOR_VERSION
 
 
+def test_an_image_encoder_build_takes_the_prior_from_the_frames_it_decodes(video, encoder, tmp_path, monkeypatch):
+    import clamr_frames.index.prior as prior_mod
+
+    class SeesPixels(Counting):
+        uses_image = True  # documents carry frames (the default encoder ignores them): the pipeline decodes
+
+    def no_second_pass(*a, **k):
+        raise AssertionError("the prior decoded the video again")
+
+    monkeypatch.setattr(prior_mod, "prior_from_video", no_second_pass)
+    idx = _build(video, SeesPixels(encoder), tmp_path)
+    assert idx.prior is not None
+    assert idx.prior.shot_bounds[:-1].tolist() == _true_starts(video, idx.timestamps)
+
+
 def test_a_corrupt_prior_is_recomputed_with_a_warning(video, encoder, tmp_path):
     idx = _build(video, encoder, tmp_path)
     p = idx.path / "prior.safetensors"

@@ -52,8 +52,9 @@ class IndexSettings:
             (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
             another compression is a different index.
         visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
-            decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). A
-            text-only encoder without OCR then decodes the frames for it. Not part of the index key.
+            decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). For
+            a text-only encoder without OCR the candidates are decoded for it alone, with PyAV. Not part of the
+            index key.
     """
 
     fps: float = 1.0
@@ -414,7 +415,8 @@ def _encode_parts(
 ) -> list[str]:
     """Encode the parts not on disk yet, through the pipeline; return every candidate's OCR text.
 
-    ``prior`` gets every decoded part's frames (in time order, on the decode stage's thread).
+    ``prior`` gets every decoded part's frames (in time order, on the decode stage's thread) when the encoder or
+    OCR needs them decoded.
 
     Embeddings go to disk part by part and are not kept: memory does not grow with the video's length. With a
     cue source, ``plan.asr`` is filled from its cues at the end.
@@ -451,9 +453,9 @@ def _encode_parts(
         bar.set_postfix_str(st.line(), refresh=False)
         bar.update(n)
 
-    need_pixels = bool(encoder.uses_image or ocr is not None or prior is not None)
+    need_pixels = bool(encoder.uses_image or ocr is not None)
     frames_for = _frame_source(reader, plan.frame_idx, plan.ranges, set(done), settings) if need_pixels else None
-    if frames_for is not None and prior is not None:
+    if frames_for is not None and prior is not None:  # else the prior decodes on its own, faster (index/prior.py)
         frames_for = _feeding_prior(frames_for, prior, plan)
     job = PartJob(
         timestamps=plan.timestamps,

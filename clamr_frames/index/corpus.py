@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
-from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.errors import ClamrFramesError, IndexCacheError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.encoders.base import Encoder
@@ -387,6 +387,7 @@ def index_locally(
 
     settings = settings or IndexSettings()
     store = store or IndexStore()
+    store.make_directory(store.root)  # an unusable store fails the corpus here, once, not every video
     report = CorpusReport(setup={"runner": "local", "settings": dataclasses.asdict(settings), "ocr": ocr})
     t0 = time.perf_counter()
     for job in unique_jobs(jobs):
@@ -399,6 +400,8 @@ def index_locally(
                                       progress=progress)
                 idx = build_index(video, counting, subtitles=context, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
                                   store=store, progress=progress)
+        except IndexCacheError:  # the store (not this video) is unusable: every later video would fail the same way
+            raise
         except ClamrFramesError as e:
             report.failed.append({"video": job.name, "reason": str(e)})
             continue

@@ -321,7 +321,8 @@ class IndexStore:
 
             prior = VisualPrior.from_tensors(load(p.read_bytes()), PriorSettings(**entry.get("settings", {})))
             if len(prior) != len(manifest.get("timestamps", [])):
-                raise IndexCacheError(p, f"{len(prior)} candidates, the index has {len(manifest.get('timestamps', []))}")
+                n = len(manifest.get("timestamps", []))
+                raise IndexCacheError(p, f"{len(prior)} candidates, the index has {n}")
         except (IndexCacheError, InputError, TypeError, ValueError, OSError) as e:
             warnings.warn(f"{p}: unusable visual prior, recomputing it ({e})", stacklevel=3)
             return None

@@ -15,10 +15,10 @@ How the ``k`` frames are spread:
   proportion to their length, as uniform sampling covers them) and each stratum gives one frame.
 - Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
   local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
-- Never two near-duplicates: a frame that looks like an already picked one (95 % of its thumbnail cells within
-  ``near_duplicate``) is skipped; its budget goes to the most novel remaining frames that are not duplicates.
-  Only when every candidate left is a duplicate (a still video) does the rest go to the frames farthest in
-  time from the picks.
+- Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail
+  cells differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames
+  that are not duplicates. Only when every candidate left is a duplicate (a still video) does the rest go to
+  the frames farthest in time from the picks.
 """
 
 from __future__ import annotations
@@ -37,33 +37,40 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["coverage", "prominence", "relevance_and_coverage", "shot_budgets"]
 
 
-def prominence(scores: np.ndarray, k: int = 3) -> float:
-    """How far the ``k``-th best score stands above the mean, in standard deviations: ``(s_(k) - mean) / std``.
+def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05) -> float:
+    """How far the ``k``-th best score stands above the bulk of the frames, in the bulk's standard deviations.
 
-    Unlike :func:`~clamr_frames.select.policies.peakiness`, which min-max normalises and so reads a long lower
-    tail (frames with no context at all) as a peak, it measures the top against the bulk; unlike a median/MAD
-    z-score it is not thrown by ties (a third of the frames of a subtitled video have no line and score exactly
-    the same). The ``k``-th best rather than the best, so that one stray frame does not make a profile peaked
-    (a needle spans several candidates). 0 for a constant profile.
+    The bulk is every frame but the best ``max(k, ceil(trim * n))``: its mean and standard deviation are not
+    raised by the frames a question is about (a needle of a few seconds is most of a 2-minute video's top 5 %),
+    so the statistic does not shrink on short videos. The ``k``-th best rather than the best, so that one stray
+    frame does not make a profile peaked (a needle spans several candidates). Unlike
+    :func:`~clamr_frames.select.policies.peakiness`, which min-max normalises and so reads a long lower tail
+    (frames with no context at all) as a peak, it measures the top against the bulk; unlike a median/MAD z-score
+    it is not thrown by ties (a third of the frames of a subtitled video have no line and score the same). A
+    bulk without spread falls back to the spread of all the scores; a constant profile gives 0.
 
-    Measured with the default scorer on generated 10-minute videos (``benchmarks/RESULTS.md``): questions about
-    a subtitle line 6.8–10.0, about an on-screen sign 5.6–7.5 (index with OCR) and 2.5–6.6 (without OCR: only
-    stray word matches), about a coloured shape, which a text scorer cannot see, 2.3–3.7. Gaussian noise:
-    about 2.6 for n = 600, 3.3 for n = 3600, 3.5 for n = 10800 (3 h at 1 fps).
+    Measured with the default scorer on generated videos of 2, 5 and 10 minutes (``benchmarks/RESULTS.md``):
+    questions about a subtitle line 9.6–22.5; about an on-screen sign 7.9–13.5 with OCR in the index (2.2–11.8
+    without: stray word matches only); about a coloured shape, which a text scorer cannot see, 2.0–4.5.
+    Gaussian noise: about 2.4 for n = 120, 3.1 for 600, 3.7 for 3600, 4.0 (at most 4.4) for 10800 (3 h at 1 fps).
 
     >>> prominence(np.zeros(50))
     0.0
     >>> s = np.random.default_rng(0).normal(size=600); s[[100, 101, 102]] += 12.0
-    >>> prominence(s) > 5
+    >>> prominence(s) > 10
     True
     """
     x = np.asarray(scores, dtype=np.float64)
     if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
         raise InputError(f"prominence needs a non-empty 1-D array of finite scores, got shape {x.shape}")
-    kk = min(max(1, int(k)), x.size)
-    top = float(np.partition(x, x.size - kk)[x.size - kk])
-    sd = float(x.std())
-    return 0.0 if not sd > 0.0 else max(0.0, (top - float(x.mean())) / sd)
+    n = x.size
+    kk = min(max(1, int(k)), n)
+    desc = np.sort(x)[::-1]
+    bulk = desc[min(n - 1, max(kk, math.ceil(_finite_knob("trim", trim, low=0.0, high=0.5) * n))) :]
+    sd = float(bulk.std()) if bulk.size > 1 else 0.0
+    if not sd > 0.0:
+        sd = float(x.std())
+    return 0.0 if not sd > 0.0 else max(0.0, (float(desc[kk - 1]) - float(bulk.mean())) / sd)
 
 
 def _check_prior(prior: Any, n: int, policy: str) -> "VisualPrior":
@@ -76,7 +83,9 @@ def _check_prior(prior: Any, n: int, policy: str) -> "VisualPrior":
         if not hasattr(prior, name):
             raise InputError(f"prior must be a clamr_frames.context.shots.VisualPrior, got {type(prior).__name__}")
     if len(prior) != n:
-        raise InputError(f"the visual prior covers {len(prior)} candidates, the scores {n}: they are of different indexes")
+        raise InputError(
+            f"the visual prior covers {len(prior)} candidates, the scores {n}: they are of different indexes"
+        )
     return prior
 
 
@@ -109,22 +118,54 @@ def shot_budgets(lengths: np.ndarray, sizes: np.ndarray, k: int) -> np.ndarray:
 
 
 class _Picker:
-    """The growing selection, with the near-duplicate test against everything picked so far."""
+    """The growing selection, and which candidates look like something already picked.
+
+    A candidate is compared with each pick at most once, and only when it is considered: one that duplicates a
+    pick stays one (``dup``), and ``seen[i]`` counts the picks it was compared with.
+    """
 
     def __init__(self, prior: "VisualPrior", t: np.ndarray, threshold: float, taken: np.ndarray | None = None):
-        from clamr_frames.context.shots import appearance_distance
+        from clamr_frames.context.shots import looks_alike
 
-        self._distance = appearance_distance
+        self._alike = looks_alike
         self.prior, self.t, self.threshold = prior, t, threshold
         self.picked: list[int] = [] if taken is None else [int(i) for i in taken]
         self.used = np.zeros(len(t), dtype=bool)
         self.used[self.picked] = True
+        self.dup = np.zeros(len(t), dtype=bool)
+        self.seen = np.zeros(len(t), dtype=np.int64)
 
     def duplicate(self, i: int) -> bool:
-        if not self.picked or self.threshold <= 0:
-            return False
-        d = self._distance(self.prior.thumbs[i], self.prior.thumbs[self.picked])
-        return bool(np.any(d < self.threshold))
+        if self.dup[i] or self.threshold <= 0 or self.seen[i] == len(self.picked):
+            return bool(self.dup[i])
+        new = self.picked[self.seen[i] :]
+        self.seen[i] = len(self.picked)
+        self.dup[i] = bool(np.any(self._alike(self.prior.thumbs[i], self.prior.thumbs[new], self.threshold)))
+        return bool(self.dup[i])
+
+    def refresh(self, idx: np.ndarray) -> None:
+        """Bring the duplicate flags of candidates ``idx`` up to date at once (a still video: most are duplicates)."""
+        stale = idx[~self.dup[idx] & (self.seen[idx] < len(self.picked))]
+        if stale.size == 0 or self.threshold <= 0:
+            return
+        thumbs = self.prior.thumbs
+        for since in np.unique(self.seen[stale]).tolist():  # each group against the picks it has not seen
+            group = stale[self.seen[stale] == since]
+            new = np.asarray(self.picked[since:])
+            step = max(1, 4096 // len(new))  # bounded memory: step x len(new) thumbnail pairs at a time
+            for a in range(0, group.size, step):
+                block = group[a : a + step]
+                alike = self._alike(thumbs[block][:, None], thumbs[new][None], self.threshold)
+                self.dup[block] = np.any(alike, axis=1)
+        self.seen[stale] = len(self.picked)
+
+    def mark_alike(self, idx: np.ndarray, since: int) -> None:
+        """Flag the candidates ``idx`` that duplicate the picks made since pick number ``since`` (cheap when few)."""
+        new = np.asarray(self.picked[since:])
+        rest = idx[~self.used[idx] & ~self.dup[idx]]
+        if new.size and rest.size and self.threshold > 0:
+            alike = self._alike(self.prior.thumbs[rest][:, None], self.prior.thumbs[new][None], self.threshold)
+            self.dup[rest] = np.any(alike, axis=1)
 
     def take(self, i: int) -> None:
         self.picked.append(int(i))
@@ -135,11 +176,19 @@ class _Picker:
         order = idx[np.argsort(-self.prior.novelty[idx], kind="stable")]
         got: list[int] = []
         while len(got) < want and gap >= 0:
-            for i in order.tolist():
+            cands = order[~self.used[order] & ~self.dup[order]]
+            streak = 0
+            for pos, i in enumerate(cands.tolist()):
                 if len(got) == want:
                     break
-                if self.used[i] or any(abs(self.t[i] - self.t[j]) < gap for j in got) or self.duplicate(i):
+                if self.used[i] or any(abs(self.t[i] - self.t[j]) < gap for j in got):
                     continue
+                if self.duplicate(i):
+                    streak += 1
+                    if streak == 32:  # a run of duplicates: settle the rest in one vectorised pass
+                        self.refresh(cands[pos + 1 :])
+                    continue
+                streak = 0
                 got.append(i)
                 self.take(i)
             gap = gap / 2 if gap > 1e-6 else -1.0
@@ -159,7 +208,9 @@ class _Picker:
             self.take(int(free[int(np.argmax(np.minimum(left, right)))]))
 
 
-def _cover(t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None) -> np.ndarray:
+def _cover(
+    t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None
+) -> np.ndarray:
     """``k`` more frames by shots and novelty (besides ``taken``, which they must not duplicate)."""
     picker = _Picker(prior, t, threshold, taken)
     bounds = prior.shot_bounds
@@ -170,13 +221,16 @@ def _cover(t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken:
         sizes = np.diff(bounds)
         for s, b in enumerate(shot_budgets(lengths, sizes, k).tolist()):
             if b:
-                picker.most_novel(np.arange(bounds[s], bounds[s + 1]), b, lengths[s] / (2 * b))
+                shot, before = np.arange(bounds[s], bounds[s + 1]), len(picker.picked)
+                picker.most_novel(shot, b, lengths[s] / (2 * b))
+                picker.mark_alike(shot, before)  # a still shot: its frames duplicate its own pick
     else:
         step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
         edges = np.linspace(t[0], t[-1] + step, k + 1)
         for j in range(k):
-            stratum = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1]))
+            stratum, before = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1])), len(picker.picked)
             picker.most_novel(stratum, 1, 0.0)
+            picker.mark_alike(stratum, before)
     picker.fill(k - (len(picker.picked) - start))
     return np.asarray(picker.picked[start:], dtype=np.int64)
 
@@ -196,8 +250,8 @@ def coverage(
 
     Args:
         prior: the index's :class:`~clamr_frames.context.shots.VisualPrior` (``FrameSelector`` passes it).
-        near_duplicate: appearance distance below which two frames count as the same picture (default
-            :data:`~clamr_frames.context.shots.NEAR_DUPLICATE`; 0 turns the check off).
+        near_duplicate: cell difference (0-1) below which two frames count as the same picture where 95 % of
+            their cells are (default :data:`~clamr_frames.context.shots.NEAR_DUPLICATE`; 0 turns the check off).
 
     Raises:
         InputError: no prior, or a prior of another number of candidates.

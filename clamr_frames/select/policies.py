@@ -54,12 +54,12 @@ __all__ = [
 
 
 #: ``gated`` with a visual prior: prominence below which a profile is flat (a question the scorer cannot see);
-#: above Gaussian noise up to 3 h at 1 fps (3.5) and above every measured question about a shape (3.7)
-FLAT_Z = 4.0
-#: ... and at or above which it is peaked (measured questions about a subtitle line: 6.8 and up)
-PEAK_Z = 6.0
-#: ... and the share of the frames picked by relevance between the two (best of 0.25 / 0.5 / 0.75 on questions
-#: whose only text matches are stray ones; see benchmarks/RESULTS.md)
+#: above Gaussian noise up to 3 h at 1 fps (at most 4.4) and every measured question about a shape (at most 4.5)
+FLAT_Z = 5.0
+#: ... and at or above which it is peaked (measured questions about a subtitle line: 9.6 and up)
+PEAK_Z = 9.0
+#: ... and the share of the frames picked by relevance between the two. FLAT_Z, PEAK_Z and this were the best
+#: of a grid on questions whose only text matches are stray ones (benchmarks/RESULTS.md)
 RELEVANCE_SHARE = 0.25
 
 
@@ -555,7 +555,7 @@ def gated(
     peak_z: float = PEAK_Z,
     relevance_share: float = RELEVANCE_SHARE,
 ) -> np.ndarray:
-    """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` with the visual prior, else :func:`uniform`.
+    """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
 
     The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,
     concentration pays on localised ones).
