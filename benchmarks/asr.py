@@ -190,13 +190,15 @@ def _child(mode: str, video: str) -> None:
     from clamr_frames.context.asr import AsrSettings, WhisperTranscriber
 
     t0, c0 = time.perf_counter(), time.process_time()
-    tr = WhisperTranscriber(AsrSettings())
+    # "ours": the default (on 2 cores two workers of one thread, blocks in parallel); "ours-1x2": one worker on
+    # two threads, the default before parallel blocks
+    tr = WhisperTranscriber(AsrSettings(workers=1, cpu_threads=2) if mode == "ours-1x2" else AsrSettings())
     model = tr.model()
     load_s = time.perf_counter() - t0
     rss_loaded = _status("VmHWM") / 2**20
     t1, c1 = time.perf_counter(), time.process_time()
     trace: list[list[float]] = []
-    if mode == "ours":
+    if mode.startswith("ours"):
         text = tr.transcribe(video, progress=False, on_block=lambda st: trace.append(
             [round(st.done_until), round(_status("VmRSS") / 2**20), round(_status("VmHWM") / 2**20)])).text
     else:  # faster-whisper on the whole file: decode_audio reads all of it, VAD concatenates the speech
@@ -207,7 +209,7 @@ def _child(mode: str, video: str) -> None:
         "load_s": load_s, "wall_s": time.perf_counter() - t1, "cpu_s": time.process_time() - c1,
         "cpu_total_s": time.process_time() - c0, "rss_loaded_mb": rss_loaded,
         "peak_rss_mb": _status("VmHWM") / 2**20, "words": len(text.split()), "trace": trace,
-        "threads": len(os.sched_getaffinity(0)),
+        "threads": len(os.sched_getaffinity(0)), "parallelism": list(tr.parallelism()),
     }))
 
 
@@ -231,6 +233,7 @@ def part_speed(args: argparse.Namespace) -> str:
                           size=(160, 90))
         runs = [("clamr-frames (streamed, 120-s blocks)", "ours", None)]
         if minutes == max(args.speed_minutes):
+            runs.append(("clamr-frames, one worker on 2 threads (before)", "ours-1x2", None))
             # glibc raises its mmap threshold after large frees, so later blocks' arrays come from a fragmenting
             # heap; a fixed threshold shows what the pipeline itself holds
             runs.append(("clamr-frames, MALLOC_MMAP_THRESHOLD_=1 MiB", "ours", {"MALLOC_MMAP_THRESHOLD_": "1048576"}))
@@ -250,18 +253,24 @@ def part_speed(args: argparse.Namespace) -> str:
     trace = "; ".join(f"{t:.0f} s: {rss_now} / {hwm}" for t, rss_now, hwm in longest[1]["trace"])
     lengths = ", ".join(f"{m:g}" for m in args.speed_minutes)
     idle_hour_min = 3600 * cpu_per_s / 2 / 60  # both cores busy, nothing else running
+    workers, threads = longest[1]["parallelism"]
+    before = next((r for label, _, r in results if "(before)" in label), None)
     return (
         "Generated narration clips (espeak-ng en-GB, 130-140 wpm, short pauses: about 85 % of the audio is speech), "
-        "Whisper tiny.en bundled, int8, beam 1, word timestamps, Silero VAD, `cpu_threads` 2, each run in a fresh "
-        "process; peak RSS is the process's VmHWM (Python, numpy, CTranslate2 and the model included; ru_maxrss "
-        "would carry over the parent's peak across exec). "
+        "Whisper tiny.en bundled, int8, beam 1, word timestamps, Silero VAD, "
+        f"{workers} workers of {threads} thread{'s' if threads > 1 else ''} each (blocks transcribed in parallel) "
+        "unless the row says otherwise, each run in a fresh process; peak RSS is the process's VmHWM (Python, "
+        "numpy, CTranslate2 and the model included; ru_maxrss would carry over the parent's peak across exec). "
         f"Machine: {machine_note()}.\n\n" + "\n".join(rows) + "\n\n"
         f"1 hour of continuous speech, extrapolated from the {longest[0]:g}-min clip (time grows with the speech: "
         f"blocks are independent): at the measured wall rate {60 * longest[0] / longest[1]['wall_s']:.1f}x real "
         f"time, {60 / (60 * longest[0] / longest[1]['wall_s']):.1f} min (this run, other jobs included); from its "
         f"CPU time ({cpu_per_s:.3f} CPU s per audio s, {3600 * cpu_per_s / 60:.1f} CPU min per hour), "
         f"{idle_hour_min:.1f} min on 2 idle cores with both busy. Goal: at most 3 min. "
-        f"Memory: peak RSS {rss} for {lengths} min of audio; on the {longest[0]:g}-min clip, after each block (audio "
+        + (f"Parallel blocks vs one worker on 2 threads: {before['wall_s'] / longest[1]['wall_s']:.2f}x less wall "
+           f"time, {before['cpu_s'] / longest[1]['cpu_s']:.2f}x less CPU time (greedy decoding of a small model "
+           "keeps a second thread of the same block mostly waiting). " if before else "")
+        + f"Memory: peak RSS {rss} for {lengths} min of audio; on the {longest[0]:g}-min clip, after each block (audio "
         f"read so far: RSS MB / peak MB): {trace}. "
         + (f"The slow creep is glibc's heap, not data the pipeline keeps: with a fixed mmap threshold "
            f"(MALLOC_MMAP_THRESHOLD_=1048576) the same run peaks at {fixed['peak_rss_mb']:.0f} MB, flat after the "

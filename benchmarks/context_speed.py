@@ -36,8 +36,8 @@ from benchmarks._common import WORK, record  # noqa: E402
 
 
 def make_video(minutes: float, seed: int) -> tuple[object, bool]:
-    """The benchmark video (reused from benchmarks/_work when it was made with the same arguments) and whether
-    its audio track speaks."""
+    """The benchmark video (written to benchmarks/_work; the same seed gives the same file) and whether its audio
+    track speaks."""
     from clamr_frames.synth import generate_video
 
     kw: dict = {"audio": True}
@@ -122,9 +122,12 @@ def main() -> None:
         f"| index: OCR{' + ASR' if has_asr else ''} + default scorer, pipelined | {args.minutes:g} min | {wall:.1f} | "
         f"{wall * scale:.0f} | {60 * args.minutes / wall:.0f} |",
     ]
-    plan = thread_plan(ocr=True, asr=has_asr)
-    if has_asr and args.asr_threads:
-        plan["asr"] = args.asr_threads
+    plan: dict = thread_plan(ocr=True, asr=has_asr)
+    if has_asr:
+        from clamr_frames.context.asr import AsrSettings, WhisperTranscriber
+
+        workers, per_worker = WhisperTranscriber(AsrSettings(cpu_threads=args.asr_threads or plan["asr"])).parallelism()
+        plan["asr"] = f"{workers} worker{'s' if workers > 1 else ''} x {per_worker} thread{'s' if per_worker > 1 else ''}"
     body = (
         f"Generated video: {args.minutes:g} min, 320x180 at 2 fps, the camera pans in every frame, 7 signs, "
         f"7 {'spoken' if spoken else 'subtitle-only (the audio is a tone)'} lines, 7 shapes; {len(index.timestamps)} "
@@ -136,13 +139,13 @@ def main() -> None:
         + f"\n\nQuestions with a picked frame in the needle's span (k=16, topk): {hit_line}.\n"
         + ("" if has_asr else "Speech recognition (clamr_frames.context.asr) is not installed in this tree: no ASR "
            "stage; spoken-line questions have no ASR context.\n")
-        + f"\nThreads: {plan} on {usable_cores()} cores. The machine's 2 cores were shared with other jobs (load "
-        f"average {load0:.1f} at the start, {load1:.1f} at the end): absolute times are inflated; the per-hour "
-        "columns scale this run linearly.\n"
+        + f"\nThreads: {plan} on {usable_cores()} cores; 1-min load average {load0:.1f} before the "
+        f"run, {load1:.1f} at its end (this run's own threads included). The per-hour columns scale this run "
+        "linearly.\n"
     )
     title = f"Context at video speed: index a new {args.minutes:g}-minute video (OCR{' + ASR' if has_asr else ''} + default scorer) vs uniform decoding"
     record(title, body, write=not args.no_record)
-    print(np.mean([h for _, h in hits]))
+    print(f"questions hit: {np.mean([h for _, h in hits]):.2f}")
 
 
 if __name__ == "__main__":

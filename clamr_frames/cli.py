@@ -138,7 +138,7 @@ def _asr_settings(args: argparse.Namespace):
     from clamr_frames.context.asr import AsrSettings
 
     return AsrSettings(model=args.asr_model, device=args.asr_device, compute_type=args.asr_compute_type,
-                       language=args.asr_language)
+                       language=args.asr_language, workers=args.asr_workers)
 
 
 def _encoder_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -397,6 +397,8 @@ def _add_asr(p: argparse.ArgumentParser, *, mode: bool = True) -> None:
     p.add_argument("--asr-device", choices=["auto", "cpu", "cuda"], default="auto", help="speech model device")
     p.add_argument("--asr-compute-type", default="auto", help="CTranslate2 compute type (default: int8 on CPU, float16 on CUDA)")
     p.add_argument("--asr-language", default=None, help="spoken language code (default: detected by multilingual models)")
+    p.add_argument("--asr-workers", type=int, default=0, metavar="N",
+                   help="audio blocks transcribed at once (default: one per core on CPU, at most 4; 1 on CUDA)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -156,17 +156,20 @@ def test_corrupt_or_foreign_cache_file_warns_and_is_not_trusted(spoken, transcri
         assert other.load(fp, key + "x") is None
 
 
-def test_interrupted_transcription_resumes_from_the_last_block(spoken, transcript, root, monkeypatch):
-    settings = AsrSettings(block_seconds=30.0)  # two blocks: the first ends at a quiet moment before 30 s
+@pytest.mark.parametrize("workers", [1, 2])
+def test_interrupted_transcription_resumes_from_the_last_block(spoken, transcript, root, monkeypatch, workers):
+    # two blocks: the first ends at a quiet moment before 30 s; with 2 workers both run at once, and the
+    # interrupt comes when the first is saved
+    settings = AsrSettings(block_seconds=30.0, workers=workers, cpu_threads=workers)
     blocks: list[float] = []
     real = WhisperTranscriber._transcribe_block
 
-    def spy(self, model, audio, offset, state, bar):
+    def spy(self, model, audio, offset, advance):
         blocks.append(offset)
-        return real(self, model, audio, offset, state, bar)
+        return real(self, model, audio, offset, advance)
 
     monkeypatch.setattr(WhisperTranscriber, "_transcribe_block", spy)
-    cache_dir = root / "resume"
+    cache_dir = root / f"resume-{workers}"
     real_save = TranscriptCache.save
 
     def crash_after_first_block(self, fp, key, state, video=""):
@@ -176,15 +179,44 @@ def test_interrupted_transcription_resumes_from_the_last_block(spoken, transcrip
     monkeypatch.setattr(TranscriptCache, "save", crash_after_first_block)
     with pytest.raises(KeyboardInterrupt):
         cached_transcribe(spoken.video_path, settings, cache=cache_dir, progress=False)
-    assert len(blocks) == 1 and blocks[0] == 0.0
+    assert blocks[0] == 0.0 and 1 <= len(blocks) <= workers
+    started = len(blocks)
     monkeypatch.setattr(TranscriptCache, "save", real_save)
     saved = TranscriptCache(cache_dir).load(video_fingerprint(spoken.video_path),
                                             WhisperTranscriber(settings).cache_key())
     assert not saved.complete and 22.5 <= saved.done_until <= 30.0 and saved.cues
+    assert all(c.start < saved.done_until for c in saved.cues)  # only the first block was saved
     resumed = cached_transcribe(spoken.video_path, settings, cache=cache_dir, progress=False)
-    assert len(blocks) == 2 and blocks[1] == saved.done_until  # only the rest was transcribed
+    assert blocks[started:] == [saved.done_until]  # only the rest was transcribed
     assert list(resumed.cues[: len(saved.cues)]) == saved.cues  # the first block comes from the file
     assert wer(transcript.text, resumed.text) < 0.1  # and the whole matches a one-block transcription
+
+
+def test_parallel_blocks_give_the_same_transcript_and_keep_their_order(spoken, monkeypatch):
+    one = AsrSettings(block_seconds=30.0, workers=1, cpu_threads=1)
+    three = AsrSettings(block_seconds=30.0, workers=3, cpu_threads=3)  # 3 workers of one thread each
+    assert WhisperTranscriber(three).parallelism() == (3, 1)
+    assert WhisperTranscriber(one).cache_key() == WhisperTranscriber(three).cache_key()
+    real = WhisperTranscriber._transcribe_block
+    order: list[float] = []
+
+    def first_block_finishes_last(self, model, audio, offset, advance):
+        out = real(self, model, audio, offset, advance)
+        if offset == 0.0:
+            import time
+
+            time.sleep(1.0)
+        order.append(offset)
+        return out
+
+    a = WhisperTranscriber(one).transcribe(spoken.video_path, progress=False)
+    monkeypatch.setattr(WhisperTranscriber, "_transcribe_block", first_block_finishes_last)
+    states: list[float] = []
+    b = WhisperTranscriber(three).transcribe(spoken.video_path, progress=False,
+                                             on_block=lambda st: states.append(st.done_until))
+    assert order[0] > 0.0  # the second block finished first...
+    assert states == sorted(states) and len(states) == 2  # ...and was still added after the first
+    assert a.cues == b.cues and a.cues and a.speech_seconds == pytest.approx(b.speech_seconds)
 
 
 # -- which source ------------------------------------------------------------------------------------------
@@ -344,6 +376,8 @@ def test_bad_settings_are_input_errors():
         AsrSettings(block_seconds=5)
     with pytest.raises(InputError, match="device"):
         AsrSettings(device="tpu")
+    with pytest.raises(InputError, match="workers"):
+        AsrSettings(workers=-1)
     with pytest.raises(VideoError, match="no such file"):
         cached_transcribe("/nonexistent/video.mp4", SETTINGS)
 
@@ -383,6 +417,10 @@ def test_cli_transcribe_bad_inputs_exit_2(root, tmp_path, capsys):
     assert "no audio stream" in capsys.readouterr().err
     assert main(["transcribe", str(tmp_path / "missing.mp4"), "--quiet"]) == 2
     assert main(["transcribe", str(mute), "-o", str(tmp_path / "out.txt"), "--quiet", "--no-cache"]) == 2
+    capsys.readouterr()
+    assert main(["transcribe", str(mute), "--asr-workers", "-1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "workers must be >= 0" in err and len(err.splitlines()) == 1
 
 
 def test_cli_inspect_says_which_source(spoken, transcript, root, capsys):

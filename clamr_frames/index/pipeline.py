@@ -12,7 +12,7 @@ The index builder's stages, each usable alone (a distributed runner can put them
 thread, connected by bounded queues: at most ``frame_parts`` parts of decoded frames are held at any time (a
 few hundred frames, whatever the video's length). The libraries behind the heavy stages (FFmpeg, onnxruntime,
 CTranslate2, torch) release Python's global lock while they compute, so the stages overlap on separate cores.
-:func:`thread_plan` splits the cores between them so that their thread pools do not oversubscribe the machine.
+:func:`thread_plan` shares the cores between their thread pools (see there why speech recognition gets them all).
 One progress bar shows every stage's rate (:class:`PipelineStats`).
 """
 
@@ -104,30 +104,29 @@ def usable_cores() -> int:
 
 
 def thread_plan(*, ocr: bool, asr: bool, cores: int | None = None) -> dict[str, int]:
-    """Threads for each library so that the stages running together fill the cores without oversubscribing.
+    """Threads for each library so that the stages running together keep the cores busy.
 
-    OCR (onnxruntime) and speech recognition (CTranslate2) are the heavy stages: when both run they share the
-    cores (OCR gets the larger half, as it has the more work per video hour on footage with text), and the
-    encoder (torch, in the builder's thread, working in short bursts) gets what is left, at least one. A
-    single context stage gets every core. Decoding keeps FFmpeg's own threading (a small share).
+    OCR (onnxruntime) gets half of the cores. Speech recognition (CTranslate2) gets all of them, as parallel
+    workers (one thread each, up to 4 workers) that transcribe separate blocks of audio: it is the longest stage on a soundtrack with
+    speech throughout (a 1-hour video: OCR of its text regions about 40 s of one core, tiny.en about 180 s),
+    so sharing the cores with OCR while OCR runs, and having them all once it is done, finishes sooner than a
+    fixed split that leaves OCR's cores idle (``benchmarks/context_speed.py``). Single-threaded workers do not
+    spin while they wait, so this oversubscription costs little. The encoder (torch, in the builder's thread,
+    working in short bursts, mostly waiting for the cues) gets one thread then. A single context stage gets every core.
+    Decoding keeps FFmpeg's own threading (a small share).
 
     >>> thread_plan(ocr=True, asr=True, cores=2)
-    {'ocr': 1, 'asr': 1, 'torch': 1}
+    {'ocr': 1, 'asr': 2, 'torch': 1}
     >>> thread_plan(ocr=True, asr=True, cores=8)
-    {'ocr': 4, 'asr': 3, 'torch': 1}
+    {'ocr': 4, 'asr': 8, 'torch': 1}
     >>> thread_plan(ocr=True, asr=False, cores=4)
     {'ocr': 4, 'asr': 0, 'torch': 1}
     """
     n = usable_cores() if cores is None else max(1, int(cores))
     if ocr and asr:
-        o = max(1, (n + 1) // 2)
-        a = max(1, n - o - (1 if n >= 6 else 0))
-    elif ocr:
-        o, a = n, 0
-    elif asr:
-        o, a = 0, n
-    else:
-        o = a = 0
+        return {"ocr": max(1, (n + 1) // 2), "asr": n, "torch": 1}
+    o = n if ocr else 0
+    a = n if asr else 0
     return {"ocr": o, "asr": a, "torch": max(1, n - o - a)}
 
 
