@@ -429,6 +429,25 @@ def test_unreadable_cache_file_warns_and_is_recomputed(tmp_path):
     assert cache.get("vid", 0.0) == "EXIT"
 
 
+def test_cache_written_under_other_frame_rules_is_read_again(tmp_path):
+    from clamr_frames.video import FRAME_RULES
+
+    cache = OcrCache(tmp_path)
+    cache.put("vid", 1.0, "EXIT", engine="e")
+    path = cache.path_for("vid", engine="e")
+    data = json.loads(path.read_text())
+    assert data["frames"] == FRAME_RULES
+    # timestamp 1.0 named another picture then (e.g. a rotated video before pictures were turned): stale
+    for stale in (FRAME_RULES - 1, None):
+        data["frames"] = stale
+        path.write_text(json.dumps(data))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # expected after an upgrade: no warning
+            assert cache.get("vid", 1.0, engine="e") is None
+    cache.put("vid", 2.0, "ROOF", engine="e")  # the stale entries are not carried over
+    assert cache.load("vid", engine="e") == {"2.000": "ROOF"}
+
+
 # -- the engine (needs the ocr extra) -------------------------------------------------------------
 
 

@@ -509,6 +509,12 @@ def _safe_name(s: str, limit: int = 64) -> str:
     return clean
 
 
+def _frame_rules() -> int:
+    from clamr_frames.video import FRAME_RULES
+
+    return FRAME_RULES
+
+
 def _ts_key(t: float) -> str:
     t = float(t)
     if not math.isfinite(t):
@@ -524,7 +530,8 @@ class OcrCache:
     so no key can name a path outside ``directory``. Timestamps are keyed to the millisecond. Writes go to a
     temporary file in the same directory, then ``os.replace`` (readers never see half a file), under a file
     lock so concurrent writers merge instead of losing entries. An unreadable or foreign file gives a warning
-    and is treated as empty (its frames are OCR'd again and the file rewritten).
+    and is treated as empty (its frames are OCR'd again and the file rewritten); so is, silently, a file written
+    under other frame rules (:data:`clamr_frames.video.FRAME_RULES`: which picture a timestamp names).
 
     Example::
 
@@ -553,6 +560,9 @@ class OcrCache:
             data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
                 raise ValueError("not an OCR cache file")
+            if data.get("frames") != _frame_rules():
+                # written when timestamp t named another picture (rotation, edit lists): stale, read again
+                return {}
             texts = data["texts"]
             if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
                 raise ValueError("malformed 'texts'")
@@ -597,7 +607,7 @@ class OcrCache:
                 current.update({_ts_key(t): s for t, s in zip(timestamps, texts)})
                 blob = json.dumps(
                     {"format": CACHE_FORMAT, "version": CACHE_VERSION, "fingerprint": fingerprint, "engine": engine,
-                     "texts": dict(sorted(current.items(), key=lambda kv: float(kv[0])))},
+                     "frames": _frame_rules(), "texts": dict(sorted(current.items(), key=lambda kv: float(kv[0])))},
                     ensure_ascii=False,
                 )
                 atomic_write_bytes(path, blob.encode("utf-8"))
