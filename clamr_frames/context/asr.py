@@ -404,16 +404,16 @@ class TranscriptState:
             has_audio=bool(d.get("has_audio", True)), complete=bool(d["complete"]),
         )
 
-    def add(self, block: BlockResult) -> None:
-        """Append one transcribed block (blocks are added in the order of the audio)."""
+    def add(self, block: TranscriptState) -> None:
+        """Append what one block gave (its cues and sums; blocks are added in the order of the audio)."""
         self.cues.extend(block.cues)
         self.words += block.words
         self.word_prob_sum += block.word_prob_sum
         self.logprob_seconds += block.logprob_seconds
         self.segment_seconds += block.segment_seconds
         self.speech_seconds += block.speech_seconds
-        if block.language and block.speech_seconds > 0:
-            self.language_seconds[block.language] = self.language_seconds.get(block.language, 0.0) + block.speech_seconds
+        for language, seconds in block.language_seconds.items():
+            self.language_seconds[language] = self.language_seconds.get(language, 0.0) + seconds
 
     def transcript(self, path: str, model_id: str) -> Transcript:
         language = max(self.language_seconds, key=self.language_seconds.__getitem__) if self.language_seconds else None
@@ -428,20 +428,6 @@ class TranscriptState:
             skipped_packets=self.skipped_packets,
             has_audio=self.has_audio,
         )
-
-
-@dataclass
-class BlockResult:
-    """What one block of audio gave: its cues (on the video's timeline) and the sums the transcript keeps."""
-
-    cues: list[Cue] = field(default_factory=list)
-    words: int = 0
-    word_prob_sum: float = 0.0
-    logprob_seconds: float = 0.0
-    segment_seconds: float = 0.0
-    speech_seconds: float = 0.0
-    language: str | None = None
-    reported: float = 0.0  # seconds of this block already shown on the progress bar
 
 
 # ------------------------------------------------------------------------------------------------
@@ -647,15 +633,15 @@ class WhisperTranscriber:
             offset = state.done_until
             # blocks in flight, oldest first: they finish in any order but are added to the state (and saved)
             # in the order of the audio, so a resumed transcription starts after the last saved block
-            in_flight: collections.deque[tuple[concurrent.futures.Future[BlockResult], float, float]] = (
-                collections.deque())
+            in_flight: collections.deque[tuple[concurrent.futures.Future[tuple[TranscriptState, float]], float, float]]
+            in_flight = collections.deque()
             pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="asr")
 
             def commit() -> None:
                 fut, end, length = in_flight.popleft()
-                result = fut.result()
+                result, reported = fut.result()
                 state.add(result)
-                advance(length - result.reported)
+                advance(length - reported)
                 state.done_until = end
                 state.duration = max(state.duration, end)
                 state.skipped_packets = done_packets + stats.skipped_packets
@@ -705,14 +691,16 @@ class WhisperTranscriber:
 
     def _transcribe_block(
         self, model: Any, audio: np.ndarray, offset: float, advance: Callable[[float], None] = lambda s: None
-    ) -> BlockResult:
-        """Transcribe one block (``offset``: where it starts in the video, s); ``advance`` is told the seconds of
-        audio done as segments come out. Runs in a worker thread: touches nothing but its result."""
+    ) -> tuple[TranscriptState, float]:
+        """Transcribe one block (``offset``: where it starts in the video, s): its cues and sums, and the seconds
+        of it reported to ``advance`` as segments came out. Runs in a worker thread: touches nothing but its
+        result."""
         s = self.settings
-        out = BlockResult()
+        out = TranscriptState()
+        reported = 0.0
         clips = speech_clips(audio) if s.vad else [(0.0, len(audio) / SAMPLE_RATE)]
         if not clips:  # silence, music, noise: nothing to decode
-            return out
+            return out, reported
         segments, info = model.transcribe(
             audio,
             language=s.language if s.language else ("en" if self.english_only else None),
@@ -738,17 +726,18 @@ class WhisperTranscriber:
                     out.words += len(text.split())
                     out.word_prob_sum += math.exp(seg.avg_logprob) * len(text.split())
             done = min(float(seg.end), length_s)
-            if done > out.reported:
-                advance(done - out.reported)
-                out.reported = done
+            if done > reported:
+                advance(done - reported)
+                reported = done
         if s.word_timestamps:
             out.cues = words_to_cues(words, max_seconds=s.max_cue_seconds, max_words=s.max_cue_words,
                                      max_gap=s.max_word_gap)
             out.words += len(words)
             out.word_prob_sum += sum(w.probability for w in words)
         out.speech_seconds = sum(b - a for a, b in clips)
-        out.language = info.language
-        return out
+        if info.language and out.speech_seconds > 0:
+            out.language_seconds[info.language] = out.speech_seconds
+        return out, reported
 
     def _check_language(self, transcript: Transcript, state: TranscriptState) -> None:
         """Warn when an English-only model heard speech it could barely make out (likely another language).
@@ -1070,7 +1059,6 @@ __all__ = [
     "BUNDLED_SHA256",
     "AsrSettings",
     "AsrUnavailableError",
-    "BlockResult",
     "Transcript",
     "TranscriptCache",
     "TranscriptState",
