@@ -93,7 +93,7 @@ def main() -> None:
                 needles_per_kind=args.needles, audio=args.audio, motion=args.motion, scene_seconds=scenes,
             )
             t0 = time.perf_counter()
-            index = selector.index(video.video_path, subtitles=video.srt_path)
+            index = selector.index(video.video_path, subtitles=video.srt_path, prior=True)
             t_index[minutes] += time.perf_counter() - t0
             n_frames[minutes] += index.num_candidates
             for q in video.questions:

@@ -320,13 +320,26 @@ class FrameSelector:
         *,
         asr: str | bool | None = None,
         stats: "PipelineStats | None" = None,
+        prior: bool = False,
     ) -> VideoIndex:
         """Build or load the index of ``video`` (encodes each candidate once; later questions reuse it).
 
         ``asr`` overrides the selector's ASR mode for this video (see the class docstring). ``stats`` (a
         :class:`~clamr_frames.index.pipeline.PipelineStats`) is filled with each stage's work when the index is
-        built.
+        built. ``prior``: make sure the index has its visual prior (``index.prior``; what ``coverage`` and
+        ``gated`` use): an index whose build decoded no frames (a text-only scorer without OCR) gets it now, by
+        one decoding pass that is stored with the index (unless ``IndexSettings(visual_prior=False)``).
         """
+        idx = self._index(video, subtitles, asr=asr, stats=stats)
+        if prior and idx.prior is None and self.settings.visual_prior:
+            from clamr_frames.index.prior import ensure_prior
+
+            with self.store.lock(idx.path):
+                ensure_prior(idx, self.store, video, self.settings, progress=self.progress)
+        return idx
+
+    def _index(self, video: str | Path, subtitles: Any, *, asr: str | bool | None,
+               stats: "PipelineStats | None") -> VideoIndex:
         import dataclasses
 
         from clamr_frames.context.asr import TranscriptCache, asr_plan, check_asr_mode
@@ -437,7 +450,7 @@ class FrameSelector:
             raise InputError("question is empty: give the question the frames should answer")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}")
-        index = self.index(video, subtitles, asr=asr)
+        index = self.index(video, subtitles, asr=asr, prior=takes_prior(policy))
         n = index.num_candidates
         if k > n:
             warnings.warn(f"{video}: k={k} is more than the {n} candidate frames; returning all {n}", stacklevel=2)

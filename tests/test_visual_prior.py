@@ -42,9 +42,16 @@ class Counting:
         return self.inner.encode_documents(docs)
 
 
-def _build(video, encoder, root, **settings):
-    return build_index(video.video_path, encoder, subtitles=video.srt_path, store=IndexStore(root),
-                       settings=IndexSettings(chunk_size=32, **settings), progress=False)
+def _build(video, encoder, root, *, prior=True, **settings):
+    """Build (or load) the index; with ``prior``, give it its visual prior as a policy that needs it would."""
+    from clamr_frames.index.prior import ensure_prior
+
+    store, s = IndexStore(root), IndexSettings(chunk_size=32, **settings)
+    idx = build_index(video.video_path, encoder, subtitles=video.srt_path, store=store, settings=s, progress=False)
+    if prior and idx.prior is None and s.visual_prior:
+        with store.lock(idx.path):
+            ensure_prior(idx, store, video.video_path, s, progress=False)
+    return idx
 
 
 def _true_starts(video, timestamps):
@@ -88,6 +95,35 @@ def test_an_index_without_the_prior_gets_it_without_reencoding(video, encoder, t
     assert _build(video, counting, tmp_path).manifest["visual_prior"]["version"] == PRIOR_VERSION
 
 
+def test_a_text_only_build_decodes_no_frame_and_the_prior_comes_when_a_policy_needs_it(video, encoder, tmp_path,
+                                                                                         monkeypatch):
+    import clamr_frames.index.prior as prior_mod
+    from clamr_frames.selector import FrameSelector
+
+    real = prior_mod.prior_from_video
+    decoded: list[str] = []
+
+    def counting(*a, **k):
+        decoded.append(str(a[0]))
+        return real(*a, **k)
+
+    monkeypatch.setattr(prior_mod, "prior_from_video", counting)
+    idx = _build(video, encoder, tmp_path, prior=False)
+    assert idx.prior is None and decoded == [] and not (idx.path / "prior.safetensors").exists()
+    q = next(q for q in video.questions if q["needle"]["kind"] == "ocr")
+    selector = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False)
+    top = selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="topk")
+    assert top.prior is None and decoded == []  # topk needs no prior: nothing decoded
+    cov = selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="coverage")
+    assert cov.prior is not None and len(decoded) == 1 and (idx.path / "prior.safetensors").exists()
+    assert cov.prior.shot_bounds[:-1].tolist() == _true_starts(video, idx.timestamps)
+    selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="gated")
+    other = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False)
+    again = other.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="coverage")
+    assert len(decoded) == 1, "stored with the index: computed once"
+    assert np.array_equal(again.prior.novelty, cov.prior.novelty)
+
+
 def test_an_image_encoder_build_takes_the_prior_from_the_frames_it_decodes(video, encoder, tmp_path, monkeypatch):
     import clamr_frames.index.prior as prior_mod
 
@@ -127,7 +163,7 @@ def test_selector_passes_the_prior_and_plots_it(video, encoder, tmp_path):
 
     selector = FrameSelector(encoder, index_dir=tmp_path, progress=False)
     q = next(q for q in video.questions if q["needle"]["kind"] == "vision")
-    idx = selector.index(video.video_path, video.srt_path)
+    idx = selector.index(video.video_path, video.srt_path, prior=True)
     k = idx.prior.num_shots
     sel = selector.select(video.video_path, q["question"], k=k, subtitles=video.srt_path, policy="coverage")
     assert sel.prior is idx.prior and len(sel.indices) == k

@@ -53,8 +53,8 @@ class IndexSettings:
             another compression is a different index.
         visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
             decoded candidates and store it with the index (the ``coverage`` and ``gated`` policies use it). For
-            a text-only encoder without OCR the candidates are decoded for it alone, with PyAV. Not part of the
-            index key.
+            a text-only encoder without OCR, which decodes no frame, it is computed (decoding the candidates
+            with PyAV) when a policy first needs it (:mod:`clamr_frames.index.prior`). Not part of the index key.
     """
 
     fps: float = 1.0
@@ -312,8 +312,8 @@ def build_index(
                     index = finish_index(store, plan, settings, ocr_text)
                 if not settings.visual_prior:
                     return index
-                # an index built before the prior existed (or by the Ray pipeline, or resumed) gets it here
-                return ensure_prior(index, store, plan.video, settings, prior, progress=progress)
+                # from the frames this build decoded, if it decoded them all; else when a policy needs it
+                return ensure_prior(index, store, plan.video, settings, prior, decode=False, progress=progress)
     return build_index(video, encoder, subtitles=known, ocr=ocr, ocr_id=ocr_id, settings=settings, store=store,
                        progress=progress, stats=stats, torch_threads=torch_threads)
 
@@ -349,7 +349,7 @@ def _promote(
             index = finish_index(store, final, settings, ocr_text)
         if not settings.visual_prior:
             return index
-        return ensure_prior(index, store, final.video, settings, prior, progress=progress)
+        return ensure_prior(index, store, final.video, settings, prior, decode=False, progress=progress)
 
 
 def load_verified(store: IndexStore, plan: IndexPlan) -> VideoIndex | None:

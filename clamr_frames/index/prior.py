@@ -1,11 +1,14 @@
-"""The visual prior of an index: computed while the index is built, or afterwards for an index that lacks it.
+"""The visual prior of an index: computed while the index is built, or when it is first needed.
 
 When the encoder or OCR decodes the candidates, ``build_index`` hands their frames to a
-:class:`~clamr_frames.context.shots.PriorBuilder` as they pass and stores the result beside the embeddings.
-Otherwise (a text-only encoder without OCR), and for an index built before the prior existed (or with another
-version of it, by the Ray pipeline, or resumed after an interruption, when the finished parts were not decoded
-again), one decoding pass over the candidates computes it the first time ``build_index`` returns the index;
-the embeddings are kept.
+:class:`~clamr_frames.context.shots.PriorBuilder` as they pass and stores the result beside the embeddings
+(under 1 ms per candidate). Otherwise (a text-only encoder without OCR, which decodes no frame at all), and for
+an index built before the prior existed (or with another version of it, by the Ray pipeline, or resumed after an
+interruption, when the finished parts were not decoded again), the index is stored without it, and one decoding
+pass over the candidates computes it the first time a policy needs it (``coverage``, ``gated``:
+``FrameSelector.index(..., prior=True)``, which ``select`` calls); the embeddings are kept. Decoding at index
+time would have added about half again to the text-only scorer's indexing, which decodes nothing
+(``benchmarks/visual_prior.py``), for every user, most of whom select with ``topk``.
 """
 
 from __future__ import annotations
@@ -86,11 +89,13 @@ def ensure_prior(
     settings: Any,
     builder: "PriorBuilder | None" = None,
     *,
+    decode: bool = True,
     progress: bool = True,
 ) -> "VideoIndex":
     """Give ``index`` its visual prior (stored with it) if it has none; call with the index's lock held.
 
-    ``builder``: the prior builder the index build fed, used when it saw every candidate.
+    ``builder``: the prior builder the index build fed, used when it saw every candidate. ``decode``: else
+    decode the candidates to compute it (False: leave the index without a prior until a policy needs it).
     """
     from clamr_frames.errors import InputError, VideoError
 
@@ -99,6 +104,8 @@ def ensure_prior(
     try:
         if builder is not None and len(builder) == index.num_candidates:
             prior = builder.finish()
+        elif not decode:
+            return index
         else:
             prior = prior_from_video(video, index.frame_indices, index.timestamps, settings, progress=progress)
     except (InputError, VideoError) as e:  # e.g. no candidate frame decodes: the index works without a prior
