@@ -192,6 +192,42 @@ def test_interrupted_transcription_resumes_from_the_last_block(spoken, transcrip
     assert wer(transcript.text, resumed.text) < 0.1  # and the whole matches a one-block transcription
 
 
+def test_an_interrupt_stops_the_blocks_still_running(spoken, root, monkeypatch):
+    import threading
+    import time
+
+    settings = AsrSettings(block_seconds=30.0, workers=2, cpu_threads=2)
+    real = WhisperTranscriber._transcribe_block
+    second: dict[str, object] = {}
+    started = threading.Event()
+
+    def slow_second_block(self, model, audio, offset, advance):
+        if offset == 0.0:
+            started.wait(10.0)  # the first block ends (and is saved) while the second one runs
+            return real(self, model, audio, offset, advance)
+        started.set()
+        t0 = time.perf_counter()
+        try:
+            while time.perf_counter() - t0 < 30.0:  # a long block: one "segment" every 50 ms
+                time.sleep(0.05)
+                advance(0.0)
+        except BaseException as e:
+            second["stopped_by"], second["after"] = type(e).__name__, time.perf_counter() - t0
+            raise
+        second["stopped_by"] = None
+        return real(self, model, audio, offset, advance)
+
+    def interrupt(state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(WhisperTranscriber, "_transcribe_block", slow_second_block)
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        WhisperTranscriber(settings).transcribe(spoken.video_path, progress=False, on_block=interrupt)
+    assert second["stopped_by"] == "_BlockAbandoned" and second["after"] < 10.0
+    assert time.perf_counter() - t0 < 20.0, "the interrupt did not wait for the running block to end"
+
+
 def test_parallel_blocks_give_the_same_transcript_and_keep_their_order(spoken, monkeypatch):
     one = AsrSettings(block_seconds=30.0, workers=1, cpu_threads=1)
     three = AsrSettings(block_seconds=30.0, workers=3, cpu_threads=3)  # 3 workers of one thread each

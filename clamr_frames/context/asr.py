@@ -518,6 +518,10 @@ def _quiet_cut(audio: np.ndarray, lo: int, hi: int, sr: int = SAMPLE_RATE) -> in
 # the transcriber
 
 
+class _BlockAbandoned(Exception):
+    """Raised in a worker whose block is no longer wanted (the transcription stopped)."""
+
+
 class WhisperTranscriber:
     """A loaded Whisper model and the settings to run it with; transcribes videos one after another.
 
@@ -622,8 +626,13 @@ class WhisperTranscriber:
             bar = tqdm(total=total, desc=f"transcribing {path.name}", unit="s audio", disable=not progress,
                        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
             bar_lock = threading.Lock()
+            stopping = threading.Event()
 
             def advance(seconds: float) -> None:
+                # workers report here after every segment: once the transcription stops (an error, an
+                # interrupt), a running block ends at its next segment instead of decoding to its end
+                if stopping.is_set():
+                    raise _BlockAbandoned()
                 with bar_lock:
                     bar.update(max(0.0, min(seconds, bar.total - bar.n)))
 
@@ -675,7 +684,9 @@ class WhisperTranscriber:
                 while in_flight:
                     commit()
             finally:
-                # on an error or an interrupt: blocks not started are dropped, running ones end unused
+                # on an error or an interrupt: blocks not started are dropped, running ones stop at their next
+                # segment, unused (a resumed transcription starts after the last block saved)
+                stopping.set()
                 pool.shutdown(wait=True, cancel_futures=True)
                 bar.close()
         state.skipped_packets = done_packets + stats.skipped_packets
