@@ -108,9 +108,10 @@ class AsrSettings:
             CPU one worker per thread up to 4 workers, the threads split between them; 1 on CUDA). Greedy
             decoding of a small model keeps one core only partly busy, so on CPU parallel blocks on one thread
             each took 1.7x less wall time on 2 cores than one block on two threads (``benchmarks/asr.py``; the
-            cost: one more block in memory). Blocks carry no text into the next one, so the transcript does not
-            depend on the number of workers (only on the threads per worker, through floating-point order).
-            Not part of the cache key.
+            cost: one more block in memory). Blocks carry no text into the next one, so the number of workers does
+            not change how a block is decoded. (CTranslate2's int8 decoding is not bit-reproducible anyway: on a
+            30-min clip 2-3 of ~440 cues, borderline words, differed between two runs of the same settings, with
+            one worker as with two; the cache keeps a video's first transcript.) Not part of the cache key.
     """
 
     model: str = BUNDLED_MODEL
