@@ -702,7 +702,7 @@ class WhisperTranscriber:
         return transcript
 
     def _transcribe_block(
-        self, model: Any, audio: np.ndarray, offset: float, advance: Callable[[float], None] = lambda s: None
+        self, model: Any, audio: np.ndarray, offset: float, advance: Callable[[float], None]
     ) -> tuple[TranscriptState, float]:
         """Transcribe one block (``offset``: where it starts in the video, s): its cues and sums, and the seconds
         of it reported to ``advance`` as segments came out. Runs in a worker thread: touches nothing but its

@@ -310,9 +310,8 @@ def build_index(
                         shutil.rmtree(plan.directory, ignore_errors=True)
                         return index
                     index = finish_index(store, plan, settings, ocr_text)
-                if not settings.visual_prior:
-                    return index
-                # from the frames this build decoded, if it decoded them all; else when a policy needs it
+                # the prior from the frames this build decoded, if it decoded them all (no builder without
+                # settings.visual_prior); else it comes when a policy needs it
                 return ensure_prior(index, store, plan.video, settings, prior, decode=False, progress=progress)
     return build_index(video, encoder, subtitles=known, ocr=ocr, ocr_id=ocr_id, settings=settings, store=store,
                        progress=progress, stats=stats, torch_threads=torch_threads)
@@ -347,8 +346,6 @@ def _promote(
             for part in range(len(final.ranges)):
                 os.replace(store.part_path(built.directory, part), store.part_path(final.directory, part))
             index = finish_index(store, final, settings, ocr_text)
-        if not settings.visual_prior:
-            return index
         return ensure_prior(index, store, final.video, settings, prior, decode=False, progress=progress)
 
 

@@ -107,13 +107,14 @@ def thread_plan(*, ocr: bool, asr: bool, cores: int | None = None) -> dict[str, 
     """Threads for each library so that the stages running together keep the cores busy.
 
     OCR (onnxruntime) gets half of the cores. Speech recognition (CTranslate2) gets all of them, as parallel
-    workers (one thread each, up to 4 workers) that transcribe separate blocks of audio: it is the longest stage on a soundtrack with
-    speech throughout (a 1-hour video: OCR of its text regions about 40 s of one core, tiny.en about 180 s),
-    so sharing the cores with OCR while OCR runs, and having them all once it is done, finishes sooner than a
-    fixed split that leaves OCR's cores idle (``benchmarks/context_speed.py``). Single-threaded workers do not
-    spin while they wait, so this oversubscription costs little. The encoder (torch, in the builder's thread,
-    working in short bursts, mostly waiting for the cues) gets one thread then. A single context stage gets every core.
-    Decoding keeps FFmpeg's own threading (a small share).
+    workers that transcribe separate blocks of audio (one per thread up to 4 workers, the threads split between
+    them: :meth:`clamr_frames.context.asr.WhisperTranscriber.parallelism`): it is the longest stage on a
+    soundtrack with speech throughout (a 1-hour video: OCR of its text regions about 40 s of one core, tiny.en
+    about 180 s), so sharing the cores with OCR while OCR runs, and having them all once it is done, finishes
+    sooner than a fixed split that leaves OCR's cores idle (``benchmarks/context_speed.py``). Single-threaded
+    workers do not spin while they wait, so this oversubscription costs little. The encoder (torch, in the
+    builder's thread, working in short bursts, mostly waiting for the cues) gets one thread then. A single
+    context stage gets every core. Decoding keeps FFmpeg's own threading (a small share).
 
     >>> thread_plan(ocr=True, asr=True, cores=2)
     {'ocr': 1, 'asr': 2, 'torch': 1}
