@@ -24,8 +24,8 @@ from clamr_frames.encoders.clamr import (  # noqa: E402
     build_query,
     make_colqwen,
 )
-from clamr_frames.encoders.clamr_adapter import to_installed_name, to_legacy_name  # noqa: E402
-from clamr_frames.encoders.clamr_head import reference_head_weight  # noqa: E402
+from clamr_frames.encoders.clamr.adapter import to_installed_name, to_legacy_name  # noqa: E402
+from clamr_frames.encoders.clamr.head import reference_head_weight  # noqa: E402
 from clamr_frames.errors import InputError, ModelLoadError  # noqa: E402
 from clamr_frames.types import Modality  # noqa: E402
 

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from clamr_frames.encoders.clamr import ClamrEncoder, init_head_like_reference  # noqa: E402
-from clamr_frames.encoders.clamr_head import legacy_half_normal, mt19937_words, reference_head_weight  # noqa: E402
+from clamr_frames.encoders.clamr.head import legacy_half_normal, mt19937_words, reference_head_weight  # noqa: E402
 from clamr_frames.errors import InputError  # noqa: E402
 
 from tiny_qwen import save_tiny_qwen  # noqa: E402

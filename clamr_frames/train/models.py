@@ -358,7 +358,7 @@ def _clamr_class():
             from safetensors.torch import save_file
 
             from clamr_frames.encoders.clamr import CLAMR_HEAD
-            from clamr_frames.encoders.clamr_adapter import ADAPTER_CONFIG, ADAPTER_WEIGHTS
+            from clamr_frames.encoders.clamr.adapter import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 
             path = Path(path)
             path.mkdir(parents=True, exist_ok=True)
