@@ -53,7 +53,8 @@ def _worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     from accelerate import Accelerator
 
-    from clamr_frames.train.trainer import _unwrap, training_step
+    from clamr_frames.train.batches import unwrap
+    from clamr_frames.train.trainer import training_step
 
     acc = Accelerator(cpu=True)
     assert acc.num_processes == world and dist.is_initialized()
@@ -62,7 +63,7 @@ def _worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
     model = acc.prepare(model)
     res = training_step(model, loss_fn, batch)
     acc.backward(res.loss)
-    grads = {n: p.grad.detach().clone() for n, p in _unwrap(model).named_parameters() if p.requires_grad}
+    grads = {n: p.grad.detach().clone() for n, p in unwrap(model).named_parameters() if p.requires_grad}
     save_file({**grads, "__loss__": res.loss.detach().reshape(1), "__scores__": res.scores.contiguous()},
               os.path.join(out, f"rank{rank}.safetensors"))
     acc.wait_for_everyone()
