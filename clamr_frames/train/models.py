@@ -293,7 +293,7 @@ def _clamr_class():
                 from peft import prepare_model_for_kbit_training
 
                 # peft's default turns on reentrant checkpointing, which breaks backward on the CPU
-                # (reference/dependency_facts.md); checkpointing is handled below instead.
+                # (measured with peft here); checkpointing is handled below instead.
                 prepare_model_for_kbit_training(vlm, use_gradient_checkpointing=False)
             for p in self.colqwen.parameters():
                 p.requires_grad_(False)
