@@ -142,7 +142,7 @@ def find_checkpoint(output_dir: Path) -> Path | None:
 
 def recover_checkpoints(root: Path) -> None:
     """Undo an interrupted checkpoint swap under ``root`` (see :func:`clamr_frames._fs.recover_directory`)."""
-    names = {m.group(0) for p in root.iterdir() if (m := re.match(r"\.(step-\d+)\.", p.name))}
+    names = {m.group(1) for p in root.iterdir() if (m := re.match(r"\.(step-\d+)\.", p.name))}
     for name in sorted(names):
         recover_directory(root / name)
 
