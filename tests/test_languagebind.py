@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from clamr_frames.encoders.base import Document, Encoder
 from clamr_frames.encoders.clip_common import OPENAI_MEAN, OPENAI_STD
-from clamr_frames.encoders.clip_tiny import languagebind_config, languagebind_state_dict, write_tiny_languagebind
+from testkit.tiny_clip import languagebind_config, languagebind_state_dict, write_tiny_languagebind
 from clamr_frames.encoders.languagebind import (
     LanguageBindEncoder,
     convert_state_dict,

@@ -5,7 +5,7 @@ special tokens added on top, wrapped in ``Qwen2TokenizerFast``; the real ``Qwen2
 ``Qwen2VLVideoProcessor``; a ``Qwen2_5_VLProcessor`` with a chat template that renders like Qwen2.5-VL's
 (default system turn, ``<|vision_start|><|image_pad|><|vision_end|>`` items, text items verbatim).
 
-Sizes follow reference/dependency_facts.md: text hidden 64, 2 layers, 4 heads / 2 kv heads (head_dim 16,
+Sizes: text hidden 64, 2 layers, 4 heads / 2 kv heads (head_dim 16,
 mrope_section [2, 3, 3] sums to head_dim / 2), vision depth 2, hidden 64, out_hidden 64,
 fullatt_block_indexes [1], window_size 112.
 

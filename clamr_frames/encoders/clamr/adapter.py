@@ -3,7 +3,7 @@
 The released ``meetdavidwan/clamr`` adapter was saved from ``ColQwen2_5(Qwen2_5_VLForConditionalGeneration)``
 under transformers 4.51, where the language model lived at ``model.*`` and the vision tower at ``visual.*``.
 Transformers 5 nests both under ``model``: ``model.language_model.*`` and ``model.visual.*``. The scorer module
-here (``ColQwen25``, built by :func:`~clamr_frames.encoders.clamr.make_colqwen`) has children ``model`` (``Qwen2_5_VLModel``), ``lm_head``
+here (``ColQwen25``, built by :func:`~clamr_frames.encoders.clamr.modeling.make_colqwen`) has children ``model`` (``Qwen2_5_VLModel``), ``lm_head``
 and ``custom_text_proj``, i.e. the reference's attribute names in the new layout, so only those two prefixes move.
 
 Two things must be remapped, and both are checked rather than trusted:
@@ -212,7 +212,7 @@ def read_adapter(adapter_dir: str | Path) -> tuple[dict[str, Any], dict[str, "to
 def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merge: bool = True) -> AdapterReport:
     """Inject the LoRA adapter in ``adapter_dir`` into ``model`` (in place) and load its weights.
 
-    ``model`` must have the ``ColQwen25`` layout (:func:`~clamr_frames.encoders.clamr.make_colqwen`). With ``merge`` the LoRA
+    ``model`` must have the ``ColQwen25`` layout (:func:`~clamr_frames.encoders.clamr.modeling.make_colqwen`). With ``merge`` the LoRA
     deltas are folded into the base weights and the peft wrappers removed (plain modules, no inference overhead);
     without it (4-bit backbones) the wrappers stay.
 

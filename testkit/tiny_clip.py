@@ -1,4 +1,4 @@
-"""Tiny random checkpoints in the real CLIP and LanguageBind layouts, for tests and offline smoke runs.
+"""Tiny random checkpoints in the real CLIP and LanguageBind layouts, for tests and benchmarks (not shipped).
 
 Nothing here downloads anything. The weights are random, so scores are meaningless; what is real is the file
 layout (``config.json`` fields, state-dict key names, tokenizer files), which is what the loaders are tested on.
@@ -6,7 +6,7 @@ layout (``config.json`` fields, state-dict key names, tokenizer files), which is
 Example::
 
     from clamr_frames.encoders.clip import ClipEncoder
-    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from testkit.tiny_clip import write_tiny_clip
     enc = ClipEncoder.from_pretrained(write_tiny_clip("/tmp/tiny-clip"))
 """
 
