@@ -38,8 +38,8 @@ __all__ = [
     "ContextWindow",
     "Cue",
     "Subtitles",
-    "asr_context",
     "asr_contexts",
+    "asr_text_at",
     "clean_text",
     "format_srt",
     "format_vtt",
@@ -556,7 +556,7 @@ class ContextWindow:
         return ws
 
 
-# One cached window for the last cue sequence seen, so that 3,600 asr_context calls on the same cues do not
+# One cached window for the last cue sequence seen, so that 3,600 asr_text_at calls on the same cues do not
 # re-sort them each time. Cues are frozen, so the same cue objects in the same order mean the same window;
 # the cache keeps its own tuple of them, which also keeps their ids from being reused.
 _last_window: tuple[tuple[Cue, ...], ContextWindow] | None = None
@@ -579,20 +579,20 @@ def _window(cues: Iterable[Cue] | Subtitles | ContextWindow) -> ContextWindow:
     return w
 
 
-def asr_context(
+def asr_text_at(
     cues: Sequence[Cue] | Subtitles | ContextWindow,
     t: float,
     before: float = 3.0,
     after: float = 3.0,
     max_words: int | None = 64,
 ) -> str:
-    """ASR context of a frame at ``t`` seconds (see :meth:`ContextWindow.at`).
+    """The ASR text of a frame at ``t`` seconds: the cues around ``t`` (see :meth:`ContextWindow.at`).
 
     For many frames prefer :func:`asr_contexts` or a :class:`ContextWindow`. Repeated calls with the same cues
     reuse one cached index (checking a list costs O(n) identity comparisons; a ``ContextWindow``,
     ``Subtitles`` or the same tuple costs nothing).
 
-    >>> asr_context([Cue(0, 2, "hello"), Cue(2.5, 4, "world"), Cue(9, 10, "later")], 1.0)
+    >>> asr_text_at([Cue(0, 2, "hello"), Cue(2.5, 4, "world"), Cue(9, 10, "later")], 1.0)
     'hello world'
     """
     return _window(cues).at(t, before, after, max_words)
@@ -605,7 +605,7 @@ def asr_contexts(
     after: float = 3.0,
     max_words: int | None = 64,
 ) -> list[str]:
-    """:func:`asr_context` for every timestamp (a list, NumPy array or 1-D tensor), indexing the cues once."""
+    """:func:`asr_text_at` for every timestamp (a list, NumPy array or 1-D tensor), indexing the cues once."""
     w = _window(cues)
     return [w.at(float(t), before, after, max_words) for t in timestamps]
 
@@ -635,3 +635,11 @@ def lines_for_timestamps(
         t = float(t)
         picked.update(w.overlapping_indices(t - before, t + after))
     return [w.cues[i] for i in sorted(picked)]
+
+
+def __getattr__(name: str) -> Any:
+    # the old name of asr_text_at (three functions were called asr_context): still importable, with a warning
+    if name == "asr_context":
+        warnings.warn("clamr_frames.context.subtitles.asr_context is now asr_text_at", DeprecationWarning, stacklevel=2)
+        return asr_text_at
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
