@@ -230,6 +230,7 @@ class FrameSelector:
         :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
         the ASR context comes from and how speech is recognised (see the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
+        from clamr_frames.index.plan import OcrEngines
 
         if cache_dir is not None:
             if index_dir is not None:
@@ -247,7 +248,7 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
-        self._ocr_engines: dict[int, Any] = {}
+        self._ocr_engines = OcrEngines()  # built once, shared by every video this selector indexes
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
@@ -283,35 +284,20 @@ class FrameSelector:
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
-    def _ocr_pass(self, asr: bool = False):
-        if not self.use_ocr:
-            return None, None
-        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
-        from clamr_frames.index.pipeline import thread_plan
+    def asr_cue_source(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
+        """The cue source the index of ``video`` reads its ASR context from, waiting for speech recognition: the
+        subtitles, a speech-recognition ``Transcript``, or None (the context plan,
+        :func:`clamr_frames.index.plan.plan_context`, with this selector's mode, settings and cache)."""
+        from clamr_frames.index.plan import plan_context
 
-        # OCR runs beside decoding, speech recognition and encoding: its onnxruntime threads are its share of the
-        # cores (one engine per share, its models loaded once, for every video)
-        threads = thread_plan(ocr=True, asr=asr)["ocr"]
-        if threads not in self._ocr_engines:
-            self._ocr_engines[threads] = OcrEngine(threads=threads, device="auto")
-        return make_ocr_pass(self._ocr_engines[threads])
-
-    def _torch_threads(self, asr: bool = False) -> int | None:
-        """torch threads while indexing: a share of the cores beside OCR / speech recognition for a text encoder;
-        a heavy image encoder keeps torch's own setting (encoding is then the bulk of the work)."""
-        if not (self.use_ocr or asr) or self.encoder.uses_image:
-            return None
-        from clamr_frames.index.pipeline import thread_plan
-
-        return thread_plan(ocr=self.use_ocr, asr=asr)["torch"]
+        return plan_context(video, subtitles, asr=self.asr if asr is None else asr, asr_settings=self.asr_settings,
+                            store_root=self.store.root, stream=False, progress=self.progress).subtitles
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
-        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
-        (:func:`clamr_frames.context.asr.asr_context` with this selector's mode, settings and cache)."""
-        from clamr_frames.context.asr import TranscriptCache, asr_context
-
-        return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
-                           cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
+        """Deprecated name of :meth:`asr_cue_source`."""
+        warnings.warn("FrameSelector.asr_context is deprecated: use FrameSelector.asr_cue_source",
+                      DeprecationWarning, stacklevel=2)
+        return self.asr_cue_source(video, subtitles, asr)
 
     def index(
         self,
@@ -340,10 +326,8 @@ class FrameSelector:
 
     def _index(self, video: str | Path, subtitles: Any, *, asr: str | bool | None,
                stats: "PipelineStats | None") -> VideoIndex:
-        import dataclasses
-
-        from clamr_frames.context.asr import TranscriptCache, asr_plan, check_asr_mode
-        from clamr_frames.index.pipeline import thread_plan
+        from clamr_frames.context.asr import check_asr_mode
+        from clamr_frames.index.plan import plan_context
 
         mode = check_asr_mode(self.asr if asr is None else asr)
         key = (_file_key(video), _subs_key(subtitles), mode)
@@ -351,25 +335,12 @@ class FrameSelector:
         if cached is not None and (cached.path / "index.safetensors").exists():
             self._indexes[key] = cached  # most recently used last
             return cached
-        asr_settings = self.asr_settings
-        if not asr_settings.cpu_threads:  # speech recognition runs beside OCR: its share of the cores
-            asr_settings = dataclasses.replace(asr_settings, cpu_threads=thread_plan(ocr=self.use_ocr, asr=True)["asr"])
-        # a soundtrack still to transcribe is recognised while the frames are decoded and read (cues=...)
-        context, cues = asr_plan(video, subtitles, mode, asr_settings, cache=TranscriptCache(self.store.root / "asr"))
-        ocr_fn, ocr_id = self._ocr_pass(asr=cues is not None)
-        idx = build_index(
-            video,
-            self.encoder,
-            subtitles=context,
-            cues=cues,
-            ocr=ocr_fn,
-            ocr_id=ocr_id,
-            settings=self.settings,
-            store=self.store,
-            progress=self.progress,
-            torch_threads=self._torch_threads(asr=cues is not None),
-            stats=stats,
-        )
+        # the context plan: ASR source (a soundtrack still to transcribe is recognised while the frames are decoded
+        # and read), OCR pass on this selector's engines, the cores shared between them
+        plan = plan_context(video, subtitles, asr=mode, asr_settings=self.asr_settings, ocr=self.use_ocr,
+                            store_root=self.store.root, ocr_engines=self._ocr_engines, progress=self.progress)
+        idx = build_index(video, self.encoder, **plan.build_kwargs(self.encoder.uses_image), settings=self.settings,
+                          store=self.store, progress=self.progress, stats=stats)
         self._indexes[key] = idx
         while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
             del self._indexes[next(iter(self._indexes))]
