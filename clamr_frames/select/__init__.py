@@ -33,20 +33,12 @@ from typing import Any
 import numpy as np
 
 from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.select.checks import as_inputs
 from clamr_frames.select.coverage import coverage, relevance_and_coverage
-from clamr_frames.select.policies import (
-    _as_inputs,
-    adaptive,
-    aks,
-    bolt,
-    gated,
-    hybrid,
-    inverse_transform,
-    nms,
-    peakiness,
-    topk,
-    uniform,
-)
+from clamr_frames.select.gated import gated
+from clamr_frames.select.policies import adaptive, hybrid, inverse_transform, nms, topk, uniform
+from clamr_frames.select.profile import peakiness, prominence
+from clamr_frames.select.published import aks, bolt
 
 __all__ = [
     "POLICIES",
@@ -61,6 +53,7 @@ __all__ = [
     "inverse_transform",
     "nms",
     "peakiness",
+    "prominence",
     "register_policy",
     "relevance_and_coverage",
     "select_frames",
@@ -202,7 +195,7 @@ def select_frames(
     fn = get_policy(policy)
     name = _canonical(policy)
     _check_knobs(name, fn, knobs)
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
         if k > n:
