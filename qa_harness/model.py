@@ -12,7 +12,8 @@ Model args (``--model_args k=v,...``):
 ``inner``          ``ocr_reader`` (deterministic CPU answerer, default), ``qwen2_5_vl`` (transformers), or
                    ``lmms:<name>`` (an lmms-eval simple model class fed the frames as a PIL list)
 ``pretrained``     the inner model's id / path (``Qwen/Qwen2.5-VL-7B-Instruct`` for ``qwen2_5_vl``)
-``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
+``scorer``         a registered scorer (``clamr_frames.encoders.registry.SCORERS``: ``default`` | ``clamr`` |
+                   ``clip`` | ``languagebind-v`` | ``languagebind-va``), a local scorer folder, or a hub id
 ``scorer_<key>``   passed to the scorer's encoder as ``<key>`` (``scorer_weights=/models/clamr``,
                    ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
 ``asr``            the scorer's ASR context: ``auto`` (default; the subtitle file when the task has one, else
