@@ -275,4 +275,23 @@ def _load(name: str, spec: ScorerSpec, device: str | None, weights: Any, audio_w
     return _resolve(spec.target)(*args, device=device, **kw)
 
 
+def scorer_table() -> str:
+    """A Markdown table of the registered scorers: name, what is built, how weights and revisions apply, summary.
+    The docs are generated from it, so they cannot drift from :data:`SCORERS`.
+
+    >>> print(scorer_table().splitlines()[2])  # doctest: +ELLIPSIS
+    | `default` | `clamr_frames.encoders.default:DefaultEncoder` | `model_path=` | local only | offline MiniLM ... |
+    """
+    rows = ["| scorer | built by | weights go to | hub | what it is |", "|---|---|---|---|---|"]
+    for name, spec in SCORERS.items():
+        weights = f"`{spec.weights}=`" if spec.weights else "first argument"
+        if spec.default_weights:
+            weights += f" (default `{spec.default_weights}`)"
+        if spec.audio:
+            weights += f"; audio: `{spec.audio}=`"
+        hub = "revision, progress" if spec.hub else "local only"
+        rows.append(f"| `{name}` | `{spec.target}` | {weights} | {hub} | {spec.summary} |")
+    return "\n".join(rows)
+
+
 __all__ = ["CLAMR_HUB_ID", "SCORERS", "ScorerSpec", "load_encoder", "register_scorer", "scorer_for_folder"]

@@ -26,6 +26,7 @@ array([0, 3, 7])
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -212,3 +213,28 @@ def select_frames(
             f"selection policy {name!r} broke its contract: wanted {k} {kind} in [0, {n}), got {out.tolist()[:20]}"
         )
     return out
+
+
+def policy_table() -> str:
+    """A Markdown table of the registered policies: name, knobs with their defaults, and what each does (the first
+    line of its docstring). The docs' policies page is generated from it, so it cannot drift from the code.
+
+    >>> print(policy_table().splitlines()[2])  # doctest: +ELLIPSIS
+    | `topk` | – | The `k` highest-scoring candidates, in time order; ties go to the earlier frame. |
+    """
+    rows = ["| policy | knobs (default) | what it does |", "|---|---|---|"]
+    for name, fn in POLICIES.items():
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            params = []
+        knobs = [
+            f"`{p.name}`" + ("" if p.default is inspect.Parameter.empty else f" ({p.default!r})")
+            for p in params
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed"
+        ]
+        doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+        doc = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`.]+)`", r"`\1`", doc).replace("``", "`")  # reST roles → Markdown
+        rows.append(f"| `{name}` | {', '.join(knobs) or '–'} | {doc} |")
+    return "\n".join(rows)
+
