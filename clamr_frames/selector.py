@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clamr_frames.encoders.registry import SCORERS
 from clamr_frames.errors import InputError
 from clamr_frames.index.builder import IndexSettings, build_index, subtitles_digest
 from clamr_frames.index.store import IndexStore, VideoIndex
@@ -25,9 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
 _INDEXES_IN_MEMORY = 4
-
-#: Scorer names shared by Python, the CLI and the lmms-eval model args.
-SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
 
 @dataclass
@@ -227,7 +225,7 @@ class FrameSelector:
         ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
-        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        :mod:`clamr_frames.scoring.codecs`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
         the ASR context comes from and how speech is recognised (see the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
         from clamr_frames.index.plan import OcrEngines
@@ -265,9 +263,11 @@ class FrameSelector:
         """Build a selector from a scorer name, a hub id or a local path.
 
         Args:
-            name_or_path: ``"default"`` (offline MiniLM late interaction over ASR/OCR context), ``"clamr"``
-                (the released ``meetdavidwan/clamr`` adapter), a hub id, or a local directory of a CLaMR
-                adapter / saved model.
+            name_or_path: a scorer name (:data:`~clamr_frames.encoders.registry.SCORERS`: ``"default"``, offline
+                MiniLM late interaction over ASR/OCR context; ``"clamr"``, the released ``meetdavidwan/clamr``
+                adapter; ...), a hub id, or a local scorer folder (recognised by what it records: a trained
+                ``default`` / ``clip`` / ``clamr`` run, a CLaMR adapter or saved model; see
+                :func:`~clamr_frames.encoders.registry.scorer_for_folder`).
             device: torch device for neural encoders (default: CUDA if available, else CPU).
             revision: Hub branch, tag or commit of the scorer's weights (``encoder_kwargs`` takes
                 ``base_revision`` for CLaMR's backbone, ``audio_revision`` for LanguageBind's audio tower);
@@ -354,36 +354,16 @@ class FrameSelector:
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
-        from clamr_frames.index.compress import CompressedDocs, score_compressed
-        from clamr_frames.scoring import maxsim
+        from clamr_frames.scoring import score_frames
 
         q = self._prepared.get(query)
         if q is None:
             q = self.encoder.encode_queries([query])[0]
-        docs = index.embeddings
-        # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
-        # zero padding did (ClamrEncoder.score_floor).
-        floor = getattr(self.encoder, "score_floor", None)
-        if isinstance(docs, CompressedDocs):
-            if getattr(self.encoder, "score_fusion", None):
-                raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
-            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True,
-                                    floor=floor)
-        scores, argmax = maxsim(
-            q,
-            docs.embeddings,
-            docs.offsets,
-            aggregation=self.aggregation,
-            modality_ids=docs.modality_ids,
-            normalize=self.normalize,
-            return_argmax=True,
-            floor=floor,
-        )
-        if getattr(self.encoder, "score_fusion", None):
-            # Single-vector V+A: frame and audio similarities live on different scales, so the encoder
-            # fuses z-scored per-modality similarities instead of taking MaxSim's raw maximum.
-            scores = self.encoder.fuse(docs, q)
-        return scores, argmax
+        # The scorer's own aggregation details: CLaMR floors each query token's best match at 0, as the reference's
+        # zero padding did (ClamrEncoder.score_floor); LanguageBind V+A fuses its two modalities (score_fusion).
+        return score_frames(q, index.embeddings, aggregation=self.aggregation, normalize=self.normalize,
+                            floor=getattr(self.encoder, "score_floor", None),
+                            fusion=getattr(self.encoder, "score_fusion", None))
 
     def select(
         self,
