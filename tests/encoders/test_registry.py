@@ -116,7 +116,7 @@ def test_folders_that_hold_no_scorer_say_what_was_expected(tmp_path):
 def test_a_clip_run_folder_loads_as_clip(tmp_path):
     pytest.importorskip("transformers")
     from clamr_frames.encoders.clip import ClipEncoder
-    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from testkit.tiny_clip import write_tiny_clip
 
     folder = write_tiny_clip(tmp_path / "clip-run", seed=0)
     _record(folder, kind="clip", source="tiny")  # what ClipTrainable.save_pretrained writes beside the weights
