@@ -48,7 +48,7 @@ def decode_mono(path: Path, rate: int = RATE) -> np.ndarray:
                 out.append(f.to_ndarray().reshape(-1))
         for f in res.resample(None):
             out.append(f.to_ndarray().reshape(-1))
-    return np.concatenate(out).astype(np.float32)
+    return np.clip(np.concatenate(out), -1.0, 1.0).astype(np.float32)  # resampling can overshoot full scale
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ def measure_retrieval(workdir: Path, k: int = 3) -> list[dict]:
         inside = (ts[order] >= start) & (ts[order] <= end)
         rank = int(np.argmax(inside)) + 1 if inside.any() else None
         top = float(ts[order[0]])
-        rows.append({"question": question, "recording": name, "span_s": f"{start:.1f}-{end:.1f}",
-                     "top1_at": round(top, 1), "hit_at_1": bool(inside[0]), "rank_of_first_hit": rank,
+        rows.append({"question": question, "recording": name, "span": f"{start:.1f}-{end:.1f} s",
+                     "top1_at": f"{top:.1f} s", "hit_at_1": bool(inside[0]), "rank_of_first_hit": rank,
                      "candidates": int(ts.size)})
     return rows
