@@ -77,3 +77,42 @@ def test_questions_are_worded_unlike_the_speech():
         grams = {tuple(speech[i : i + 3]) for i in range(len(speech) - 2)}
         q = normalize_words(question)
         assert not any(tuple(q[i : i + 3]) in grams for i in range(len(q) - 2)), question
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    from clamr_frames.context.asr import AsrSettings, WhisperTranscriber
+
+    return WhisperTranscriber(AsrSettings(device="cpu", cpu_threads=2))
+
+
+def _wer(name: str, text: str) -> float:
+    from clamr_frames.evaluation import word_error_rate
+
+    ref = {r.name: r.transcript for r in rm.recordings()}[name]
+    edits, words = word_error_rate(ref, text)
+    return edits / words
+
+
+@pytest.mark.slow  # the model load and a transcription: seconds on 2 loaded cores
+def test_speech_of_a_file_without_duration_is_read_to_its_end(transcriber):
+    t = transcriber.transcribe(rm.DATA / "derived/jfk_live.mkv", progress=False)
+    assert abs(t.duration - 11.0) < 0.1 and t.skipped_packets == 0
+    assert _wer("jfk", t.text) <= 0.05, t.text
+
+
+@pytest.mark.slow  # the model load and a transcription: seconds on 2 loaded cores
+def test_audio_that_breaks_mid_file_is_skipped_with_a_warning_and_the_rest_is_read(transcriber):
+    with pytest.warns(RuntimeWarning, match=r"jfk_audio_breaks\.mp4: \d+ audio packets could not be decoded"):
+        t = transcriber.transcribe(rm.DATA / "derived/jfk_audio_breaks.mp4", progress=False)
+    assert t.skipped_packets > 0 and abs(t.duration - 11.0) < 0.1
+    words = t.text.lower()
+    assert "fellow americans" in words and "for your country" in words, t.text  # before and after the break
+    assert _wer("jfk", t.text) <= 0.35, t.text  # measured 4 edits / 22 words: the 2 s of garbage
+
+
+@pytest.mark.slow  # the model load and a transcription: seconds on 2 loaded cores
+def test_cover_art_does_not_stop_the_soundtrack_being_read(transcriber):
+    t = transcriber.transcribe(rm.DATA / "derived/LJ001-0001_cover.mp3", progress=False)
+    assert abs(t.duration - 9.7) < 0.2, t.duration  # the whole soundtrack, not the one-frame 'video'
+    assert _wer("LJ001-0001", t.text) <= 0.1, t.text

@@ -1,4 +1,7 @@
-"""Real files in every backend: frame identity, odd containers, a corrupted stream, and shots on real footage.
+"""Real files in every backend: frame identity, odd containers and a corrupted stream.
+
+(Shots on the real footage: tests/test_shots.py; the DivX / MS-MPEG4 / Cinepak AVIs also run through the
+conformance checks of tests/test_video_conformance.py.)
 
 The files are the committed real-media set (tests/data/README.md: sources, licences, and how the derived files
 were made). The truth for frame identity is one in-order PyAV decode of the whole file (no seeking), turned as
@@ -168,34 +171,3 @@ def test_cover_art_of_an_audio_file_is_one_still_frame():
     with VideoReader(DATA / "derived/LJ001-0001_cover.mp3", backend="pyav") as r:
         assert r.metadata.num_frames == 1 and r.metadata.has_audio
         assert r.get_frames([0]).frames.shape[1:] == (128, 192, 3)
-
-
-# -- shots on real footage -------------------------------------------------------------------------------------------
-
-
-def _candidates(path: Path, fps: float = 1.0) -> tuple[np.ndarray, list]:
-    with VideoReader(path) as r:
-        idx, ts = r.candidate_indices(fps=fps)
-        got: dict[int, np.ndarray] = {}
-        for ch in r.iter_candidates(fps=fps, max_side=448):
-            got.update(zip((int(i) for i in ch.indices), ch.frames))
-    return np.asarray(ts), [got.get(int(i)) for i in idx]
-
-
-def test_hard_cuts_between_real_clips_are_found():
-    from clamr_frames.context.shots import compute_prior
-
-    ts, frames = _candidates(DATA / "derived/montage_cuts.mp4")  # cuts at 4, 7 and 10 s
-    bounds = compute_prior(ts, frames).shot_bounds[1:-1].tolist()
-    cuts = [float(ts[b]) for b in bounds]
-    assert {4.0, 7.0, 10.0} <= set(cuts), cuts
-    # measured: two more boundaries inside the handheld cockatoo shot (the bird fills the lens between 2 and 4 s);
-    # benchmarks/real_media.py records them
-    assert len(cuts) <= 5, cuts
-
-
-def test_a_short_real_shot_has_no_cut():
-    from clamr_frames.context.shots import compute_prior
-
-    ts, frames = _candidates(DATA / "derived/cockatoo_divx_packed.avi")  # 4 s of one handheld shot
-    assert compute_prior(ts, frames).num_shots == 1
