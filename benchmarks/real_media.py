@@ -8,7 +8,9 @@ public domain, with their published transcripts; sources in tests/data/README.md
   and the time of ``transcribe()`` (model loaded before the timer);
 - ``real_media--retrieval``: a video whose soundtrack is all the recordings one after the other (each under its
   own plain picture), questions worded unlike the speech, the default scorer with ASR from the audio: where the
-  top-1 frame lies and the rank of the first frame inside the recording asked about.
+  top-1 frame lies and the rank of the first frame inside the recording asked about;
+- ``real_media--shots``: shot boundaries of the visual prior at 1-fps candidates on real footage (a montage of
+  real clips with known hard cuts, and single handheld shots).
 
 tests/context/test_real_speech.py asserts bounds a little above these numbers.
 
@@ -47,6 +49,12 @@ def main(argv: list[str] | None = None) -> None:
                  "1 fps (the default), the recordings 1.5 s apart, each under its own plain picture (no text on "
                  "screen): only the recognised speech can place a question.",
            name="real_media--retrieval", write=not args.no_record)
+
+    srows = rm.measure_shots()
+    record("Real footage: shot boundaries of the visual prior (1-fps candidates)", rows=srows,
+           notes="True cuts are where tests/data/make_derived.py joins the clips; in a single shot every boundary "
+                 "found is false.",
+           name="real_media--shots", write=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -173,3 +173,30 @@ def measure_retrieval(workdir: Path, k: int = 3) -> list[dict]:
                      "top1_at": f"{top:.1f} s", "hit_at_1": bool(inside[0]), "rank_of_first_hit": rank,
                      "candidates": int(ts.size)})
     return rows
+
+
+# the hard cuts of tests/data/derived/montage_cuts.mp4 (seconds), as tests/data/make_derived.py cuts the clips
+MONTAGE_CUTS = (4.0, 7.0, 10.0)
+
+
+def measure_shots(fps: float = 1.0) -> list[dict]:
+    """Shot boundaries the visual prior finds on real footage at ``fps`` candidates: the montage with known cuts
+    and single handheld shots (where every boundary found is a false cut)."""
+    from clamr_frames.context.shots import compute_prior
+    from clamr_frames.video import VideoReader
+
+    cases = [("derived/montage_cuts.mp4", MONTAGE_CUTS), ("video/cockatoo.mp4", ()),
+             ("derived/cockatoo_divx_packed.avi", ()), ("video/realshort.mp4", ())]
+    rows = []
+    for name, truth in cases:
+        with VideoReader(DATA / name) as r:
+            idx, ts = r.candidate_indices(fps=fps)
+            got: dict[int, np.ndarray] = {}
+            for ch in r.iter_candidates(fps=fps, max_side=448):
+                got.update(zip((int(i) for i in ch.indices), ch.frames))
+        ts = np.asarray(ts)
+        found = [round(float(ts[b]), 2) for b in compute_prior(ts, [got.get(int(i)) for i in idx]).shot_bounds[1:-1]]
+        hit = [c for c in truth if c in found]
+        rows.append({"file": name, "candidates": int(len(ts)), "true cuts at": list(truth), "found at": found,
+                     "true found": f"{len(hit)}/{len(truth)}", "false cuts": len(found) - len(hit)})
+    return rows

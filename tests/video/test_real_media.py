@@ -171,3 +171,13 @@ def test_cover_art_of_an_audio_file_is_one_still_frame():
     with VideoReader(DATA / "derived/LJ001-0001_cover.mp3", backend="pyav") as r:
         assert r.metadata.num_frames == 1 and r.metadata.has_audio
         assert r.get_frames([0]).frames.shape[1:] == (128, 192, 3)
+
+
+def test_every_media_file_has_its_source_in_the_readme_and_the_set_stays_small():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    media = [p for p in DATA.rglob("*") if p.is_file() and p.suffix not in (".md", ".py", ".json", ".pyc")]
+    assert len(media) >= 20
+    for p in media:
+        listed = p.name in readme or (p.name.startswith("LJ001-000") and "LJ001-0001.flac` … `LJ001-0008.flac" in readme)
+        assert listed, f"{p.relative_to(DATA)} is not in tests/data/README.md"
+    assert sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file()) < 15 * 2**20
