@@ -60,11 +60,15 @@ def _run(cmd: Sequence[str]) -> str | None:
 
 
 def commit() -> str | None:
-    """The checked-out commit, with ``+dirty`` when tracked files differ from it (None outside git)."""
+    """The checked-out commit, with ``+dirty`` when tracked files other than the results differ from it (None
+    outside git)."""
     head = _run(["git", "rev-parse", "HEAD"])
     if head is None:
         return None
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"])
+    # the records and RESULTS.md are outputs (a run writing several records would otherwise mark its own later
+    # records dirty)
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                  ":(exclude)benchmarks/results", ":(exclude)benchmarks/RESULTS.md"])
     return head + ("+dirty" if dirty else "")
 
 
@@ -290,6 +294,7 @@ def render_record(rec: Mapping[str, Any]) -> str:
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"
     vers = ", ".join(f"{k} {v}" for k, v in (rec.get("versions") or {}).items())
     out = [
+        f"<!-- record: {rec['name']} -->",  # docs include one record's section between these markers
         f"## {rec['title']}",
         "",
         f"- record: `benchmarks/results/{rec['name']}.json`",
@@ -310,7 +315,8 @@ def render_record(rec: Mapping[str, Any]) -> str:
         out += [rec["notes"].strip(), ""]
     if rec.get("body"):
         out += [rec["body"].strip(), ""]
-    return "\n".join(out)
+    out.append(f"<!-- end record: {rec['name']} -->")
+    return "\n".join(out) + "\n"
 
 
 HEADER = """\

@@ -33,6 +33,11 @@ def test_report_check_cli_agrees(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
+def test_commit_ignores_the_results_themselves():
+    c = records.commit()
+    assert c is None or len(c.split("+")[0]) == 40
+
+
 def test_every_record_has_its_provenance():
     recs = records.load_records()
     for rec in recs:
@@ -56,6 +61,7 @@ def test_write_then_report_round_trip(tmp_path):
     md = records.render(loaded)
     assert "## Demo table" in md and "| b \\| c | 0.5 | 2 | decode + encode |" in md and "A note." in md
     assert "before: 1.00 / 2.00 / 3.00" in md
+    assert md.index("<!-- record: demo -->") < md.index("## Demo table") < md.index("<!-- end record: demo -->")
     out = tmp_path / "RESULTS.md"
     assert records.report(tmp_path, out) is False  # written
     assert records.report(tmp_path, out, check=True) is True
