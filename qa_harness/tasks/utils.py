@@ -219,6 +219,73 @@ def videomme_aggregate_results(results: list) -> float:
     return f(results)
 
 
+# -- MLVU (multiple-choice dev split) ----------------------------------------------------------------
+
+MLVU_CACHE = "mlvu"
+#: lmms-eval's MLVU post prompt (``tasks/mlvu/mlvu_dev.yaml``).
+MLVU_POST_PROMPT = "\nOnly give the best option.\nBest option: ("
+
+
+def mlvu_video_path(doc: dict) -> Path:
+    """The video of an MLVU document: absolute ``video_path`` first (the synthetic stand-in), else lmms-eval's
+    cache layout ``$HF_HOME/mlvu/<video_name>``."""
+    vp = doc.get("video_path")
+    if vp and Path(vp).is_absolute():
+        return _existing(Path(vp))
+    return _existing(_hf_home() / MLVU_CACHE / str(doc["video_name"]))
+
+
+def mlvu_doc_to_visual(doc: dict) -> list[str]:
+    """``[video path]`` (lmms-eval's own function calls sys.exit on a missing file; this raises naming it)."""
+    return [str(mlvu_video_path(doc))]
+
+
+def mlvu_question_and_options(doc: dict) -> tuple[str, list[str]]:
+    """(question, ``"A. text"`` options) of an MLVU document, whose ``question`` field carries its options as
+    ``(A) text`` lines after the question (``candidates`` holds the option texts when present)."""
+    from qa_harness.docs import mcq_from_doc
+
+    item = mcq_from_doc(doc)
+    return item.question, item.labelled_options()
+
+
+def mlvu_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """lmms-eval's MLVU prompt: ``pre_prompt + question (with its options) + post_prompt``."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    return kw.get("pre_prompt", "") + doc["question"] + kw.get("post_prompt", MLVU_POST_PROMPT)
+
+
+def mlvu_doc_to_text_paper(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """MLVU in the ``_paper`` prompt (the CLaMR notebook's Video-MME prompt): the frames-only instruction, the
+    question, ``"A. text"`` option lines, ``"The best answer is:"``."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    question, options = mlvu_question_and_options(doc)
+    post = kw.get("post_prompt", "The best answer is:")
+    return kw.get("pre_prompt", "") + INSTRUCTION + "\n" + question + "\n" + "\n".join(options) + "\n" + post
+
+
+def mlvu_process_results(doc: dict, results: list) -> dict:
+    """lmms-eval's own MLVU scoring (letter extracted by its ``extract_mcq_answer``)."""
+    from lmms_eval.tasks.mlvu.utils import mlvu_process_results as f
+
+    return f(doc, results)
+
+
+def mlvu_aggregate_results(results: list) -> float:
+    """Mean of the per-category accuracies (%), as lmms-eval's ``mlvu_aggregate_results_dev``, over the
+    categories present: on the full dev split (all 7 categories) the same number; lmms-eval's counts an absent
+    category as 0 %, which would make a subset (``--limit``, the synthetic stand-in) meaningless."""
+    by: dict[str, list[bool]] = {}
+    for r in results:
+        by.setdefault(str(r["task_type"]), []).append(r["pred_answer"] == r["answer"])
+    if not by:
+        return 0.0
+    per = {k: 100.0 * sum(v) / len(v) for k, v in by.items()}
+    for k, v in sorted(per.items()):
+        _report(f"MLVU {k}: {v:.1f}% ({len(by[k])} questions)")
+    return sum(per.values()) / len(per)
+
+
 # -- LongVideoBench -------------------------------------------------------------------------------
 
 
