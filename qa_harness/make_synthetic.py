@@ -28,7 +28,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-TASKS = ("synthetic_videoqa", "synthetic_videoqa_w_subtitle", "synthetic_mlvu", "synthetic_mlvu_paper")
+TASKS = ("synthetic_videoqa", "synthetic_videoqa_w_subtitle", "synthetic_videoqa_w_transcript", "synthetic_mlvu",
+         "synthetic_mlvu_paper")
 
 #: MLVU's dev categories; every synthetic question is a needle question (its kind is in ``needle``).
 MLVU_TASK_TYPE = "needle"
@@ -91,7 +92,7 @@ test_split: test
 output_type: generate_until
 cluster_key: videoID
 doc_to_visual: !function qa_harness.tasks.utils.videomme_doc_to_visual
-doc_to_text: !function qa_harness.tasks.utils.{doc_to_text}
+doc_to_text: !function qa_harness.tasks.utils.{doc_to_text}{process_docs}
 doc_to_target: "answer"
 generation_kwargs:
   max_new_tokens: 16
@@ -133,12 +134,16 @@ def write_task(out_dir: str | Path, *, frame_num: int = 32) -> dict[str, Path]:
     data = out / "synthetic_videoqa.json"
     data.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     paths = {"data": data}
-    for task, fn, what in (
-        ("synthetic_videoqa", "videomme_doc_to_text", "Prompt without subtitles."),
-        ("synthetic_videoqa_w_subtitle", "videomme_doc_to_text_subtitle", "Prompt with a subtitle block (replaced by clamr_frames' policy)."),
+    transcript = "\nprocess_docs: !function qa_harness.tasks.utils.mark_transcript"
+    for task, fn, what, docs in (
+        ("synthetic_videoqa", "videomme_doc_to_text", "Prompt without subtitles.", ""),
+        ("synthetic_videoqa_w_subtitle", "videomme_doc_to_text_subtitle", "Prompt with a subtitle block (replaced by clamr_frames' policy).", ""),
+        ("synthetic_videoqa_w_transcript", "videomme_doc_to_text_transcript",
+         "Prompt with a subtitle block from our speech-recognised transcript (generate with --speech).", transcript),
     ):
         p = out / f"{task}.yaml"
-        p.write_text(_YAML.format(task=task, doc_to_text=fn, what=what, frame_num=int(frame_num)), encoding="utf-8")
+        p.write_text(_YAML.format(task=task, doc_to_text=fn, what=what, frame_num=int(frame_num), process_docs=docs),
+                     encoding="utf-8")
         paths[task] = p
     mlvu = out / "synthetic_mlvu.json"
     mlvu.write_text(json.dumps(mlvu_rows(rows, out), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -115,14 +115,20 @@ class LiveSelections:
 
     def pick(self, *, video: str, item: Any, subtitles: Any, doc: Mapping[str, Any] | None, task: str | None,
              doc_id: Any) -> Picked:
-        """Select the frames for one question (``item``: :class:`qa_harness.docs.McqItem`)."""
+        """Select the frames for one question (``item``: :class:`qa_harness.docs.McqItem`).
+
+        A document marked ``subtitle_source: transcript`` (the ``_w_transcript`` tasks) is scored on our transcript
+        too under ``asr=auto``, so that run uses no subtitle file anywhere."""
         from clamr_frames.encoders.query import build_query
 
+        asr = self.asr
+        if asr == "auto" and str((doc or {}).get("subtitle_source", "")) == "transcript":
+            asr = "whisper"
         options = item.labelled_options() if self.query == "question+options" and item.options else None
         # The scorer reads the subtitles only when its ASR source may be them; asr=whisper transcribes instead.
         sel = self.selector.select(
-            video, item.question, self.k, subtitles=subtitles if self.asr in ("auto", "subtitles") else None,
-            options=options, policy=self.policy, seed=self.seed, asr=self.asr, **self.policy_knobs,
+            video, item.question, self.k, subtitles=subtitles if asr in ("auto", "subtitles") else None,
+            options=options, policy=self.policy, seed=self.seed, asr=asr, **self.policy_knobs,
         )
         rec = SelectionRecord.from_selection(
             sel, video_fingerprint=_fingerprint(str(video), self._fingerprints), scorer=self.scorer,

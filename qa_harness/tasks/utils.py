@@ -148,13 +148,13 @@ def uniform_subtitle_lines(video: str | Path, subtitles: Any, frame_num: int) ->
 
 
 def _subtitle_block(video: Path, sub_path: Path | None, frame_num: int, offset: float = 0.0,
-                    fmt: str = "lmms-eval") -> str:
+                    fmt: str = "lmms-eval", cues: Any = None) -> str:
     from clamr_frames.context.subtitles import load_subtitles
     from qa_harness.subtitles import frame_lines, subtitle_block
 
-    if sub_path is None:
+    if cues is None and sub_path is None:
         return subtitle_block(None, fmt)
-    subs = load_subtitles(sub_path, offset=offset)
+    subs = cues if cues is not None else load_subtitles(sub_path, offset=offset)
     if fmt == "clamr-notebook":
         return subtitle_block(frame_lines(subs, uniform_frame_times(video, frame_num)), fmt)
     return subtitle_block(uniform_subtitle_lines(video, subs, frame_num), fmt)
@@ -175,6 +175,64 @@ def videomme_doc_to_text_subtitle_paper(doc: dict, lmms_eval_specific_kwargs: di
     frame_num = int(kw.get("frame_num", PAPER_FRAME_NUM))
     block = _subtitle_block(videomme_video_path(doc), videomme_subtitle_path(doc), frame_num, fmt="clamr-notebook")
     return block + videomme_doc_to_text(doc, kw)
+
+
+# -- "with our transcript": the subtitle block filled from speech recognition instead of the subtitle file ----------
+
+
+def transcript_for(video: str | Path) -> Any:
+    """Our speech-recognised transcript of ``video`` (Whisper through :mod:`clamr_frames.context.asr`, default
+    settings, cached beside the indexes by the video's content), usable wherever subtitles are (``.cues``)."""
+    from clamr_frames.context.asr import TranscriptCache, cached_transcribe
+    from clamr_frames.index.store import IndexStore
+
+    return cached_transcribe(video, None, cache=TranscriptCache(IndexStore().root / "asr"), progress=False)
+
+
+def mark_transcript(dataset: Any) -> Any:
+    """Mark every document ``subtitle_source: transcript``: the ``clamr_frames`` model then fills the prompt's
+    subtitle block from our transcript, and the per-sample output shows which source a run used."""
+    if hasattr(dataset, "map"):
+        return dataset.map(lambda _x: {"subtitle_source": "transcript"})
+    return [{**d, "subtitle_source": "transcript"} for d in dataset]
+
+
+def videomme_process_docs_long_transcript(dataset: Any) -> Any:
+    """Video-MME's long subset, marked for the transcript prompt."""
+    return mark_transcript(videomme_process_docs_long(dataset))
+
+
+def lvb_process_docs_long_transcript(dataset: Any) -> Any:
+    """LongVideoBench (900, 3600] s, marked for the transcript prompt."""
+    return mark_transcript(lvb_process_docs_long(dataset))
+
+
+def videomme_doc_to_text_transcript(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """Video-MME prompt with the subtitle block of ``_w_subtitle`` (lmms-eval's format) holding our transcript's
+    lines at ``frame_num`` uniform frames instead of the subtitle file's."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = videomme_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", DEFAULT_FRAME_NUM)), cues=transcript_for(video))
+    post = kw.get("post_prompt", "The best answer is:")
+    return block + kw.get("pre_prompt", "") + INSTRUCTION_SUBS + "\n" + _videomme_question(doc) + "\n" + post
+
+
+def videomme_doc_to_text_transcript_paper(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The ``_w_subtitle_paper`` prompt (the notebook's format) with our transcript's lines."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = videomme_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", PAPER_FRAME_NUM)), fmt="clamr-notebook",
+                            cues=transcript_for(video))
+    return block + videomme_doc_to_text(doc, kw)
+
+
+def lvb_doc_to_text_transcript(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The LongVideoBench ``_w_subtitle`` prompt with our transcript's lines."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = lvb_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", DEFAULT_FRAME_NUM)), cues=transcript_for(video))
+    post = kw.get("post_prompt", "Answer with the option's letter from the given choices directly.\n")
+    return block + "Select the best answer to the following multiple-choice question based on the video and the subtitles.\n" + f"{kw.get('pre_prompt', '')}{_lvb_question(doc)}\n{post}"
 
 
 def doc_counts(dataset: Any, video_key: str) -> tuple[int, int]:
