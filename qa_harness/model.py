@@ -4,7 +4,10 @@ For each request it finds the video (the task's ``doc_to_visual``, or the video 
 the question + options (the document), selects ``k`` frames with the chosen scorer and policy (through the
 on-disk index, so the questions of one video encode its frames once), and calls the inner model with exactly
 those frames in temporal order and the prompt with subtitles per the subtitle policy
-(:mod:`qa_harness.subtitles`).
+(:mod:`qa_harness.subtitles`). With ``selections=FILE`` the frames come from a selections file instead
+(:mod:`qa_harness.selecting`) and no scorer is loaded. Only the picked frames are decoded, at the inner model's
+size. Each answer's context (the scorer's ASR source, OCR, where the prompt's subtitle lines came from) goes into
+lmms-eval's per-sample output (``clamr_context`` in the logged generation kwargs) and into ``log_selections``.
 
 Model args (``--model_args k=v,...``): one declarative table, :data:`qa_harness.model_args.MODEL_ARGS` (name,
 type, default, meaning, and the prefix families ``scorer_<key>``, ``asr_<key>``, ``inner_<key>``,

@@ -200,18 +200,18 @@ def markdown() -> str:
         "    --include_path qa_harness/tasks --batch_size 1 --output_path logs/ --log_samples",
         "```",
         "",
-        "Settings (see `qa_harness.table4`): **paper** — the \"no sample\" row capped at the paper's 24,576 video "
+        ("Settings (see `qa_harness.table4`): **paper** — the \"no sample\" row capped at the paper's 24,576 video "
         "tokens, the 100-frame rows at the notebook's per-frame pixels, the notebook's time axis; **notebook** — the "
         "CLaMR notebook's pixels for all rows (about 52k tokens at 768 frames, 6.8k at 100); **harness** — this "
-        "harness's defaults (151,200 px per frame, real time axis).",
+        "harness's defaults (151,200 px per frame, real time axis)."),
         "",
-        "The token budget is what the args allow: ceil(k / 2) temporal patches (two frames each) times the tokens of "
+        ("The token budget is what the args allow: ceil(k / 2) temporal patches (two frames each) times the tokens of "
         "the per-frame pixel cap (one token per 28×28 px). The tokens actually used depend on the frame size (Qwen2.5-VL "
         f"resizes each frame onto its 28-px grid under the cap); they are computed here for {sizes} px frames through "
-        "the answer path's decode size. Seconds per temporal patch are for a one-hour video.",
+        "the answer path's decode size. Seconds per temporal patch are for a one-hour video."),
         "",
-        "| retriever | modality | frames | paper LVB / w/o / w/ subs | setting | token budget | video tokens "
-        f"({sizes}) | s per patch | model args |",
+        ("| retriever | modality | frames | paper LVB / w/o / w/ subs | setting | token budget | video tokens "
+        f"({sizes}) | s per patch | model args |"),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in ROWS:
@@ -225,11 +225,11 @@ def markdown() -> str:
                        f"{spp:g} | `{args}` |")
     out += [
         "",
-        "The paper's own \"no sample\" run used lmms-eval's Qwen2.5-VL directly (`--model qwen2_5_vl`). With "
+        ("The paper's own \"no sample\" run used lmms-eval's Qwen2.5-VL directly (`--model qwen2_5_vl`). With "
         "`max_num_frames=768,fps=2` and lmms-eval's default pixel range, qwen_vl_utils gives it a budget of "
         f"{qwen_vl_utils_budget(768, 1605632, 256 * 28 * 28):,} tokens; the paper's cap through lmms-eval's model "
         "is `--model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct,max_num_frames=768,fps=2,max_pixels=50176,"
-        f"min_pixels=3136` (budget {qwen_vl_utils_budget(768, 50176, 3136):,}).",
+        f"min_pixels=3136` (budget {qwen_vl_utils_budget(768, 50176, 3136):,})."),
         "",
         "CLaMR on the 4-bit NF4 base its adapter was trained on: add `nf4=true` to a CLaMR row (CUDA only).",
         "",

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # runs lmms-eval's evaluator three times on a gen
 
 @pytest.fixture()
 def fake_transcripts(monkeypatch):
-    import clamr_frames.context.asr as asr
+    from clamr_frames.context import asr
     from clamr_frames.context.asr import Transcript
     from clamr_frames.context.subtitles import Cue, load_subtitles
 
@@ -84,10 +84,10 @@ def test_without_with_subtitles_with_transcript(tmp_path, monkeypatch, fake_tran
 
 def test_transcript_task_prompt_for_ordinary_models(tmp_path, monkeypatch, fake_transcripts):
     """The _w_transcript prompt an ordinary lmms-eval model gets: the _w_subtitle block, from our transcript."""
+    import json
+
     from qa_harness.make_synthetic import make_synthetic
     from qa_harness.tasks import utils as tu
-
-    import json
 
     monkeypatch.setenv("CLAMR_FRAMES_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "syn"

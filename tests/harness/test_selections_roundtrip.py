@@ -120,8 +120,8 @@ def test_select_task_writes_every_question_and_resumes(selections_file, synth_di
 
 
 def test_answer_from_file_matches_live_without_a_scorer(live, selections_file, task_manager, monkeypatch):
-    import clamr_frames.encoders.registry as registry
     from clamr_frames import FrameSelector
+    from clamr_frames.encoders import registry
     from qa_harness.model import ClamrFrames
 
     def no_scorer(*a, **kw):
@@ -132,7 +132,7 @@ def test_answer_from_file_matches_live_without_a_scorer(live, selections_file, t
     out, _ = selections_file
     model = ClamrFrames(selections=str(out), k=K, inner_ocr="false")
     answers, res, seen = _run(model, task_manager)
-    live_answers, live_res, live_seen, _log = live
+    live_answers, _live_res, live_seen, _log = live
     assert answers == live_answers
     # identical frames (pixel for pixel), times and prompts, question by question
     assert sorted(seen) == sorted(live_seen)
@@ -185,3 +185,24 @@ def test_cli_select_task(synth_dir, tmp_path):
     (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert rec["policy"]["name"] == "uniform" and rec["format"] == "clamr-frames/selections"
     assert main(["select-task", "nope_task", "--include_path", str(synth_dir), "-o", str(out)]) == 2
+
+
+def test_mlvu_round_trip(selector, synth_dir, task_manager, tmp_path, monkeypatch):
+    """The MLVU stand-in: selected on one task, answered on its _paper variant from the file, as live."""
+    from clamr_frames import FrameSelector
+    from qa_harness.model import ClamrFrames
+    from qa_harness.select_task import select_task
+
+    live_answers, _res, live_seen = _run(ClamrFrames(k=K, selector=selector, inner_ocr="false"), task_manager,
+                                         task="synthetic_mlvu_paper")
+    out = tmp_path / "mlvu.jsonl"
+    select_task(["synthetic_mlvu"], out, {"k": str(K)}, include_path=str(synth_dir), selector=selector,
+                progress=False)
+
+    def no_scorer(*a, **kw):
+        raise AssertionError("a scorer was constructed")
+
+    monkeypatch.setattr(FrameSelector, "__init__", no_scorer)
+    answers, _res, seen = _run(ClamrFrames(selections=str(out), k=K, inner_ocr="false"), task_manager,
+                               task="synthetic_mlvu_paper")
+    assert answers == live_answers and sorted(seen) == sorted(live_seen)
