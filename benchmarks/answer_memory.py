@@ -7,8 +7,9 @@ For a 10-minute and a 1-hour synthetic video (``clamr_frames.synth``, low resolu
 needs, resets the kernel's peak-RSS mark (``/proc/self/clear_refs``), then loads the k frames of one question:
 
 ``clamr_answer``
-    the ``clamr_frames`` model answering from a selections file (``selections=FILE``): the record's k picks,
-    spread evenly over the video (the far-apart case for seeking), decoded by ``ClamrFrames._frames`` as PIL images
+    the ``clamr_frames`` model answering from a selections file (``selections=FILE``): the record's k distinct
+    picks spread evenly over the video's native frames (the far-apart case for seeking; the frames lmms-eval's
+    uniform sampling takes), decoded by ``ClamrFrames._frames`` as PIL images
     at the inner model's size (``max_pixels`` 151200).
 ``lmms_read_video_pyav``
     lmms-eval 0.7.3's shared loader ``models/model_utils/load_video.read_video`` (PyAV backend, its default),
@@ -134,7 +135,8 @@ def _video(duration: float, size: tuple[int, int]) -> Path:
 
 
 def _selections(video: Path, k: int) -> Path:
-    """A selections record of k picks spread evenly over the video (far apart: the seeking case)."""
+    """A selections record of k distinct native frames spread evenly over the video (far apart: the seeking case;
+    the frames lmms-eval's uniform sampling takes), on a candidate grid of every native frame."""
     import numpy as np
 
     from clamr_frames._fs import video_fingerprint
@@ -142,11 +144,14 @@ def _selections(video: Path, k: int) -> Path:
     from clamr_frames.video import VideoReader
 
     with VideoReader(video) as reader:
-        idx, ts = reader.candidate_indices(fps=1.0)
-    picks = np.linspace(0, len(idx) - 1, k).round().astype(int)
+        n = reader.metadata.num_frames
+        idx, ts = reader.candidate_indices(num_frames=n)
+    picks = np.linspace(0, len(idx) - 1, k, dtype=int)
+    if len(np.unique(picks)) < k:
+        raise SystemExit(f"{video}: {n} frames, fewer than k={k}")
     rec = SelectionRecord(
         video=str(video), video_fingerprint=video_fingerprint(video), question="q", k=k,
-        candidates={"fps": 1.0, "num_candidates": None, "count": len(idx)}, indices=picks.tolist(),
+        candidates={"fps": None, "num_candidates": n, "count": len(idx)}, indices=picks.tolist(),
         frame_indices=idx[picks].tolist(), timestamps=ts[picks].tolist(), scores=[0.0] * k,
         scorer={"name": "uniform", "revision": None}, policy={"name": "uniform", "knobs": {}}, query="q",
         asr_source="none", ocr=False, task="answer_memory", doc_id=0, question_id="q0",
