@@ -25,6 +25,8 @@ def test_recorded_answer_memory_grows_with_k_not_with_the_video():
     assert max(a, b) / min(a, b) <= 1.2  # 10 min vs 1 hour at k = 32
     big = _rows(rec, "clamr_answer", 768)
     assert all(big[d]["added_mib"] > small[d]["added_mib"] for d in big)
+    c, d = big[600.0]["added_mib"], big[3600.0]["added_mib"]
+    assert max(c, d) / min(c, d) <= 1.2  # k = 768: the same k distinct frames cost the same on either video
     # lmms-eval's own loaders were measured in the same run
     assert _rows(rec, "lmms_read_video_pyav", 32) and _rows(rec, "lmms_read_video_pyav", 768)
 
