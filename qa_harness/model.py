@@ -136,6 +136,14 @@ class ClamrFrames(lmms):
                                     progress=self.rank == 0)
         # selections=FILE: answer from exactly the file's frames; no scorer is ever constructed.
         self.source: Any = FileSelections(self.selections_path) if self.selections_path else self._live
+        if self.selections_path:
+            # k comes from the file (a frame budget computed for another k would be wrong)
+            ks = self.source.ks
+            if "k" not in parsed.given and ks:
+                self.k = max(ks)
+            elif ks and ks != {self.k}:
+                raise InputError(f"clamr_frames: k={self.k}, but {self.selections_path} holds selections of k="
+                                 f"{sorted(ks)} (drop k= to take the file's)")
         # max_video_tokens: the per-frame pixel cap that keeps k frames' video tokens within the budget.
         self.max_pixels, self.min_pixels = frame_pixels_for_budget(
             self.k, v["max_video_tokens"], self.max_pixels, self.min_pixels)

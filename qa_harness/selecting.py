@@ -171,6 +171,8 @@ class FileSelections:
             if rec.doc_id is not None:
                 self.by_doc[(rec.task, str(rec.doc_id))] = rec
         self.count = len(records)
+        #: the k of the file's records
+        self.ks = {rec.k for rec in records}
         self._fingerprints: dict[str, str] = {}
         self._durations: dict[str, float | None] = {}
 

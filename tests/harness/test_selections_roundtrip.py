@@ -168,6 +168,9 @@ def test_fingerprint_mismatch_and_missing_question_are_named(selections_file, ta
     model = ClamrFrames(selections=str(bad), k=K, inner_ocr="false")
     with pytest.raises(InputError, match=rf"bad\.jsonl: question '{recs[0].question_id}': video fingerprint mismatch"):
         _run(model, task_manager)
+    with pytest.raises(InputError, match=r"k=5, but .* holds selections of k=\[2\]"):
+        ClamrFrames(selections=str(out), k=5)
+    assert ClamrFrames(selections=str(out)).k == K  # k taken from the file
     short = tmp_path / "short.jsonl"
     write_selections(short, read_selections(out)[1:])
     model = ClamrFrames(selections=str(short), k=K, inner_ocr="false")
