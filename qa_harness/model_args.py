@@ -69,7 +69,7 @@ MODEL_ARGS: tuple[ModelArg, ...] = (
     ModelArg("policy", "str", "topk",
              "`topk`, `nms`, `adaptive`, `aks`, `inverse-transform`, `bolt`, `hybrid`, `coverage`, `gated`, or "
              "`uniform` (the baseline)"),
-    ModelArg("k", "int", 16, "frames per question", minimum=1),
+    ModelArg("k", "int", 16, "frames per question (with `selections=`: the file's k when not given)", minimum=1),
     ModelArg("fps", "float", 1.0, "candidate frames per second", minimum=0.0),
     ModelArg("num_candidates", "int", None, "N evenly spaced candidate frames instead of `fps`", optional=True,
              minimum=1),
