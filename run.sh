@@ -38,7 +38,7 @@ install() {
         # This torch pair first: transformers 5's Qwen2-VL image processor needs torchvision, and any
         # other torch spec would download several GB.
         "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 &&
-        # eval = lmms-eval 0.7.3 (tests/test_harness.py); it pins av<16, which the PyAV backend supports.
+        # eval = lmms-eval 0.7.3 (tests/harness/); it pins av<16, which the PyAV backend supports.
         "$VENV/bin/python" -m pip install --quiet -c "$LOCK" -e ".[$extras]"
     } > "$log" 2>&1 || {
         tail -n 40 "$log" >&2
