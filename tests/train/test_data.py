@@ -102,7 +102,7 @@ def test_bad_lines_name_file_and_line(tmp_path, synth, row, message):
     p = _write(tmp_path / "bad.jsonl", [good, row])
     with pytest.raises(DataError, match=message) as err:
         read_jsonl(p, duration_fn=_no_probe)
-    assert err.value.line == 2 and f"bad.jsonl:2" in str(err.value)
+    assert err.value.line == 2 and "bad.jsonl:2" in str(err.value)
     with pytest.warns(UserWarning, match=f"bad.jsonl:2: .*{message}"):
         kept = read_jsonl(p, on_error="skip", duration_fn=_no_probe)
     assert [e.queries for e in kept] == [("fine",)]
