@@ -2,7 +2,7 @@
 
 ``python -m benchmarks scaleout``: corpus indexing on Ray with 1 vs N encoder workers (benchmarks/scaleout.py).
 
-The other benchmarks run as scripts: ``python benchmarks/{compress,maxsim,decode,conformance,ocr,quality,latency,gpu}.py``.
+The other benchmarks run as modules from the repository root: ``python -m benchmarks.{compress,maxsim,decode,conformance,ocr,quality,latency,gpu}``.
 """
 
 import sys

@@ -14,7 +14,7 @@ Qwen2.5-VL-7B architecture in bf16 for a video of 100 selected frames vs 768 fra
 frames, 2 frames per temporal patch as Qwen2.5-VL does): time, tokens, peak memory — the compute frame
 selection saves.
 
-The tokenizer is the tiny local one of tests/tiny_qwen.py (the real Qwen tokenizer is not on this machine), so
+The tokenizer is the tiny local one of testkit/tiny_qwen.py (the real Qwen tokenizer is not on this machine), so
 the text part of a document tokenises differently from Qwen's; the 64 visual tokens per frame, which dominate,
 are exact.
 
@@ -33,11 +33,9 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import record  # noqa: E402
 
@@ -69,18 +67,10 @@ SMALL = dict(
 
 
 def _tiny_qwen():
-    """tests/tiny_qwen.py, loaded by path: a dependency may install its own top-level ``tests`` package."""
-    import importlib.util
+    """testkit/tiny_qwen.py (imported when needed: it is the test toolkit, not part of the library)."""
+    from testkit import tiny_qwen
 
-    name = "_clamr_frames_tiny_qwen"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parent.parent / "tests" / "tiny_qwen.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return tiny_qwen
 
 
 def make_config(arch: dict, tokenizer):
@@ -121,7 +111,6 @@ def build_model(config, dtype, device, attn: str):
 
 def build_nf4(config, dtype, tmp: Path):
     """Random weights saved once, then loaded in 4-bit nf4 through bitsandbytes (the path users take)."""
-    import torch
     from transformers import BitsAndBytesConfig, Qwen2_5_VLForConditionalGeneration
 
     if not (tmp / "config.json").exists():
