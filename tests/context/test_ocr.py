@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.context.ocr import (
     ChangeDetector,
     OcrCache,
@@ -464,8 +466,7 @@ def test_missing_extra_gives_a_clear_error(monkeypatch):
 
 @pytest.fixture(scope="module")
 def engine():
-    pytest.importorskip("rapidocr")
-    pytest.importorskip("onnxruntime")
+    require_extra("ocr")
     from clamr_frames.context.ocr import OcrEngine
 
     return OcrEngine()
@@ -566,7 +567,8 @@ def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
 
 
 def test_ocr_device_takes_cuda_only_where_onnxruntime_offers_it(monkeypatch):
-    ort = pytest.importorskip("onnxruntime")
+    require_extra("ocr")
+    import onnxruntime as ort
     from clamr_frames.context.ocr import _ort_device
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])

@@ -3,8 +3,8 @@ synthetic task, registration (entry point + runtime), both request forms, subtit
 LongVideoBench task variants on local fixture documents in their exact schemas, and the real inner-model paths
 (transformers Qwen2.5-VL and lmms-eval's own qwen2_5_vl class) on a tiny random Qwen2.5-VL.
 
-Needs the ``eval`` extra (lmms-eval): skipped without it, unless ``CLAMR_REQUIRE_EVAL=1`` (set where the extra is
-meant to be installed, e.g. CI), where a missing lmms-eval fails instead. Nothing is downloaded: videos are generated.
+Needs the ``eval`` extra (lmms-eval): ``testkit.extras.require_extra`` skips without it, or fails where the extras are
+meant to be installed (CI, ``bash run.sh test``). Nothing is downloaded: videos are generated.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-if os.environ.get("CLAMR_REQUIRE_EVAL") == "1":
-    import lmms_eval  # noqa: F401  (an ImportError here fails the run: the eval extra was meant to be installed)
-else:
-    pytest.importorskip("lmms_eval")
+from testkit.extras import require_extra
+
+require_extra("eval")
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -435,7 +434,7 @@ def test_lmms_eval_model_class_as_inner_model(selector, docs, tiny_qwen_dir):
 
 
 def test_lmms_eval_videomme_task_reads_the_synthetic_layout(synth_dir, docs, monkeypatch):
-    pytest.importorskip("cv2")
+    require_extra("eval")  # OpenCV comes with lmms-eval
     import lmms_eval.tasks.videomme.utils as vm
 
     monkeypatch.setattr(vm, "base_cache_dir", str(synth_dir.parent))

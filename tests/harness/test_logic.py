@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from testkit.extras import require_extra
 import yaml
 
 from clamr_frames.context.subtitles import Cue
@@ -219,8 +221,7 @@ def test_answerer_without_evidence_answers_a_stable_non_constant_guess():
 
 
 def test_answerer_ocr_reads_a_rendered_sign():
-    pytest.importorskip("rapidocr")
-    pytest.importorskip("onnxruntime")
+    require_extra("ocr")
     from PIL import Image
 
     from clamr_frames.synth import SyntheticScene

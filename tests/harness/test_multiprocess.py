@@ -2,7 +2,7 @@
 processes (gloo) sharing one index store: each video is encoded once across the ranks, and a video indexed ahead of
 time (as `clamr-frames index` / the Ray pipeline do) is only loaded.
 
-Needs the ``eval`` extra (lmms-eval): skipped without it, unless ``CLAMR_REQUIRE_EVAL=1``.
+Needs the ``eval`` extra (lmms-eval): ``testkit.extras.require_extra`` skips without it, or fails in CI.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-if os.environ.get("CLAMR_REQUIRE_EVAL") == "1":
-    import lmms_eval  # noqa: F401
-else:
-    pytest.importorskip("lmms_eval")
+from testkit.extras import require_extra
+
+require_extra("eval")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.context.subtitles import Cue, load_subtitles
 from qa_harness.subtitles import SUBTITLE_HEADER, apply_subtitles, frame_lines, lines_for_policy, split_subtitle_block
 from qa_harness.tasks import utils as tu
@@ -30,7 +32,7 @@ def test_frame_lines_repeat_a_line_per_frame():
 
 
 def test_model_writes_the_notebook_block_per_selected_frame(vmme_clip, tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from lmms_eval.api.instance import Instance
 
     from clamr_frames import FrameSelector
@@ -71,7 +73,7 @@ def test_model_writes_the_notebook_block_per_selected_frame(vmme_clip, tmp_path)
 
 
 def test_bad_subtitle_format_is_an_input_error(tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from clamr_frames.errors import InputError
     from qa_harness.model import ClamrFrames
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.context.subtitles import Cue, load_subtitles
 from qa_harness.subtitles import (
     block_format,
@@ -131,7 +133,7 @@ def offline(monkeypatch, tmp_path):
 
 
 def _task(vmme_clip, task, model_name, tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from lmms_eval.tasks import TaskManager, get_task_dict
 
     folder = _fixture_task(vmme_clip, task, tmp_path)

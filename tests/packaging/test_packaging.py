@@ -22,6 +22,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from testkit.extras import require_extra
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -220,7 +222,7 @@ def test_wheel_ships_the_data_files(wheel):
 
 @pytest.mark.slow
 def test_installed_wheel_runs_without_the_source_tree(wheel, tmp_path):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"

@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.errors import ClamrFramesError, InputError
 from clamr_frames.select import (
     POLICIES,
@@ -308,7 +310,7 @@ def test_selection_repeats_frames_as_bolt_does(needle_clip, default_selector):
 
 
 def test_harness_hands_the_answerer_the_repeated_frames(needle_clip, default_selector):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from lmms_eval.api.instance import Instance
     from testkit.media import read_codes
 

@@ -9,6 +9,8 @@ import re
 import numpy as np
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.errors import InputError
 from clamr_frames.messages import frame_content, sampling_rate, timestamp_text
 from clamr_frames.selector import Selection
@@ -27,7 +29,8 @@ def _selection(timestamps, duration=600.0, missing=()):
 
 
 def test_video_item_carries_the_average_rate_and_qwen_gets_it():
-    qvu = pytest.importorskip("qwen_vl_utils")
+    require_extra("eval")  # qwen-vl-utils comes with lmms-eval
+    import qwen_vl_utils as qvu
     from testkit.tiny_qwen import build_processor
 
     sel = _selection([12.0, 13.0, 14.0, 300.0, 301.0, 590.0], duration=600.0)
@@ -56,7 +59,8 @@ def test_video_item_carries_the_average_rate_and_qwen_gets_it():
 
 
 def test_images_each_follow_their_timestamp_and_qwen_reads_them():
-    qvu = pytest.importorskip("qwen_vl_utils")
+    require_extra("eval")  # qwen-vl-utils comes with lmms-eval
+    import qwen_vl_utils as qvu
     from testkit.tiny_qwen import build_processor
 
     ts = [12.0, 13.5, 300.25, 590.0]

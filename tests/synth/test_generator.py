@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pytest
+
+from testkit.extras import require_extra
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -340,7 +342,8 @@ def test_pan_moves_every_frame_and_carries_the_signs():
     nd = next(n for n in pan.needles if n.kind == "ocr")
     t0, t1 = nd.start + 0.2, min(nd.end - 0.01, nd.start + 2.2)
     sign = render_sign(nd.detail("place"), nd.key, pan.width, pan.height)
-    cv2 = pytest.importorskip("cv2")
+    require_extra("eval")  # OpenCV (an independent decoder) comes with the eval extra
+    import cv2
     found = []
     for t in (t0, t1):
         f = pan.render_frame(t).astype(int)
