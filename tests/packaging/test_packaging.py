@@ -193,8 +193,11 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for pkg in ("clamr_frames", "qa_harness"):
-        shutil.copytree(REPO / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # testkit/ and benchmarks/ are copied too (Python files only), so the wheel test sees that package discovery
+    # leaves them out rather than never seeing them
+    for pkg in ("clamr_frames", "qa_harness", "testkit", "benchmarks"):
+        shutil.copytree(REPO / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "results", "_work",
+                                                                              "*.md", "*.png"))
     out = tmp_path_factory.mktemp("dist")
     # --no-build-isolation: build with the environment's setuptools (the dev extra pins it), offline
     subprocess.run(
@@ -218,6 +221,12 @@ def test_wheel_ships_the_data_files(wheel):
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
     assert "License-Expression: MIT" in text
+
+
+def test_wheel_leaves_out_the_test_toolkit_and_benchmarks(wheel):
+    tops = {n.split("/", 1)[0] for n in zipfile.ZipFile(wheel).namelist()}
+    assert {"clamr_frames", "qa_harness"} <= tops
+    assert not tops & {"testkit", "benchmarks", "tests"}, sorted(tops)
 
 
 @pytest.mark.slow
