@@ -51,7 +51,9 @@ def test_inspect_json(small_video, capsys):
     assert main(["inspect", str(video), "--json", "--fps", "0.5"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["metadata"]["num_frames"] == 24
-    assert [c["timestamp"] for c in data["candidates"]] == pytest.approx([0, 2, 4, 6, 8, 10], abs=0.51)
+    # every 2 s of a 2-fps video: native frames 0, 4, ..., 20, at their container times (exact in binary)
+    assert [c["frame_index"] for c in data["candidates"]] == [0, 4, 8, 12, 16, 20]
+    assert [c["timestamp"] for c in data["candidates"]] == [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
 
 
 @pytest.mark.parametrize(
@@ -77,10 +79,38 @@ def test_select_cli_json_and_plot(small_video, tmp_path, capsys):
     )
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
-    ts = [f["timestamp"] for f in data["frames"]]
-    assert len(ts) == 3 and ts == sorted(ts)
-    assert any(8.0 <= t <= 10.0 for t in ts)
+    # The frames are plain grey, so only the subtitles tell candidates apart: the three whose ASR window holds
+    # "the password is falcon" (8.0-10.0 s, end included) are the picks, and each says why.
+    assert [f["candidate"] for f in data["frames"]] == [8, 9, 10]
+    assert [f["frame_index"] for f in data["frames"]] == [16, 18, 20]
+    assert [f["timestamp"] for f in data["frames"]] == [8.0, 9.0, 10.0]
+    for e in data["explain"]:
+        assert "falcon" in e["asr"] and "password" in e["matched"]["asr"] and e["top_modality"] == "asr"
+    assert data["num_candidates"] == 12
     assert plot.exists() and plot.stat().st_size > 5000
+
+
+def test_select_save_frames_writes_the_picked_frames(tmp_path, capsys):
+    """`select --save-frames DIR`: one JPEG per picked frame, named by its time, showing that very frame (the
+    frames carry their own index, read back from the JPEG)."""
+    from PIL import Image
+
+    from testkit.media import make_video, read_code
+
+    video = make_video(tmp_path / "coded.mp4", 24, fps=2.0)  # 12 s, frame i shows i
+    srt = write_srt(tmp_path / "coded.srt", [Cue(3.0, 5.0, "the password is falcon")])
+    out = tmp_path / "frames"
+    rc = main(["select", str(video), "what is the password?", "-k", "2", "--subtitles", str(srt), "--json",
+               "--save-frames", str(out), "--index-dir", str(tmp_path / "cache"), "--quiet"])
+    assert rc == 0
+    picks = json.loads(capsys.readouterr().out)["frames"]
+    assert [p["timestamp"] for p in picks] == [3.0, 4.0]
+    files = sorted(out.iterdir())
+    assert [f.name for f in files] == [f"frame_{p['timestamp']:010.3f}.jpg" for p in picks]
+    for f, p in zip(files, picks):
+        with Image.open(f) as img:
+            assert img.format == "JPEG" and img.size == (160, 96)
+            assert read_code(np.asarray(img.convert("RGB"))) == p["frame_index"]
 
 
 def test_select_cli_bad_input(small_video, tmp_path):

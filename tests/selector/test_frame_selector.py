@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clamr_frames.context.subtitles import Cue, write_srt
 from clamr_frames.errors import IndexCacheError, InputError
 from clamr_frames.index import IndexSettings, IndexStore, build_index, video_fingerprint
 
@@ -219,3 +220,23 @@ def test_selector_scores_with_the_encoders_floor(clip, encoder, tmp_path, compre
     assert float(why.similarity.min()) >= 0.0 and bool((why.token_index == -1).any())
     # Without the attribute (the default scorer), plain MaxSim.
     torch.testing.assert_close(_selector(encoder, tmp_path, compression=compression).score(index, query)[0], plain)
+
+
+def test_pil_images_are_the_picked_frames_in_order(encoder, tmp_path):
+    """``Selection.pil_images()``: one RGB PIL image per picked frame, in pick order, each the very frame picked
+    (the frames carry their own index); a frame that did not decode is left out."""
+    import dataclasses
+
+    from testkit.media import make_video, read_code
+
+    video = make_video(tmp_path / "coded.mp4", 20, fps=2.0)  # 10 s, frame i shows i
+    srt = write_srt(tmp_path / "coded.srt", [Cue(2.0, 3.5, "the ferry leaves at noon"),
+                                             Cue(7.0, 8.5, "the password is falcon")])
+    sel = _selector(encoder, tmp_path / "cache").select(video, "what is the password?", k=3, subtitles=srt)
+    images = sel.pil_images()
+    assert len(images) == 3 and all(im.mode == "RGB" and im.size == (160, 96) for im in images)
+    assert [read_code(np.asarray(im)) for im in images] == [int(i) for i in sel.frame_indices]
+    assert np.array_equal(np.asarray(images[0]), sel.frames[0])
+    partial = dataclasses.replace(sel, _frames=[sel.frames[0], None, sel.frames[2]])
+    assert [read_code(np.asarray(im)) for im in partial.pil_images()] == [int(sel.frame_indices[0]),
+                                                                        int(sel.frame_indices[2])]
