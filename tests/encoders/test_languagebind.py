@@ -129,11 +129,17 @@ def test_preprocessing_equals_languagebinds_torchvision_transform(v):
         v.antialias = False
 
 
-def test_audio_defaults_are_the_released_ft_config():
-    """LanguageBind_Audio_FT: 112 mel bins x 1036 frames, i.e. 8 x 74 patches of 14 px + a class token = 593."""
+def test_audio_defaults_feed_the_released_ft_tower():
+    """Without a checkpoint config, the front end's defaults turn one window of audio into what the released
+    LanguageBind_Audio_FT tower takes: 3 x 112 mel bins x 1036 frames, whose 14-px patches (8 x 74) and class
+    token make its 593 positions. The whole front end runs (framing, fbank, crops), not just the defaults."""
+    from clamr_frames.encoders.languagebind_audio import audio_inputs
+
     s = AudioFeatureSettings()
-    assert (s.num_mel_bins, s.target_length, s.sample_rate) == (112, 1036, 16000)
-    assert (s.num_mel_bins // 14) * (s.target_length // 14) + 1 == 593
+    t = np.arange(int(round(s.input_seconds * s.sample_rate))) / s.sample_rate
+    x = audio_inputs([np.sin(2 * np.pi * 440.0 * t).astype(np.float32)], s)
+    assert tuple(x.shape) == (1, 3, 112, 1036) and torch.isfinite(x).all()
+    assert (x.shape[2] // 14) * (x.shape[3] // 14) + 1 == 593
 
 
 def _reference_model(cfg, state):

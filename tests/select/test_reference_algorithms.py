@@ -164,7 +164,8 @@ def test_adaptive_equals_aks_where_their_budgets_agree():
             want = aks(s, None, k)
             assert adaptive(s, None, k, peak_k=k).tolist() == want.tolist()
             same_default += adaptive(s, None, k).tolist() == want.tolist()
-    assert same_default <= 120
+    # with its own default peak_k, adaptive departs from AKS on some profiles (2 of these 120): the knob matters
+    assert 0 < same_default < 120, same_default
     # Where AKS falls back to uniform, adaptive keeps choosing by score (that is the point of the variant).
     s = np.zeros(600)
     s[100:103] = 1.0
