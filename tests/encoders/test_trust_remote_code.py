@@ -17,20 +17,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _from_pretrained_calls():
+def _modules():
+    """(path, tree, parents) of every module of the two packages."""
+    out = []
     for pkg in ("clamr_frames", "qa_harness"):
         for path in sorted((ROOT / pkg).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
-            parents = {}
-            for node in ast.walk(tree):
-                for child in ast.iter_child_nodes(node):
-                    parents[child] = node
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained":
-                    fn = node
-                    while fn is not None and not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        fn = parents.get(fn)
-                    yield path.relative_to(ROOT), node, fn, tree, parents
+            parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+            out.append((path.relative_to(ROOT), tree, parents))
+    return out
+
+
+def _enclosing(node, parents):
+    while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node = parents.get(node)
+    return node
+
+
+def _from_pretrained_calls(modules):
+    for path, tree, parents in modules:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "from_pretrained":
+                yield path, node, _enclosing(node, parents)
 
 
 def _default_of(fn, name):
@@ -64,37 +72,44 @@ def _dict_value(fn, name: str, key: str):
     return None
 
 
-def _off(v, fn, tree, parents) -> bool:
+def _off(v, fn, modules, depth: int = 4) -> bool:
     """``v`` (an argument expression inside ``fn``) is False, or a parameter defaulting to False, or a parameter
-    of a function whose every call in the module passes one of those."""
+    without a default whose every caller (in any module of the two packages) passes one of those."""
     if isinstance(v, ast.Constant):
         return v.value is False
-    if not isinstance(v, ast.Name) or fn is None:
+    if not isinstance(v, ast.Name) or fn is None or depth == 0:
         return False
     default = _default_of(fn, v.id)
     if default is not None:
         return isinstance(default, ast.Constant) and default.value is False
-    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
-    if v.id not in params:
+    positional = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if v.id not in positional + [a.arg for a in fn.args.kwonlyargs]:
+        return False  # a local name: not followed
+    callers = []
+    for _, tree, parents in modules:
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Call) and (isinstance(n.func, ast.Name) and n.func.id == fn.name
+                                            or isinstance(n.func, ast.Attribute) and n.func.attr == fn.name):
+                callers.append((n, parents))
+    if not callers:
         return False
-    i = params.index(v.id)
-    callers = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-               and n.func.id == fn.name]
-    for c in callers:
-        arg = c.args[i] if i < len(c.args) else next((k.value for k in c.keywords if k.arg == v.id), None)
-        outer = c
-        while outer is not None and not isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            outer = parents.get(outer)
-        if arg is None or outer is fn or not _off(arg, outer, tree, parents):
+    for c, parents in callers:
+        arg = next((k.value for k in c.keywords if k.arg == v.id), None)
+        if arg is None and v.id in positional:
+            i = positional.index(v.id) - (1 if positional[0] in ("self", "cls") else 0)
+            arg = c.args[i] if 0 <= i < len(c.args) else None
+        outer = _enclosing(c, parents)
+        if arg is None or outer is fn or not _off(arg, outer, modules, depth - 1):
             return False
-    return bool(callers)
+    return True
 
 
 def test_every_from_pretrained_call_keeps_remote_code_off():
-    calls = list(_from_pretrained_calls())
+    modules = _modules()
+    calls = list(_from_pretrained_calls(modules))
     assert len(calls) >= 8  # the CLaMR, default, CLIP, LanguageBind and answerer loads
     bad = []
-    for path, call, fn, tree, parents in calls:
+    for path, call, fn in calls:
         for kw in call.keywords:
             if kw.arg == "trust_remote_code":
                 v = kw.value
@@ -104,7 +119,7 @@ def test_every_from_pretrained_call_keeps_remote_code_off():
                     continue
             else:
                 continue
-            if not _off(v, fn, tree, parents):
+            if not _off(v, fn, modules):
                 bad.append(f"{path}:{call.lineno}")
     assert not bad, f"from_pretrained with trust_remote_code not off by default: {bad}"
 
