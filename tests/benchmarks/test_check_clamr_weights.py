@@ -31,6 +31,7 @@ def test_report_requires_every_probe_of_the_required_kinds():
     assert not report([_probe("ocr", 1)], ["asr"])[1]  # nothing required was asked: not a pass
 
 
+@pytest.mark.slow
 def test_full_run_on_a_tiny_clamr(tmp_path, capsys):
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")

@@ -25,6 +25,7 @@ def _pyav_frames(path, indices):
         return r.get_frames(np.asarray(indices)).frames
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["none", "drop", "neighbour"])
 def test_wrong_and_dropped_are_counted(video, fault, monkeypatch):
     asked = {}

@@ -28,6 +28,7 @@ def _count(arch) -> int:
     return sum(p.numel() for p in model.parameters())  # tied tensors are counted once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", ["3B", "7B"])
 def test_gpu_configs_have_the_published_parameter_counts(size):
     pytest.importorskip("transformers")

@@ -58,6 +58,7 @@ def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines()]
 
 
+@pytest.mark.slow
 def test_python_m_clamr_frames():
     r = subprocess.run([sys.executable, "-m", "clamr_frames", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("clamr-frames ")
@@ -65,6 +66,7 @@ def test_python_m_clamr_frames():
     assert r.returncode == 0 and "--questions" in r.stdout and "--index-dir" in r.stdout
 
 
+@pytest.mark.slow
 def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loads, monkeypatch):
     from clamr_frames import FrameSelector
     from clamr_frames.encoders.default import DefaultEncoder
@@ -95,6 +97,7 @@ def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loa
     assert [f["timestamp"] for f in first["frames"]] == pytest.approx(want.timestamps.tolist())
 
 
+@pytest.mark.slow
 def test_questions_across_videos(videos, tmp_path, capsys, loads):
     d, [(v0, s0), (v1, s1)] = videos
     q = _write(d / "across.jsonl", [  # paths relative to the file's folder

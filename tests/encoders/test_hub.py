@@ -50,6 +50,7 @@ def publish(cache: Path, repo: str, commit: str, source: Path | dict[str, bytes]
     return snap
 
 
+@pytest.mark.slow
 def test_revision_picks_its_snapshot_and_the_commit_is_recorded(hub):
     main = publish(hub, "org/tiny", A, {"config.json": b"{}", "model.safetensors": b"a"}, refs=("main",))
     v1 = publish(hub, "org/tiny", B, {"config.json": b"{}", "model.safetensors": b"b"}, refs=("v1",))
@@ -122,6 +123,7 @@ def test_download_progress_follows_progress_and_is_restored(hub, monkeypatch):
             assert are_progress_bars_disabled()
 
 
+@pytest.mark.slow
 def test_clip_revision_reaches_the_index_manifest(hub, tmp_path):
     """``FrameSelector.from_pretrained(..., revision=)`` loads that revision's weights, and the index records the
     revision and the commit it resolved to."""
@@ -157,6 +159,7 @@ def test_languagebind_revisions_for_image_and_audio(hub, tmp_path):
         "revision": "v1", "commit": A, "audio_revision": "v2", "audio_commit": B}
 
 
+@pytest.mark.slow
 def test_clamr_revisions_for_adapter_and_backbone(hub, tmp_path, tiny_qwen_dir):
     """The adapter's ``revision`` and the backbone's ``base_revision`` each pick their own snapshot; the backbone
     the adapter names (a Hub id) goes through the same resolver."""

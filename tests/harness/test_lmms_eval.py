@@ -24,6 +24,9 @@ from testkit.extras import require_extra
 
 require_extra("eval")
 
+#: lmms-eval's evaluator end to end (runs over generated videos, its CLI, inner models): minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 
 REPO = Path(__file__).resolve().parents[2]
 K = 2

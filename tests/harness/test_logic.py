@@ -220,6 +220,7 @@ def test_answerer_without_evidence_answers_a_stable_non_constant_guess():
     assert a.generate([_req(), _req(lines=["flavour is Papaya, said the night nurse"])])[1] == "D"
 
 
+@pytest.mark.slow
 def test_answerer_ocr_reads_a_rendered_sign():
     require_extra("ocr")
     from PIL import Image

@@ -42,6 +42,7 @@ def _selector(encoder, cache):
 
 
 # -- an index cache directory that cannot be created ------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["proc", "file in the way"])
 def test_unusable_cache_directory_is_a_one_line_error(clip, tmp_path, monkeypatch, capsys, where):
     from clamr_frames.cli import main
@@ -73,6 +74,7 @@ def test_unusable_ocr_cache_directory_names_it(tmp_path):
 
 
 # -- cache files honour the umask ---------------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_cache_files_honour_the_umask(clip, encoder, tmp_path, umask):
     video, srt = clip
@@ -91,6 +93,7 @@ def test_cache_files_honour_the_umask(clip, encoder, tmp_path, umask):
 
 
 # -- in-memory subtitles are keyed by content ---------------------------------------------------------------
+@pytest.mark.slow
 def test_in_memory_subtitles_are_keyed_by_content(clip, encoder, tmp_path):
     video, srt = clip
     selector = _selector(encoder, tmp_path)

@@ -70,6 +70,7 @@ def test_sign_bits_roundtrip_and_hamming_matches_bit_counting():
     assert got.tolist() == pytest.approx(want, abs=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aggregation", ["token_max", "modality_max"])
 def test_int8_scores_track_fp16_and_chunking_changes_nothing(monkeypatch, aggregation):
     docs, q = _docs(), _query()
@@ -172,6 +173,7 @@ def encoder(default_encoder):
     return default_encoder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compression", ["int8", "binary", "pool+int8", "pool"])
 def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     from clamr_frames.index import IndexSettings
@@ -198,6 +200,7 @@ def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     assert again.manifest["sha256"] == idx.manifest["sha256"]
 
 
+@pytest.mark.slow
 def test_index_with_wrong_compression_block_is_rebuilt_not_misread(clip, encoder, tmp_path):
     from clamr_frames.index import IndexSettings, IndexStore, build_index
 
@@ -213,6 +216,7 @@ def test_index_with_wrong_compression_block_is_rebuilt_not_misread(clip, encoder
     assert again.manifest["compression"]["version"] == C.COMPRESSION_VERSION
 
 
+@pytest.mark.slow
 def test_binary_index_with_damaged_rerank_file_is_rebuilt(clip, encoder, tmp_path):
     from clamr_frames.index import IndexSettings, IndexStore, build_index
 

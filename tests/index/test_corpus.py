@@ -106,6 +106,7 @@ def test_uris_are_copied_locally_and_removed(clip, tmp_path):
         pass
 
 
+@pytest.mark.slow
 def test_local_corpus_reports_a_bad_video_and_indexes_the_rest(clip, encoder, tmp_path):
     d, video, srt = clip
     bad = tmp_path / "broken.mp4"

@@ -104,6 +104,7 @@ def settings(**kw):
     return IndexSettings(chunk_size=8, **kw)
 
 
+@pytest.mark.slow
 def test_cues_arriving_during_the_build_give_the_same_index_as_subtitles(clip, tmp_path):
     store = IndexStore(tmp_path)
     source = SlowCues(CUES)

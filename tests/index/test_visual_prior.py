@@ -13,6 +13,9 @@ from clamr_frames.errors import InputError
 from clamr_frames.index import IndexSettings, IndexStore, build_index
 from clamr_frames.synth import generate_video
 
+#: every test builds or reads indexes of a 90-s generated video with its visual prior: tens of seconds each.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):

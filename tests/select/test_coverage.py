@@ -192,6 +192,7 @@ def test_gated_mixes_relevance_and_coverage_on_a_partly_textual_profile():
         gated(s, t, 4, prior=prior, flat_z=PEAK_Z + 1, peak_z=PEAK_Z)
 
 
+@pytest.mark.slow
 def test_coverage_on_a_rendered_video_catches_brief_events_that_uniform_misses():
     from clamr_frames.synth.render import SyntheticScene
 

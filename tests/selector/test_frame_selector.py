@@ -51,6 +51,7 @@ def _selector(encoder, cache, **kw):
     return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=16), **kw)
 
 
+@pytest.mark.slow
 def test_select_finds_the_subtitle_needle_and_orders_frames(clip, encoder, tmp_path):
     video, srt = clip
     sel = _selector(encoder, tmp_path).select(video, "What password did the harbour master say?", k=4, subtitles=srt)
@@ -66,6 +67,7 @@ def test_select_finds_the_subtitle_needle_and_orders_frames(clip, encoder, tmp_p
     assert msgs[0]["content"][0]["type"] == "video" and len(msgs[0]["content"][0]["video"]) == 4
 
 
+@pytest.mark.slow
 def test_second_question_reencodes_no_frame(clip, encoder, tmp_path):
     video, srt = clip
     counting = CountingEncoder(encoder)
@@ -80,6 +82,7 @@ def test_second_question_reencodes_no_frame(clip, encoder, tmp_path):
     assert counting2.docs_encoded == 0 and counting2.queries_encoded == 1
 
 
+@pytest.mark.slow
 def test_index_resumes_after_interruption(clip, encoder, tmp_path):
     video, srt = clip
 
@@ -102,6 +105,7 @@ def test_index_resumes_after_interruption(clip, encoder, tmp_path):
     assert bool((idx.embeddings.embeddings == full.embeddings.embeddings).all())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "manifest", "foreign"])
 def test_corrupt_or_foreign_index_is_rebuilt_with_warning(clip, encoder, tmp_path, damage):
     video, srt = clip
@@ -126,6 +130,7 @@ def test_corrupt_or_foreign_index_is_rebuilt_with_warning(clip, encoder, tmp_pat
     assert bool((again.embeddings.embeddings == idx.embeddings.embeddings).all())
 
 
+@pytest.mark.slow
 def test_load_raises_clear_error_on_corrupt_file(clip, encoder, tmp_path):
     video, srt = clip
     store = IndexStore(tmp_path)
@@ -154,6 +159,7 @@ def test_fingerprint_is_content_based(clip, tmp_path):
     assert video_fingerprint(copy) != video_fingerprint(video)
 
 
+@pytest.mark.slow
 def test_bad_arguments(clip, encoder, tmp_path):
     video, srt = clip
     selector = _selector(encoder, tmp_path)
@@ -191,6 +197,7 @@ def test_import_is_light():
     assert out == ["False", "False", "False"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("compression", [None, "int8"])
 def test_selector_scores_with_the_encoders_floor(clip, encoder, tmp_path, compression):
     """A scorer with ``score_floor`` (CLaMR: 0.0, the reference's zero padding) is scored with that floor."""
@@ -222,6 +229,7 @@ def test_selector_scores_with_the_encoders_floor(clip, encoder, tmp_path, compre
     torch.testing.assert_close(_selector(encoder, tmp_path, compression=compression).score(index, query)[0], plain)
 
 
+@pytest.mark.slow
 def test_pil_images_are_the_picked_frames_in_order(encoder, tmp_path):
     """``Selection.pil_images()``: one RGB PIL image per picked frame, in pick order, each the very frame picked
     (the frames carry their own index); a frame that did not decode is left out."""

@@ -116,6 +116,7 @@ def check_identity(
 
 
 # ---------------------------------------------------------------------------------------------- generated files
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(cm.SPECS))
 def test_in_order_decode_shows_the_frames_as_drawn(media_dir, name):
     """The truth itself is right: an in-order decode yields the drawn frames in order."""
@@ -124,6 +125,7 @@ def test_in_order_decode_shows_the_frames_as_drawn(media_dir, name):
     assert n == cm.N and drawn(np.stack([truth[i] for i in range(n)]), rotation) == list(range(first, first + n))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(cm.SPECS))
 def test_generated_file_frame_identity(media_dir, name, backend):

@@ -105,6 +105,7 @@ def test_mp4_cut_inside_its_index(media_dir, into):
     assert "incomplete" in reason and "'moov'" in reason and "no video stream (no audio" not in reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ALL_BACKENDS)
 @pytest.mark.parametrize("ext", ["mkv", "webm", "avi"])
 def test_cut_off_file_announces_it_and_reads_what_is_there(media_dir, backend, ext):
@@ -133,6 +134,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["auto", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))])
 def test_cli_inspect_says_a_cut_mkv_is_incomplete(media_dir, backend):
     full = media_dir / "whole_cli.mkv"
@@ -147,6 +149,7 @@ def test_cli_inspect_says_a_cut_mkv_is_incomplete(media_dir, backend):
     assert "@ 0x" not in r.stderr + r.stdout  # no raw FFmpeg log line ("[matroska,webm @ 0x...] Read error")
 
 
+@pytest.mark.slow
 def test_cli_inspect_says_a_cut_mp4_is_incomplete(media_dir):
     full = make_video(media_dir / "whole_cli.mp4", N, FPS)
     path = truncate(full, 0.6, media_dir / "cut_cli.mp4")
