@@ -47,3 +47,66 @@ def check_same_as_encoder(model, enc, docs, queries) -> None:
     for i, r in enumerate(enc.encode_queries(queries)):
         n = int(q.mask[i].sum())
         assert n == r.shape[0] and torch.allclose(q.emb[i, :n], r.float(), atol=1e-5)
+
+
+# -- two-process training (tests/train/test_distributed.py) -----------------------------------------------------
+# The worker runs in processes that torch.multiprocessing spawns: it must live in an importable module (a test
+# file is not one: a dependency installs its own top-level ``tests`` package).
+# rank 0 has queries 0, 1 and documents 0, 1 (their positives) + 4 (a negative); rank 1 queries 2, 3 and
+# documents 2, 3 + 5. One process gets everything in the gathered order.
+RANK_QUERIES = [[0, 1], [2, 3]]
+RANK_DOCS = [[0, 1, 4], [2, 3, 5]]
+
+
+def ddp_setup(tiny_dir, query_ids, doc_ids):
+    """A CLaMR trainable on the tiny Qwen, its loss, and the batch of the given queries and documents."""
+    import warnings
+
+    import torch
+
+    from clamr_frames.encoders.clamr import ClamrEncoder
+    from clamr_frames.train.losses import build_loss
+    from clamr_frames.train.models import ClamrTrainable
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        enc = ClamrEncoder.from_pretrained(None, base_model=tiny_dir, device="cpu", output_dtype=torch.float32,
+                                           frame_size=56)
+    model = ClamrTrainable(enc, lora={"r": 4, "alpha": 8, "dropout": 0.0, "init": "gaussian"})
+    model.train()
+    docs = documents()
+    batch = {
+        "queries": model.prepare_queries([QUERIES[i] for i in query_ids]),
+        "documents": model.prepare_documents([docs[i] for i in doc_ids]),
+        "query_modality": torch.tensor([2, 3, 1, 2])[query_ids],
+    }
+    return model, build_loss("infonce", aggregation="modality_max", tau=0.05), batch
+
+
+def ddp_worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
+    """One rank: a training step on its share under DDP (gloo); saves its gradients, loss and scores."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+    from safetensors.torch import save_file
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
+                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
+    from accelerate import Accelerator
+
+    from clamr_frames.train.trainer import _unwrap, training_step
+
+    acc = Accelerator(cpu=True)
+    assert acc.num_processes == world and dist.is_initialized()
+    model, loss_fn, batch = ddp_setup(tiny_dir, RANK_QUERIES[rank], RANK_DOCS[rank])
+    batch["targets"] = torch.tensor([0, 1])
+    model = acc.prepare(model)
+    res = training_step(model, loss_fn, batch)
+    acc.backward(res.loss)
+    grads = {n: p.grad.detach().clone() for n, p in _unwrap(model).named_parameters() if p.requires_grad}
+    save_file({**grads, "__loss__": res.loss.detach().reshape(1), "__scores__": res.scores.contiguous()},
+              os.path.join(out, f"rank{rank}.safetensors"))
+    acc.wait_for_everyone()
+    dist.destroy_process_group()

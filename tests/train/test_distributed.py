@@ -3,9 +3,7 @@ batch: every query's negatives are the documents of both processes (differentiab
 
 from __future__ import annotations
 
-import os
 import socket
-import warnings
 
 import pytest
 
@@ -14,58 +12,10 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
-import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
-
-# rank 0 has queries 0, 1 and documents 0, 1 (their positives) + 4 (a negative); rank 1 queries 2, 3 and
-# documents 2, 3 + 5. One process gets everything in the gathered order.
-RANK_QUERIES = [[0, 1], [2, 3]]
-RANK_DOCS = [[0, 1, 4], [2, 3, 5]]
-
-
-def _setup(tiny_dir, query_ids, doc_ids):
-    from clamr_frames.encoders.clamr import ClamrEncoder
-    from clamr_frames.train.losses import build_loss
-    from clamr_frames.train.models import ClamrTrainable
-    from testkit.training import QUERIES, documents
-
-    torch.manual_seed(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        enc = ClamrEncoder.from_pretrained(None, base_model=tiny_dir, device="cpu", output_dtype=torch.float32,
-                                           frame_size=56)
-    model = ClamrTrainable(enc, lora={"r": 4, "alpha": 8, "dropout": 0.0, "init": "gaussian"})
-    model.train()
-    docs = documents()
-    batch = {
-        "queries": model.prepare_queries([QUERIES[i] for i in query_ids]),
-        "documents": model.prepare_documents([docs[i] for i in doc_ids]),
-        "query_modality": torch.tensor([2, 3, 1, 2])[query_ids],
-    }
-    return model, build_loss("infonce", aggregation="modality_max", tau=0.05), batch
-
-
-def _worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
-    from accelerate import Accelerator
-
-    from clamr_frames.train.trainer import _unwrap, training_step
-
-    acc = Accelerator(cpu=True)
-    assert acc.num_processes == world and dist.is_initialized()
-    model, loss_fn, batch = _setup(tiny_dir, RANK_QUERIES[rank], RANK_DOCS[rank])
-    batch["targets"] = torch.tensor([0, 1])
-    model = acc.prepare(model)
-    res = training_step(model, loss_fn, batch)
-    acc.backward(res.loss)
-    grads = {n: p.grad.detach().clone() for n, p in _unwrap(model).named_parameters() if p.requires_grad}
-    save_file({**grads, "__loss__": res.loss.detach().reshape(1), "__scores__": res.scores.contiguous()},
-              os.path.join(out, f"rank{rank}.safetensors"))
-    acc.wait_for_everyone()
-    dist.destroy_process_group()
+from testkit.training import ddp_setup, ddp_worker  # noqa: E402
 
 
 def _free_port() -> int:
@@ -76,12 +26,12 @@ def _free_port() -> int:
 
 def test_two_processes_equal_one_process_on_the_gathered_batch(tmp_path, tiny_qwen_dir):
     tiny_dir = tiny_qwen_dir
-    mp.spawn(_worker, args=(2, _free_port(), str(tiny_dir), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(ddp_worker, args=(2, _free_port(), str(tiny_dir), str(tmp_path)), nprocs=2, join=True)
     ranks = [load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
 
     from clamr_frames.train.trainer import training_step
 
-    model, loss_fn, batch = _setup(tiny_dir, [0, 1, 2, 3], [0, 1, 4, 2, 3, 5])
+    model, loss_fn, batch = ddp_setup(tiny_dir, [0, 1, 2, 3], [0, 1, 4, 2, 3, 5])
     batch["targets"] = torch.tensor([0, 1, 3, 4])
     res = training_step(model, loss_fn, batch)
     res.loss.backward()
