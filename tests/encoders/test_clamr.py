@@ -107,6 +107,7 @@ def _reference_query(vlm, processor, text: str, weight, bias) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- protocol, shapes
+@pytest.mark.slow
 def test_protocol_and_shapes(encoder):
     assert isinstance(encoder, Encoder)
     assert encoder.dim == 128 and encoder.multi_vector and encoder.uses_image and encoder.uses_ocr
@@ -235,6 +236,7 @@ def test_keep_aspect_resizes_like_reference(encoder):
 
 
 # ---------------------------------------------------------------- batching / padding invariance
+@pytest.mark.slow
 def test_document_same_alone_and_in_batch(encoder):
     docs = _docs()
     small = ClamrEncoder(encoder.model, encoder.processor, device="cpu", output_dtype=torch.float32,
@@ -296,6 +298,7 @@ def test_lm_head_is_never_called(encoder):
 
 
 # ---------------------------------------------------------------- parity with ColQwen2.5 written from the formulas
+@pytest.mark.slow
 def test_parity_with_independent_colqwen_head(encoder, tiny, head):
     vlm, processor = tiny
     docs = _docs()
@@ -310,6 +313,7 @@ def test_parity_with_independent_colqwen_head(encoder, tiny, head):
                                _reference_query(vlm, processor, q, head["weight"], head["bias"]), atol=2e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_image_item_matches_reference_one_frame_video_item(encoder, tiny, head):
     """The reference fed frames as a video item (Qwen pads one frame to two); a still image gives the same."""
     vlm, processor = tiny
@@ -409,6 +413,7 @@ def _load(adapter, tiny_qwen_dir, **kw):
                                         output_dtype=torch.float32, **kw)
 
 
+@pytest.mark.slow
 def test_released_layout_adapter_matches_merged_weights(released_adapter, tiny_qwen_dir, tmp_path):
     adapter, docs, ref_docs, ref_q, installed = released_adapter
     with pytest.warns(UserWarning, match="seed 42"):
@@ -505,6 +510,7 @@ def test_bare_base_model_gets_reference_head(tiny_qwen_dir):
     assert make_colqwen  # exported builder exists
 
 
+@pytest.mark.slow
 def test_adapter_names_its_backbone_and_training_settings(released_adapter, tiny_qwen_dir, tmp_path):
     """Without base_model=, the backbone comes from the training record or adapter_config.json; the training
     core's encoder settings are applied (explicit arguments still win)."""

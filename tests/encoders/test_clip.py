@@ -70,6 +70,7 @@ def test_same_numbers_as_transformers_clip_pipeline(enc, tiny_clip_dir):
     torch.testing.assert_close(enc.encode_texts(texts), torch.nn.functional.normalize(txt, dim=-1), atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_deterministic_and_batch_invariant(tiny_clip_dir):
     a = ClipEncoder.from_pretrained(tiny_clip_dir, device="cpu", batch_size=2, output_dtype=torch.float32)
     b = ClipEncoder.from_pretrained(tiny_clip_dir, device="cpu", batch_size=32, output_dtype=torch.float32)

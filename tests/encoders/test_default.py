@@ -93,6 +93,7 @@ def test_subtitle_line_matching_the_question_wins(enc):
     assert s[-1] > s[:-1].max() + 0.2 * q.shape[0]
 
 
+@pytest.mark.slow
 def test_empty_context_gets_one_neutral_token(enc):
     docs = [Document(None), Document(None, asr="   ", ocr="\n"), Document(None, asr="the of and", ocr="..."),
             Document(None, asr=NEEDLE)]

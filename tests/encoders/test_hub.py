@@ -147,6 +147,7 @@ def test_clip_revision_reaches_the_index_manifest(hub, tmp_path):
     assert sel_main.index(video).manifest["encoder_source"]["commit"] == A
 
 
+@pytest.mark.slow
 def test_languagebind_revisions_for_image_and_audio(hub, tmp_path):
     from testkit.tiny_clip import write_tiny_languagebind
     from clamr_frames.encoders.languagebind import LanguageBindEncoder

@@ -88,6 +88,7 @@ def test_options_survive_with_the_augmentation_tokens(encoder):
     assert len(cut) == 64 and "coast" not in encoder.tokenizer.decode(cut)
 
 
+@pytest.mark.slow
 def test_inference_queries_exactly_as_training(encoder, tiny_qwen_dir, tmp_path):
     video = write_video(tmp_path / "v.mp4", (np.full((56, 56, 3), 40 * i, np.uint8) for i in range(4)), fps=1.0)
     record = {"video": "v.mp4", "question": QUESTION, "options": OPTIONS, "evidence": [[1.0, 2.0]]}

@@ -141,6 +141,7 @@ def _task(vmme_clip, task, model_name, tmp_path):
     return get_task_dict([f"fixture_{task}"], tm)[f"fixture_{task}"]
 
 
+@pytest.mark.slow
 def test_no_sample_row_sees_the_lines_of_768_frames(vmme_clip, offline, tmp_path):
     qwen = _task(vmme_clip, "clamr_videomme_long_w_subtitle", "qwen2_5_vl", tmp_path / "q")
     other = _task(vmme_clip, "clamr_videomme_long_w_subtitle", "llava_onevision", tmp_path / "o")

@@ -93,6 +93,7 @@ def test_int8_scores_track_fp16_and_chunking_changes_nothing(monkeypatch, aggreg
     assert ref_arg.token_index.shape == a_all.token_index.shape
 
 
+@pytest.mark.slow
 def test_binary_rerank_is_exact_for_candidates_and_keeps_them_on_top():
     docs, q = _docs(n_docs=60, max_tok=6), _query()
     exact = maxsim(q, docs.embeddings, docs.offsets)

@@ -125,6 +125,7 @@ def test_local_corpus_reports_a_bad_video_and_indexes_the_rest(clip, encoder, tm
     assert out["videos"] == 2 and out["failed"][0]["video"] == str(bad) and out["frames_encoded"] == 0
 
 
+@pytest.mark.slow
 def test_cli_index_manifest_without_ray(clip, tmp_path, capsys):
     from clamr_frames.cli import main
 

@@ -28,6 +28,7 @@ def _selection(timestamps, duration=600.0, missing=()):
                      asr=[""] * k, ocr=[""] * k, policy="topk", duration=duration, _frames=frames)
 
 
+@pytest.mark.slow
 def test_video_item_carries_the_average_rate_and_qwen_gets_it():
     require_extra("eval")  # qwen-vl-utils comes with lmms-eval
     import qwen_vl_utils as qvu
@@ -101,6 +102,7 @@ def test_helpers_and_bad_input():
     assert _selection([5.0, 9.0], duration=None).to_qwen_messages()[0]["content"][0]["sample_fps"] == 1.0
 
 
+@pytest.mark.slow
 def test_selector_records_the_video_duration(tmp_path):
     from clamr_frames import FrameSelector
     from testkit.media import make_video

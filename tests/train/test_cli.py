@@ -51,6 +51,7 @@ def _jsonl(path, rows):
     return path
 
 
+@pytest.mark.slow  # a training run (not measured file by file: marked for what it runs)
 def test_train_runs_logs_and_skips_a_bad_line(videos, tmp_path, capsys):
     bad = {**_rows(videos)[0], "positives": [[35.0, 70.0]]}  # past the 40 s video
     data = _jsonl(tmp_path / "train.jsonl", _rows(videos) + [bad])
@@ -74,6 +75,7 @@ def test_train_runs_logs_and_skips_a_bad_line(videos, tmp_path, capsys):
     assert "event=train step=1" in out and "event=eval tag=before" in out
 
 
+@pytest.mark.slow  # a training run (not measured file by file: marked for what it runs)
 def test_stop_then_the_same_command_resumes(videos, tmp_path, capsys):
     data = _jsonl(tmp_path / "train.jsonl", _rows(videos))
     assert main(["train", str(_write_config(tmp_path, data, stop_after_steps=1)), "--quiet"]) == 0
@@ -84,6 +86,7 @@ def test_stop_then_the_same_command_resumes(videos, tmp_path, capsys):
     assert "stop" in events and "resume" in events and events[-1] == "done"
 
 
+@pytest.mark.slow  # a training run (not measured file by file: marked for what it runs)
 @pytest.mark.parametrize("what", ["missing", "unknown key", "bad data", "other config"])
 def test_errors_are_one_line_and_exit_2(videos, tmp_path, capsys, what):
     data = _jsonl(tmp_path / "train.jsonl", _rows(videos))

@@ -30,6 +30,7 @@ def _frames_docs():
     return [d for d in documents() if d.image is not None][:4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "lora"])
 def test_clip_wrapper_matches_the_encoder_learns_and_saves(tiny_clip_dir, tmp_path, mode):
     enc = _enc(tiny_clip_dir)
@@ -72,6 +73,7 @@ def test_documents_need_frames(tiny_clip_dir):
         ClipTrainable(_enc(tiny_clip_dir), mode="half")
 
 
+@pytest.mark.slow
 def test_train_clip_end_to_end_and_select(tiny_clip_dir, tmp_path):
     """``train`` with ``model.kind: clip`` on generated videos (visual questions); the result loads into
     ``FrameSelector`` as the ``clip`` scorer's weights."""

@@ -16,6 +16,7 @@ from clamr_frames.types import Modality  # noqa: E402
 from testkit.training import QUERIES, check_same_as_encoder, documents  # noqa: E402
 
 
+@pytest.mark.slow
 def test_default_wrapper_matches_the_encoder_learns_and_saves(tmp_path):
     from clamr_frames.encoders.default import DefaultEncoder
 
@@ -46,6 +47,7 @@ def test_default_wrapper_matches_the_encoder_learns_and_saves(tmp_path):
     check_same_as_encoder(model, loaded, documents()[:3], QUERIES[:2])
 
 
+@pytest.mark.slow
 def test_train_the_default_scorer_end_to_end(tmp_path):
     """``train`` on generated videos; the result loads into ``FrameSelector`` and selects frames."""
     from clamr_frames.selector import FrameSelector

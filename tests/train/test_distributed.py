@@ -24,6 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process_on_the_gathered_batch(tmp_path, tiny_qwen_dir):
     tiny_dir = tiny_qwen_dir
     mp.spawn(ddp_worker, args=(2, _free_port(), str(tiny_dir), str(tmp_path)), nprocs=2, join=True)

@@ -38,6 +38,7 @@ def _loss(model, loss_fn, batch, targets):
     return loss_fn(q, d, targets, query_modality=torch.tensor([2, 3, 1, 2]))
 
 
+@pytest.mark.slow
 def test_clamr_wrapper_sees_the_encoders_inputs(tiny_qwen_dir):
     enc, model = _clamr(tiny_qwen_dir)
     check_same_as_encoder(model, enc, documents(), QUERIES)
@@ -47,6 +48,7 @@ def test_clamr_wrapper_sees_the_encoders_inputs(tiny_qwen_dir):
     assert any("custom_text_proj" in n for n in trainable)
 
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tiny_qwen_dir, tmp_path):
     enc, model = _clamr(tiny_qwen_dir)
     model.train()
@@ -71,6 +73,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tiny_qwen_dir, tmp_path):
     check_same_as_encoder(model, loaded, documents(), QUERIES)
 
 
+@pytest.mark.slow
 def test_head_through_lora_and_modality_losses(tiny_qwen_dir, tmp_path):
     enc, model = _clamr(tiny_qwen_dir, head="lora")
     assert not model.colqwen.custom_text_proj.base_layer.weight.requires_grad
@@ -92,6 +95,7 @@ def test_head_through_lora_and_modality_losses(tiny_qwen_dir, tmp_path):
     check_same_as_encoder(model, loaded, documents()[:2], QUERIES[:2])
 
 
+@pytest.mark.slow
 def test_gradient_checkpointing_gives_the_same_gradients(tiny_qwen_dir):
     grads = []
     for gc in (False, True):
@@ -105,6 +109,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(tiny_qwen_dir):
         assert torch.allclose(grads[0][n], grads[1][n], atol=1e-6), n
 
 
+@pytest.mark.slow
 def test_single_vector_baseline_trains_through_the_same_loss(tiny_qwen_dir):
     _, model = _clamr(tiny_qwen_dir, pooling="mean")
     model.train()

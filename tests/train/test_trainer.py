@@ -47,6 +47,7 @@ def _weights(run_dir):
             **{"head." + k: v for k, v in load_file(str(final / "clamr_head.safetensors")).items()}}
 
 
+@pytest.mark.slow  # a training run (not measured file by file: marked for what it runs)
 def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_qwen_dir, data_dir, tmp_path):
     full = train(_config(tiny_qwen_dir, data_dir, tmp_path / "full"), progress=False, log_stdout=False)
     assert not full.stopped and full.global_step == 6  # 6 examples / 2 per batch x 2 epochs
@@ -97,6 +98,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_qwen_dir, data_di
     assert len(picked.timestamps) == 2
 
 
+@pytest.mark.slow  # a training run (not measured file by file: marked for what it runs)
 def test_resume_from_another_config_is_refused(tiny_qwen_dir, data_dir, tmp_path):
     cfg = _config(tiny_qwen_dir, data_dir, tmp_path / "run", stop_after_steps=1)
     cfg["eval"]["enabled"] = False
