@@ -38,7 +38,7 @@ install() {
         # This torch pair first: transformers 5's Qwen2-VL image processor needs torchvision, and any
         # other torch spec would download several GB.
         "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 &&
-        # eval = lmms-eval 0.7.3 (tests/test_harness.py); it pins av<16, which the PyAV backend supports.
+        # eval = lmms-eval 0.7.3 (tests/harness/); it pins av<16, which the PyAV backend supports.
         "$VENV/bin/python" -m pip install --quiet -c "$LOCK" -e ".[$extras]"
     } > "$log" 2>&1 || {
         tail -n 40 "$log" >&2
@@ -58,9 +58,9 @@ case "$cmd" in
         ;;
     test)
         install ocr,dev,eval,asr,synth,distributed
-        # CLAMR_REQUIRE_EVAL / CLAMR_REQUIRE_RAY: a missing lmms-eval / Ray fails the harness / Ray tests
-        # instead of skipping them
-        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1 CLAMR_REQUIRE_RAY=1
+        # CLAMR_REQUIRE_EXTRAS: every extra was just installed, so a test whose extra is missing fails instead of
+        # skipping (testkit/extras.py; CI=true does the same)
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EXTRAS=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     install)

@@ -212,12 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {out / 'compare.md'}, {out / 'compare.json'} and {out / 'selections'}/")
     if a.record:
         repo = Path(__file__).resolve().parents[1]
-        if (repo / "benchmarks" / "_common.py").is_file() and str(repo) not in sys.path:
-            sys.path.insert(0, str(repo))
-        try:
-            from benchmarks._common import record
-        except ImportError:
-            raise SystemExit("error: --record needs a source checkout (benchmarks/_common.py)") from None
+        results = repo / "benchmarks" / "RESULTS.md"
+        if not results.is_file():
+            raise SystemExit(f"error: --record needs a source checkout ({results} not found)")
         body = (
             f"Task `{a.task}` from `{data_dir}` ({rows[0]['n'] if rows else 0} questions{_describe_videos(rows)}"
             + (", written by `python -m qa_harness.make_synthetic`" if (data_dir / "questions.json").is_file() else "")
@@ -228,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
             f"not yet in the cache (the first run of a scorer pays for it; {time.perf_counter() - t0:.0f} s in all).\n\n"
             + table
         )
-        record(f"lmms-eval: accuracy on {a.task} per scorer, policy and k", body)
+        from clamr_frames.run_info import append_result
+
+        append_result(results, f"lmms-eval: accuracy on {a.task} per scorer, policy and k", body, root=repo)
     return 0
 
 
