@@ -19,7 +19,7 @@ project = "clamr-frames"
 author = "the clamr-frames developers"
 copyright = "the clamr-frames developers, MIT licence"
 
-from clamr_frames import __version__ as release  # noqa: E402
+from clamr_frames import __version__ as release
 
 version = release
 

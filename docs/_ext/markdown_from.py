@@ -19,6 +19,7 @@ import importlib
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
 
@@ -30,10 +31,10 @@ def call_markdown_function(spec: str, *args: str) -> str:
     module = importlib.import_module(module_name)
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ValueError(f"{module_name} has no function {func_name!r}")
+        raise TypeError(f"{module_name} has no function {func_name!r}")
     text = func(*args)
     if not isinstance(text, str):
-        raise ValueError(f"{spec} returned {type(text).__name__}, not Markdown text (str)")
+        raise TypeError(f"{spec} returned {type(text).__name__}, not Markdown text (str)")
     return text
 
 
@@ -63,6 +64,6 @@ class MarkdownFrom(SphinxDirective):
         return container.children
 
 
-def setup(app):  # noqa: ANN001, ANN201 - Sphinx's extension entry point
+def setup(app: Sphinx) -> dict[str, object]:
     app.add_directive("markdown-from", MarkdownFrom)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
