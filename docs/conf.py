@@ -29,7 +29,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "markdown_from",
-    "included_headings",
+    "generated_includes",
 ]
 
 # "--index-dir" stays two hyphens (smart quotes would make it an en dash)
@@ -56,10 +56,10 @@ napoleon_use_rtype = False
 # entries would duplicate
 napoleon_use_ivar = True
 
-# benchmarks/RESULTS.md is generated, and performance.md includes it as it is: its blocks are ### headings under
-# one #, a jump MyST reports (myst.header). included_headings renumbers the headings of this file as it is
-# included, so no warning is silenced and any other page that skips a level still fails the build.
-consecutive_heading_includes = ["../benchmarks/RESULTS.md"]
+# benchmarks/RESULTS.md is generated, and performance.md includes it as it is. generated_includes renumbers its
+# headings (### under #, a jump MyST reports) and rebases its relative links as it is included, so no warning
+# type is silenced: any page that skips a heading level or links to nothing still fails the build.
+generated_includes = ["../benchmarks/RESULTS.md"]
 
 html_theme = "furo"
 html_title = f"clamr-frames {release}"
