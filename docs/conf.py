@@ -39,10 +39,11 @@ source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = ["_build", "README.md"]
 
-# MyST: ```{directive} fences, ::: fences, definition lists; anchors for ## and ### headings so that
+# MyST: ```{directive} fences, ::: fences, definition lists; anchors for headings of every level (an included
+# file's ## sits several levels down, and its own [x](#a-heading) links must resolve), so that
 # [text](page.md#a-heading) links are checked like any other reference
 myst_enable_extensions = ["colon_fence", "deflist"]
-myst_heading_anchors = 3
+myst_heading_anchors = 6
 
 # autodoc: the members each package lists in __all__, in source order, signatures with their annotations
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
