@@ -202,7 +202,8 @@ def _subset_rows(args: argparse.Namespace, cfg: dict, final: Path, subsets: dict
     from clamr_frames.train.config import load_config
     from clamr_frames.train.data import read_jsonl
     from clamr_frames.train.models import DefaultTrainable
-    from clamr_frames.train.trainer import evaluate, make_contexts
+    from clamr_frames.train.build import make_contexts
+    from clamr_frames.train.evaluation import evaluate
 
     conf = load_config(cfg)
     models = {name: DefaultTrainable(DefaultEncoder(path, device="cpu", output_dtype=torch.float32), mode="full")

@@ -25,8 +25,7 @@ if os.environ.get("CLAMR_REQUIRE_EVAL") == "1":
 else:
     pytest.importorskip("lmms_eval")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_qwen import save_tiny_qwen
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 K = 2

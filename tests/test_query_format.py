@@ -22,7 +22,7 @@ from clamr_frames.train.data import examples_from_qa  # noqa: E402
 from clamr_frames.train.models import ClamrTrainable  # noqa: E402
 from clamr_frames.video.writer import write_video  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 AUG = "<|endoftext|>"
 # A Video-MME-sized item: a 22-word question and four options of 17-20 words, labelled as Video-MME labels them.

@@ -48,7 +48,7 @@ _LAZY = {
     "load_config": "clamr_frames.train.config",
     "build_loss": "clamr_frames.train.losses",
     "TrainResult": "clamr_frames.train.trainer",
-    "evaluate": "clamr_frames.train.trainer",
+    "evaluate": "clamr_frames.train.evaluation",
     "train": "clamr_frames.train.trainer",
 }
 
@@ -66,7 +66,8 @@ if TYPE_CHECKING:  # pragma: no cover
         write_synthetic_dataset,
     )
     from clamr_frames.train.losses import build_loss
-    from clamr_frames.train.trainer import TrainResult, evaluate, train
+    from clamr_frames.train.evaluation import evaluate
+    from clamr_frames.train.trainer import TrainResult, train
 
 
 def __getattr__(name: str) -> Any:

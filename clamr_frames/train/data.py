@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clamr_frames._fs import atomic_write_bytes, atomic_writer
 from clamr_frames.errors import InputError
 from clamr_frames.types import Modality
 
@@ -396,15 +397,15 @@ def validate_examples(
 
 
 def write_jsonl(examples: Iterable[Example], path: str | Path) -> Path:
-    """Write examples as JSONL (paths relative to the file's folder); returns the path."""
+    """Write examples as JSONL (paths relative to the file's folder), atomically (a uniquely named temporary
+    file, fsync'ed, then renamed over ``path``: readers and concurrent writers never see a torn file); returns
+    the path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     base = p.resolve().parent
-    tmp = p.with_name(p.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_writer(p) as f:
         for ex in examples:
-            f.write(json.dumps(ex.to_json(base), ensure_ascii=False) + "\n")
-    tmp.replace(p)
+            f.write((json.dumps(ex.to_json(base), ensure_ascii=False) + "\n").encode("utf-8"))
     return p
 
 
@@ -483,10 +484,13 @@ def write_synthetic_dataset(
                 return target
         except ValueError:
             pass
+    # The stamp goes first and comes back last, so an interrupted regeneration never leaves a stamp that
+    # vouches for files of another spec.
+    stamp.unlink(missing_ok=True)
     videos = generate_dataset(out, n_videos=n_videos, seed=seed, duration=duration, layout="flat",
                               phrasing=phrasing, **generator_kw)
     write_jsonl(examples_from_synthetic(videos, oracle_ocr=oracle_ocr), target)
-    stamp.write_text(json.dumps(spec))
+    atomic_write_bytes(stamp, json.dumps(spec).encode("utf-8"))
     return target
 
 
