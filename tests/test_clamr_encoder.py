@@ -1,4 +1,4 @@
-"""ClamrEncoder on a tiny random Qwen2.5-VL (tests/tiny_qwen.py): no downloads, CPU, float32."""
+"""ClamrEncoder on a tiny random Qwen2.5-VL (testkit/tiny_qwen.py): no downloads, CPU, float32."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options
 from clamr_frames.errors import InputError  # noqa: E402
 from clamr_frames.index import IndexSettings  # noqa: E402
 from clamr_frames.selector import FrameSelector  # noqa: E402
-from clamr_frames.train.data import examples_from_qa  # noqa: E402
+from clamr_frames.train.builders import examples_from_qa  # noqa: E402
 from clamr_frames.train.models import ClamrTrainable  # noqa: E402
 from clamr_frames.video.writer import write_video  # noqa: E402
 

@@ -31,7 +31,6 @@ the visual-prior policy ``coverage`` (:mod:`~clamr_frames.select.coverage`).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 

@@ -116,7 +116,7 @@ _SYNTH_KEYS = {"dir", "seed", "train_videos", "eval_videos", "duration", "train_
 
 
 def _synthetic_paths(cfg: TrainingConfig) -> tuple[str, str | None]:
-    from clamr_frames.train.data import write_synthetic_dataset
+    from clamr_frames.train.builders import write_synthetic_dataset
 
     s = dict(cfg.data.synthetic or {})
     unknown = sorted(set(s) - _SYNTH_KEYS)

@@ -212,17 +212,35 @@ def read_adapter(adapter_dir: str | Path) -> tuple[dict[str, Any], dict[str, "to
 def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merge: bool = True) -> AdapterReport:
     """Inject the LoRA adapter in ``adapter_dir`` into ``model`` (in place) and load its weights.
 
-    ``model`` must have the ``ColQwen25`` layout (:func:`~clamr_frames.encoders.clamr.modeling.make_colqwen`). With ``merge`` the LoRA
-    deltas are folded into the base weights and the peft wrappers removed (plain modules, no inference overhead);
-    without it (4-bit backbones) the wrappers stay.
+    ``model`` must have the ``ColQwen25`` layout (:func:`~clamr_frames.encoders.clamr.modeling.make_colqwen`).
+    With ``merge`` the LoRA deltas are folded into the base weights and the peft wrappers removed (plain modules,
+    no inference overhead); without it (4-bit backbones) the wrappers stay.
 
     Raises:
         ModelLoadError: unreadable files, a non-LoRA adapter, unsupported peft options, or any key that does not
             match a module exactly (the message lists them).
     """
-    from peft import LoraConfig, inject_adapter_in_model
-
     cfg_dict, raw = read_adapter(adapter_dir)
+    _check_options(cfg_dict, adapter_dir)
+    layout = adapter_layout(raw)
+    weights = remap_adapter_state_dict(raw)
+    adapted = _check_modules(model, cfg_dict, raw, weights, layout, adapter_dir)
+    _inject(model, cfg_dict, adapted, adapter_dir)
+    _copy_weights(model, weights, adapter_dir)
+    if merge:
+        _merge_and_unload(model)
+    return AdapterReport(
+        path=str(adapter_dir),
+        n_tensors=len(weights),
+        target_modules=sorted(adapted),
+        merged=merge,
+        r=int(cfg_dict.get("r", 0)),
+        lora_alpha=float(cfg_dict.get("lora_alpha", 0)),
+    )
+
+
+def _check_options(cfg_dict: dict[str, Any], adapter_dir: str | Path) -> None:
+    """Refuse adapters this loader cannot apply exactly (not LoRA, DoRA, per-layer patterns, ...)."""
     if str(cfg_dict.get("peft_type", "LORA")).upper() != "LORA":
         raise ModelLoadError(f"{adapter_dir}: peft_type {cfg_dict.get('peft_type')!r} is not LORA")
     for opt in ("rank_pattern", "alpha_pattern", "layers_to_transform", "exclude_modules", "modules_to_save",
@@ -232,8 +250,11 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
     if cfg_dict.get("use_dora"):
         raise ModelLoadError(f"{adapter_dir}: DoRA adapters are not supported here")
 
-    layout = adapter_layout(raw)
-    weights = remap_adapter_state_dict(raw)
+
+def _check_modules(model: "torch.nn.Module", cfg_dict: dict[str, Any], raw: dict[str, Any],
+                   weights: dict[str, Any], layout: str, adapter_dir: str | Path) -> set[str]:
+    """The modules the adapter's weights adapt, checked against the model and against ``target_modules``
+    (matched on the names the adapter was trained with: ``layout``)."""
     original = {to_installed_name(k[len(PEFT_PREFIX):] if k.startswith(PEFT_PREFIX) else k): k for k in raw}
 
     def named(keys: list[str]) -> str:
@@ -249,7 +270,6 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
             f"{adapter_dir}: {len(absent)} adapter key(s) match no module of the installed Qwen2.5-VL layout "
             f"even after remapping transformers-4.51 names: {named(absent)}"
         )
-
     adapted = {_module_of(k) for k in weights}
     targeted = set(resolve_target_modules(model, cfg_dict.get("target_modules"), layout))
     untargeted = sorted(adapted - targeted)
@@ -265,6 +285,12 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
             f"{adapter_dir}: target_modules selects modules with no weights in the adapter "
             f"(layout mismatch?): {_short_list(missing)}"
         )
+    return adapted
+
+
+def _inject(model: "torch.nn.Module", cfg_dict: dict[str, Any], adapted: set[str], adapter_dir: str | Path) -> None:
+    """Add peft LoRA layers to exactly the ``adapted`` modules, with the adapter's r / alpha / dropout."""
+    from peft import LoraConfig, inject_adapter_in_model
 
     known = set(LoraConfig.__dataclass_fields__)
     lora_kwargs = {k: v for k, v in cfg_dict.items() if k in known}
@@ -277,10 +303,15 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
     except (TypeError, ValueError) as e:
         raise ModelLoadError(f"{adapter_dir}: cannot build the LoRA layers ({e})") from e
 
+
+def _copy_weights(model: "torch.nn.Module", weights: dict[str, Any], adapter_dir: str | Path) -> None:
+    """Copy the adapter's tensors into the injected LoRA parameters, one to one."""
+    import torch
+
     # peft stores tensors without the adapter name ("lora_A.weight"); the live parameters carry it
     # ("lora_A.default.weight"). Map by removing that one path component, so nothing is matched by guesswork.
     live = {}
-    for name, tensor in model.state_dict().items():
+    for name, _tensor in model.state_dict().items():
         if ".lora_" in name:
             live[name.replace(".default", "", 1)] = name
     unmatched = [k for k in weights if k not in live]
@@ -292,8 +323,6 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
             f"parameters left without weights: {_short_list(unloaded) or 'none'}"
         )
     params = dict(model.named_parameters())
-    import torch
-
     with torch.no_grad():
         for key, tensor in weights.items():
             target = params[live[key]]
@@ -303,17 +332,6 @@ def load_lora_adapter(model: "torch.nn.Module", adapter_dir: str | Path, *, merg
                     "(adapter trained for another base model?)"
                 )
             target.copy_(tensor.to(target.dtype))
-
-    if merge:
-        _merge_and_unload(model)
-    return AdapterReport(
-        path=str(adapter_dir),
-        n_tensors=len(weights),
-        target_modules=sorted(adapted),
-        merged=merge,
-        r=int(cfg_dict.get("r", 0)),
-        lora_alpha=float(cfg_dict.get("lora_alpha", 0)),
-    )
 
 
 def _merge_and_unload(model: "torch.nn.Module") -> None:

@@ -85,46 +85,18 @@ def load_clamr(
         )
     offline = resolve_offline(local_files_only)
     source: dict[str, Any] = {"load_in_4bit": bool(load_in_4bit)}
-    saved_settings: dict[str, Any] = {}
-    head_state = None
-    adapter_dir: Path | None = None
-    backbone_dir: Path | None = None  # set when the backbone is local already (a saved model)
-
-    if adapter_or_model is None:
-        backbone = base_model if base_model is not None else DEFAULT_BASE_MODEL
-        source["base_model"] = str(backbone)
-    else:
-        src = resolve_checkpoint(adapter_or_model, offline=offline, example=_example("adapter"),
-                                 weights=("*.safetensors",), revision=revision, progress=progress)
-        source.update(hub_record(adapter_or_model, src, revision))
-        if (src / CLAMR_CONFIG).is_file():
-            meta = _read_clamr_config(src)
-            saved_settings = meta.get("settings", {})
-            head_state = _read_head(src)
-            backbone = backbone_dir = src
-            source.update(path=str(adapter_or_model), base_model=str(src))
-        elif (src / "adapter_config.json").is_file():
-            adapter_dir = src
-            trained = _read_json_object(src / TRAIN_META) if (src / TRAIN_META).is_file() else {}
-            saved_settings = dict(trained.get("settings") or {})
-            backbone = base_model if base_model is not None else _adapter_backbone(src, trained)
-            if (src / CLAMR_HEAD).is_file():
-                head_state = _read_head(src)
-            source.update(adapter=str(adapter_or_model), base_model=str(backbone))
-        else:
-            raise ModelLoadError(
-                f"{adapter_or_model}: neither a LoRA adapter (adapter_config.json) nor a saved CLaMR model "
-                f"({CLAMR_CONFIG}); for a bare Qwen2.5-VL backbone pass adapter_or_model=None, "
-                "base_model=that directory"
-            )
-
+    found = _find_parts(adapter_or_model, base_model, offline=offline, revision=revision, progress=progress,
+                        source=source)
+    backbone_dir = found.backbone_dir
     if backbone_dir is not None and base_revision is not None:
         raise InputError(f"{adapter_or_model}: a saved CLaMR model carries its backbone; base_revision does "
                          "not apply (revision= picks the model's own revision)")
     if backbone_dir is None:
-        backbone_dir = resolve_checkpoint(backbone, offline=offline, example=_example("base"),
+        backbone_dir = resolve_checkpoint(found.backbone, offline=offline, example=_example("base"),
                                           weights=("*.safetensors",), revision=base_revision, progress=progress)
-        source.update({f"base_{k}": v for k, v in hub_record(backbone, backbone_dir, base_revision).items()})
+        source.update({f"base_{k}": v for k, v in hub_record(found.backbone, backbone_dir, base_revision).items()})
+    head_state, adapter_dir, backbone = found.head_state, found.adapter_dir, found.backbone
+    saved_settings = found.settings
     vlm = _load_backbone(backbone_dir, tdtype, dev, load_in_4bit, trust_remote_code)
     processor = _load_processor(backbone_dir, trust_remote_code)
     dim = int(head_state["weight"].shape[0]) if head_state is not None else 128
@@ -137,6 +109,45 @@ def load_clamr(
         logger.info("loaded LoRA adapter %s (%d tensors, r=%d, merged=%s) on %s",
                     adapter_or_model, report.n_tensors, report.r, report.merged, backbone)
     return Loaded(model, processor, dev, saved_settings, source)
+
+
+@dataclass
+class _Parts:
+    """Where the pieces of a CLaMR checkpoint are (see :func:`_find_parts`)."""
+
+    backbone: Any
+    backbone_dir: Path | None = None  # set when the backbone is local already (a saved model)
+    adapter_dir: Path | None = None
+    head_state: dict[str, Any] | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _find_parts(adapter_or_model: str | Path | None, base_model: str | Path | None, *, offline: bool,
+                revision: str | None, progress: bool, source: dict[str, Any]) -> _Parts:
+    """Resolve ``adapter_or_model`` (Hub or local) and tell a saved model from an adapter; record it in
+    ``source``."""
+    if adapter_or_model is None:
+        backbone = base_model if base_model is not None else DEFAULT_BASE_MODEL
+        source["base_model"] = str(backbone)
+        return _Parts(backbone)
+    src = resolve_checkpoint(adapter_or_model, offline=offline, example=_example("adapter"),
+                             weights=("*.safetensors",), revision=revision, progress=progress)
+    source.update(hub_record(adapter_or_model, src, revision))
+    if (src / CLAMR_CONFIG).is_file():
+        meta = _read_clamr_config(src)
+        source.update(path=str(adapter_or_model), base_model=str(src))
+        return _Parts(src, backbone_dir=src, head_state=_read_head(src), settings=meta.get("settings", {}))
+    if (src / "adapter_config.json").is_file():
+        trained = _read_json_object(src / TRAIN_META) if (src / TRAIN_META).is_file() else {}
+        backbone = base_model if base_model is not None else _adapter_backbone(src, trained)
+        head_state = _read_head(src) if (src / CLAMR_HEAD).is_file() else None
+        source.update(adapter=str(adapter_or_model), base_model=str(backbone))
+        return _Parts(backbone, adapter_dir=src, head_state=head_state, settings=dict(trained.get("settings") or {}))
+    raise ModelLoadError(
+        f"{adapter_or_model}: neither a LoRA adapter (adapter_config.json) nor a saved CLaMR model "
+        f"({CLAMR_CONFIG}); for a bare Qwen2.5-VL backbone pass adapter_or_model=None, "
+        "base_model=that directory"
+    )
 
 
 def _apply_adapter(model: Any, adapter_dir: Path, load_in_4bit: bool, merge_adapter: bool | None,
