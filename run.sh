@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The two quick-start commands: `bash run.sh demo` and `bash run.sh test`.
+# The two quick-start commands: `bash run.sh demo` and `bash run.sh test` (and `bash run.sh docs`, the docs site).
 # Both create (or reuse) ./.venv and install what they need, so they work on a fresh machine
 # that has only Python 3.10+ and pip.
 set -euo pipefail
@@ -66,6 +66,21 @@ case "$cmd" in
     install)
         install "${1:-ocr,dev,eval,asr,synth,distributed}"
         ;;
+    docs)
+        # the documentation site (Sphinx 9 needs Python 3.11+): warnings are errors, as in CI. The API pages
+        # import qa_harness, hence the eval extra. `bash run.sh docs serve [PORT]` then serves it on 127.0.0.1.
+        install docs,eval
+        "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+            echo "the docs need Python 3.11 or newer (Sphinx 9); $VENV has $("$VENV/bin/python" -V)" >&2
+            exit 2
+        }
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+        "$VENV/bin/python" -m sphinx -W --keep-going -b html docs docs/_build/html
+        if [ "${1:-}" = serve ]; then
+            echo "serving docs/_build/html on http://127.0.0.1:${2:-8000}/ (Ctrl-C stops)" >&2
+            exec "$VENV/bin/python" -m http.server --bind 127.0.0.1 -d docs/_build/html "${2:-8000}"
+        fi
+        ;;
     lock)
         # Regenerate requirements.lock from pyproject's ranges (all extras, Python 3.10+, every platform
         # marker) after changing a dependency; commit both files together.
@@ -85,7 +100,7 @@ case "$cmd" in
         echo "wrote $LOCK ($(grep -c '==' "$LOCK") pins)"
         ;;
     *)
-        echo "usage: bash run.sh {demo|test|install|lock} [args...]" >&2
+        echo "usage: bash run.sh {demo|test|docs [serve [PORT]]|install|lock} [args...]" >&2
         exit 2
         ;;
 esac

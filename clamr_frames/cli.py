@@ -361,6 +361,12 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto", help="video decoding backend")
 
 
+def _add_index_dir(p: argparse.ArgumentParser, help: str) -> None:
+    """``--index-dir`` and its deprecated old name ``--cache-dir`` (every subcommand that takes one)."""
+    p.add_argument("--index-dir", default=None, help=help)
+    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
+
+
 def _add_scorer(p: argparse.ArgumentParser) -> None:
     from clamr_frames.encoders.registry import SCORERS
 
@@ -378,9 +384,7 @@ def _add_scorer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-revision", default=None, help="Hub revision of the CLaMR backbone")
     p.add_argument("--audio-revision", default=None, help="Hub revision of the LanguageBind audio checkpoint")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--index-dir", default=None,
-                   help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
-    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
+    _add_index_dir(p, "where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
     p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
     p.add_argument("--quiet", action="store_true", help="no progress bars (model downloads included)")
@@ -418,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=3.0, help="seconds of subtitles before/after each candidate")
     p.add_argument("--all", action="store_true", help="list every candidate, not the first 20")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--index-dir", default=None, help="where indexes and transcripts live (a cached transcript is shown)")
+    _add_index_dir(p, "where indexes and transcripts live (a cached transcript is shown)")
     _add_sampling(p)
     _add_asr(p)
     p.set_defaults(func=cmd_inspect)
@@ -483,9 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="write .srt, .vtt or .json (by the suffix); default: SRT on stdout")
-    p.add_argument("--index-dir", default=None,
-                   help="where indexes and transcripts (<index-dir>/asr) live (default: $CLAMR_FRAMES_CACHE or the "
-                        "user cache directory)")
+    _add_index_dir(p, "where indexes and transcripts (<index-dir>/asr) live (default: $CLAMR_FRAMES_CACHE or the "
+                      "user cache directory)")
     p.add_argument("--no-cache", action="store_true", help="transcribe again and do not store the result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_asr(p, mode=False)
