@@ -25,6 +25,7 @@ downscaled afterwards. decord's FFmpeg log lines (``[matroska,webm @ 0x...] Read
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -253,6 +254,12 @@ def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int,
     return out
 
 
+# decord's messages start with its log prefix: "[21:38:03] /github/workspace/src/video/video_reader.cc:270: [path] "
+_DECORD_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] \S+:\d+: (\[[^\]]*\] )?")
+
+
 def _short(e: BaseException, n: int = 160) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
+    """decord's message without its log prefix (time, source line, the file's path), cut to ``n`` characters."""
+    text = _DECORD_PREFIX.sub("", " ".join(str(e).split())) or type(e).__name__
+    text = text[:1].lower() + text[1:].rstrip(".")
     return text if len(text) <= n else text[: n - 1] + "…"
