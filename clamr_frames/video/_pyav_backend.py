@@ -610,10 +610,10 @@ def declared_colour(frame) -> dict[str, int]:
     (3.6 mean absolute difference on a BT.709 1080p clip). Saying it explicitly gives the same pixels with every
     av version and with decord. Full range: declared, or implied by a ``yuvj`` pixel format. The destination
     matrix only tags the RGB frame; it differs from the source so that av 15 never skips setting the source.
-    RGB and grey frames need no matrix: no arguments.
+    RGB, grey, palette and XYZ frames take no YUV matrix: no arguments.
     """
     fmt = frame.format
-    if fmt.is_rgb or len(fmt.components) < 3:
+    if fmt.is_rgb or len(fmt.components) < 3 or fmt.name.startswith("xyz"):
         return {}
     matrix = _SWS_MATRIX.get(int(frame.colorspace), _SWS_BT601)
     full = int(frame.color_range) == _RANGE_JPEG or fmt.name.startswith("yuvj")
