@@ -606,9 +606,9 @@ def declared_colour(frame) -> dict[str, int]:
     """``reformat`` arguments that turn a YUV ``frame`` into RGB with the matrix and range its stream declares.
 
     decord (FFmpeg's scale filter) converts with the declared matrix; PyAV's ``reformat`` does so from av 17
-    on (``sws_scale_frame`` reads the frame's tags), while av 15's ignores them and always converts with BT.601
-    (3.6 mean absolute difference on a BT.709 1080p clip). Saying it explicitly gives the same pixels with every
-    av version and with decord. Full range: declared, or implied by a ``yuvj`` pixel format. The destination
+    on (it calls ``sws_scale_frame``, which reads the frame's tags), while before (av 15, ``sws_scale``) it
+    ignores them and converts everything with BT.601 (3.6 mean absolute difference on a BT.709 1080p clip).
+    Saying it explicitly gives the same pixels with av 15 and 18 (checked bit for bit) and with decord. Full range: declared, or implied by a ``yuvj`` pixel format. The destination
     matrix only tags the RGB frame; it differs from the source so that av 15 never skips setting the source.
     RGB, grey, palette and XYZ frames take no YUV matrix: no arguments.
     """

@@ -24,8 +24,8 @@ lmms-eval's ``get_batch``.
 
 Colours. Frames are RGB converted with the YUV matrix and range the stream declares (BT.709 on most HD and
 phone video; BT.601, FFmpeg's default, where a stream declares none), by both backends alike: decord's scale
-filter reads the declaration, and the PyAV backend passes it to swscale explicitly (av 15 would otherwise
-convert everything as BT.601, av 17 and later would not).
+filter reads the declaration, and the PyAV backend passes it to swscale explicitly (before av 17, PyAV would
+convert everything as BT.601).
 
 Seeking. A decoder started at a later key frame misses what encoders write only once, in the stream's first
 frame (x264's version, which FFmpeg needs to decode old x264 4:4:4 streams right): both backends decode the
