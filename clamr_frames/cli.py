@@ -327,8 +327,8 @@ def _question_page(selector: Any, result: Any, out: Path, n: int, args: argparse
     meta = {"question_id": row.id} if row.id is not None else {}
     _write_html(selector, sel, out / name, row.subtitles, list(row.options) or None, args, **meta)
     return index_row({"question": sel.question, "video": {"name": Path(sel.video).name},
-                      "picked": [{"timestamp": t, "score": s} for t, s in zip(sel.timestamps, sel.scores)],
-                      "candidates": {"timestamps": sel.all_timestamps},
+                      "picked": [{"timestamp": float(t), "score": float(s)} for t, s in zip(sel.timestamps, sel.scores)],
+                      "candidates": {"timestamps": sel.all_timestamps.tolist()},
                       "meta": {"policy": sel.policy, "asr_source": sel.asr_source}}, name, id=row.id)
 
 
@@ -345,9 +345,20 @@ def cmd_view(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from clamr_frames.report.app import serve
+    from clamr_frames.report.app import LOCAL_HOSTS, serve
+    from clamr_frames.select import POLICIES
+    from clamr_frames.selector import SCORERS, FrameSelector
 
-    return serve(args.folder, host=args.host, port=args.port, index_dir=args.index_dir, open_browser=args.open)
+    def make_selector(scorer: str) -> Any:
+        return FrameSelector.from_pretrained(scorer, index_dir=args.index_dir, ocr=args.ocr, asr=args.asr,
+                                             progress=False)
+
+    if args.host not in LOCAL_HOSTS:
+        print(f"warning: serving on {args.host}: anyone who can reach this address can read the videos of "
+              f"{args.folder} and run selections; use the default 127.0.0.1 unless you mean it", file=sys.stderr)
+    print(f"clamr-frames serve: http://{args.host}:{args.port}/ (folder {args.folder}; Ctrl-C stops)", file=sys.stderr)
+    serve(args.folder, make_selector, host=args.host, port=args.port, scorers=SCORERS, policies=sorted(POLICIES))
+    return 0
 
 
 # -- demo ------------------------------------------------------------------------------------------
@@ -560,7 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to bind (default 127.0.0.1; any other address exposes the folder to the network)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--index-dir", default=None, help="where the indexes live")
-    p.add_argument("--open", action="store_true", help="open the app in the default browser")
+    p.add_argument("--ocr", action="store_true", help="add OCR context when indexing (needs the 'ocr' extra)")
+    p.add_argument("--asr", default="auto", help="ASR context: auto (a subtitle file beside the video, else speech "
+                                                  "recognised from the audio track), subtitles, whisper, none")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("transcribe", help="recognise the speech of a video's audio track (cached) and write it",

@@ -194,10 +194,10 @@ def index_row(data: dict[str, Any], href: str, **extra: Any) -> dict[str, Any]:
         "question": data.get("question", ""),
         "video": (data.get("video") or {}).get("name"),
         "k": len(picked),
-        "candidates": meta.get("num_candidates", len(cand.get("timestamps") or [])),
+        "candidates": meta.get("num_candidates") or len(cand.get("timestamps", ())),
         "policy": meta.get("policy"),
         "asr_source": meta.get("asr_source"),
         "top_score": max((p["score"] for p in picked if p.get("score") is not None), default=None),
-        "in_gt": inside_share([p["timestamp"] for p in picked], cand.get("gt_windows") or []),
+        "in_gt": inside_share([p["timestamp"] for p in picked], list(cand.get("gt_windows", ()))),
         **extra,
     }
