@@ -57,7 +57,7 @@ case "$cmd" in
         exec "$VENV/bin/clamr-frames" demo "$@"
         ;;
     test)
-        install ocr,dev,eval,asr,synth,distributed
+        install ocr,dev,eval,asr,synth,distributed,ui,browser
         # CLAMR_REQUIRE_EVAL / CLAMR_REQUIRE_RAY: a missing lmms-eval / Ray fails the harness / Ray tests
         # instead of skipping them
         export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1 CLAMR_REQUIRE_RAY=1
