@@ -6,36 +6,9 @@ on-disk index, so the questions of one video encode its frames once), and calls 
 those frames in temporal order and the prompt with subtitles per the subtitle policy
 (:mod:`qa_harness.subtitles`).
 
-Model args (``--model_args k=v,...``):
-
-=================  ============================================================================================
-``inner``          ``ocr_reader`` (deterministic CPU answerer, default), ``qwen2_5_vl`` (transformers), or
-                   ``lmms:<name>`` (an lmms-eval simple model class fed the frames as a PIL list)
-``pretrained``     the inner model's id / path (``Qwen/Qwen2.5-VL-7B-Instruct`` for ``qwen2_5_vl``)
-``scorer``         ``default`` | ``clamr`` | ``clip`` | ``languagebind-v`` | ``languagebind-va`` | a local path
-``scorer_<key>``   passed to the scorer's encoder as ``<key>`` (``scorer_weights=/models/clamr``,
-                   ``scorer_base_model=/models/Qwen2.5-VL-3B-Instruct``, ``scorer_audio_weights=...``)
-``asr``            the scorer's ASR context: ``auto`` (default; the subtitle file when the task has one, else
-                   speech recognised from the audio track), ``subtitles``, ``whisper`` (transcribe even when
-                   there are subtitles: the no-subtitle tasks), ``none`` (e.g. CLaMR "V"); true = auto,
-                   false = none. The answerer's prompt follows the subtitle policy either way
-``asr_<key>``      speech recognition settings: ``asr_model=small``, ``asr_device=cuda``, ``asr_language=en``
-``policy``         ``topk`` | ``nms`` | ``adaptive`` | ``aks`` | ``inverse-transform`` | ``bolt`` | ``hybrid`` | ...
-``k``              frames per question (default 16)
-``fps``            candidate frames per second (default 1.0); ``num_candidates=N`` takes N evenly spaced instead
-``subtitles``      ``auto`` (default) | ``none`` | ``selected`` | ``all``
-``subtitle_format`` ``auto`` (default: the task prompt's block format) | ``lmms-eval`` | ``clamr-notebook``
-``max_pixels``     pixel cap per frame for the inner model (default 151200 = 360x420; the CLaMR notebook's
-                   is 107042, with ``min_pixels=100352``); ``min_pixels`` too
-``index_dir``      index directory (default: the clamr-frames user cache / ``$CLAMR_FRAMES_CACHE``); the old name
-                   ``cache_dir`` still works, with a DeprecationWarning
-``device``         device of the inner model; ``selector_device`` for the scorer (default: ``device``)
-``ocr``            OCR context for the scorer (needs the ``ocr`` extra; default false)
-``query``          ``question+options`` (default) or ``question``: what the scorer is queried with
-``log_selections`` a JSONL file: one line per question with the picked timestamps, scores and answer
-``inner_<key>``    passed to the inner model as ``<key>`` (e.g. ``inner_attn_implementation=sdpa``)
-``policy_<key>``   passed to the selection policy as ``<key>`` (e.g. ``policy_min_gap=4``)
-=================  ============================================================================================
+Model args (``--model_args k=v,...``): one declarative table, :data:`qa_harness.model_args.MODEL_ARGS` (name,
+type, default, meaning, and the prefix families ``scorer_<key>``, ``asr_<key>``, ``inner_<key>``,
+``policy_<key>``); ``qa_harness.model_args.markdown_table()`` renders it for the docs.
 """
 
 from __future__ import annotations
@@ -74,7 +47,6 @@ from qa_harness.subtitles import (
 
 logger = logging.getLogger(__name__)
 
-_QUERY_MODES = ("question+options", "question")
 
 
 def _as_bool(v: Any, name: str = "value") -> bool:
@@ -122,67 +94,32 @@ class ClamrFrames(lmms):
 
     is_simple = True
 
-    def __init__(
-        self,
-        inner: str = "ocr_reader",
-        pretrained: str | None = None,
-        scorer: str = "default",
-        policy: str = "topk",
-        k: int = 16,
-        fps: float = 1.0,
-        num_candidates: int | None = None,
-        subtitles: str = "auto",
-        subtitle_format: str = "auto",
-        max_pixels: int = 360 * 420,
-        min_pixels: int = 28 * 28 * 4,
-        index_dir: str | None = None,
-        device: str | None = None,
-        selector_device: str | None = None,
-        ocr: bool | str = False,
-        asr: bool | str = "auto",
-        query: str = "question+options",
-        subtitle_dir: str | None = None,
-        log_selections: str | None = None,
-        seed: int = 0,
-        batch_size: int | str | None = 1,
-        max_batch_size: int | None = None,
-        selector: Any = None,
-        cache_dir: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, selector: Any = None, **model_args: Any) -> None:
+        """``model_args``: see :mod:`qa_harness.model_args`; ``selector``: a ready
+        :class:`~clamr_frames.FrameSelector` (Python callers and tests; not a command-line arg)."""
         super().__init__()
-        if cache_dir is not None:
-            if index_dir is not None:
-                raise InputError("clamr_frames: pass index_dir only (cache_dir is its deprecated old name)")
-            warnings.warn("clamr_frames model arg cache_dir is deprecated: use index_dir", DeprecationWarning,
-                          stacklevel=2)
-            index_dir = cache_dir
-        inner_kwargs = {key[len("inner_") :]: v for key, v in kwargs.items() if key.startswith("inner_")}
-        self.policy_knobs = {key[len("policy_") :]: v for key, v in kwargs.items() if key.startswith("policy_")}
-        self.encoder_kwargs = {key[len("scorer_") :]: v for key, v in kwargs.items() if key.startswith("scorer_")}
-        self.asr_settings = _asr_settings({key[len("asr_") :]: v for key, v in kwargs.items() if key.startswith("asr_")})
-        unknown = sorted(key for key in kwargs if not key.startswith(("inner_", "policy_", "scorer_", "asr_")))
-        if unknown:
-            raise InputError(
-                f"clamr_frames: unknown model args {unknown} (inner model args take the prefix inner_, "
-                "scorer args scorer_, policy knobs policy_, speech recognition asr_)"
-            )
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise InputError(f"clamr_frames: k must be a positive integer, got {k!r}")
-        if query not in _QUERY_MODES:
-            raise InputError(f"clamr_frames: query must be one of {_QUERY_MODES}, got {query!r}")
-        self.subtitles = check_policy(subtitles)
-        self.subtitle_format = check_format(subtitle_format)
-        self.scorer, self.policy, self.k = str(scorer), str(policy), int(k)
-        self.fps, self.num_candidates = float(fps), (int(num_candidates) if num_candidates else None)
-        self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
-        self.index_dir, self.ocr, self.query, self.seed = index_dir, _as_bool(ocr, "ocr"), query, int(seed)
+        from qa_harness.model_args import parse_model_args
+
+        parsed = parse_model_args(model_args)
+        v = parsed.values
+        self.model_args = v
+        inner_kwargs = dict(parsed.prefixed["inner"])
+        self.policy_knobs = dict(parsed.prefixed["policy"])
+        self.encoder_kwargs = dict(parsed.prefixed["scorer"])
+        self.asr_settings = _asr_settings(parsed.prefixed["asr"])
+        self.subtitles = check_policy(v["subtitles"])
+        self.subtitle_format = check_format(v["subtitle_format"])
+        self.scorer, self.policy, self.k = str(v["scorer"]), str(v["policy"]), int(v["k"])
+        self.fps, self.num_candidates = float(v["fps"]), v["num_candidates"]
+        self.max_pixels, self.min_pixels = int(v["max_pixels"]), int(v["min_pixels"])
+        self.index_dir, self.ocr, self.query, self.seed = v["index_dir"], v["ocr"], v["query"], int(v["seed"])
         from clamr_frames.context.asr import check_asr_mode
 
-        self.asr = check_asr_mode(asr)
-        self.subtitle_dir = subtitle_dir
-        self.log_path = Path(log_selections) if log_selections else None
-        self.inner_name = str(inner)
+        self.asr = check_asr_mode(v["asr"])
+        self.subtitle_dir = v["subtitle_dir"]
+        self.log_path = Path(v["log_selections"]) if v["log_selections"] else None
+        self.inner_name = str(v["inner"])
+        pretrained, device, selector_device = v["pretrained"], v["device"], v["selector_device"]
 
         self._setup_distributed(device)
         dev = self._device_str
