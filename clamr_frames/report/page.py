@@ -130,7 +130,7 @@ def page_data(
             "candidate": int(p["candidate"]) if p.get("candidate") is not None else None,
             "frame_index": int(p["frame_index"]) if p.get("frame_index") is not None else None,
             "timestamp": round(float(p["timestamp"]), 3),
-            "score": round(float(p["score"]), 5) if p.get("score") is not None else None,
+            "score": _finite(p.get("score")),
             "asr": e.get("asr") or "",
             "ocr": e.get("ocr") or "",
             "matched": e.get("matched") or {},
@@ -164,6 +164,10 @@ def page_data(
         "meta": {k: v for k, v in m.items() if v is not None},
         "index_href": index_href,
     }
+
+
+def _finite(v: Any) -> float | None:
+    return round(float(v), 5) if v is not None and np.isfinite(float(v)) else None
 
 
 def _cue(c: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``clamr-frames view``: a selections file as HTML, one page per question and a sortable index.
 
-Records are read through :func:`clamr_frames.selections.read_selections` (the one reader of the format). Per
+Records are read through :func:`clamr_frames.selections.read_selections` (the one reader of the format; a file
+of older ``log_selections`` rows through its converter, ``read_log_rows``). Per
 video, once: the picked frames are decoded as thumbnails (in blocks, so memory stays bounded), the candidates'
 timestamps and ASR / OCR context come from its stored index when there is one (found by the video's
 fingerprint), and the transcript from a subtitle file beside the video or else from the index's ASR context.
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from clamr_frames.errors import ClamrFramesError
+from clamr_frames.errors import ClamrFramesError, InputError
 from clamr_frames.report.html import write_index, write_page
 from clamr_frames.report.page import THUMB_SIDE, index_row, page_data, thumb_uri
 
@@ -120,19 +121,42 @@ def _context_cues(timestamps: list[float], asr: list[str]) -> list[dict[str, Any
     return out
 
 
-def _thumbnails(video: Path, frame_indices: set[int]) -> dict[int, str]:
+def _thumbnails(video: Path, records: list[Any]) -> tuple[dict[int, str], dict[int, list[int]]]:
+    """Thumbnails of the picked frames of ``records`` (one video), by native frame index, and each record's frame
+    indices (looked up from its timestamps for older log rows, which did not store them)."""
     from clamr_frames.video import VideoReader
 
     out: dict[int, str] = {}
-    want = sorted(frame_indices)
+    frames_of: dict[int, list[int]] = {}
     with VideoReader(video) as reader:
         n = reader.metadata.num_frames
-        want = [i for i in want if 0 <= i < n]
+        times = None
+        for j, rec in enumerate(records):
+            if len(rec.frame_indices) == len(rec.timestamps):
+                frames_of[j] = [int(i) for i in rec.frame_indices]
+            else:
+                times = reader.frame_timestamps() if times is None else times
+                pos = np.clip(np.searchsorted(times, np.asarray(rec.timestamps, dtype=np.float64)), 0, n - 1)
+                frames_of[j] = [int(i) for i in pos]
+        want = sorted({i for fs in frames_of.values() for i in fs if 0 <= i < n})
         for s in range(0, len(want), _DECODE_BLOCK):
             got = reader.get_frames(want[s:s + _DECODE_BLOCK], max_side=2 * THUMB_SIDE)
             for i, frame in zip(got.indices.tolist(), got.frames):
                 out[int(i)] = thumb_uri(frame) or ""
-    return out
+    return out, frames_of
+
+
+def read_records(path: Path) -> list[Any]:
+    """The records of a selections file, or of a file of older log_selections rows."""
+    from clamr_frames.selections import read_log_rows, read_selections
+
+    try:
+        return read_selections(path)
+    except InputError as first:
+        try:
+            return read_log_rows(path)
+        except InputError:
+            raise first from None
 
 
 def _candidate_times(rec: Any, manifest: dict[str, Any] | None) -> list[float]:
@@ -152,13 +176,11 @@ def _candidate_times(rec: Any, manifest: dict[str, Any] | None) -> list[float]:
 def render_selections(selections: str | Path, out_dir: str | Path, *, index_dir: str | Path | None = None,
                       thumbnails: bool = True, progress: bool = True) -> ViewResult:
     """Write one page per record of ``selections`` and ``index.html`` into ``out_dir``."""
-    from clamr_frames.selections import read_selections
-
     start = time.perf_counter()
     selections = Path(selections)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records = read_selections(selections)
+    records = read_records(selections)
     problems: list[str] = []
     by_video: dict[Path, list[int]] = defaultdict(list)
     for n, rec in enumerate(records):
@@ -172,14 +194,14 @@ def render_selections(selections: str | Path, out_dir: str | Path, *, index_dir:
         bar = tqdm(total=len(records), desc="pages", unit="page")
     for video, numbers in by_video.items():
         thumbs: dict[int, str] = {}
+        frames_of: dict[int, list[int]] = {}
         if thumbnails:
-            wanted = {int(i) for n in numbers for i in records[n].frame_indices}
             try:
-                thumbs = _thumbnails(video, wanted)
+                thumbs, frames_of = _thumbnails(video, [records[n] for n in numbers])
             except (ClamrFramesError, OSError) as e:
                 problems.append(f"{video}: no thumbnails ({e})")
         cues: list[Any] | None = None
-        for n in numbers:
+        for j, n in enumerate(numbers):
             rec = records[n]
             manifest = _pick_manifest(manifests.get(rec.video_fingerprint, []), int(rec.candidates.get("count") or 0))
             if cues is None:
@@ -187,7 +209,8 @@ def render_selections(selections: str | Path, out_dir: str | Path, *, index_dir:
                 if not cues and manifest is not None:
                     cues = _context_cues(manifest["timestamps"], manifest.get("asr") or [])
             name = page_name(n, rec.question_id if rec.question_id is not None else rec.doc_id)
-            data = _record_page(rec, video, out, manifest, thumbs, cues or [])
+            frames = frames_of.get(j, [int(i) for i in rec.frame_indices])
+            data = _record_page(rec, video, out, manifest, [thumbs.get(i) for i in frames], cues or [])
             write_page(out / name, data)
             rows[n] = index_row(data, name, task=rec.task, correct=rec.correct, answer=rec.answer,
                                 ground_truth=rec.ground_truth, id=rec.question_id)
@@ -200,12 +223,15 @@ def render_selections(selections: str | Path, out_dir: str | Path, *, index_dir:
     return ViewResult(len(records), index, time.perf_counter() - start, problems)
 
 
-def _record_page(rec: Any, video: Path, out: Path, manifest: dict[str, Any] | None, thumbs: dict[int, str],
+def _record_page(rec: Any, video: Path, out: Path, manifest: dict[str, Any] | None, thumbs: list[str | None],
                  cues: list[Any]) -> dict[str, Any]:
     asr = (manifest or {}).get("asr") or []
     ocr = (manifest or {}).get("ocr") or []
     explain = [{"asr": asr[i] if i < len(asr) else "", "ocr": ocr[i] if i < len(ocr) else "", "matched": {}}
                for i in rec.indices]
+    indices = list(rec.indices) if len(rec.indices) == len(rec.timestamps) else [None] * len(rec.timestamps)
+    frame_indices = (list(rec.frame_indices) if len(rec.frame_indices) == len(rec.timestamps)
+                     else [None] * len(rec.timestamps))
     sel = {
         "video": str(video),
         "question": rec.question,
@@ -213,7 +239,7 @@ def _record_page(rec: Any, video: Path, out: Path, manifest: dict[str, Any] | No
         "asr_source": rec.asr_source,
         "duration": ((manifest or {}).get("video_meta") or {}).get("duration"),
         "frames": [{"candidate": c, "frame_index": f, "timestamp": t, "score": s}
-                   for c, f, t, s in zip(rec.indices, rec.frame_indices, rec.timestamps, rec.scores)],
+                   for c, f, t, s in zip(indices, frame_indices, rec.timestamps, rec.scores)],
         "explain": explain,
     }
     gt = [tuple(rec.gt_window)] if rec.gt_window else []
@@ -221,7 +247,7 @@ def _record_page(rec: Any, video: Path, out: Path, manifest: dict[str, Any] | No
             "answer": rec.answer, "ground_truth": rec.ground_truth, "correct": rec.correct, "ocr": rec.ocr,
             "num_candidates": int(rec.candidates.get("count") or 0) or None}
     data = page_data(sel, all_timestamps=_candidate_times(rec, manifest), all_scores=rec.all_scores, page_dir=out,
-                     thumbs=[thumbs.get(int(f)) for f in rec.frame_indices], cues=cues, gt_windows=gt,
+                     thumbs=thumbs, cues=cues, gt_windows=gt,
                      options=rec.options, meta=meta, index_href="index.html")
     data["query_words"] = rec.query
     return data
