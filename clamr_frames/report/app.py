@@ -263,7 +263,7 @@ def _app_page(folder: str) -> str:
 
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
         f"<title>clamr-frames: {escape(folder)}</title><style>{asset('report.css')}{asset('app.css')}</style></head>"
         "<body><div id=\"app\"></div><div id=\"report\"></div>"
         f"<script>{asset('report.js')}\n{asset('app.js')}</script></body></html>\n"

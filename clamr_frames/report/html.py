@@ -28,7 +28,7 @@ def _document(title: str, body: str, scripts: tuple[str, ...]) -> str:
     js = "\n".join(asset(s) for s in scripts)
     return (
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
         f"<title>{escape(title)}</title><style>{asset('report.css')}</style></head>"
         f"<body><div id=\"report\"></div>{body}<script>{js}</script></body></html>\n"
     )
