@@ -158,3 +158,39 @@ def test_a_question_typed_into_the_app_picks_the_frames_the_cli_picks(browser, a
     page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15000)
     assert errors == []
     page.close()
+
+
+def test_view_index_sorts_and_filters_wrong_answers(browser, selections_file: Path, report_video: dict,
+                                                   tmp_path: Path) -> None:
+    from clamr_frames.report.view import render_selections
+
+    render_selections(selections_file, tmp_path / "view", index_dir=report_video["index_dir"], progress=False)
+    page, errors = _page(browser)
+    page.goto((tmp_path / "view" / "index.html").as_uri())
+    rows = page.locator("table.index tbody tr")
+    assert rows.count() == 2
+    page.click("th[data-key='correct']")
+    assert [rows.nth(i).get_attribute("data-correct") for i in range(2)] == ["false", "true"]
+    page.check("#wrong-only")
+    assert rows.count() == 1 and rows.first.get_attribute("data-correct") == "false"
+    rows.first.locator("a").click()
+    page.wait_for_selector("#frames .frame")
+    assert "wrong" in page.locator("header .answer").inner_text()
+    assert errors == []
+    page.close()
+
+
+def test_a_codec_the_browser_cannot_play_gets_a_note(browser, tmp_path: Path) -> None:
+    from clamr_frames.report import page_data, write_page
+    from clamr_frames.synth import generate_video
+
+    v = generate_video(tmp_path, seed=5, duration=4.0, width=64, height=36, container="avi", needles_per_kind=0)
+    sel = {"video": str(v.video_path), "question": "q?", "frames": [{"candidate": 0, "frame_index": 0,
+                                                                     "timestamp": 0.0, "score": 1.0}]}
+    path = write_page(tmp_path / "r.html", page_data(sel, all_timestamps=[0.0, 1.0], all_scores=[1.0, 0.0],
+                                                      page_dir=tmp_path))
+    page, _ = _page(browser)
+    page.goto(path.as_uri())
+    page.wait_for_selector(".note:not([hidden])", timeout=15000)
+    assert "cannot play" in page.locator(".note").inner_text()
+    page.close()

@@ -17,26 +17,6 @@ def _data_of(html: str, element: str) -> dict:
     return json.loads(m.group(1))
 
 
-@pytest.fixture(scope="module")
-def selections_file(report_video: dict, report_selector, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from clamr_frames._fs import video_fingerprint
-    from clamr_frames.selections import SelectionRecord, write_selections
-
-    video = report_video["video"]
-    fp = video_fingerprint(video)
-    needle = report_video["needle"]
-    records = []
-    for i, (q, answer) in enumerate([(report_video["question"], "A"), ("What colour is the car?", "C")]):
-        sel = report_selector.select(video, q, k=4, subtitles=report_video["srt"])
-        records.append(SelectionRecord.from_selection(
-            sel, video_fingerprint=fp, scorer="default", scorer_revision=None, policy_knobs={}, query=q, ocr=False,
-            fps=1.0, num_candidates=None, task="synthetic", question_id=f"s-{i}", options=["A. x", "B. y"],
-            answer=answer, ground_truth="A", correct=answer == "A", gt_window=[needle["start"], needle["end"]]))
-    path = tmp_path_factory.mktemp("sel") / "run.jsonl"
-    write_selections(path, records, append=False)
-    return path
-
-
 @pytest.mark.slow
 def test_view_writes_a_page_per_question_and_an_index(selections_file: Path, report_video: dict,
                                                       tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -244,7 +244,11 @@
 
     function follow(t) {
       cursor.setAttribute("x1", X(t)); cursor.setAttribute("x2", X(t));
-      for (var i = 0; i < cueEls.length; i++) cueEls[i][2].classList.toggle("now", t >= cueEls[i][0] && t < cueEls[i][1]);
+      for (var i = 0; i < cueEls.length; i++) {
+        var on = t >= cueEls[i][0] && t < cueEls[i][1], d = cueEls[i][2];
+        if (on && !d.classList.contains("now")) tbox.scrollTop = Math.max(0, d.offsetTop - tbox.offsetTop - 60);  // keep it in view
+        d.classList.toggle("now", on);
+      }
     }
     if (video) video.addEventListener("timeupdate", function () { follow(video.currentTime); });
     root.addEventListener("clamr-seek", function (ev) { follow(ev.detail.time); });
