@@ -119,7 +119,7 @@ def _write(rows: list[dict[str, Any]], notes: str, threads: int) -> Path:
 
         path = BENCH_DIR / "results" / "view_speed.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False).stdout.strip()
         rec = {"name": "view_speed", "title": "clamr-frames view speed and report sizes",
                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit or None,
                "machine": {"platform": platform.platform(), "python": platform.python_version(),

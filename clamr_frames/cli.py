@@ -272,7 +272,7 @@ def _write_html(selector: Any, sel: Any, path: Path, subtitles: Any, options: li
     from clamr_frames.report.live import selection_extras
 
     extras = selection_extras(selector, sel, subtitles=subtitles, options=options)
-    meta = {"scorer": args.scorer, "k": int(len(sel.indices)), "ocr": bool(args.ocr), **meta}
+    meta = {"scorer": args.scorer, "k": len(sel.indices), "ocr": bool(args.ocr), **meta}
     return sel.to_html(path, options=options, meta=meta, **extras)
 
 

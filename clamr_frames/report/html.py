@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -12,7 +12,7 @@ from typing import Any
 from clamr_frames._fs import atomic_write_bytes
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset(name: str) -> str:
     """The text of a file of ``clamr_frames/report/assets`` (CSS and JavaScript shipped in the wheel)."""
     return resources.files("clamr_frames.report").joinpath("assets", name).read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def report_video(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from clamr_frames.synth import generate_video

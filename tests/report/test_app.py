@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("starlette", reason="the 'ui' extra (starlette, uvicorn) is not installed")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from clamr_frames.report.app import create_app  # noqa: E402
-from clamr_frames.report.paths import PathRefused, resolve_inside  # noqa: E402
+from clamr_frames.report.app import create_app
+from clamr_frames.report.paths import PathRefused, resolve_inside
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_safe_path_refuses_escapes(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_media_and_select_refuse_paths_outside_the_folder(served) -> None:
-    client, folder, secret = served
+    client, _folder, secret = served
     for bad in ["escape.mp4", str(secret), "../secret.mp4", "sub/../../secret.mp4"]:
         r = client.post("/api/select", json={"video": bad, "question": "What is it?", "k": 2})
         assert r.status_code == 403, (bad, r.text)
@@ -58,7 +58,7 @@ def test_media_and_select_refuse_paths_outside_the_folder(served) -> None:
 
 @pytest.mark.slow
 def test_select_answers_as_the_selector_does(served, report_video: dict, report_selector) -> None:
-    client, folder, _ = served
+    client, _folder, _ = served
     name = report_video["video"].name
     r = client.post("/api/select", json={"video": name, "question": report_video["question"], "k": 5,
                                          "policy": "topk", "scorer": "default"})

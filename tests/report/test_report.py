@@ -14,7 +14,7 @@ from clamr_frames.report.page import inside_share, modality_shares, shot_starts,
 
 
 def _data_of(html: str, element: str = "clamr-data") -> dict:
-    m = re.search(rf'<script id="{element}" type="application/json">(.*?)</script>', html, re.S)
+    m = re.search(rf'<script id="{element}" type="application/json">(.*?)</script>', html, re.DOTALL)
     assert m, "no data element"
     return json.loads(m.group(1))
 

@@ -12,7 +12,7 @@ from clamr_frames.report.view import INDEX_COLUMNS, page_name, render_selections
 
 
 def _data_of(html: str, element: str) -> dict:
-    m = re.search(rf'<script id="{element}" type="application/json">(.*?)</script>', html, re.S)
+    m = re.search(rf'<script id="{element}" type="application/json">(.*?)</script>', html, re.DOTALL)
     assert m
     return json.loads(m.group(1))
 
