@@ -324,7 +324,7 @@ def _question_page(selector: Any, result: Any, out: Path, n: int, args: argparse
 
     row, sel = result.row, result.selection
     name = page_name(n, row.id)
-    meta = {"question_id": row.id} if row.id is not None else {}
+    meta = {"index_href": "index.html", **({"question_id": row.id} if row.id is not None else {})}
     _write_html(selector, sel, out / name, row.subtitles, list(row.options) or None, args, **meta)
     return index_row({"question": sel.question, "video": {"name": Path(sel.video).name},
                       "picked": [{"timestamp": float(t), "score": float(s)} for t, s in zip(sel.timestamps, sel.scores)],

@@ -65,7 +65,8 @@
      ["task", meta.task], ["id", meta.question_id]].forEach(function (p) {
       if (p[1] !== undefined && p[1] !== null && p[1] !== "") m.appendChild(el("span", null, p[0] + ": " + p[1]));
     });
-    if (data.index_href) { var a = el("a", { href: data.index_href }, "\u2190 all questions"); m.appendChild(a); }
+    var back = data.index_href || meta.index_href;
+    if (back) m.appendChild(el("a", { href: back }, "\u2190 all questions"));
     head.appendChild(m);
     if (data.options && data.options.length) head.appendChild(el("div", { "class": "meta" }, "options: " + data.options.join("  |  ")));
     if (meta.answer !== undefined && meta.answer !== null) {
