@@ -121,3 +121,15 @@ def test_questions_html_writes_pages_and_an_index(report_video: dict, tmp_path: 
     for r in index["rows"]:
         page = _data_of((out / r["href"]).read_text(encoding="utf-8"))
         assert page["question"] == r["question"] and len(page["picked"]) == 3
+
+
+def test_assets_are_package_data() -> None:
+    import tomllib
+
+    from clamr_frames.report.html import asset
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "report/assets/*" in data["clamr_frames"]
+    for name in sorted(p.name for p in (root / "clamr_frames" / "report" / "assets").iterdir()):
+        assert asset(name).strip(), name
