@@ -51,8 +51,8 @@ def modality_shares(token_index: Any, similarity: Any, modality_ids: Any) -> dic
 
     >>> import numpy as np
     >>> tok = np.array([[0, 2], [3, -1]]); sim = np.array([[0.5, 0.25], [1.0, -np.inf]])
-    >>> modality_shares(tok, sim, np.array([1, 1, 2, 2]))
-    {'asr': [0.5, 1.0], 'ocr': [0.25, 0.0]}
+    >>> modality_shares(tok, sim, np.array([2, 2, 3, 3]))
+    {'asr': [0.5, 0.0], 'ocr': [0.25, 1.0]}
     """
     tok = _numpy(token_index).astype(np.int64)
     sim = _numpy(similarity).astype(np.float64)
