@@ -205,7 +205,7 @@
     picked.forEach(function (p, j) {
       var card = el("div", { "class": "frame", "data-time": p.timestamp, "data-index": j });
       var img;
-      if (p.thumb) { img = el("img", { src: p.thumb, alt: "frame at " + fmt(p.timestamp), loading: "lazy" }); }
+      if (p.thumb) { img = el("img", { src: p.thumb, alt: "frame at " + fmt(p.timestamp) }); }
       else { img = el("div", { "class": "noimg" }, "frame " + (p.frame_index === undefined ? "" : p.frame_index)); }
       img.classList.add("thumb");
       img.addEventListener("click", function () { seek(p.timestamp, j); });
