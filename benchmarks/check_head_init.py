@@ -2,9 +2,9 @@
 
 The CLaMR reference builds ``ColQwen2_5`` (``Qwen2_5_VLForConditionalGeneration`` + ``custom_text_proj``, then
 ``post_init``) with ``from_pretrained`` after ``set_seed(42)``; the head is missing from the checkpoint and gets
-initialised there (see :mod:`clamr_frames.encoders.clamr_head`). This script does exactly that on a tiny random
+initialised there (see :mod:`clamr_frames.encoders.clamr.head`). This script does exactly that on a tiny random
 Qwen2.5-VL with tied word embeddings (as the 3B), in float16 (what ``--quantize_4bit`` forces) and float32, and
-compares the head with :func:`~clamr_frames.encoders.clamr_head.reference_head_weight`.
+compares the head with :func:`~clamr_frames.encoders.clamr.head.reference_head_weight`.
 
 It needs the reference's environment, which is not this project's: transformers 4.51.x (the reference's module
 layout) and a torch from before the 2025 rework of the CPU float16 ``normal_`` kernel (e.g. 2.7.1)::
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from torch import nn
     from transformers import Qwen2_5_VLForConditionalGeneration, set_seed
 
-    from clamr_frames.encoders.clamr_head import reference_head_weight
+    from clamr_frames.encoders.clamr.head import reference_head_weight
 
     if not transformers.__version__.startswith("4.51."):
         print(f"transformers {transformers.__version__}: this check needs the reference's 4.51.x (see the module doc)")

@@ -14,7 +14,7 @@ Qwen2.5-VL-7B architecture in bf16 for a video of 100 selected frames vs 768 fra
 frames, 2 frames per temporal patch as Qwen2.5-VL does): time, tokens, peak memory — the compute frame
 selection saves.
 
-The tokenizer is the tiny local one of tests/tiny_qwen.py (the real Qwen tokenizer is not on this machine), so
+The tokenizer is the tiny local one of testkit/tiny_qwen.py (the real Qwen tokenizer is not on this machine), so
 the text part of a document tokenises differently from Qwen's; the 64 visual tokens per frame, which dominate,
 are exact.
 
@@ -68,26 +68,11 @@ SMALL = dict(
 )
 
 
-def _tiny_qwen():
-    """tests/tiny_qwen.py, loaded by path: a dependency may install its own top-level ``tests`` package."""
-    import importlib.util
-
-    name = "_clamr_frames_tiny_qwen"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parent.parent / "tests" / "tiny_qwen.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def make_config(arch: dict, tokenizer):
     """A Qwen2_5_VLConfig of ``arch`` whose special token ids are the local tokenizer's."""
     from transformers import Qwen2_5_VLConfig
 
-    QWEN_SPECIAL_TOKENS = _tiny_qwen().QWEN_SPECIAL_TOKENS  # noqa: N806
+    from testkit.tiny_qwen import QWEN_SPECIAL_TOKENS
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIAL_TOKENS}
     t = dict(arch["text"])
@@ -287,7 +272,7 @@ def main() -> None:
 
     import torch
 
-    build_processor = _tiny_qwen().build_processor
+    from testkit.tiny_qwen import build_processor
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")

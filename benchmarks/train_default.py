@@ -124,7 +124,7 @@ def _shifted_jsonl(src: Path, dst: Path, drop: set[str] | None = None, keep: set
 
 def _datasets(args: argparse.Namespace, out: Path) -> dict[str, tuple[Path, Path, dict]]:
     """Training and held-out JSONL files of both scenarios (videos generated once, reused on later runs)."""
-    from clamr_frames.train.data import write_synthetic_dataset
+    from clamr_frames.train.builders import write_synthetic_dataset
 
     kw = dict(duration=60.0 * args.minutes, needles_per_kind=args.needles, oracle_ocr=True)
     data = out / f"data-seed{args.seed}"
@@ -202,7 +202,8 @@ def _subset_rows(args: argparse.Namespace, cfg: dict, final: Path, subsets: dict
     from clamr_frames.train.config import load_config
     from clamr_frames.train.data import read_jsonl
     from clamr_frames.train.models import DefaultTrainable
-    from clamr_frames.train.trainer import evaluate, make_contexts
+    from clamr_frames.train.build import make_contexts
+    from clamr_frames.train.evaluation import evaluate
 
     conf = load_config(cfg)
     models = {name: DefaultTrainable(DefaultEncoder(path, device="cpu", output_dtype=torch.float32), mode="full")

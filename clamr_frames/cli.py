@@ -430,9 +430,12 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
 
 
 def _add_scorer(p: argparse.ArgumentParser) -> None:
+    from clamr_frames.encoders.registry import SCORERS
+
     p.add_argument(
         "--scorer", default="default",
-        help="default | clamr | clip | languagebind-v | languagebind-va | a hub id or local CLaMR path",
+        help=f"{' | '.join(SCORERS)} | a local scorer folder (a trained run, a CLaMR adapter or saved model) | "
+             "a CLaMR hub id",
     )
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="the scorer's weights (local directory or hub id) instead of its published default")

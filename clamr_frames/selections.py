@@ -224,7 +224,7 @@ class SelectionRecord:
             k=int(k if k is not None else len(sel.indices)),
             candidates={"fps": None if num_candidates else (float(fps) if fps is not None else None),
                         "num_candidates": int(num_candidates) if num_candidates else None,
-                        "count": int(len(sel.all_scores))},
+                        "count": len(sel.all_scores)},
             indices=[int(i) for i in sel.indices],
             frame_indices=[int(i) for i in sel.frame_indices],
             timestamps=[float(t) for t in sel.timestamps],

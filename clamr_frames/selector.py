@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clamr_frames.encoders.registry import SCORERS
 from clamr_frames.errors import InputError
 from clamr_frames.index.builder import IndexSettings, build_index, subtitles_digest
 from clamr_frames.index.store import IndexStore, VideoIndex
@@ -25,9 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Indexes a selector keeps in memory (least recently used dropped first; they reload from disk).
 _INDEXES_IN_MEMORY = 4
-
-#: Scorer names shared by Python, the CLI and the lmms-eval model args.
-SCORERS = ("default", "clamr", "languagebind-v", "languagebind-va", "clip")
 
 
 @dataclass
@@ -242,9 +240,10 @@ class FrameSelector:
         ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
-        :mod:`clamr_frames.index.compress`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        :mod:`clamr_frames.scoring.codecs`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
         the ASR context comes from and how speech is recognised (see the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
+        from clamr_frames.index.plan import OcrEngines
 
         if cache_dir is not None:
             if index_dir is not None:
@@ -262,7 +261,7 @@ class FrameSelector:
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
         self.use_ocr = ocr
-        self._ocr_engines: dict[int, Any] = {}
+        self._ocr_engines = OcrEngines()  # built once, shared by every video this selector indexes
         self.aggregation = aggregation
         self.normalize = normalize
         self.progress = progress
@@ -279,9 +278,11 @@ class FrameSelector:
         """Build a selector from a scorer name, a hub id or a local path.
 
         Args:
-            name_or_path: ``"default"`` (offline MiniLM late interaction over ASR/OCR context), ``"clamr"``
-                (the released ``meetdavidwan/clamr`` adapter), a hub id, or a local directory of a CLaMR
-                adapter / saved model.
+            name_or_path: a scorer name (:data:`~clamr_frames.encoders.registry.SCORERS`: ``"default"``, offline
+                MiniLM late interaction over ASR/OCR context; ``"clamr"``, the released ``meetdavidwan/clamr``
+                adapter; ...), a hub id, or a local scorer folder (recognised by what it records: a trained
+                ``default`` / ``clip`` / ``clamr`` run, a CLaMR adapter or saved model; see
+                :func:`~clamr_frames.encoders.registry.scorer_for_folder`).
             device: torch device for neural encoders (default: CUDA if available, else CPU).
             revision: Hub branch, tag or commit of the scorer's weights (``encoder_kwargs`` takes
                 ``base_revision`` for CLaMR's backbone, ``audio_revision`` for LanguageBind's audio tower);
@@ -298,35 +299,20 @@ class FrameSelector:
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
 
     # ------------------------------------------------------------------------------------------
-    def _ocr_pass(self, asr: bool = False):
-        if not self.use_ocr:
-            return None, None
-        from clamr_frames.context.ocr import OcrEngine, make_ocr_pass
-        from clamr_frames.index.pipeline import thread_plan
+    def asr_cue_source(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
+        """The cue source the index of ``video`` reads its ASR context from, waiting for speech recognition: the
+        subtitles, a speech-recognition ``Transcript``, or None (the context plan,
+        :func:`clamr_frames.index.plan.plan_context`, with this selector's mode, settings and cache)."""
+        from clamr_frames.index.plan import plan_context
 
-        # OCR runs beside decoding, speech recognition and encoding: its onnxruntime threads are its share of the
-        # cores (one engine per share, its models loaded once, for every video)
-        threads = thread_plan(ocr=True, asr=asr)["ocr"]
-        if threads not in self._ocr_engines:
-            self._ocr_engines[threads] = OcrEngine(threads=threads, device="auto")
-        return make_ocr_pass(self._ocr_engines[threads])
-
-    def _torch_threads(self, asr: bool = False) -> int | None:
-        """torch threads while indexing: a share of the cores beside OCR / speech recognition for a text encoder;
-        a heavy image encoder keeps torch's own setting (encoding is then the bulk of the work)."""
-        if not (self.use_ocr or asr) or self.encoder.uses_image:
-            return None
-        from clamr_frames.index.pipeline import thread_plan
-
-        return thread_plan(ocr=self.use_ocr, asr=asr)["torch"]
+        return plan_context(video, subtitles, asr=self.asr if asr is None else asr, asr_settings=self.asr_settings,
+                            store_root=self.store.root, stream=False, progress=self.progress).subtitles
 
     def asr_context(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
-        """What the index of ``video`` reads as ASR: the subtitles, a speech-recognition ``Transcript``, or None
-        (:func:`clamr_frames.context.asr.asr_context` with this selector's mode, settings and cache)."""
-        from clamr_frames.context.asr import TranscriptCache, asr_context
-
-        return asr_context(video, subtitles, self.asr if asr is None else asr, self.asr_settings,
-                           cache=TranscriptCache(self.store.root / "asr"), progress=self.progress)
+        """Deprecated name of :meth:`asr_cue_source`."""
+        warnings.warn("FrameSelector.asr_context is deprecated: use FrameSelector.asr_cue_source",
+                      DeprecationWarning, stacklevel=2)
+        return self.asr_cue_source(video, subtitles, asr)
 
     def index(
         self,
@@ -355,10 +341,8 @@ class FrameSelector:
 
     def _index(self, video: str | Path, subtitles: Any, *, asr: str | bool | None,
                stats: "PipelineStats | None") -> VideoIndex:
-        import dataclasses
-
-        from clamr_frames.context.asr import TranscriptCache, asr_plan, check_asr_mode
-        from clamr_frames.index.pipeline import thread_plan
+        from clamr_frames.context.asr import check_asr_mode
+        from clamr_frames.index.plan import plan_context
 
         mode = check_asr_mode(self.asr if asr is None else asr)
         key = (_file_key(video), _subs_key(subtitles), mode)
@@ -366,25 +350,12 @@ class FrameSelector:
         if cached is not None and (cached.path / "index.safetensors").exists():
             self._indexes[key] = cached  # most recently used last
             return cached
-        asr_settings = self.asr_settings
-        if not asr_settings.cpu_threads:  # speech recognition runs beside OCR: its share of the cores
-            asr_settings = dataclasses.replace(asr_settings, cpu_threads=thread_plan(ocr=self.use_ocr, asr=True)["asr"])
-        # a soundtrack still to transcribe is recognised while the frames are decoded and read (cues=...)
-        context, cues = asr_plan(video, subtitles, mode, asr_settings, cache=TranscriptCache(self.store.root / "asr"))
-        ocr_fn, ocr_id = self._ocr_pass(asr=cues is not None)
-        idx = build_index(
-            video,
-            self.encoder,
-            subtitles=context,
-            cues=cues,
-            ocr=ocr_fn,
-            ocr_id=ocr_id,
-            settings=self.settings,
-            store=self.store,
-            progress=self.progress,
-            torch_threads=self._torch_threads(asr=cues is not None),
-            stats=stats,
-        )
+        # the context plan: ASR source (a soundtrack still to transcribe is recognised while the frames are decoded
+        # and read), OCR pass on this selector's engines, the cores shared between them
+        plan = plan_context(video, subtitles, asr=mode, asr_settings=self.asr_settings, ocr=self.use_ocr,
+                            store_root=self.store.root, ocr_engines=self._ocr_engines, progress=self.progress)
+        idx = build_index(video, self.encoder, **plan.build_kwargs(self.encoder.uses_image), settings=self.settings,
+                          store=self.store, progress=self.progress, stats=stats)
         self._indexes[key] = idx
         while len(self._indexes) > _INDEXES_IN_MEMORY:  # questions across many videos: bounded memory
             del self._indexes[next(iter(self._indexes))]
@@ -398,36 +369,16 @@ class FrameSelector:
 
     def score(self, index: VideoIndex, query: str) -> tuple["torch.Tensor", "MaxSimArgmax"]:
         """Score every candidate of ``index`` against ``query``: ([n] scores, which token won each query token)."""
-        from clamr_frames.index.compress import CompressedDocs, score_compressed
-        from clamr_frames.scoring import maxsim
+        from clamr_frames.scoring import score_frames
 
         q = self._prepared.get(query)
         if q is None:
             q = self.encoder.encode_queries([query])[0]
-        docs = index.embeddings
-        # The scorer's own aggregation detail: CLaMR floors each query token's best match at 0, as the reference's
-        # zero padding did (ClamrEncoder.score_floor).
-        floor = getattr(self.encoder, "score_floor", None)
-        if isinstance(docs, CompressedDocs):
-            if getattr(self.encoder, "score_fusion", None):
-                raise InputError("int8 / binary compression does not apply to score-fusion scorers; use pool or none")
-            return score_compressed(q, docs, aggregation=self.aggregation, normalize=self.normalize, return_argmax=True,
-                                    floor=floor)
-        scores, argmax = maxsim(
-            q,
-            docs.embeddings,
-            docs.offsets,
-            aggregation=self.aggregation,
-            modality_ids=docs.modality_ids,
-            normalize=self.normalize,
-            return_argmax=True,
-            floor=floor,
-        )
-        if getattr(self.encoder, "score_fusion", None):
-            # Single-vector V+A: frame and audio similarities live on different scales, so the encoder
-            # fuses z-scored per-modality similarities instead of taking MaxSim's raw maximum.
-            scores = self.encoder.fuse(docs, q)
-        return scores, argmax
+        # The scorer's own aggregation details: CLaMR floors each query token's best match at 0, as the reference's
+        # zero padding did (ClamrEncoder.score_floor); LanguageBind V+A fuses its two modalities (score_fusion).
+        return score_frames(q, index.embeddings, aggregation=self.aggregation, normalize=self.normalize,
+                            floor=getattr(self.encoder, "score_floor", None),
+                            fusion=getattr(self.encoder, "score_fusion", None))
 
     def select(
         self,

@@ -21,3 +21,7 @@ class Modality(IntEnum):
 
 
 MODALITY_NAMES = {m.value: m.name.lower() for m in Modality}
+
+#: How a single-vector V+A scorer fuses its per-modality similarities (each z-scored over the video's
+#: candidates): the scorer declares one (``encoder.score_fusion``), :mod:`clamr_frames.scoring.fusion` applies it.
+FUSIONS = ("max", "mean")

@@ -219,6 +219,27 @@ NOTEBOOK_MIN_PIXELS = 128 * 28 * 28
 NOTEBOOK_MAX_PIXELS = int(max(min(768 * 28 * 28, 65536 * 28 * 28 * 0.8 / 768 * 2), int(NOTEBOOK_MIN_PIXELS * 1.05)))
 
 
+#: How the frames' times reach Qwen2.5-VL (see :func:`video_fps`).
+TIME_AXES = ("real", "notebook")
+#: The rate the CLaMR notebook's hand-over implies: qwen_vl_utils' default 2 fps, i.e. 1 s per 2-frame patch.
+NOTEBOOK_FPS = 2.0
+
+
+def video_fps(time_axis: str, real_rate: float) -> float:
+    """The ``fps`` Qwen2.5-VL is given for the frames: the real average rate, or the notebook's 2 fps.
+
+    Qwen2.5-VL's temporal position ids advance by ``second_per_grid_t = temporal_patch_size / fps`` per patch:
+
+    >>> 2 / video_fps("real", 100 / 3600.0)   # 100 frames of an hour: 72 s per patch
+    72.0
+    >>> 2 / video_fps("notebook", 100 / 3600.0)  # the notebook: 1 s per patch
+    1.0
+    """
+    if time_axis not in TIME_AXES:
+        raise InputError(f"time_axis must be one of {TIME_AXES}, got {time_axis!r}")
+    return NOTEBOOK_FPS if time_axis == "notebook" else float(real_rate)
+
+
 class QwenVLAnswerer:
     """Qwen2.5-VL (transformers) answering from the selected frames.
 
@@ -231,6 +252,9 @@ class QwenVLAnswerer:
             k / duration, as Qwen2.5-VL's rotary time ids assume evenly spaced frames) or ``"images"`` (one image
             item per frame, each preceded by its timestamp); the same hand-over as
             ``Selection.to_qwen_messages`` (:mod:`clamr_frames.messages`).
+        time_axis: with ``frames_as="video"``: ``"real"`` (the rate k / duration, so Qwen's time ids span the
+            video) or ``"notebook"`` (2 fps, i.e. 1 s per temporal patch of two frames, as the CLaMR notebook handed
+            its frames over).
         attn_implementation: e.g. ``sdpa`` or ``flash_attention_2``.
         system_prompt: the system turn.
         local_files_only: never contact the hub (default: follows ``HF_HUB_OFFLINE``).
@@ -247,6 +271,7 @@ class QwenVLAnswerer:
         max_pixels: int = 360 * 420,
         min_pixels: int = 28 * 28 * 4,
         frames_as: str = "video",
+        time_axis: str = "real",
         attn_implementation: str | None = None,
         system_prompt: str = "You are a helpful assistant.",
         local_files_only: bool | None = None,
@@ -264,7 +289,10 @@ class QwenVLAnswerer:
         if dtype not in ("bfloat16", "float16", "float32"):
             raise InputError(f"dtype must be bfloat16, float16 or float32, got {dtype!r}")
         self.max_pixels, self.min_pixels = int(max_pixels), int(min_pixels)
+        if time_axis not in TIME_AXES:
+            raise InputError(f"time_axis must be one of {TIME_AXES}, got {time_axis!r}")
         self.frames_as = frames_as
+        self.time_axis = time_axis
         self.system_prompt = system_prompt
         self.pretrained = str(pretrained)
         try:
@@ -304,7 +332,7 @@ class QwenVLAnswerer:
         if self.frames_as == "images":
             return self.processor(text=[text], images=frames, images_kwargs={"size": size}, return_tensors="pt")
         k = len(frames)
-        fps = messages[-1]["content"][0]["sample_fps"]  # k / duration (clamr_frames.messages.sampling_rate)
+        fps = video_fps(self.time_axis, messages[-1]["content"][0]["sample_fps"])
         meta = VideoMetadata(total_num_frames=k, fps=fps, frames_indices=list(range(k)), duration=k / fps)
         return self.processor(
             text=[text],
@@ -406,9 +434,11 @@ def build_answerer(inner: str, **kwargs: Any) -> Answerer:
 
 
 __all__ = [
+    "NOTEBOOK_FPS",
     "NOTEBOOK_MAX_PIXELS",
     "NOTEBOOK_MIN_PIXELS",
     "OCR_READER_NAMES",
+    "TIME_AXES",
     "AnswerRequest",
     "Answerer",
     "LmmsEvalAnswerer",
@@ -417,4 +447,5 @@ __all__ = [
     "build_answerer",
     "fallback_letter",
     "match_option",
+    "video_fps",
 ]

@@ -153,6 +153,12 @@ def mcq_from_doc(doc: Mapping[str, Any], prompt: str | None = None) -> McqItem:
                 if parsed is not None:
                     letters, options = parsed.letters, parsed.options
                     break
+    inline = mcq_from_prompt(question) if "\n" in question else None
+    if inline is not None:
+        # MLVU: the question field carries its options as "(A) text" lines after the question
+        question = inline.question
+        if not options:
+            letters, options = inline.letters, inline.options
     if not options and prompt:
         parsed = mcq_from_prompt(prompt)
         if parsed is not None:

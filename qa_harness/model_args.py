@@ -69,7 +69,7 @@ MODEL_ARGS: tuple[ModelArg, ...] = (
     ModelArg("policy", "str", "topk",
              "`topk`, `nms`, `adaptive`, `aks`, `inverse-transform`, `bolt`, `hybrid`, `coverage`, `gated`, or "
              "`uniform` (the baseline)"),
-    ModelArg("k", "int", 16, "frames per question", minimum=1),
+    ModelArg("k", "int", 16, "frames per question (with `selections=`: the file's k when not given)", minimum=1),
     ModelArg("fps", "float", 1.0, "candidate frames per second", minimum=0.0),
     ModelArg("num_candidates", "int", None, "N evenly spaced candidate frames instead of `fps`", optional=True,
              minimum=1),
@@ -84,17 +84,35 @@ MODEL_ARGS: tuple[ModelArg, ...] = (
              "`auto` (the format of the task prompt's block, lmms-eval's when there is none), `lmms-eval` (each "
              "line once, one per row), or `clamr-notebook` (one line per frame shown, concatenated, `N/A` when "
              "empty)", choices=("auto", "lmms-eval", "clamr-notebook")),
+    ModelArg("subtitle_source", "choice", "auto",
+             "where the prompt's subtitle lines come from: `file` (the benchmark's subtitle file), `transcript` (our "
+             "speech recognition of the audio track, `asr_<key>` settings, cached beside the indexes), or `auto` "
+             "(`transcript` for the `_w_transcript` tasks, else `file`)", choices=("auto", "file", "transcript")),
     ModelArg("subtitle_dir", "str", None, "a folder of subtitle files `<video stem>.srt` (or .vtt, .json) to use "
              "when the document names none", optional=True),
     ModelArg("max_pixels", "int", 360 * 420,
              "pixel cap per frame for the inner model (360x420; the CLaMR notebook's is 107042)", minimum=1),
     ModelArg("min_pixels", "int", 28 * 28 * 4, "pixel floor per frame for the inner model (the notebook's: 100352)",
              minimum=1),
+    ModelArg("max_video_tokens", "int", None,
+             "a budget of Qwen2.5-VL video tokens for the k frames: lowers the per-frame pixel cap (and floor) so "
+             "that ceil(k/2) temporal patches fit (`24576` is the paper's cap for its 768-frame row)", optional=True,
+             minimum=1),
+    ModelArg("time_axis", "choice", "real",
+             "how Qwen2.5-VL is told when the frames were taken (frames handed over as one video): `real` (the "
+             "average rate k / duration, so the time axis spans the video) or `notebook` (2 fps: 1 s per temporal "
+             "patch, the CLaMR notebook's hand-over)", choices=("real", "notebook")),
     ModelArg("index_dir", "str", None, "where the indexes live (default: the clamr-frames user cache or "
              "`$CLAMR_FRAMES_CACHE`)", optional=True),
     ModelArg("cache_dir", "str", None, "deprecated old name of `index_dir`", optional=True, renamed_to="index_dir"),
     ModelArg("device", "str", None, "device of the inner model", optional=True),
     ModelArg("selector_device", "str", None, "device of the scorer (default: `device`)", optional=True),
+    ModelArg("selections", "str", None,
+             "answer from a selections file (`python -m qa_harness select-task`): exactly its frames, no scorer "
+             "loaded; a missing question or another video (fingerprint) is an error naming it", optional=True),
+    ModelArg("nf4", "bool", False,
+             "CLaMR scorer on the 4-bit NF4 base the adapter was trained on (bitsandbytes, CUDA only; the LoRA "
+             "stays unmerged)"),
     ModelArg("log_selections", "str", None,
              "a selections file (JSONL, `clamr_frames.selections`) to append each question's record to: picked "
              "frames, scores, scorer, policy, ASR source, OCR, answer", optional=True),
@@ -166,7 +184,7 @@ def convert(arg: ModelArg, value: Any) -> Any:
                 raise InputError(f"clamr_frames: {name} must be one of {', '.join(arg.choices)}, got {value!r}")
             return out
         else:
-            return value if not isinstance(value, str) else value
+            return value
     except (TypeError, ValueError) as e:
         if isinstance(e, InputError):
             raise

@@ -402,7 +402,7 @@ def test_model_that_is_not_ctranslate2_is_a_clear_error(root, tmp_path):
 
 
 def test_bundled_model_checksum_is_checked(monkeypatch):
-    from clamr_frames.context import asr
+    from clamr_frames.context.asr import models as asr
 
     monkeypatch.setattr(asr, "_VERIFIED", set())
     monkeypatch.setitem(asr.BUNDLED_SHA256, "config.json", "0" * 64)

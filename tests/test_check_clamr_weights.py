@@ -39,7 +39,7 @@ def test_full_run_on_a_tiny_clamr(tmp_path, capsys):
     from clamr_frames.selector import FrameSelector
     from clamr_frames.synth import generate_video
 
-    from tiny_qwen import build_tiny_qwen
+    from testkit.tiny_qwen import build_tiny_qwen
 
     vlm, processor = build_tiny_qwen(seed=0)
     with warnings.catch_warnings():

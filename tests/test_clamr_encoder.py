@@ -1,4 +1,4 @@
-"""ClamrEncoder on a tiny random Qwen2.5-VL (tests/tiny_qwen.py): no downloads, CPU, float32."""
+"""ClamrEncoder on a tiny random Qwen2.5-VL (testkit/tiny_qwen.py): no downloads, CPU, float32."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from clamr_frames.encoders.clamr import (  # noqa: E402
     build_query,
     make_colqwen,
 )
-from clamr_frames.encoders.clamr_adapter import to_installed_name, to_legacy_name  # noqa: E402
-from clamr_frames.encoders.clamr_head import reference_head_weight  # noqa: E402
+from clamr_frames.encoders.clamr.adapter import to_installed_name, to_legacy_name  # noqa: E402
+from clamr_frames.encoders.clamr.head import reference_head_weight  # noqa: E402
 from clamr_frames.errors import InputError, ModelLoadError  # noqa: E402
 from clamr_frames.types import Modality  # noqa: E402
 
-from tiny_qwen import build_tiny_qwen, save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import build_tiny_qwen, save_tiny_qwen  # noqa: E402
 
 #: The released adapter's target_modules, written against transformers-4.51 module names.
 RELEASED_TARGETS = "(.*(model).*(down_proj|gate_proj|up_proj|k_proj|q_proj|v_proj|o_proj).*$|.*(custom_text_proj).*$)"

@@ -16,10 +16,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from clamr_frames.encoders.clamr import ClamrEncoder, init_head_like_reference  # noqa: E402
-from clamr_frames.encoders.clamr_head import legacy_half_normal, mt19937_words, reference_head_weight  # noqa: E402
+from clamr_frames.encoders.clamr.head import legacy_half_normal, mt19937_words, reference_head_weight  # noqa: E402
 from clamr_frames.errors import InputError  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 # sha256 of the float16 bytes of ``torch.empty(shape, dtype=torch.float16).normal_(0, std)`` right after
 # ``torch.manual_seed(seed)``, recorded with torch 2.7.1 (the CPU kernel of the reference's era; identical with

@@ -113,7 +113,7 @@ def test_select_cli_clip_scorer_nms_policy_on_a_local_model(bars_video, tmp_path
 
     from clamr_frames.encoders.base import Document
     from clamr_frames.encoders.clip import ClipEncoder
-    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from testkit.tiny_clip import write_tiny_clip
     from clamr_frames.select import select_frames
     from clamr_frames.video import VideoReader
 

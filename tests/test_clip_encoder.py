@@ -15,7 +15,7 @@ import torch
 
 from clamr_frames.encoders.base import DocEmbeddings, Document, Encoder
 from clamr_frames.encoders.clip import ClipEncoder
-from clamr_frames.encoders.clip_tiny import random_clip_model, write_tiny_clip
+from testkit.tiny_clip import random_clip_model, write_tiny_clip
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.scoring import maxsim
 from clamr_frames.types import Modality

@@ -10,7 +10,8 @@ import torch
 
 from clamr_frames.encoders.base import DocEmbeddings
 from clamr_frames.errors import InputError
-from clamr_frames.index import compress as C
+from clamr_frames.scoring import codecs as C
+from clamr_frames.scoring import compressed as S
 from clamr_frames.scoring import maxsim
 
 
@@ -56,15 +57,15 @@ def test_sign_bits_roundtrip_and_hamming_matches_bit_counting():
     bits = C.pack_signs(x)
     assert bits.shape == (20, 5) and bits.dtype == torch.uint8
     assert torch.equal(C.unpack_signs(bits, 37), torch.where(x > 0, 1.0, -1.0))
-    ham = C.hamming_distance(bits[:4], bits)
+    ham = S.hamming_distance(bits[:4], bits)
     brute = ((x[:4, None, :] > 0) != (x[None, :, :] > 0)).sum(-1)
     assert torch.equal(ham, brute)
     # Hamming-MaxSim equals the definition computed from explicit distances
     q = torch.randn(3, 37)
     qb = C.pack_signs(q)
     off = torch.tensor([0, 5, 5, 12, 20])
-    got = C.hamming_maxsim(qb, bits, off, 37)
-    d = C.hamming_distance(qb, bits).double()
+    got = S.hamming_maxsim(qb, bits, off, 37)
+    d = S.hamming_distance(qb, bits).double()
     sim = 1 - 2 * d / 37
     want = [sim[:, s:e].amax(1).sum().item() if e > s else float("-inf") for s, e in zip(off[:-1].tolist(), off[1:].tolist())]
     assert got.tolist() == pytest.approx(want, abs=1e-5)
@@ -76,12 +77,12 @@ def test_int8_scores_track_fp16_and_chunking_changes_nothing(monkeypatch, aggreg
     ref, ref_arg = maxsim(q, docs.embeddings, docs.offsets, aggregation=aggregation,
                           modality_ids=docs.modality_ids, return_argmax=True)
     cdocs, _ = C.compress(docs, C.parse_compression("int8"))
-    s_all, a_all = C.score_compressed(q, cdocs, aggregation=aggregation, return_argmax=True)
+    s_all, a_all = S.score_compressed(q, cdocs, aggregation=aggregation, return_argmax=True)
     fin = torch.isfinite(ref)
     assert torch.equal(fin, torch.isfinite(s_all))
     assert float((s_all[fin] - ref[fin]).abs().max()) < 0.05
-    monkeypatch.setattr(C, "_DECODE_ROWS", 7)  # many blocks, documents never split
-    s_chunk, a_chunk = C.score_compressed(q, cdocs, aggregation=aggregation, return_argmax=True)
+    monkeypatch.setattr(S, "_DECODE_ROWS", 7)  # many blocks, documents never split
+    s_chunk, a_chunk = S.score_compressed(q, cdocs, aggregation=aggregation, return_argmax=True)
     torch.testing.assert_close(s_chunk, s_all)
     assert torch.equal(a_chunk.token_index, a_all.token_index)
     # argmax rows are global rows, inside their own document, like the fp16 scorer's
@@ -96,9 +97,9 @@ def test_binary_rerank_is_exact_for_candidates_and_keeps_them_on_top():
     docs, q = _docs(n_docs=60, max_tok=6), _query()
     exact = maxsim(q, docs.embeddings, docs.offsets)
     cdocs, _ = C.compress(docs, C.CompressionSpec(codec="binary", rerank=60))
-    torch.testing.assert_close(C.score_compressed(q, cdocs), exact)  # everything re-ranked = exact
+    torch.testing.assert_close(S.score_compressed(q, cdocs), exact)  # everything re-ranked = exact
     cdocs, _ = C.compress(docs, C.CompressionSpec(codec="binary", rerank=10))
-    scores, arg = C.score_compressed(q, cdocs, return_argmax=True)
+    scores, arg = S.score_compressed(q, cdocs, return_argmax=True)
     reranked = arg.token_index[:, 0] >= 0
     nonempty = docs.offsets[1:] > docs.offsets[:-1]
     assert int(reranked.sum()) == 10
@@ -177,7 +178,7 @@ def encoder():
 @pytest.mark.parametrize("compression", ["int8", "binary", "pool+int8", "pool"])
 def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     from clamr_frames.index import IndexSettings
-    from clamr_frames.index.compress import CompressedDocs
+    from clamr_frames.scoring.codecs import CompressedDocs
     from clamr_frames.selector import FrameSelector
 
     video, srt = clip

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from clamr_frames.context.shots import PriorSettings, VisualPrior, compute_prior
 from clamr_frames.errors import InputError
 from clamr_frames.select import coverage, gated, select_frames, takes_prior
-from clamr_frames.select.coverage import prominence, relevance_and_coverage, shot_budgets
-from clamr_frames.select.policies import FLAT_Z, PEAK_Z
+from clamr_frames.select.coverage import relevance_and_coverage, shot_budgets
+from clamr_frames.select.gated import FLAT_Z, PEAK_Z
+from clamr_frames.select.profile import prominence
 
 
 def _prior_from_looks(

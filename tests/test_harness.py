@@ -25,8 +25,7 @@ if os.environ.get("CLAMR_REQUIRE_EVAL") == "1":
 else:
     pytest.importorskip("lmms_eval")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tiny_qwen import save_tiny_qwen
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 K = 2
@@ -358,9 +357,9 @@ def test_qwen_inner_model_gets_exactly_the_selected_frames(selector, docs, tiny_
     from qa_harness.tasks import utils as tu
 
     doc = docs[0]
-    # A pixel cap whose decode size (2 * sqrt) is above the 320x180 video: the frames are decoded at full size,
-    # as Selection.frames decodes them, so they can be compared pixel for pixel.
-    pixels = 28 * 28 * 36
+    # A pixel cap whose decode size (qa_harness.model.decode_side: 327) is above the 320x180 video: the frames are
+    # decoded at full size, as Selection.frames decodes them, so they can be compared pixel for pixel.
+    pixels = 28 * 28 * 64
     rec = RecordingSelector(selector)
     m = ClamrFrames(inner="qwen2_5_vl", pretrained=str(tiny_qwen_dir), k=4, max_pixels=pixels, device="cpu",
                     selector=rec)

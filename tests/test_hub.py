@@ -126,7 +126,7 @@ def test_clip_revision_reaches_the_index_manifest(hub, tmp_path):
     """``FrameSelector.from_pretrained(..., revision=)`` loads that revision's weights, and the index records the
     revision and the commit it resolved to."""
     from clamr_frames import FrameSelector
-    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from testkit.tiny_clip import write_tiny_clip
     from clamr_frames.index import IndexSettings
     from media import make_video
 
@@ -146,7 +146,7 @@ def test_clip_revision_reaches_the_index_manifest(hub, tmp_path):
 
 
 def test_languagebind_revisions_for_image_and_audio(hub, tmp_path):
-    from clamr_frames.encoders.clip_tiny import write_tiny_languagebind
+    from testkit.tiny_clip import write_tiny_languagebind
     from clamr_frames.encoders.languagebind import LanguageBindEncoder
 
     publish(hub, "org/lb-image", A, write_tiny_languagebind(tmp_path / "i", "image", seed=0), refs=("v1",))
@@ -162,7 +162,7 @@ def test_clamr_revisions_for_adapter_and_backbone(hub, tmp_path):
     the adapter names (a Hub id) goes through the same resolver."""
     from clamr_frames.encoders.clamr import ClamrEncoder
     from clamr_frames.train.models import ClamrTrainable
-    from tiny_qwen import save_tiny_qwen
+    from testkit.tiny_qwen import save_tiny_qwen
 
     base = save_tiny_qwen(tmp_path / "qwen")
     with warnings.catch_warnings():

@@ -185,7 +185,7 @@ def test_cli_on_ray_with_uris_and_an_image_encoder(videos, tmp_path, capsys):
     """`clamr-frames index --ray` on file:// URIs (copied by the workers like any remote file) with a tiny CLIP,
     so decoded frames travel from the context tasks to the encoder actors; same index as one process builds."""
     from clamr_frames.cli import main
-    from clamr_frames.encoders.clip_tiny import write_tiny_clip
+    from testkit.tiny_clip import write_tiny_clip
     from clamr_frames.encoders.registry import load_encoder
 
     weights = write_tiny_clip(tmp_path / "tiny-clip")

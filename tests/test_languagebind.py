@@ -16,14 +16,10 @@ import torch.nn.functional as F
 
 from clamr_frames.encoders.base import Document, Encoder
 from clamr_frames.encoders.clip_common import OPENAI_MEAN, OPENAI_STD
-from clamr_frames.encoders.clip_tiny import languagebind_config, languagebind_state_dict, write_tiny_languagebind
-from clamr_frames.encoders.languagebind import (
-    LanguageBindEncoder,
-    convert_state_dict,
-    fuse_scores,
-    load_audio_checkpoint,
-    modality_similarities,
-)
+from testkit.tiny_clip import languagebind_config, languagebind_state_dict, write_tiny_languagebind
+from clamr_frames.encoders.languagebind import LanguageBindEncoder, convert_state_dict, load_audio_checkpoint
+from clamr_frames.scoring import score_frames
+from clamr_frames.scoring.fusion import fuse_scores, modality_similarities
 from clamr_frames.encoders.languagebind_audio import (
     AudioFeatureSettings,
     audio_inputs,
@@ -394,9 +390,7 @@ def test_fusion_scores_from_stored_embeddings(va):
     torch.testing.assert_close(per[:, 0], video_sims, atol=1e-5, rtol=0)
     assert torch.isnan(per[4, 1]) and not torch.isnan(per[:4, 1]).any()
     for method in ("max", "mean"):
-        va.fusion = method
-        torch.testing.assert_close(va.fuse(out, q), fuse_scores(per, method), atol=0, rtol=0)
-    va.fusion = "max"
+        torch.testing.assert_close(score_frames(q, out, fusion=method)[0], fuse_scores(per, method), atol=0, rtol=0)
     # the plain MaxSim path (selector unchanged) is the raw, uncalibrated max of the two similarities
     raw = maxsim(q, out.embeddings, out.offsets)
     torch.testing.assert_close(raw, torch.where(torch.isnan(per), torch.tensor(-2.0), per).amax(1), atol=1e-6, rtol=0)
@@ -446,7 +440,8 @@ def test_no_audio_stream_falls_back_to_v_with_one_warning(va):
     assert out_b.modality_ids.tolist() == [Modality.VIDEO] * 3
     # fused scores then rank like the frame similarities alone
     q = va.encode_queries(["x"])[0]
-    assert va.fuse(out, q).argsort().tolist() == (out.embeddings @ q[0]).argsort().tolist()
+    fused = score_frames(q, out, fusion=va.score_fusion)[0]
+    assert fused.argsort().tolist() == (out.embeddings @ q[0]).argsort().tolist()
 
 
 def test_document_without_frame_keeps_its_audio_token(va):

@@ -28,7 +28,7 @@ def _selection(timestamps, duration=600.0, missing=()):
 
 def test_video_item_carries_the_average_rate_and_qwen_gets_it():
     qvu = pytest.importorskip("qwen_vl_utils")
-    from tiny_qwen import build_processor
+    from testkit.tiny_qwen import build_processor
 
     sel = _selection([12.0, 13.0, 14.0, 300.0, 301.0, 590.0], duration=600.0)
     msgs = sel.to_qwen_messages(subtitles="the bell rang", **SMALL)
@@ -57,7 +57,7 @@ def test_video_item_carries_the_average_rate_and_qwen_gets_it():
 
 def test_images_each_follow_their_timestamp_and_qwen_reads_them():
     qvu = pytest.importorskip("qwen_vl_utils")
-    from tiny_qwen import build_processor
+    from testkit.tiny_qwen import build_processor
 
     ts = [12.0, 13.5, 300.25, 590.0]
     msgs = _selection(ts).to_qwen_messages(frames_as="images", **SMALL)

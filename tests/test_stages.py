@@ -74,7 +74,7 @@ def test_entry_point_help():
 def test_gpu_configs_have_the_published_shapes():
     pytest.importorskip("transformers")
     from benchmarks.gpu import QWEN25_VL_3B, QWEN25_VL_7B, SMALL, make_config
-    from tiny_qwen import build_tokenizer
+    from testkit.tiny_qwen import build_tokenizer
 
     tok = build_tokenizer()
     c3 = make_config(QWEN25_VL_3B, tok)

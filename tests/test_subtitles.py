@@ -16,7 +16,7 @@ from clamr_frames.context import (
     ContextWindow,
     Cue,
     Subtitles,
-    asr_context,
+    asr_text_at,
     asr_contexts,
     clean_text,
     format_srt,
@@ -358,37 +358,37 @@ CUES = [
 
 
 def test_asr_context_window_semantics() -> None:
-    assert asr_context(CUES, 5.5) == "b0 b1 b2 b3 c0 d0 d1 d2 d3 d4"  # [2.5, 8.5]
-    assert asr_context(CUES, 5.5, before=0, after=0) == "c0"
-    assert asr_context(CUES, 5.5, before=1.5, after=0.5) == "b0 b1 b2 b3 c0"  # [4.0, 6.0]: closed bounds
-    assert asr_context(CUES, 4.5, before=0, after=0) == ""  # in a gap, nothing on screen
-    assert asr_context(CUES, 4.5, before=0.5, after=0.5) == "b0 b1 b2 b3 c0"
-    assert asr_context(CUES, 15.0) == ""
-    assert asr_context(CUES, 2.0, before=0, after=0) == "a0 a1 b0 b1 b2 b3"  # both cues contain t = 2
-    assert asr_context([], 3.0) == ""
-    assert asr_context(list(reversed(CUES)), 5.5) == asr_context(CUES, 5.5)  # time order, whatever the input
+    assert asr_text_at(CUES, 5.5) == "b0 b1 b2 b3 c0 d0 d1 d2 d3 d4"  # [2.5, 8.5]
+    assert asr_text_at(CUES, 5.5, before=0, after=0) == "c0"
+    assert asr_text_at(CUES, 5.5, before=1.5, after=0.5) == "b0 b1 b2 b3 c0"  # [4.0, 6.0]: closed bounds
+    assert asr_text_at(CUES, 4.5, before=0, after=0) == ""  # in a gap, nothing on screen
+    assert asr_text_at(CUES, 4.5, before=0.5, after=0.5) == "b0 b1 b2 b3 c0"
+    assert asr_text_at(CUES, 15.0) == ""
+    assert asr_text_at(CUES, 2.0, before=0, after=0) == "a0 a1 b0 b1 b2 b3"  # both cues contain t = 2
+    assert asr_text_at([], 3.0) == ""
+    assert asr_text_at(list(reversed(CUES)), 5.5) == asr_text_at(CUES, 5.5)  # time order, whatever the input
 
 
 def test_asr_context_max_words_trims_farthest_first() -> None:
     # t = 5.5: c0 is at t; b's words sit at 2.25..3.75 s, d's at 6.75..8.75 s.
-    assert asr_context(CUES, 5.5, max_words=1) == "c0"
-    assert asr_context(CUES, 5.5, max_words=3) == "b3 c0 d0"
-    assert asr_context(CUES, 5.5, max_words=5) == "b2 b3 c0 d0 d1"
-    assert asr_context(CUES, 5.5, max_words=8) == "b1 b2 b3 c0 d0 d1 d2 d3"
-    assert asr_context(CUES, 5.5, max_words=None) == asr_context(CUES, 5.5, max_words=100)
+    assert asr_text_at(CUES, 5.5, max_words=1) == "c0"
+    assert asr_text_at(CUES, 5.5, max_words=3) == "b3 c0 d0"
+    assert asr_text_at(CUES, 5.5, max_words=5) == "b2 b3 c0 d0 d1"
+    assert asr_text_at(CUES, 5.5, max_words=8) == "b1 b2 b3 c0 d0 d1 d2 d3"
+    assert asr_text_at(CUES, 5.5, max_words=None) == asr_text_at(CUES, 5.5, max_words=100)
     # The cue at t is kept whole even when it alone exceeds the budget.
-    assert asr_context(CUES, 7.0, max_words=2) == "d0 d1 d2 d3 d4"
-    assert asr_context(CUES, 7.0, max_words=0) == "d0 d1 d2 d3 d4"
-    assert asr_context(CUES, 4.5, max_words=0) == ""
+    assert asr_text_at(CUES, 7.0, max_words=2) == "d0 d1 d2 d3 d4"
+    assert asr_text_at(CUES, 7.0, max_words=0) == "d0 d1 d2 d3 d4"
+    assert asr_text_at(CUES, 4.5, max_words=0) == ""
     with pytest.raises(ValueError):
-        asr_context(CUES, 1.0, before=-1)
+        asr_text_at(CUES, 1.0, before=-1)
 
 
 def test_asr_contexts_matches_single_calls_and_accepts_arrays() -> None:
     np = pytest.importorskip("numpy")
     ts = np.linspace(0, 22, 45)
     many = asr_contexts(CUES, ts, before=1.0, after=2.0, max_words=4)
-    assert many == [asr_context(CUES, float(t), before=1.0, after=2.0, max_words=4) for t in ts]
+    assert many == [asr_text_at(CUES, float(t), before=1.0, after=2.0, max_words=4) for t in ts]
     subs = Subtitles(tuple(CUES), "mem", "utf-8", 0)
     assert asr_contexts(subs, ts) == asr_contexts(ContextWindow(CUES), ts) == asr_contexts(tuple(CUES), ts)
     assert subs.window is subs.window
@@ -396,7 +396,7 @@ def test_asr_contexts_matches_single_calls_and_accepts_arrays() -> None:
 
 def test_long_cue_overlapping_later_ones_is_found() -> None:
     cues = [Cue(0, 100, "narrator")] + [Cue(float(i), i + 0.5, f"w{i}") for i in range(1, 50)]
-    assert asr_context(cues, 40.2, before=0, after=0) == "narrator w40"
+    assert asr_text_at(cues, 40.2, before=0, after=0) == "narrator w40"
     assert [c.text for c in lines_between(cues, 99.0, 200.0)] == ["narrator"]
 
 
@@ -419,7 +419,7 @@ def test_context_for_an_hour_of_frames() -> None:
         t += d + rng.uniform(0, 1)
     stamps = [i * t / 3600 for i in range(3600)]
     out = asr_contexts(cues, stamps)
-    single = [asr_context(cues, s) for s in stamps]
+    single = [asr_text_at(cues, s) for s in stamps]
     assert out == single
 
 
@@ -520,7 +520,7 @@ _CTX_CUE = st.builds(
     st.none() | st.integers(0, 12),
 )
 def test_asr_context_properties(cues: list[Cue], t: float, before: float, after: float, max_words: int | None) -> None:
-    out = asr_context(cues, t, before=before, after=after, max_words=max_words)
+    out = asr_text_at(cues, t, before=before, after=after, max_words=max_words)
     at_t = [c for c in cues if c.start <= t <= c.end]
     for c in at_t:
         assert c.text in out

@@ -14,7 +14,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from clamr_frames.encoders.clip import ClipEncoder  # noqa: E402
-from clamr_frames.encoders.clip_tiny import write_tiny_clip  # noqa: E402
+from testkit.tiny_clip import write_tiny_clip  # noqa: E402
 from clamr_frames.errors import InputError  # noqa: E402
 from clamr_frames.train.losses import build_loss  # noqa: E402
 from clamr_frames.train.models import ClipTrainable  # noqa: E402

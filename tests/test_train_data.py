@@ -21,18 +21,14 @@ from clamr_frames.train.collate import (
     positive_candidates,
     tensorize_meta,
 )
-from clamr_frames.train.data import (
-    DataError,
-    Example,
+from clamr_frames.train.builders import (
     examples_from_qa,
     examples_from_synthetic,
-    parse_example,
     read_charades_sta,
-    read_jsonl,
     read_qvhighlights,
-    write_jsonl,
     write_synthetic_dataset,
 )
+from clamr_frames.train.data import DataError, Example, parse_example, read_jsonl, write_jsonl
 from clamr_frames.types import Modality
 
 

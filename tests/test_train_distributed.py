@@ -18,7 +18,7 @@ import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 # rank 0 has queries 0, 1 and documents 0, 1 (their positives) + 4 (a negative); rank 1 queries 2, 3 and
 # documents 2, 3 + 5. One process gets everything in the gathered order.
@@ -53,7 +53,8 @@ def _worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     from accelerate import Accelerator
 
-    from clamr_frames.train.trainer import _unwrap, training_step
+    from clamr_frames.train.batches import unwrap
+    from clamr_frames.train.trainer import training_step
 
     acc = Accelerator(cpu=True)
     assert acc.num_processes == world and dist.is_initialized()
@@ -62,7 +63,7 @@ def _worker(rank: int, world: int, port: int, tiny_dir: str, out: str) -> None:
     model = acc.prepare(model)
     res = training_step(model, loss_fn, batch)
     acc.backward(res.loss)
-    grads = {n: p.grad.detach().clone() for n, p in _unwrap(model).named_parameters() if p.requires_grad}
+    grads = {n: p.grad.detach().clone() for n, p in unwrap(model).named_parameters() if p.requires_grad}
     save_file({**grads, "__loss__": res.loss.detach().reshape(1), "__scores__": res.scores.contiguous()},
               os.path.join(out, f"rank{rank}.safetensors"))
     acc.wait_for_everyone()

@@ -19,7 +19,7 @@ from clamr_frames.train.losses import build_loss  # noqa: E402
 from clamr_frames.train.models import ClamrTrainable, DefaultTrainable  # noqa: E402
 from clamr_frames.types import Modality  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 QUERIES = ["what did the harbour master say?", "exit 12 closed", "the red car crossing the bridge", "pasta sauce"]
 

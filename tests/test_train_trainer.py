@@ -20,7 +20,7 @@ from clamr_frames.train import train  # noqa: E402
 from clamr_frames.train.config import load_config  # noqa: E402
 from clamr_frames.train.data import DataError  # noqa: E402
 
-from tiny_qwen import save_tiny_qwen  # noqa: E402
+from testkit.tiny_qwen import save_tiny_qwen  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,12 @@ shuffled order, every frame densely, and chunked streaming of the 3-fps candidat
 come back (0 dropped) holding the truth's pixels (0 wrong) and, on the generated files, the number drawn into
 it (tests/conformance_media.py lists the files and what each one exercises).
 
-The real-world files are OpenCV's sample AVIs from Debian's ``opencv-doc`` package, when installed (CI and
-users do not have them; those cases skip): a DivX 5 packed-bitstream AVI with B-frames (Megamind.avi, the file
-on which the reader once returned neighbouring frames and dropped frames), an MS-MPEG4 v3 AVI (vtest.avi) and
-a Cinepak AVI (tree.avi).
+The real-footage files are committed (tests/data/derived, made by tests/data/make_derived.py from imageio's
+public-domain cockatoo.mp4) in the codecs of OpenCV's sample AVIs that this suite once read from Debian's
+``opencv-doc`` (absent in CI; Megamind.avi, a film trailer, cannot be copied here): a DivX packed-bitstream AVI
+with B-frames (the layout on which the reader once returned neighbouring frames and dropped frames, as on
+Megamind.avi), an MS-MPEG4 v3 AVI (as vtest.avi) and a Cinepak AVI (as tree.avi). More real files:
+tests/video/test_real_media.py.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from media import read_code
 
 HAVE_DECORD = importlib.util.find_spec("decord") is not None  # not imported here: PyAV must load first
 BACKENDS = ["auto", "pyav", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))]
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-# file: the frames read densely (every frame of Megamind.avi; across vtest.avi's key frame at 250)
-REAL = {"Megamind.avi": None, "vtest.avi": (200, 300), "tree.avi": None}
+REAL_DATA = Path(__file__).resolve().parent / "data" / "derived"
+# file: the frames read densely (None: every frame)
+REAL = {"cockatoo_divx_packed.avi": None, "cockatoo_msmpeg4v3.avi": None, "cockatoo_cinepak.avi": None}
 SAME = 0.1  # mean absolute pixel difference below which two frames are the same picture (identical decoders
 #             give 0.0; neighbouring frames of the real files differ by 0.36 at the least)
 
@@ -49,10 +51,7 @@ def _generated(name: str, media_dir: Path) -> Path:
 
 
 def _real(name: str) -> Path:
-    path = OPENCV_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (Debian package opencv-doc)")
-    return path
+    return REAL_DATA / name  # committed: never skipped
 
 
 def _requests(reader: VideoReader, dense: tuple[int, int] | None, fps: float) -> dict[str, np.ndarray]:

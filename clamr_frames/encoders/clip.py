@@ -35,10 +35,10 @@ class ClipEncoder(ClipStyleEncoder):
     Build it with :meth:`from_pretrained` (hub id or local directory) or directly from a ``CLIPModel``, a
     ``CLIPTokenizer`` and a ``CLIPImageProcessor``.
 
-    Example (offline, with a tiny random checkpoint)::
+    Example (offline, with a local checkpoint folder; the repository's tests build a tiny random one with
+    ``testkit.tiny_clip.write_tiny_clip``)::
 
-        from clamr_frames.encoders.clip_tiny import write_tiny_clip
-        enc = ClipEncoder.from_pretrained(write_tiny_clip("/tmp/tiny-clip"))
+        enc = ClipEncoder.from_pretrained("/path/to/clip-vit-base-patch32")
         q = enc.encode_queries(["a dog on a sofa"])[0]          # [1, dim]
     """
 

@@ -38,8 +38,8 @@ Scoring (V+A)
     a V document has one. The query is one token, so plain MaxSim (``token_max``) gives the raw maximum of
     the two cosine similarities, which is uncalibrated (audio–text and image–text similarities live on
     different scales). The issue's fusion z-scores each modality's similarities over the video's candidates and
-    takes their ``max`` or ``mean`` (:func:`fuse_scores`); :meth:`LanguageBindEncoder.fuse` does that from the
-    stored embeddings, and ``encoder.score_fusion`` tells the selector to use it.
+    takes their ``max`` or ``mean`` (:func:`clamr_frames.scoring.fusion.fuse_scores`, from the stored embeddings);
+    ``encoder.score_fusion`` tells the scoring stage to use it (:func:`clamr_frames.scoring.score_frames`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
 from clamr_frames.encoders.runtime import resolve_device, resolve_dtype, resolve_offline
 from clamr_frames.encoders.languagebind_audio import AudioFeatureSettings, audio_inputs, read_windows, window_bounds
 from clamr_frames.errors import InputError, ModelLoadError, VideoError, first_line
-from clamr_frames.types import Modality
+from clamr_frames.types import FUSIONS, Modality
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -73,10 +73,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_IMAGE = "LanguageBind/LanguageBind_Image"
 DEFAULT_AUDIO = "LanguageBind/LanguageBind_Audio_FT"
-#: ``max`` / ``mean`` of the per-modality similarities, each z-scored over the video's candidates.
-FUSIONS = ("max", "mean")
-#: Columns of :func:`modality_similarities` for V+A, in this order.
-FUSED_MODALITIES = (int(Modality.VIDEO), int(Modality.AUDIO))
 
 _TEXT_KEYS = (
     "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -356,91 +352,6 @@ def load_audio_checkpoint(directory: str | Path) -> tuple[Any, AudioFeatureSetti
     return tower.eval(), settings, text_projection
 
 
-# ---------------------------------------------------------------------------------------------- fusion
-def modality_similarities(
-    docs: DocEmbeddings, query: "torch.Tensor", modalities: Sequence[int] = FUSED_MODALITIES
-) -> "torch.Tensor":
-    """Cosine similarity of the single query vector to each document's token of each modality.
-
-    Args:
-        docs: packed document tokens.
-        query: ``[dim]`` or ``[1, dim]``.
-        modalities: column order.
-
-    Returns:
-        ``[n_docs, len(modalities)]`` float32, NaN where a document has no token of that modality (the best
-        one if it has several).
-
-    Example:
-        >>> import torch
-        >>> emb = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])        # doc 0: VIDEO + AUDIO, doc 1: VIDEO
-        >>> docs = DocEmbeddings(emb, torch.tensor([0, 2, 3]), torch.tensor([1, 4, 1]))
-        >>> modality_similarities(docs, torch.tensor([1.0, 0.0]))
-        tensor([[1.0000, 0.0000],
-                [0.6000,    nan]])
-    """
-    import torch
-
-    q = query.reshape(-1).float()
-    emb = docs.embeddings.float()
-    if emb.shape[-1] != q.numel():
-        raise InputError(f"query has {q.numel()} dims, documents have {emb.shape[-1]}")
-    n = docs.num_docs
-    lengths = docs.offsets[1:].to(torch.int64) - docs.offsets[:-1].to(torch.int64)
-    doc_of = torch.repeat_interleave(torch.arange(n), lengths)
-    sims = emb @ q
-    mods = docs.modality_ids.to(torch.int64)
-    out = torch.full((n, len(modalities)), float("-inf"))
-    for j, m in enumerate(modalities):
-        sel = mods == int(m)
-        out[:, j] = out[:, j].scatter_reduce(0, doc_of[sel], sims[sel], reduce="amax", include_self=True)
-    return out.masked_fill(torch.isneginf(out), float("nan"))
-
-
-def fuse_scores(per_modality: "torch.Tensor", method: str = "max") -> "torch.Tensor":
-    """Fuse per-modality similarities of one video's candidates into one score each.
-
-    Each column is z-scored over the candidates that have that modality (population std; a column with fewer
-    than two values or no spread becomes 0), then ``max`` or ``mean`` is taken over the modalities a candidate
-    has. A candidate with none scores ``-inf``.
-
-    Args:
-        per_modality: ``[n_docs, M]``, NaN where a candidate lacks a modality (see :func:`modality_similarities`).
-        method: ``"max"`` or ``"mean"``.
-
-    Returns:
-        ``[n_docs]`` float32.
-
-    Example:
-        >>> import torch
-        >>> s = torch.tensor([[0.30, 0.10], [0.20, 0.30], [0.10, float("nan")]])   # columns: video, audio
-        >>> fuse_scores(s, "mean")     # video z: 1.22, 0, -1.22; audio z: -1, 1
-        tensor([ 0.1124,  0.5000, -1.2247])
-        >>> fuse_scores(s, "max")
-        tensor([ 1.2247,  1.0000, -1.2247])
-    """
-    import torch
-
-    if method not in FUSIONS:
-        raise InputError(f"fusion must be one of {FUSIONS}, got {method!r}")
-    x = per_modality.float()
-    if x.dim() != 2:
-        raise InputError(f"per_modality must be [n_docs, M], got shape {tuple(x.shape)}")
-    present = ~torch.isnan(x)
-    count = present.sum(0).clamp(min=1)
-    filled = torch.where(present, x, torch.zeros_like(x))
-    mean = filled.sum(0) / count
-    std = torch.sqrt((torch.where(present, x - mean, torch.zeros_like(x)) ** 2).sum(0) / count)
-    z = torch.where(std > 1e-12, (x - mean) / std.clamp(min=1e-12), torch.zeros_like(x))
-    z = torch.where(present, z, torch.full_like(x, float("nan")))
-    have = present.any(1)
-    if method == "max":
-        fused = torch.where(present, z, torch.full_like(x, float("-inf"))).amax(1)
-    else:
-        fused = torch.where(present, z, torch.zeros_like(x)).sum(1) / present.sum(1).clamp(min=1)
-    return torch.where(have, fused, torch.full_like(fused, float("-inf")))
-
-
 # ---------------------------------------------------------------------------------------------- the encoder
 class LanguageBindEncoder(ClipStyleEncoder):
     """LanguageBind V / V+A scorer implementing :class:`~clamr_frames.encoders.base.Encoder`.
@@ -448,7 +359,8 @@ class LanguageBindEncoder(ClipStyleEncoder):
     Attributes:
         uses_audio: True when an audio tower is loaded (V+A): the index builder should then call
             :meth:`encode_video_documents` instead of ``encode_documents``.
-        score_fusion: ``"max"`` / ``"mean"`` for V+A (score with :meth:`fuse`), ``None`` for V.
+        score_fusion: ``"max"`` / ``"mean"`` for V+A (scored by :func:`clamr_frames.scoring.fusion.fuse_scores`),
+            ``None`` for V.
         audio_window: ``(before, after)`` seconds of audio around each frame.
         audio_settings: :class:`~clamr_frames.encoders.languagebind_audio.AudioFeatureSettings` of the tower.
     """
@@ -657,17 +569,6 @@ class LanguageBindEncoder(ClipStyleEncoder):
             per_doc.append(tokens)
         return pack_tokens(per_doc, self.dim, self.output_dtype)
 
-    def fuse(self, docs: DocEmbeddings, query: "torch.Tensor") -> "torch.Tensor":
-        """Fused V+A score of every document of one video: ``[n_docs]`` float32 (see :func:`fuse_scores`).
-
-        ``query`` is the ``[1, dim]`` output of :meth:`encode_queries`. With V only it is the z-scored frame
-        similarity (same ranking as MaxSim).
-        """
-        q = query.reshape(-1, query.shape[-1])
-        if q.shape[0] != 1:
-            raise InputError(f"a single-vector query has one token, got {q.shape[0]}")
-        return fuse_scores(modality_similarities(docs, q[0]), self.fusion)
-
     # -------------------------------------------------------------------- construction
     @classmethod
     def from_pretrained(
@@ -763,15 +664,11 @@ class LanguageBindEncoder(ClipStyleEncoder):
 __all__ = [
     "DEFAULT_AUDIO",
     "DEFAULT_IMAGE",
-    "FUSED_MODALITIES",
-    "FUSIONS",
     "LanguageBindConfig",
     "LanguageBindEncoder",
     "convert_state_dict",
-    "fuse_scores",
     "load_audio_checkpoint",
     "load_image_checkpoint",
     "make_audio_tower",
-    "modality_similarities",
     "read_languagebind_config",
 ]

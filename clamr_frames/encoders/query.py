@@ -1,7 +1,7 @@
 """The one query format: a question and, optionally, its multiple-choice options → the text a scorer encodes.
 
 Inference (:meth:`clamr_frames.FrameSelector.select` with ``options=``, and through it the lmms-eval harness)
-and training (:func:`clamr_frames.train.data.examples_from_qa` with ``options_key=``) both build their query
+and training (:func:`clamr_frames.train.builders.examples_from_qa` with ``options_key=``) both build their query
 text here, so a scorer is queried at inference exactly as it was trained.
 
 The format is the question, then :data:`OPTIONS_MARKER`, then one labelled option per line. The marker tells

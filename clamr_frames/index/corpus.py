@@ -35,7 +35,7 @@ from clamr_frames.errors import ClamrFramesError, IndexCacheError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.encoders.base import Encoder
-    from clamr_frames.index.builder import IndexSettings, OcrFn
+    from clamr_frames.index.builder import IndexSettings
     from clamr_frames.index.store import IndexStore
 
 #: Manifest columns / keys.
@@ -81,18 +81,6 @@ class VideoJob:
     def ocr(self, default: bool) -> bool:
         """Whether this video gets OCR context."""
         return bool(self.options.get("ocr", default))
-
-    def ocr_pass(self, default: bool) -> "tuple[OcrFn | None, str | None]":
-        """A fresh OCR pass for this video and its id, as ``build_index`` takes them; (None, None) without OCR.
-
-        Raises:
-            OcrUnavailableError: OCR is asked for and the ``ocr`` extra is not installed.
-        """
-        if not self.ocr(default):
-            return None, None
-        from clamr_frames.context.ocr import make_ocr_pass
-
-        return make_ocr_pass()
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -376,29 +364,28 @@ def index_locally(
     """Index ``jobs`` one after another in this process (the reference the Ray pipeline is checked against).
 
     A video that fails is reported with its reason and the others go on. ``asr`` / ``asr_settings``: where the
-    ASR context comes from (:func:`clamr_frames.context.asr.asr_context`; the default ``subtitles`` reads only the
-    jobs' subtitle files, as the Ray pipeline does; ``auto`` transcribes videos that have none, cached under
-    ``<store root>/asr``).
+    ASR context comes from (the context plan, :func:`clamr_frames.index.plan.plan_context`; the default
+    ``subtitles`` reads only the jobs' subtitle files, as the Ray pipeline does; ``auto`` transcribes videos that
+    have none, before indexing them, cached under ``<store root>/asr``).
     """
-    from clamr_frames.context.asr import TranscriptCache, asr_context
-
     from clamr_frames.index.builder import IndexSettings, build_index
+    from clamr_frames.index.plan import OcrEngines, plan_context
     from clamr_frames.index.store import IndexStore
 
     settings = settings or IndexSettings()
     store = store or IndexStore()
     store.make_directory(store.root)  # an unusable store fails the corpus here, once, not every video
     report = CorpusReport(setup={"runner": "local", "settings": dataclasses.asdict(settings), "ocr": ocr})
+    engines = OcrEngines()  # one OCR engine for the whole run (its models loaded once)
     t0 = time.perf_counter()
     for job in unique_jobs(jobs):
         counting = _Counting(encoder)
         try:
             s = job.settings(settings)
-            ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs:
-                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
-                                      progress=progress)
-                idx = build_index(video, counting, subtitles=context, ocr=ocr_fn, ocr_id=ocr_id, settings=s,
+                plan = plan_context(video, subs, asr=asr, asr_settings=asr_settings, ocr=job.ocr(ocr),
+                                    store_root=store.root, stream=False, ocr_engines=engines, progress=progress)
+                idx = build_index(video, counting, **plan.build_kwargs(counting.uses_image), settings=s,
                                   store=store, progress=progress)
         except IndexCacheError:  # the store (not this video) is unusable: every later video would fail the same way
             raise

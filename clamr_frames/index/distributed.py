@@ -123,10 +123,12 @@ def context_stage(
 ) -> Iterator[dict[str, Any]]:
     """One video → a ``skipped`` row (verified index found), or a ``plan`` row and one ``chunk`` row per part
     still to encode, or a ``failed`` row. Bad input fails at once; other exceptions are retried ``retries`` times
-    (parts already handed on are not produced again). Speech recognition (``asr``) runs here, on this task's CPU,
-    through the transcript cache under ``<store>/asr``."""
-    from clamr_frames.context.asr import TranscriptCache, asr_context
+    (parts already handed on are not produced again). The context plan
+    (:func:`clamr_frames.index.plan.plan_context`) decides the video's context; speech recognition (``asr``) runs
+    here, on this task's CPU (one core unless ``asr_settings.cpu_threads`` says otherwise), through the transcript
+    cache under ``<store>/asr``."""
     from clamr_frames.index.builder import IndexSettings, load_verified, part_documents, plan_index
+    from clamr_frames.index.plan import plan_context
     from clamr_frames.index.store import IndexStore
     from clamr_frames.video import VideoReader
 
@@ -139,13 +141,12 @@ def context_stage(
         t0 = time.perf_counter()
         try:
             s = job.settings(IndexSettings(**settings))
-            ocr_fn, ocr_id = job.ocr_pass(ocr)
             with local_copy(job.video, filesystem) as video, local_copy(job.subtitles, filesystem) as subs, \
                     VideoReader(video, backend=s.backend) as reader:
-                context = asr_context(video, subs, asr, asr_settings, cache=TranscriptCache(store.root / "asr"),
-                                      progress=False)
-                plan = plan_index(reader, identity, subtitles=context, ocr_id=ocr_id, settings=s, store=store,
-                                  source=job.video)
+                context_plan = plan_context(video, subs, asr=asr, asr_settings=asr_settings, ocr=job.ocr(ocr),
+                                            store_root=store.root, stream=False, cores=1, progress=False)
+                plan = plan_index(reader, identity, subtitles=context_plan.subtitles, ocr_id=context_plan.ocr_id,
+                                  settings=s, store=store, source=job.video)
                 with store.lock(plan.directory):
                     index = load_verified(store, plan)
                     if index is None:
@@ -160,7 +161,7 @@ def context_stage(
                                busy=time.perf_counter() - t0)
                     planned = True
                 t0 = time.perf_counter()
-                for part, docs, ocr_text in part_documents(reader, plan, identity.uses_image, ocr_fn, s,
+                for part, docs, ocr_text in part_documents(reader, plan, identity.uses_image, context_plan.ocr, s,
                                                            skip=on_disk | sent):
                     chunk = _row(jid, "chunk", directory=str(plan.directory), part=part, docs=docs, ocr=ocr_text,
                                  video=job.video, local=filesystem is None and not is_uri(job.video),
@@ -488,7 +489,8 @@ def index_corpus(
             takes them (each actor loads it; the weights must be reachable from every node).
         settings: :class:`~clamr_frames.index.IndexSettings` of the corpus (a job's options override them).
         ocr: OCR context for every video (a job's ``ocr`` option overrides it).
-        asr / asr_settings: where the ASR context comes from (:func:`clamr_frames.context.asr.asr_context`): the
+        asr / asr_settings: where the ASR context comes from (the context plan,
+            :func:`clamr_frames.index.plan.plan_context`): the
             default ``subtitles`` reads the jobs' subtitle files; ``auto`` also transcribes the speech of videos
             without one, in the context tasks (Whisper on one CPU each unless ``asr_settings.cpu_threads`` says
             otherwise), cached under ``<cache_dir>/asr``.
@@ -519,8 +521,6 @@ def index_corpus(
     settings = settings or IndexSettings()
     asr = check_asr_mode(asr)
     asr_settings = asr_settings or AsrSettings()
-    if not asr_settings.cpu_threads:  # "all cores" would oversubscribe a node running a context task per core
-        asr_settings = dataclasses.replace(asr_settings, cpu_threads=1)
     encoder_kwargs = dict(encoder_kwargs or {})
     jobs = unique_jobs([j if isinstance(j, VideoJob) else jobs_from_paths([j])[0] for j in jobs])
     if not jobs:

@@ -16,7 +16,7 @@ embeddings, so a foreign or stale index is never picked up by name alone)::
                                part of the index key: an index without it, or with another version, gets a new one
                                computed and added (see clamr_frames.index.prior); the embeddings are kept.
 
-With a ``compression`` (see :mod:`clamr_frames.index.compress`), parts are still written in fp16 and the merge
+With a ``compression`` (see :mod:`clamr_frames.scoring.codecs`), parts are still written in fp16 and the merge
 compresses them one part at a time; the manifest's ``compression`` block (method, layout version) and the tensor
 file's metadata must agree with the requested compression, which is also part of the index key, so an index
 built with another compression is never read as this one.
@@ -55,7 +55,7 @@ from clamr_frames.errors import IndexCacheError, InputError
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import DocEmbeddings
-    from clamr_frames.index.compress import CompressedDocs, CompressionSpec
+    from clamr_frames.scoring.codecs import CompressedDocs, CompressionSpec
 
 FORMAT_VERSION = 1
 
@@ -80,7 +80,7 @@ class VideoIndex:
 
     Attributes:
         embeddings: every candidate's tokens in candidate (time) order: :class:`DocEmbeddings` (fp16, also when
-            pooled) or :class:`~clamr_frames.index.compress.CompressedDocs` (int8 / binary). Both have
+            pooled) or :class:`~clamr_frames.scoring.codecs.CompressedDocs` (int8 / binary). Both have
             ``offsets``, ``modality_ids`` and ``num_docs``.
         timestamps: [n] seconds of each candidate.
         frame_indices: [n] native frame index of each candidate (to decode picked frames later).
@@ -240,7 +240,7 @@ class IndexStore:
         tmp: list[Path] = []
         try:
             if compression is not None:
-                from clamr_frames.index.compress import compress
+                from clamr_frames.scoring.codecs import compress
 
                 cpaths = []
                 for p, path in enumerate(paths):
@@ -446,7 +446,7 @@ def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "
     from safetensors import safe_open
 
     from clamr_frames.encoders.base import DocEmbeddings
-    from clamr_frames.index.compress import CompressedDocs, parse_compression
+    from clamr_frames.scoring.codecs import CompressedDocs, parse_compression
 
     info = manifest["compression"]
     spec = parse_compression(info.get("name"))
@@ -482,7 +482,7 @@ def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "
 
 
 def _compression_version() -> int:
-    from clamr_frames.index.compress import COMPRESSION_VERSION
+    from clamr_frames.scoring.codecs import COMPRESSION_VERSION
 
     return COMPRESSION_VERSION
 

@@ -26,6 +26,7 @@ array([0, 3, 7])
 from __future__ import annotations
 
 import inspect
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -33,20 +34,12 @@ from typing import Any
 import numpy as np
 
 from clamr_frames.errors import ClamrFramesError, InputError
+from clamr_frames.select.checks import as_inputs
 from clamr_frames.select.coverage import coverage, relevance_and_coverage
-from clamr_frames.select.policies import (
-    _as_inputs,
-    adaptive,
-    aks,
-    bolt,
-    gated,
-    hybrid,
-    inverse_transform,
-    nms,
-    peakiness,
-    topk,
-    uniform,
-)
+from clamr_frames.select.gated import gated
+from clamr_frames.select.policies import adaptive, hybrid, inverse_transform, nms, topk, uniform
+from clamr_frames.select.profile import peakiness, prominence
+from clamr_frames.select.published import aks, bolt
 
 __all__ = [
     "POLICIES",
@@ -61,6 +54,7 @@ __all__ = [
     "inverse_transform",
     "nms",
     "peakiness",
+    "prominence",
     "register_policy",
     "relevance_and_coverage",
     "select_frames",
@@ -202,7 +196,7 @@ def select_frames(
     fn = get_policy(policy)
     name = _canonical(policy)
     _check_knobs(name, fn, knobs)
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
         if k > n:
@@ -219,3 +213,28 @@ def select_frames(
             f"selection policy {name!r} broke its contract: wanted {k} {kind} in [0, {n}), got {out.tolist()[:20]}"
         )
     return out
+
+
+def policy_table() -> str:
+    """A Markdown table of the registered policies: name, knobs with their defaults, and what each does (the first
+    line of its docstring). The docs' policies page is generated from it, so it cannot drift from the code.
+
+    >>> print(policy_table().splitlines()[2])  # doctest: +ELLIPSIS
+    | `topk` | – | The `k` highest-scoring candidates, in time order; ties go to the earlier frame. |
+    """
+    rows = ["| policy | knobs (default) | what it does |", "|---|---|---|"]
+    for name, fn in POLICIES.items():
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            params = []
+        knobs = [
+            f"`{p.name}`" + ("" if p.default is inspect.Parameter.empty else f" ({p.default!r})")
+            for p in params
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed"
+        ]
+        doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ").replace("|", "\\|")
+        doc = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`.]+)`", r"`\1`", doc).replace("``", "`")  # reST roles → Markdown
+        rows.append(f"| `{name}` | {', '.join(knobs) or '–'} | {doc} |")
+    return "\n".join(rows)
+

@@ -29,48 +29,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clamr_frames.errors import InputError
-from clamr_frames.select.policies import RELEVANCE_SHARE, _all, _as_inputs, _finite_knob, nms
+from clamr_frames.select.checks import as_inputs, finite_knob
+from clamr_frames.select.policies import nms
+from clamr_frames.select.profile import all_indices
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.shots import VisualPrior
 
-__all__ = ["coverage", "prominence", "relevance_and_coverage", "shot_budgets"]
+__all__ = ["RELEVANCE_SHARE", "coverage", "relevance_and_coverage", "shot_budgets"]
 
-
-def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05) -> float:
-    """How far the ``k``-th best score stands above the bulk of the frames, in the bulk's standard deviations.
-
-    The bulk is every frame but the best ``max(k, ceil(trim * n))``: its mean and standard deviation are not
-    raised by the frames a question is about (a needle of a few seconds is most of a 2-minute video's top 5 %),
-    so the statistic does not shrink on short videos. The ``k``-th best rather than the best, so that one stray
-    frame does not make a profile peaked (a needle spans several candidates). Unlike
-    :func:`~clamr_frames.select.policies.peakiness`, which min-max normalises and so reads a long lower tail
-    (frames with no context at all) as a peak, it measures the top against the bulk; unlike a median/MAD z-score
-    it is not thrown by ties (a third of the frames of a subtitled video have no line and score the same). A
-    bulk without spread falls back to the spread of all the scores; a constant profile gives 0.
-
-    Measured with the default scorer on generated videos of 2, 5 and 10 minutes (``benchmarks/RESULTS.md``):
-    questions about a subtitle line 9.6–22.5; about an on-screen sign 7.9–13.5 with OCR in the index (2.2–11.8
-    without: stray word matches only); about a coloured shape, which a text scorer cannot see, 2.0–4.5.
-    Gaussian noise: about 2.4 for n = 120, 3.1 for 600, 3.7 for 3600, 4.0 (at most 4.4) for 10800 (3 h at 1 fps).
-
-    >>> prominence(np.zeros(50))
-    0.0
-    >>> s = np.random.default_rng(0).normal(size=600); s[[100, 101, 102]] += 12.0
-    >>> prominence(s) > 10
-    True
-    """
-    x = np.asarray(scores, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0 or not np.all(np.isfinite(x)):
-        raise InputError(f"prominence needs a non-empty 1-D array of finite scores, got shape {x.shape}")
-    n = x.size
-    kk = min(max(1, int(k)), n)
-    desc = np.sort(x)[::-1]
-    bulk = desc[min(n - 1, max(kk, math.ceil(_finite_knob("trim", trim, low=0.0, high=0.5) * n))) :]
-    sd = float(bulk.std()) if bulk.size > 1 else 0.0
-    if not sd > 0.0:
-        sd = float(x.std())
-    return 0.0 if not sd > 0.0 else max(0.0, (float(desc[kk - 1]) - float(bulk.mean())) / sd)
+#: ``gated`` with a prior, between its two prominence bands: the share of the frames picked by relevance (the
+#: best of a grid with FLAT_Z and PEAK_Z on questions whose only text matches are stray ones; benchmarks/RESULTS.md)
+RELEVANCE_SHARE = 0.25
 
 
 def _check_prior(prior: Any, n: int, policy: str) -> "VisualPrior":
@@ -266,10 +236,10 @@ def coverage(
     >>> coverage(np.zeros(24), np.arange(24.0), 2, prior=prior)      # the event, and the short shot
     array([10, 20])
     """
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
+        return all_indices(n)
     p = _check_prior(prior, n, "coverage")
     thr = _near_duplicate(near_duplicate)
     return np.sort(_cover(t, p, k, thr))
@@ -290,15 +260,15 @@ def relevance_and_coverage(
     The coverage frames never repeat or duplicate a relevance frame. ``relevance_share`` 1 is ``nms``, 0 is
     ``coverage``.
     """
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
+        return all_indices(n)
     p = _check_prior(prior, n, "gated")
-    share = _finite_knob("relevance_share", relevance_share, low=0.0, high=1.0)
+    share = finite_knob("relevance_share", relevance_share, low=0.0, high=1.0)
     thr = _near_duplicate(near_duplicate)
     n_rel = min(k, int(math.ceil(k * share - 1e-9)))
-    gap = None if min_gap is None else _finite_knob("min_gap", min_gap, low=0.0)
+    gap = None if min_gap is None else finite_knob("min_gap", min_gap, low=0.0)
     if gap is None:
         gap = float(t[-1] - t[0]) / (4 * k)  # nms's default for the whole budget, not for its share
     rel = nms(s, t, n_rel, min_gap=gap) if n_rel else np.empty(0, dtype=np.int64)
@@ -311,4 +281,4 @@ def _near_duplicate(value: float | None) -> float:
         from clamr_frames.context.shots import NEAR_DUPLICATE
 
         return NEAR_DUPLICATE
-    return _finite_knob("near_duplicate", value, low=0.0, high=1.0)
+    return finite_knob("near_duplicate", value, low=0.0, high=1.0)

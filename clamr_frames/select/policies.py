@@ -1,204 +1,44 @@
-"""Frame-selection policies: per-candidate scores → ``k`` candidate indices in temporal order.
+"""Score-driven frame-selection policies: per-candidate scores → ``k`` candidate indices in temporal order.
 
 Every policy has the same calling convention::
 
     policy(scores: np.ndarray[n], timestamps: np.ndarray[n], k: int, *, seed: int = 0, **knobs) -> np.ndarray[int64]
 
 and returns ``k`` indices into the candidates, sorted ascending, distinct except for ``bolt`` (which repeats a
-frame as BOLT does; see :func:`bolt`). Candidates are given in time order (timestamps non-decreasing), so
-index order is time order. ``k >= n`` returns every index. The policies are
+frame as BOLT does; see :func:`~clamr_frames.select.published.bolt`). Candidates are given in time order
+(timestamps non-decreasing), so index order is time order. ``k >= n`` returns every index. The policies are
 deterministic; ``seed`` is accepted everywhere so that a stochastic policy can join the registry without
 changing any caller, but none of the policies here draw random numbers (ties are broken by position:
 the earlier frame wins).
 
-What each policy is modelled on (exact algorithms, defaults and numbers in
-``reference/frame_selection_notes.md``):
+This module holds the policies built here:
 
 - ``topk`` — plain top-k by score.
 - ``nms`` — top-k with temporal non-maximum suppression (no two picks closer than ``min_gap`` seconds).
-- ``aks`` — AKS's adaptive keyframe sampling (CVPR 2025) exactly as its released code runs it: judge by
-  the top-k of the global budget, split flat segments, uniform fallback when the leaves fall short of k.
 - ``adaptive`` — a variant of AKS's judge-and-split that always returns k frames chosen by the scores
   (its own budget rule and, by default, its own judge statistic; see its docstring).
-- ``bolt`` — BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it, repeated
-  frames kept.
 - ``inverse-transform`` — a collision-free variant of BOLT's sampling (its own quantile targets; repeats
   moved to the nearest unused frame).
 - ``hybrid`` — a share of the budget on uniform coverage, the rest on top-k.
 - ``uniform`` — the baseline, lmms-eval's ``np.linspace(0, N - 1, k, dtype=int)`` over the candidates (the same
   frames as lmms-eval when the candidates are all native frames).
-- ``gated`` — a peakiness gate: flat score profile → ``uniform``, peaked → ``nms``.
+
+Elsewhere in :mod:`clamr_frames.select`: the exact published selectors ``aks`` and ``bolt``
+(:mod:`~clamr_frames.select.published`), the peakiness gate ``gated`` (:mod:`~clamr_frames.select.gated`) and
+the visual-prior policy ``coverage`` (:mod:`~clamr_frames.select.coverage`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
-from clamr_frames.errors import InputError
+from clamr_frames.select.checks import as_inputs, finite_knob, int_knob
+from clamr_frames.select.profile import all_indices, minmax, power_cdf, rank_by_score, top_by_score
+from clamr_frames.select.split import judge_and_split
 
-__all__ = [
-    "adaptive",
-    "aks",
-    "bolt",
-    "gated",
-    "hybrid",
-    "inverse_transform",
-    "nms",
-    "peakiness",
-    "topk",
-    "uniform",
-]
-
-
-#: ``gated`` with a visual prior: prominence below which a profile is flat (a question the scorer cannot see);
-#: above Gaussian noise up to 3 h at 1 fps (at most 4.4) and every measured question about a shape (at most 4.5)
-FLAT_Z = 5.0
-#: ... and at or above which it is peaked (measured questions about a subtitle line: 9.6 and up)
-PEAK_Z = 9.0
-#: ... and the share of the frames picked by relevance between the two. FLAT_Z, PEAK_Z and this were the best
-#: of a grid on questions whose only text matches are stray ones (benchmarks/RESULTS.md)
-RELEVANCE_SHARE = 0.25
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def _as_inputs(scores: Any, timestamps: Any, k: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    """Coerce and check the three common arguments (shared by the policies and ``select_frames``)."""
-    try:
-        s = np.asarray(scores, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise InputError(f"scores must be a 1-D array of numbers: {e}") from None
-    if s.ndim != 1:
-        raise InputError(f"scores must be 1-D (one score per candidate frame), got shape {s.shape}")
-    n = s.shape[0]
-    if n == 0:
-        raise InputError("scores is empty: there are no candidate frames to select from")
-    if timestamps is None:
-        t = np.arange(n, dtype=np.float64)
-    else:
-        try:
-            t = np.asarray(timestamps, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise InputError(f"timestamps must be a 1-D array of seconds: {e}") from None
-        if t.ndim != 1 or t.shape[0] != n:
-            raise InputError(
-                f"scores and timestamps must be 1-D arrays of the same length, got shapes {s.shape} and {t.shape}"
-            )
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise InputError(f"k must be a positive integer, got {k!r}")
-    if k < 1:
-        raise InputError(f"k must be >= 1, got {k}")
-    bad = ~np.isfinite(s)
-    if bad.any():
-        raise InputError(f"scores contain {_describe_bad(s, bad)}; every candidate needs a finite score")
-    bad_t = ~np.isfinite(t)
-    if bad_t.any():
-        raise InputError(f"timestamps contain {_describe_bad(t, bad_t)}")
-    if n > 1 and np.any(np.diff(t) < 0):
-        first = int(np.flatnonzero(np.diff(t) < 0)[0])
-        raise InputError(
-            "timestamps must be in time order (non-decreasing): "
-            f"t[{first}]={t[first]:g} > t[{first + 1}]={t[first + 1]:g}"
-        )
-    return s, t, int(k)
-
-
-def _describe_bad(x: np.ndarray, bad: np.ndarray, show: int = 8) -> str:
-    where = np.flatnonzero(bad)
-    n_nan = int(np.isnan(x).sum())
-    n_inf = len(where) - n_nan
-    kinds = ", ".join(p for p in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if p)
-    pos = ", ".join(str(int(i)) for i in where[:show]) + (", ..." if len(where) > show else "")
-    return f"{len(where)} non-finite value(s) of {x.shape[0]} ({kinds}) at index {pos}"
-
-
-def _rank(scores: np.ndarray) -> np.ndarray:
-    """Indices by descending score; equal scores keep time order (earlier frame first)."""
-    return np.argsort(-scores, kind="stable")
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    return np.sort(_rank(scores)[:k]).astype(np.int64)
-
-
-def _all(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.int64)
-
-
-def _minmax(scores: np.ndarray) -> np.ndarray:
-    """Scores scaled to [0, 1]; a constant profile maps to all zeros (nothing stands out)."""
-    lo, hi = float(scores.min()), float(scores.max())
-    if hi - lo <= 0.0:
-        return np.zeros_like(scores, dtype=np.float64)
-    if not math.isfinite(hi - lo):  # a range beyond float64 (|scores| near 1e308): halve first, exactly
-        return _minmax(scores / 2.0)
-    return (scores - lo) / (hi - lo)
-
-
-def _finite_knob(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(v):
-        raise InputError(f"{name} must be finite, got {value!r}")
-    if low is not None and (v < low or (low_open and v == low)):
-        raise InputError(f"{name} must be {'>' if low_open else '>='} {low:g}, got {v:g}")
-    if high is not None and v > high:
-        raise InputError(f"{name} must be <= {high:g}, got {v:g}")
-    return v
-
-
-def _int_knob(name: str, value: Any, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def peakiness(scores: np.ndarray, k: int = 3) -> float:
-    """How much the best frames stand out: mean of the top-``k`` min-max-normalised scores minus the mean of all.
-
-    This is the form of AKS's judge statistic, but AKS takes ``k`` = its frame budget M (the top 32 or 64
-    frames of a segment; see :func:`aks`), while the default here is the top 3, tuned to tell a needle a few
-    frames wide from noise (the numbers below). The two are on different scales: a threshold tuned for one
-    (AKS's ``t1``: 0.8 on Video-MME) does not carry over to the other; pass ``k=M`` for AKS's statistic of a
-    whole profile. It is scale-free (scores are min-max normalised first), lies in [0, 1],
-    is 0 for a constant profile and close to 1 for a few high frames over a flat floor. Symmetric noise
-    scores about 0.5 whatever its scale; a right-skewed floor scores higher (there is no telling a heavy
-    tail from sparse needles without a model of the floor).
-
-    Measured with the default ``k=3`` (means of 20 draws): Gaussian noise 0.47–0.48 (max 0.54) at
-    n = 600 and 3600; uniform noise 0.50; Gumbel noise 0.64–0.68; a 10-frame needle over Gaussian noise
-    0.54–0.59 at 4 σ and 0.69–0.71 at 8 σ; a 3-frame needle at 8 σ 0.64–0.66.
-
-    Args:
-        scores: [n] per-candidate scores (finite).
-        k: how many top scores to average (clipped to n). Small by default, so that a needle a few frames
-            wide is not diluted by the floor; 3 rather than 1 so that one outlier frame weighs less. AKS
-            uses its frame budget here.
-
-    >>> peakiness(np.zeros(10))
-    0.0
-    >>> round(peakiness(np.array([0.0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), k=1), 2)
-    0.9
-    >>> peakiness(np.linspace(0, 1, 5), k=5)
-    0.0
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 1 or s.size == 0:
-        raise InputError(f"peakiness needs a non-empty 1-D score array, got shape {s.shape}")
-    if not np.isfinite(s).all():
-        raise InputError(f"peakiness: scores contain {_describe_bad(s, ~np.isfinite(s))}")
-    n = s.size
-    kk = _int_knob("k", k, low=1)
-    z = _minmax(s)
-    top = np.partition(z, n - min(kk, n))[n - min(kk, n):]
-    return float(max(0.0, top.mean() - z.mean()))
+__all__ = ["adaptive", "hybrid", "inverse_transform", "nms", "topk", "uniform"]
 
 
 # -- policies --------------------------------------------------------------------------------------
@@ -219,10 +59,10 @@ def topk(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int
     >>> topk(np.array([1.0, 1.0, 1.0]), None, 2)  # ties: earlier frames win
     array([0, 1])
     """
-    s, _, k = _as_inputs(scores, timestamps, k)
+    s, _, k = as_inputs(scores, timestamps, k)
     if k >= s.size:
-        return _all(s.size)
-    return _top(s, k)
+        return all_indices(s.size)
+    return top_by_score(s, k)
 
 
 def uniform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0) -> np.ndarray:
@@ -238,10 +78,10 @@ def uniform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: 
     >>> uniform(np.zeros(10), None, 1)
     array([0])
     """
-    s, _, k = _as_inputs(scores, timestamps, k)
+    s, _, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
+        return all_indices(n)
     return np.linspace(0, n - 1, k, dtype=int).astype(np.int64)
 
 
@@ -273,13 +113,13 @@ def nms(
     >>> nms(s, np.arange(10.0), 2, min_gap=3.0)
     array([1, 8])
     """
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
+        return all_indices(n)
     duration = float(t[-1] - t[0])
-    gap = duration / (4 * k) if min_gap is None else _finite_knob("min_gap", min_gap, low=0.0)
-    order = _rank(s).tolist()
+    gap = duration / (4 * k) if min_gap is None else finite_knob("min_gap", min_gap, low=0.0)
+    order = rank_by_score(s).tolist()
     picked: list[int] = []
     taken = np.zeros(n, dtype=bool)
     for attempt in range(32):
@@ -329,7 +169,7 @@ def adaptive(
     ``d < depth``, it is halved (by candidate count, which is by time on a uniform candidate grid) and each
     half gets half the budget (coverage); at ``d == depth`` it is a leaf. Leaves' picks are unioned.
 
-    The exact AKS is :func:`aks` (policy ``aks``). This variant keeps AKS's defaults (t1 = 0.8,
+    The exact AKS is :func:`~clamr_frames.select.published.aks` (policy ``aks``). This variant keeps AKS's defaults (t1 = 0.8,
     all_depth = 5) and differs on purpose in two ways:
 
     - **The judge statistic.** By default (``peak_k=None``) ``k'`` is the segment's *own* budget ``b``, so a
@@ -345,7 +185,7 @@ def adaptive(
       a half with fewer candidates than its share passes the surplus to its sibling, so exactly ``k``
       distinct frames come back for any ``k``, always chosen by the scores.
 
-    So ``adaptive(..., peak_k=k)`` picks exactly what :func:`aks` picks when ``k`` is a power of two
+    So ``adaptive(..., peak_k=k)`` picks exactly what :func:`~clamr_frames.select.published.aks` picks when ``k`` is a power of two
     ``>= 2**depth`` and every leaf holds its share (``tests/test_select_reference.py`` checks this on random
     profiles); with the default ``peak_k`` the two agree on most profiles at such ``k`` and differ where a
     segment's best ``b`` frames stand out but its best ``k`` do not. At ``k = 100`` (the CLaMR table's budget)
@@ -367,56 +207,33 @@ def adaptive(
     >>> adaptive(s, None, 4, threshold=-1.0)  # never split: plain top-k
     array([0, 1, 2, 3])
     """
-    s, _, k = _as_inputs(scores, timestamps, k)
+    s, _, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
-    max_depth = _int_knob("depth", depth, low=0)
-    thr = _finite_knob("threshold", threshold)
-    ref = None if peak_k is None else _int_knob("peak_k", peak_k, low=1)
-    z = _minmax(s)
-    picks: list[np.ndarray] = []
-    # Work list of (start, stop, budget, depth); each segment has at least `budget` candidates.
-    stack = [(0, n, k, 0)]
-    while stack:
-        lo, hi, b, d = stack.pop()
-        seg = z[lo:hi]
-        m = hi - lo
-        if b == 0:
-            continue
-        if b >= m:
-            picks.append(np.arange(lo, hi))
-            continue
-        kk = min(m, ref if ref is not None else b)
-        top_mean = np.partition(seg, m - kk)[m - kk:].mean()
-        peaked = top_mean - seg.mean() > thr
-        if peaked or d >= max_depth or b == 1:
-            picks.append(lo + _rank(seg)[:b])
-            continue
-        mid = lo + m // 2
-        n1, n2 = mid - lo, hi - mid
-        b1 = b // 2
-        if b % 2 and z[lo:mid].max() >= z[mid:hi].max():
-            b1 += 1  # the odd frame goes to the half with the higher peak (earlier half on a tie)
-        b1 = min(b1, n1)
-        b2 = b - b1
-        if b2 > n2:
-            b2, b1 = n2, b - n2
-        stack.append((mid, hi, b2, d + 1))
-        stack.append((lo, mid, b1, d + 1))
-    out = np.sort(np.concatenate(picks)).astype(np.int64)
-    return out
+        return all_indices(n)
+    max_depth = int_knob("depth", depth, low=0)
+    thr = finite_knob("threshold", threshold)
+    ref = None if peak_k is None else int_knob("peak_k", peak_k, low=1)
+    return judge_and_split(
+        minmax(s), k, max_depth=max_depth, threshold=thr,
+        judge_top=(lambda b: b) if ref is None else (lambda b: ref),
+        divide=_share_by_peak,
+        early_leaf=lambda m, b: b >= m or b == 1,  # a budget of 1, or one that takes the whole segment
+    )
 
 
-def _power_cdf(s: np.ndarray, alpha: Any) -> np.ndarray:
-    """CDF of ``minmax(s) ** alpha`` as a distribution over the candidates (uniform for a constant profile)."""
-    a = _finite_knob("alpha", alpha, low=0.0, low_open=True)
-    w = _minmax(s) ** a
-    total = w.sum()
-    if not total > 0.0:  # constant profile (or every weight underflowed): uniform density
-        w = np.ones(s.size)
-        total = float(s.size)
-    return np.cumsum(w / total)
+def _share_by_peak(z: np.ndarray, lo: int, mid: int, hi: int, b: int) -> tuple[int, int]:
+    """``adaptive``'s budget rule: halve ``b``, the odd frame to the half with the higher peak (the earlier half on
+    a tie), and a half too short for its share passes the surplus to its sibling (so exactly ``b`` come back)."""
+    n1, n2 = mid - lo, hi - mid
+    b1 = b // 2
+    if b % 2 and z[lo:mid].max() >= z[mid:hi].max():
+        b1 += 1
+    b1 = min(b1, n1)
+    b2 = b - b1
+    if b2 > n2:
+        b2, b1 = n2, b - n2
+    return b1, b2
 
 
 def inverse_transform(
@@ -434,7 +251,7 @@ def inverse_transform(
     maps to the first candidate whose CDF reaches it. High-score regions get dense picks, and every quantile
     gets a frame, which keeps some coverage of the rest.
 
-    The exact BOLT is :func:`bolt` (policy ``bolt``). This variant differs on purpose in two ways, so it
+    The exact BOLT is :func:`~clamr_frames.select.published.bolt` (policy ``bolt``). This variant differs on purpose in two ways, so it
     never picks quite what BOLT picks:
 
     - **Targets.** The bin midpoints ``(i + 0.5) / k``, where BOLT uses ``linspace(1/k, 1 - 1/k, k)`` (which
@@ -459,11 +276,11 @@ def inverse_transform(
     >>> inverse_transform(np.ones(9), None, 3)  # flat: the bin midpoints
     array([1, 4, 7])
     """
-    s, _, k = _as_inputs(scores, timestamps, k)
+    s, _, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
-    cdf = _power_cdf(s, alpha)
+        return all_indices(n)
+    cdf = power_cdf(s, alpha)
     targets = (np.arange(k) + 0.5) / k
     wanted = np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1)
     return _place_distinct(wanted.tolist(), s)
@@ -529,221 +346,14 @@ def hybrid(
     >>> hybrid(s, None, 1)
     array([4])
     """
-    s, t, k = _as_inputs(scores, timestamps, k)
+    s, t, k = as_inputs(scores, timestamps, k)
     n = s.size
     if k >= n:
-        return _all(n)
-    share = _finite_knob("uniform_share", uniform_share, low=0.0, high=1.0)
+        return all_indices(n)
+    share = finite_knob("uniform_share", uniform_share, low=0.0, high=1.0)
     n_uni = min(k, int(math.floor(k * share + 1e-9)))
     base = uniform(s, t, n_uni) if n_uni > 0 else np.empty(0, dtype=np.int64)
     free = np.ones(n, dtype=bool)
     free[base] = False
-    rest = [i for i in _rank(s).tolist() if free[i]][: k - n_uni]
+    rest = [i for i in rank_by_score(s).tolist() if free[i]][: k - n_uni]
     return np.sort(np.concatenate([base, np.asarray(rest, dtype=np.int64)])).astype(np.int64)
-
-
-def gated(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    gate: float = 0.6,
-    min_gap: float | None = None,
-    prior: Any = None,
-    flat_z: float = FLAT_Z,
-    peak_z: float = PEAK_Z,
-    relevance_share: float = RELEVANCE_SHARE,
-) -> np.ndarray:
-    """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
-
-    The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,
-    concentration pays on localised ones).
-
-    Without a prior: :func:`peakiness` (top-3 mean minus mean of the min-max normalised scores) ``>= gate``
-    counts as peaked (→ ``nms``), anything else is sampled uniformly. The default 0.6 sits above Gaussian
-    noise (at most 0.54 measured) and below a needle several frames wide at 8 σ (0.64–0.71); see
-    :func:`peakiness`.
-
-    With the video's visual prior (``prior``; ``FrameSelector`` passes the index's), the gate is the
-    :func:`~clamr_frames.select.coverage.prominence` ``z`` of the best frames over the bulk, which separates
-    the questions a scorer can and cannot see far better (measured with the default scorer on generated
-    videos: peakiness 0.61–0.80 on questions about a coloured shape, which it cannot see — all "peaked" at the
-    0.6 gate — and 0.81–0.93 on text questions; prominence 2.3–3.7 and 5.6–10.0):
-
-    - ``z < flat_z``: the scorer cannot see what is asked → :func:`~clamr_frames.select.coverage.coverage`
-      (shots and novelty instead of blind uniform sampling);
-    - ``z >= peak_z``: → ``nms`` on the scores;
-    - between: partly textual → ``relevance_share`` of the frames by ``nms``, the rest by coverage
-      (:func:`~clamr_frames.select.coverage.relevance_and_coverage`).
-
-    Args:
-        gate: peakiness threshold in [0, 1] (without a prior).
-        min_gap: passed to :func:`nms`.
-        prior: a :class:`~clamr_frames.context.shots.VisualPrior` of these candidates, or None.
-        flat_z, peak_z: prominence bands (with a prior); ``flat_z <= peak_z``.
-        relevance_share: share of the frames picked by relevance between the bands.
-
-    >>> flat = np.ones(20)
-    >>> gated(flat, None, 4)
-    array([ 0,  6, 12, 19])
-    >>> peaked = np.zeros(20); peaked[[3, 4, 15]] = 1.0  # nms: 4 is suppressed by 3
-    >>> gated(peaked, None, 2)
-    array([ 3, 15])
-    """
-    s, t, k = _as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return _all(n)
-    g = _finite_knob("gate", gate, low=0.0, high=1.0)
-    if prior is None:
-        if peakiness(s) >= g:
-            return nms(s, t, k, seed=seed, min_gap=min_gap)
-        return uniform(s, t, k, seed=seed)
-    from clamr_frames.select.coverage import coverage, prominence, relevance_and_coverage
-
-    lo = _finite_knob("flat_z", flat_z, low=0.0)
-    hi = _finite_knob("peak_z", peak_z, low=lo)
-    z = prominence(s)
-    if z >= hi:
-        return nms(s, t, k, seed=seed, min_gap=min_gap)
-    if z < lo:
-        return coverage(s, t, k, prior=prior)
-    return relevance_and_coverage(s, t, k, prior=prior, relevance_share=relevance_share, min_gap=min_gap)
-
-
-# -- exact reproductions of the published selectors -------------------------------------------------
-# Written from the algorithms as AKS's ``frame_select.py`` (ncTimTang/AKS) and BOLT's ``select_frames.py``
-# (sming256/BOLT) describe them, so that a row of a results table can say "AKS" or "BOLT" and mean it. The
-# improved variants stay under their own names (``adaptive``, ``inverse-transform``).
-
-
-def aks(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    threshold: float = 0.8,
-    depth: int = 5,
-) -> np.ndarray:
-    """AKS's adaptive keyframe sampling ("ADA", CVPR 2025) exactly as its released code runs it.
-
-    1. Min-max normalise the scores over the whole video.
-    2. JUDGE, starting from the whole video at depth 0: a segment whose mean of its top-``k`` scores minus
-       its mean score exceeds ``threshold`` is a leaf ("TOP": relevance dominates). ``k`` is the *global*
-       frame budget at every depth (AKS's ``n = max_num_frames``); a segment shorter than ``k`` averages all
-       its scores, so its statistic is 0 and it is never a leaf by peakiness. Otherwise, below ``depth`` it
-       is split into ``[: m // 2]`` and ``[m // 2 :]`` (BIN: coverage); at ``depth`` it is a leaf.
-    3. A leaf at depth ``d`` takes its top ``int(k / 2**d)`` frames (all of them if it has fewer); ties go to
-       the earlier frame, as ``heapq.nlargest`` orders them.
-    4. The union is the answer when it has ``k`` frames. When the leaves add up to fewer (``k`` not a
-       multiple of ``2**d`` for some leaf depth ``d``, or a leaf shorter than its share), AKS's evaluation
-       loaders (``load_video_index`` in its ``llava_vid.py``, ``load_video_frame_idx`` in its
-       ``llava_onevision.py``) drop the selection and sample ``np.linspace(0, N - 1, k, dtype=int)``
-       uniformly instead; so does this function, with N the number of candidates.
-
-    Deliberate differences, none of which changes a result the released code defines:
-
-    - a constant score profile (AKS divides 0 by 0 and judges NaNs) is normalised to zeros here: never
-      peaked, split to ``depth``, leaves take their earliest frames;
-    - ``k >= n`` returns every candidate (AKS returns every candidate when there are fewer than ``k``);
-    - AKS's second gate ``std > t2`` is left out: its default ``t2 = -100`` always passes.
-
-    The fallback is over the candidate grid: with 1-fps candidates (AKS scores one frame per second, as
-    its ``feature_extract.py`` does) the uniform frames are AKS's up to the grid's rounding.
-
-    Args:
-        threshold: AKS's ``t1`` (default 0.8, its Video-MME setting; its paper tuned 0.2–0.4 on LongVideoBench).
-        depth: AKS's ``all_depth`` (default 5: at most 32 bins).
-
-    See :func:`adaptive` for a variant that always returns ``k`` frames chosen by the scores.
-
-    >>> s = np.zeros(16); s[[2, 3]] = 1.0
-    >>> aks(s, None, 4, depth=2, threshold=0.7)  # every segment judged by its top 4: none peaked, 4 bins
-    array([ 2,  4,  8, 12])
-    >>> adaptive(s, None, 4, depth=2, threshold=0.7)  # judged by its own budget: the first half is peaked
-    array([ 2,  3,  8, 12])
-    >>> aks(s, None, 3, depth=2, threshold=0.7)  # int(3 / 2) + int(3 / 4) + ... < 3: uniform fallback
-    array([ 0,  7, 15])
-    """
-    s, _, k = _as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return _all(n)
-    t1 = _finite_knob("threshold", threshold)
-    max_depth = _int_knob("depth", depth, low=0)
-    z = _minmax(s)
-    picks: list[np.ndarray] = []
-    level = [(0, n)]
-    for d in range(max_depth + 1):
-        below: list[tuple[int, int]] = []
-        for lo, hi in level:
-            seg = z[lo:hi]
-            m = seg.size
-            top = np.partition(seg, m - min(k, m))[m - min(k, m):] if m else seg
-            peaked = m > 0 and float(top.mean() - seg.mean()) > t1
-            if peaked or d == max_depth:
-                share = int(k / 2**d)
-                picks.append(lo + _rank(seg)[:share])
-            else:
-                mid = lo + m // 2
-                below += [(lo, mid), (mid, hi)]
-        level = below
-    out = np.sort(np.concatenate(picks)).astype(np.int64) if picks else np.empty(0, dtype=np.int64)
-    if out.size < k:
-        return np.linspace(0, n - 1, k, dtype=int).astype(np.int64)
-    return out
-
-
-def bolt(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    alpha: float = 3.0,
-) -> np.ndarray:
-    """BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it: ``k`` frames, repeats kept.
-
-    ``w = minmax(scores) ** alpha``; ``cdf = cumsum(w / sum(w))``; the targets are
-    ``np.linspace(1/k, 1 - 1/k, k)`` and each goes to ``np.searchsorted(cdf, target)`` (side ``left``: the
-    first candidate whose CDF reaches it). Nothing is deduplicated: a sharp peak sends several targets to
-    the same candidate, and BOLT's frame loader (its ``qwen_vl_utils`` ``sample_frames``) decodes that frame
-    once per target, so the answering model sees ``k`` frames, some identical.
-
-    **Repeats.** The result holds ``k`` indices, sorted, with repeated indices where BOLT repeats a frame; this
-    is the one built-in policy whose indices are not distinct (``bolt.repeats`` is True, and
-    :func:`~clamr_frames.select.select_frames` accepts repeats only from such policies). A
-    :class:`~clamr_frames.selector.Selection` carries them through: ``indices``, ``timestamps``, ``scores``
-    and ``frames`` have ``k`` entries, a repeated frame appearing as often as BOLT shows it.
-
-    Deliberate differences, none of which changes a result the released code defines:
-
-    - a constant score profile (BOLT divides 0 by 0 and searches a NaN CDF) is sampled as a uniform density;
-    - a target past the end of the CDF (``k = 1``, whose single target is 1.0, when float rounding leaves
-      ``cdf[-1]`` below 1) maps to the last candidate, as BOLT's loader clips frame indices to the video;
-    - ``k >= n`` returns every candidate once.
-
-    Args:
-        alpha: BOLT's ``power``: 3 in its Video-MME and MLVU runs, 2.5 in its LongVideoBench runs
-            (``scripts/frame_selection.sh``); 1 means no power transform (BOLT's ``power=-1``).
-
-    See :func:`inverse_transform` for a variant that returns ``k`` distinct frames.
-
-    >>> s = np.array([0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0])
-    >>> bolt(s, None, 3)  # all the mass on frame 2: every target lands there
-    array([2, 2, 2])
-    >>> bolt(np.ones(9), None, 3)  # flat: targets 1/3, 1/2, 2/3 of a uniform CDF
-    array([2, 4, 5])
-    """
-    s, _, k = _as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return _all(n)
-    cdf = _power_cdf(s, alpha)
-    targets = np.linspace(1.0 / k, 1.0 - 1.0 / k, k)
-    return np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1).astype(np.int64)
-
-
-bolt.repeats = True  # type: ignore[attr-defined]  # select_frames: this policy may repeat an index

@@ -71,7 +71,7 @@ class ReaderSource:
 class SyntheticSource:
     """Candidates and frames of generated videos rendered by :class:`~clamr_frames.synth.SyntheticScene`.
 
-    For examples built by :func:`~clamr_frames.train.data.examples_from_synthetic` (their ``meta["synthetic"]``
+    For examples built by :func:`~clamr_frames.train.builders.examples_from_synthetic` (their ``meta["synthetic"]``
     holds the scene): the frames are the generator's own pixels (before compression), nothing is decoded, so
     training on generated data is fast. Candidates follow :class:`~clamr_frames.video.VideoReader`'s sampling
     rules (its own functions, applied to the rendered frames' times).

@@ -122,7 +122,7 @@ class DataConfig:
         train / eval: JSONL files (:mod:`clamr_frames.train.data`); ``eval`` is the held-out split.
         synthetic: instead of files, generate synthetic videos: ``{dir, seed, train_videos, eval_videos,
             duration, train_phrasings, eval_phrasings, fps, needles_per_kind}`` (see
-            :func:`clamr_frames.train.data.write_synthetic_dataset`); eval videos use other seeds.
+            :func:`clamr_frames.train.builders.write_synthetic_dataset`); eval videos use other seeds.
         on_error: ``"raise"`` or ``"skip"`` bad JSONL lines.
         fps / num_frames / max_side / asr_before / asr_after / asr_max_words / backend: candidate sampling and
             ASR windows, the :class:`~clamr_frames.index.builder.IndexSettings` fields; unset, they take

@@ -267,7 +267,6 @@ def _loss_class():
     if _LOSS_CLS is not None:
         return _LOSS_CLS
     import torch
-    import torch.nn.functional as F
     from torch import nn
 
     from clamr_frames.scoring import per_modality_scores, score_matrix

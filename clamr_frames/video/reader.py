@@ -292,6 +292,24 @@ class VideoReader:
         frames = np.stack([got[i] for i in keep.tolist()])
         return FrameChunk(keep, ts[keep], frames)
 
+    def iter_frames(self, indices: Sequence[int] | np.ndarray, max_side: int | None = None,
+                    chunk_size: int = 16) -> Iterator[FrameChunk]:
+        """Stream the frames at native ``indices`` (each once, ascending; undecodable ones left out) in chunks of
+        up to ``chunk_size``: the reader seeks to a key frame across large gaps, so reading k frames of a long
+        video decodes little more than them, and only one chunk is alive in here at a time.
+
+        Raises:
+            InputError: an index outside ``[0, num_frames)``.
+        """
+        want = np.unique(np.asarray(indices, dtype=np.int64).reshape(-1))
+        n = self._index.num_frames
+        if want.size and (want[0] < 0 or want[-1] >= n):
+            bad = want[(want < 0) | (want >= n)][0]
+            raise InputError(f"{self.path}: frame index {int(bad)} is outside [0, {n})")
+        if int(chunk_size) != chunk_size or chunk_size <= 0:
+            raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        return self._stream(want, self._size(max_side), int(chunk_size))
+
     def _size(self, max_side: int | None) -> tuple[int, int]:
         """(width, height) of frames as displayed, after a downscale to ``max_side`` on the longer side."""
         w, h = self._index.display_size

@@ -148,13 +148,13 @@ def uniform_subtitle_lines(video: str | Path, subtitles: Any, frame_num: int) ->
 
 
 def _subtitle_block(video: Path, sub_path: Path | None, frame_num: int, offset: float = 0.0,
-                    fmt: str = "lmms-eval") -> str:
+                    fmt: str = "lmms-eval", cues: Any = None) -> str:
     from clamr_frames.context.subtitles import load_subtitles
     from qa_harness.subtitles import frame_lines, subtitle_block
 
-    if sub_path is None:
+    if cues is None and sub_path is None:
         return subtitle_block(None, fmt)
-    subs = load_subtitles(sub_path, offset=offset)
+    subs = cues if cues is not None else load_subtitles(sub_path, offset=offset)
     if fmt == "clamr-notebook":
         return subtitle_block(frame_lines(subs, uniform_frame_times(video, frame_num)), fmt)
     return subtitle_block(uniform_subtitle_lines(video, subs, frame_num), fmt)
@@ -175,6 +175,64 @@ def videomme_doc_to_text_subtitle_paper(doc: dict, lmms_eval_specific_kwargs: di
     frame_num = int(kw.get("frame_num", PAPER_FRAME_NUM))
     block = _subtitle_block(videomme_video_path(doc), videomme_subtitle_path(doc), frame_num, fmt="clamr-notebook")
     return block + videomme_doc_to_text(doc, kw)
+
+
+# -- "with our transcript": the subtitle block filled from speech recognition instead of the subtitle file ----------
+
+
+def transcript_for(video: str | Path) -> Any:
+    """Our speech-recognised transcript of ``video`` (Whisper through :mod:`clamr_frames.context.asr`, default
+    settings, cached beside the indexes by the video's content), usable wherever subtitles are (``.cues``)."""
+    from clamr_frames.context.asr import TranscriptCache, cached_transcribe
+    from clamr_frames.index.store import IndexStore
+
+    return cached_transcribe(video, None, cache=TranscriptCache(IndexStore().root / "asr"), progress=False)
+
+
+def mark_transcript(dataset: Any) -> Any:
+    """Mark every document ``subtitle_source: transcript``: the ``clamr_frames`` model then fills the prompt's
+    subtitle block from our transcript, and the per-sample output shows which source a run used."""
+    if hasattr(dataset, "map"):
+        return dataset.map(lambda _x: {"subtitle_source": "transcript"})
+    return [{**d, "subtitle_source": "transcript"} for d in dataset]
+
+
+def videomme_process_docs_long_transcript(dataset: Any) -> Any:
+    """Video-MME's long subset, marked for the transcript prompt."""
+    return mark_transcript(videomme_process_docs_long(dataset))
+
+
+def lvb_process_docs_long_transcript(dataset: Any) -> Any:
+    """LongVideoBench (900, 3600] s, marked for the transcript prompt."""
+    return mark_transcript(lvb_process_docs_long(dataset))
+
+
+def videomme_doc_to_text_transcript(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """Video-MME prompt with the subtitle block of ``_w_subtitle`` (lmms-eval's format) holding our transcript's
+    lines at ``frame_num`` uniform frames instead of the subtitle file's."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = videomme_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", DEFAULT_FRAME_NUM)), cues=transcript_for(video))
+    post = kw.get("post_prompt", "The best answer is:")
+    return block + kw.get("pre_prompt", "") + INSTRUCTION_SUBS + "\n" + _videomme_question(doc) + "\n" + post
+
+
+def videomme_doc_to_text_transcript_paper(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The ``_w_subtitle_paper`` prompt (the notebook's format) with our transcript's lines."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = videomme_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", PAPER_FRAME_NUM)), fmt="clamr-notebook",
+                            cues=transcript_for(video))
+    return block + videomme_doc_to_text(doc, kw)
+
+
+def lvb_doc_to_text_transcript(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """The LongVideoBench ``_w_subtitle`` prompt with our transcript's lines."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    video = lvb_video_path(doc)
+    block = _subtitle_block(video, None, int(kw.get("frame_num", DEFAULT_FRAME_NUM)), cues=transcript_for(video))
+    post = kw.get("post_prompt", "Answer with the option's letter from the given choices directly.\n")
+    return block + "Select the best answer to the following multiple-choice question based on the video and the subtitles.\n" + f"{kw.get('pre_prompt', '')}{_lvb_question(doc)}\n{post}"
 
 
 def doc_counts(dataset: Any, video_key: str) -> tuple[int, int]:
@@ -217,6 +275,73 @@ def videomme_aggregate_results(results: list) -> float:
     from lmms_eval.tasks.videomme.utils import videomme_aggregate_results as f
 
     return f(results)
+
+
+# -- MLVU (multiple-choice dev split) ----------------------------------------------------------------
+
+MLVU_CACHE = "mlvu"
+#: lmms-eval's MLVU post prompt (``tasks/mlvu/mlvu_dev.yaml``).
+MLVU_POST_PROMPT = "\nOnly give the best option.\nBest option: ("
+
+
+def mlvu_video_path(doc: dict) -> Path:
+    """The video of an MLVU document: absolute ``video_path`` first (the synthetic stand-in), else lmms-eval's
+    cache layout ``$HF_HOME/mlvu/<video_name>``."""
+    vp = doc.get("video_path")
+    if vp and Path(vp).is_absolute():
+        return _existing(Path(vp))
+    return _existing(_hf_home() / MLVU_CACHE / str(doc["video_name"]))
+
+
+def mlvu_doc_to_visual(doc: dict) -> list[str]:
+    """``[video path]`` (lmms-eval's own function calls sys.exit on a missing file; this raises naming it)."""
+    return [str(mlvu_video_path(doc))]
+
+
+def mlvu_question_and_options(doc: dict) -> tuple[str, list[str]]:
+    """(question, ``"A. text"`` options) of an MLVU document, whose ``question`` field carries its options as
+    ``(A) text`` lines after the question (``candidates`` holds the option texts when present)."""
+    from qa_harness.docs import mcq_from_doc
+
+    item = mcq_from_doc(doc)
+    return item.question, item.labelled_options()
+
+
+def mlvu_doc_to_text(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """lmms-eval's MLVU prompt: ``pre_prompt + question (with its options) + post_prompt``."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    return kw.get("pre_prompt", "") + doc["question"] + kw.get("post_prompt", MLVU_POST_PROMPT)
+
+
+def mlvu_doc_to_text_paper(doc: dict, lmms_eval_specific_kwargs: dict | None = None) -> str:
+    """MLVU in the ``_paper`` prompt (the CLaMR notebook's Video-MME prompt): the frames-only instruction, the
+    question, ``"A. text"`` option lines, ``"The best answer is:"``."""
+    kw = _kw(lmms_eval_specific_kwargs)
+    question, options = mlvu_question_and_options(doc)
+    post = kw.get("post_prompt", "The best answer is:")
+    return kw.get("pre_prompt", "") + INSTRUCTION + "\n" + question + "\n" + "\n".join(options) + "\n" + post
+
+
+def mlvu_process_results(doc: dict, results: list) -> dict:
+    """lmms-eval's own MLVU scoring (letter extracted by its ``extract_mcq_answer``)."""
+    from lmms_eval.tasks.mlvu.utils import mlvu_process_results as f
+
+    return f(doc, results)
+
+
+def mlvu_aggregate_results(results: list) -> float:
+    """Mean of the per-category accuracies (%), as lmms-eval's ``mlvu_aggregate_results_dev``, over the
+    categories present: on the full dev split (all 7 categories) the same number; lmms-eval's counts an absent
+    category as 0 %, which would make a subset (``--limit``, the synthetic stand-in) meaningless."""
+    by: dict[str, list[bool]] = {}
+    for r in results:
+        by.setdefault(str(r["task_type"]), []).append(r["pred_answer"] == r["answer"])
+    if not by:
+        return 0.0
+    per = {k: 100.0 * sum(v) / len(v) for k, v in by.items()}
+    for k, v in sorted(per.items()):
+        _report(f"MLVU {k}: {v:.1f}% ({len(by[k])} questions)")
+    return sum(per.values()) / len(per)
 
 
 # -- LongVideoBench -------------------------------------------------------------------------------

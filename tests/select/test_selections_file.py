@@ -17,12 +17,12 @@ from clamr_frames.selections import (
 
 
 def _rec(qid="q1", **kw):
-    base = dict(video="/v/a.mp4", video_fingerprint="ff00", question="What is on the sign?", k=2,
-                candidates={"fps": 1.0, "num_candidates": None, "count": 10}, indices=[1, 7], frame_indices=[2, 14],
-                timestamps=[1.0, 7.0], scores=[0.5, 0.25], scorer={"name": "default", "revision": "minilm@abc"},
-                policy={"name": "nms", "knobs": {"min_gap": 2}}, query="What is on the sign?",
-                asr_source="subtitles", ocr=True, task="t", doc_id=3, question_id=qid, options=["A. x", "B. y"],
-                all_scores=[0.0] * 10)
+    base = {"video": "/v/a.mp4", "video_fingerprint": "ff00", "question": "What is on the sign?", "k": 2,
+                "candidates": {"fps": 1.0, "num_candidates": None, "count": 10}, "indices": [1, 7], "frame_indices": [2, 14],
+                "timestamps": [1.0, 7.0], "scores": [0.5, 0.25], "scorer": {"name": "default", "revision": "minilm@abc"},
+                "policy": {"name": "nms", "knobs": {"min_gap": 2}}, "query": "What is on the sign?",
+                "asr_source": "subtitles", "ocr": True, "task": "t", "doc_id": 3, "question_id": qid, "options": ["A. x", "B. y"],
+                "all_scores": [0.0] * 10}
     base.update(kw)
     return SelectionRecord(**base)
 

