@@ -29,7 +29,7 @@ def selection_extras(selector: Any, selection: Any, *, subtitles: Any = None,
     the modality its query tokens matched (one more MaxSim over the cached index; token_max scorers only)."""
     from clamr_frames.encoders.query import build_query
 
-    cues = transcript_cues(selector.asr_context(selection.video, subtitles))
+    cues = transcript_cues(selector.asr_cue_source(selection.video, subtitles))
     index = selector.index(selection.video, subtitles)
     modality_scores = None
     if getattr(selector, "aggregation", "token_max") == "token_max":
