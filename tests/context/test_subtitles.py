@@ -457,6 +457,7 @@ def _valid(cues: list[Cue]) -> bool:
     return all(0 <= c.start <= c.end and c.text and c.text == " ".join(c.text.split()) for c in cues)
 
 
+@pytest.mark.slow
 @FAST
 @given(st.one_of(st.text(), _SUBTITLEISH))
 def test_text_parsers_never_raise(text: str) -> None:

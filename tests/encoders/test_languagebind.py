@@ -480,6 +480,7 @@ needs_reader = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_reader
 def test_audio_windows_from_a_video_file_line_up_with_the_track(tmp_path, ckpts):
     from clamr_frames.video.writer import write_video

@@ -31,6 +31,7 @@ def test_frame_lines_repeat_a_line_per_frame():
 # -- the clamr_frames model in the notebook format ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_model_writes_the_notebook_block_per_selected_frame(vmme_clip, tmp_path):
     require_extra("eval")
     from lmms_eval.api.instance import Instance

@@ -136,6 +136,7 @@ def test_permuting_documents_permutes_scores():
     assert torch.equal(permuted, base[perm])
 
 
+@pytest.mark.slow
 def test_splitting_and_chunking_do_not_change_scores():
     docs, _ = make_docs(2, LENGTHS * 3, dim=32)
     q = make_query(2, n_q=7, dim=32)
@@ -155,6 +156,7 @@ def test_splitting_and_chunking_do_not_change_scores():
     chunk=st.integers(1, 30),
     seed=st.integers(0, 2**16),
 )
+@pytest.mark.slow
 def test_property_any_chunking_equals_naive(lengths, n_q, chunk, seed):
     docs, mods = make_docs(seed, lengths, dim=4)
     q = make_query(seed, n_q=n_q, dim=4)
@@ -366,6 +368,7 @@ def test_score_matrix_equals_packed_functions(dtype):
         assert_scores_close(pm[b].flatten(), why.modality_scores.flatten().double())
 
 
+@pytest.mark.slow
 def test_score_matrix_gradients():
     g = torch.Generator().manual_seed(11)
     q = torch.randn(2, 3, 4, generator=g, dtype=torch.float64, requires_grad=True)

@@ -310,6 +310,7 @@ def test_selection_repeats_frames_as_bolt_does(needle_clip, default_selector):
     assert sel.to_dict()["k"] == 6 and len(sel.to_qwen_messages()[0]["content"][0]["video"]) == 6
 
 
+@pytest.mark.slow
 def test_harness_hands_the_answerer_the_repeated_frames(needle_clip, default_selector):
     require_extra("eval")
     from lmms_eval.api.instance import Instance

@@ -272,6 +272,7 @@ def test_decodes_to_expected_length(video, decoded):
     assert frames[0].shape == (180, 320, 3)
 
 
+@pytest.mark.slow
 def test_vision_colour_only_during_its_span(video, decoded):
     times, frames = decoded
     for n in video.needles:
