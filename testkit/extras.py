@@ -24,7 +24,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "synth": ("espeakng_loader",),
     "train": ("tensorboard",),
     # ui / docs: the modules their extras install (set by the helpers that add those extras)
-    "ui": ("fastapi",),
+    "ui": ("starlette", "uvicorn"),
+    "browser": ("playwright",),
     "docs": ("sphinx", "myst_parser"),
 }
 

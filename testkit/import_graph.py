@@ -48,7 +48,7 @@ PACKAGES = ("clamr_frames", "qa_harness")
 
 FLOORS = ["base", "video", "context", "encoders", "index", "scoring", "select", "top"]
 _BASE = {"errors", "types", "_fs", "_settings", "keyed_store", "run_info", "evaluation", "_minilm"}
-_TOP = {"selector", "cli", "demo", "messages", "plot", "questions", "__init__", "__main__", "train", "synth", "report"}
+_TOP = {"selector", "cli", "demo", "messages", "plot", "questions", "__init__", "__main__", "train", "synth", "report", "selections"}
 _STAGES = {"video", "context", "encoders", "index", "scoring", "select"}
 # stage helpers that live at the package's top level
 _STAGE_OF_TOP_MODULE: dict[str, str] = {}

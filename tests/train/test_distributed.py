@@ -46,5 +46,8 @@ def test_two_processes_equal_one_process_on_the_gathered_batch(tmp_path, tiny_qw
     assert set(grads) == set(ranks[0]) - {"__loss__", "__scores__"}
     for n, g in grads.items():
         assert torch.equal(ranks[0][n], ranks[1][n]), n  # DDP averaged them
-        assert torch.allclose(ranks[0][n], g, rtol=1e-4, atol=1e-6), (n, float((ranks[0][n] - g).abs().max()))
+        # float32 sums in another order across two processes: compare against the gradient's own scale (a wrong
+        # gather or a missing all-reduce is off by the order of the gradient itself, not 1e-4 of it)
+        err, scale = float((ranks[0][n] - g).abs().max()), float(g.abs().max())
+        assert err <= 1e-4 * scale + 1e-8, (n, err, scale)
     assert any(float(g.abs().sum()) > 0 for g in grads.values())
