@@ -57,7 +57,7 @@ case "$cmd" in
         exec "$VENV/bin/clamr-frames" demo "$@"
         ;;
     test)
-        install ocr,dev,eval,asr,synth,distributed,ui,browser
+        install ocr,dev,eval,asr,synth,distributed,ui,browser,docs
         # CLAMR_REQUIRE_EXTRAS: every extra was just installed, so a test whose extra is missing fails instead of
         # skipping (testkit/extras.py; CI=true does the same)
         export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EXTRAS=1

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("sphinx", reason="the 'docs' extra (Python 3.11+) is not installed")
-pytest.importorskip("myst_parser", reason="the 'docs' extra (Python 3.11+) is not installed")
+from testkit.extras import require_extra
+
+require_extra("docs")
 
 EXT = Path(__file__).resolve().parents[2] / "docs" / "_ext"
 

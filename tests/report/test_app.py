@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("starlette", reason="the 'ui' extra (starlette, uvicorn) is not installed")
+from testkit.extras import require_extra
+
+require_extra("ui")
 from starlette.testclient import TestClient
 
 from clamr_frames.report.app import create_app
