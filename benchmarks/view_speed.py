@@ -141,7 +141,7 @@ def report_sizes(work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _write(rows: list[dict[str, Any]], notes: str, threads: int) -> Path:
+def _write(rows: list[dict[str, Any]], notes: str, threads: int, load_before: list[float]) -> Path:
     try:
         from benchmarks.records import write_record
     except ImportError:  # before benchmarks/records.py: the same facts, written here
@@ -155,14 +155,14 @@ def _write(rows: list[dict[str, Any]], notes: str, threads: int) -> Path:
                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit or None,
                "machine": {"platform": platform.platform(), "python": platform.python_version(),
                            "processor": platform.processor()},
-               "cpu_count": threads, "load_after": list(os.getloadavg()),
+               "cpu_count": threads, "load_before": load_before, "load_after": list(os.getloadavg()),
                "command": "python -m benchmarks.view_speed " + " ".join(sys.argv[1:]), "rows": rows, "notes": notes}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(rec, indent=1) + "\n")
         os.replace(tmp, path)
         return path
     return write_record("view_speed", rows, title="clamr-frames view speed and report sizes", notes=notes,
-                        threads=threads)
+                        threads=threads, load_before=load_before)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    load_before = list(os.getloadavg())
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     t0 = time.perf_counter()
     selections = build_selections(work, args.questions, args.videos, args.minutes, real=args.real)
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in rows:
         print(json.dumps(r))
     if not args.no_record:
-        print(f"record: {_write(rows, notes, threads)}")
+        print(f"record: {_write(rows, notes, threads, load_before)}")
 
 
 if __name__ == "__main__":
