@@ -127,9 +127,10 @@ class FrameChunk:
 class VideoReader:
     """Read candidate frames of one video.
 
-    >>> with VideoReader("talk.mp4") as reader:  # doctest: +SKIP
-    ...     for chunk in reader.iter_candidates(fps=1.0, max_side=448):
-    ...         consume(chunk.indices, chunk.timestamps, chunk.frames)
+    >>> with VideoReader("tests/data/video/realshort.mp4") as reader:  # a clip of the repository's test set
+    ...     chunk = next(reader.iter_candidates(fps=1.0, max_side=160))
+    >>> chunk.indices.tolist(), chunk.timestamps.round(3).tolist(), chunk.frames.shape
+    ([0, 30], [0.0, 0.999], (2, 120, 160, 3))
 
     Args:
         path: the video file.

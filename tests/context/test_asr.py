@@ -258,7 +258,8 @@ def test_parallel_blocks_give_the_same_transcript_and_keep_their_order(spoken, m
     assert a.cues and a.speech_seconds == pytest.approx(b.speech_seconds)
     # the same blocks decoded alike (CTranslate2's int8 decoding is not bit-reproducible from run to run: on 30
     # min of speech 2-3 of ~440 cues differed between two runs of one setting, so a borderline word may differ)
-    assert wer(a.text, b.text) < 0.05 and abs(len(a.cues) - len(b.cues)) <= 1
+    # measured run-to-run noise is about 0.5 % of the words: allow that, or one word of a short transcript
+    assert wer(a.text, b.text) <= max(0.005, 1.0 / len(a.text.split())) and abs(len(a.cues) - len(b.cues)) <= 1
 
 
 # -- which source ------------------------------------------------------------------------------------------
