@@ -45,12 +45,14 @@ def prior_from_video(
     """
     from clamr_frames.errors import VideoError
 
-    try:
-        return _decode_prior(video, frame_indices, timestamps, settings, "pyav", progress)
-    except VideoError:
-        if settings.backend == "pyav":
-            raise
-        return _decode_prior(video, frame_indices, timestamps, settings, settings.backend, progress)
+    backends = ["pyav"] if settings.backend == "pyav" else ["pyav", settings.backend]
+    for backend in backends:
+        try:
+            return _decode_prior(video, frame_indices, timestamps, settings, backend, progress)
+        except VideoError:
+            if backend == backends[-1]:  # the index's own backend could not read it either
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _decode_prior(
