@@ -134,3 +134,46 @@ def test_a_source_that_only_read_a_cache_reports_no_timed_work():
     silent = CueStream()
     silent.finish([])  # finished without publishing anything: no rate at all
     assert silent.stats.text() is None and np.isclose(silent.stats.rate, 0.0)
+
+
+class _BlockTranscriber:
+    """A stand-in speech recogniser (no model here): one cue per 10 s block of audio, a known time per block."""
+
+    model_id = "test-blocks"
+
+    def __init__(self, duration: float, sleep: float = 0.03) -> None:
+        self.duration, self.sleep, self.blocks = duration, sleep, 0
+
+    def cache_key(self) -> str:
+        return "test-blocks/v1"
+
+    def transcribe(self, path, *, state, progress, on_block):
+        while state.done_until < self.duration:
+            time.sleep(self.sleep)
+            state.cues.append(Cue(state.done_until + 1.0, state.done_until + 2.0, f"block {self.blocks}"))
+            state.done_until += 10.0
+            self.blocks += 1
+            on_block(state)
+        state.duration, state.complete = self.duration, True
+        return state.transcript(str(path), self.model_id)
+
+
+def test_speech_recognition_resuming_a_saved_transcript_counts_only_what_it_recognised(short_video, tmp_path):
+    from clamr_frames._fs import video_fingerprint
+    from clamr_frames.context.asr import TranscriptState, WhisperCues
+    from clamr_frames.context.asr.cache import TranscriptCache
+
+    cache = TranscriptCache(tmp_path / "asr")
+    rec = _BlockTranscriber(duration=60.0)
+    # an earlier run stopped after 20 s of audio
+    cache.save(video_fingerprint(short_video.video_path), rec.cache_key(),
+               TranscriptState(cues=[Cue(1.0, 2.0, "earlier")], done_until=20.0), video=str(short_video.video_path))
+    source = WhisperCues(short_video.video_path, cache=cache, transcriber=rec)
+    assert source.ready() is None  # not complete: it runs
+    stream = CueStream()
+    source.run(stream)
+    st = stream.stats
+    assert rec.blocks == 4 and st.cached == 20.0 and st.done == 40.0  # 40 s recognised now, 20 s read back
+    assert st.busy >= 4 * rec.sleep and st.rate == pytest.approx(40.0 / st.busy)
+    assert st.text() == f"asr {_shown_rate(st)}x, 20 s cached"
+    assert [c.text for c in stream.result()][:2] == ["earlier", "block 0"]
