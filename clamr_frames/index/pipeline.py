@@ -47,17 +47,46 @@ TEXT_PARTS = 32
 
 @dataclass
 class StageStats:
-    """What one stage did: ``done`` units (frames, or seconds of audio) in ``busy`` seconds of work."""
+    """What one stage did: ``done`` units (frames, or seconds of audio) in ``busy`` seconds of work.
+
+    Only work the stage really did counts: a stage with nothing to do (no frame decoded when nothing needs
+    pixels) is not created at all, and units it found done already (``cached``: seconds of a saved transcript
+    that speech recognition resumes from) are in neither ``done`` nor ``busy``, so that no rate mixes them in.
+    """
 
     name: str
     unit: str = "frame"
     done: float = 0.0
     busy: float = 0.0
+    cached: float = 0.0
 
     @property
     def rate(self) -> float:
-        """Units per second of the stage's own work (its capacity; the slowest stage sets the pace)."""
-        return self.done / self.busy if self.busy > 0 else 0.0
+        """Units per second of the stage's own work (its capacity; the slowest stage sets the pace); 0 before
+        any work."""
+        return self.done / self.busy if self.busy > 0 and self.done > 0 else 0.0
+
+    def text(self) -> str | None:
+        """The stage in the progress line, or None while it has shown no work (nothing done, nothing cached).
+
+        >>> StageStats("decode", done=620, busy=2.0).text()
+        'decode 310 frame/s'
+        >>> StageStats("ocr", done=3, busy=4.0).text()
+        'ocr 0.8 frame/s'
+        >>> StageStats("asr", "s audio", done=410.0, busy=10.0, cached=120.0).text()
+        'asr 41x, 120 s cached'
+        >>> StageStats("asr", "s audio", cached=600.0).text()
+        'asr cached'
+        >>> StageStats("decode", busy=0.5).text() is None
+        True
+        """
+        cached = f"{self.cached:.0f} s cached" if self.unit == "s audio" else f"{self.cached:.0f} {self.unit}s cached"
+        if self.rate <= 0:
+            return f"{self.name} cached" if self.cached > 0 else None
+        r = self.rate
+        shown = f"{r:.0f}" if r >= 10 else f"{r:.1f}"
+        out = f"{self.name} {shown}x" if self.unit == "s audio" else f"{self.name} {shown} {self.unit}/s"
+        return f"{out}, {cached}" if self.cached > 0 else out
 
 
 @dataclass
@@ -74,20 +103,16 @@ class PipelineStats:
         return self.stages[name]
 
     def line(self) -> str:
-        """One line for the progress bar: ``decode 310 frame/s | ocr 24 frame/s | asr 41x | encode 900 frame/s``."""
-        parts = []
-        for st in self.stages.values():
-            if st.unit == "s audio":
-                parts.append(f"{st.name} {st.rate:.0f}x" if st.busy > 0 else f"{st.name} …")
-            else:
-                parts.append(f"{st.name} {st.rate:.0f} {st.unit}/s" if st.busy > 0 else f"{st.name} …")
-        return " | ".join(parts)
+        """One line for the progress bar: ``decode 310 frame/s | ocr 24 frame/s | asr 41x | encode 900 frame/s``;
+        a stage that has done nothing is left out (:meth:`StageStats.text`)."""
+        return " | ".join(t for t in (st.text() for st in self.stages.values()) if t)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "wall": round(self.wall, 3),
             "waited_for_cues": round(self.waited_for_cues, 3),
-            "stages": {k: {"unit": s.unit, "done": round(s.done, 3), "busy": round(s.busy, 3)} for k, s in self.stages.items()},
+            "stages": {k: {"unit": s.unit, "done": round(s.done, 3), "busy": round(s.busy, 3), "cached": round(s.cached, 3)}
+                       for k, s in self.stages.items()},
         }
 
 
@@ -161,9 +186,17 @@ class CueStream:
         with self._cond:
             self._cues = list(cues)
             self._until = max(self._until, float(until))
-            self.stats.done = self._until
-            self.stats.busy = time.perf_counter() - self._t0
+            self.stats.done = max(0.0, self._until - self.stats.cached)  # recognised in this run
+            if self.stats.done > 0:
+                self.stats.busy = time.perf_counter() - self._t0
             self._cond.notify_all()
+
+    def resume(self, cues: Sequence["Cue"], until: float) -> None:
+        """Cues the source had before it started (a saved transcript it resumes, final up to ``until``):
+        published like :meth:`publish`, but counted as cached, not as the source's work."""
+        with self._cond:
+            self.stats.cached = max(self.stats.cached, float(until))
+        self.publish(cues, until)
 
     def finish(self, cues: Sequence["Cue"] | None = None) -> None:
         """The source is done; ``cues`` (if given) are all of them."""
@@ -171,7 +204,8 @@ class CueStream:
             if cues is not None:
                 self._cues = list(cues)
             self._done = True
-            self.stats.busy = time.perf_counter() - self._t0
+            if self.stats.done > 0:  # (a source that only read a cache did no timed work)
+                self.stats.busy = time.perf_counter() - self._t0
             self._cond.notify_all()
 
     def fail(self, error: BaseException) -> None:
@@ -356,7 +390,8 @@ def run_parts(
     stop = threading.Event()
     errors: list[BaseException] = []
     t_start = time.perf_counter()
-    dec, ocr_st, enc = stats.stage("decode"), (stats.stage("ocr") if job.ocr is not None else None), None
+    dec = stats.stage("decode") if job.frames_for is not None else None  # a stage with no work has no stats
+    ocr_st = stats.stage("ocr") if job.ocr is not None else None
     stream = CueStream(stop) if cues is not None else None
     if stream is not None:
         stats.stages["asr"] = stream.stats
@@ -376,8 +411,9 @@ def run_parts(
             item = next(it, None)
             if item is None:
                 break
-            dec.busy += time.perf_counter() - t0
-            dec.done += len(item[1])
+            if dec is not None:  # (without pixels to decode, the parts pass through empty: no decoding work)
+                dec.busy += time.perf_counter() - t0
+                dec.done += sum(f is not None for f in item[1])
             _put(frames_q, item, stop)
         _put(frames_q, _END, stop)
 

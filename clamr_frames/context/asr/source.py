@@ -167,8 +167,17 @@ class WhisperCues:
     def run(self, stream: Any) -> None:
         """Transcribe (or read the cache), publishing into ``stream`` (``publish(cues, until)``, ``finish(cues)``)."""
 
+        def ordered(st: TranscriptState) -> list:
+            return sorted(st.cues, key=lambda c: (c.start, c.end))
+
+        # a transcript saved part-way is resumed: its cues are published first, as cached (not as recognised),
+        # so that the stage's rate counts only the audio recognised now
+        saved = self.cache.load(video_fingerprint(self.video), self.transcriber.cache_key())
+        if saved is not None and saved.done_until > 0 and callable(getattr(stream, "resume", None)):
+            stream.resume(ordered(saved), saved.done_until)
+
         def publish(st: TranscriptState) -> None:
-            stream.publish(sorted(st.cues, key=lambda c: (c.start, c.end)), st.done_until)
+            stream.publish(ordered(st), st.done_until)
 
         transcript = cached_transcribe(self.video, cache=self.cache, transcriber=self.transcriber, progress=False,
                                        on_block=publish)
