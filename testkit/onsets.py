@@ -22,6 +22,7 @@ class Onset:
     name: str
     start: float  # where the recording begins in the video, s
     end: float
+    speech: float  # where its first word begins in the video, s
     transcript: str  # its published transcript
 
 
@@ -41,13 +42,10 @@ def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     return (x / x.std()).astype(np.float32)
 
 
-def build_onset_video(out: Path, names: list[str] | None = None, *, gaps: tuple[float, float] = (30.0, 60.0),
-                      noise_dbfs: float = NOISE_DBFS, seed: int = 0, tail: float = 10.0) -> OnsetVideo:
-    """An MP4 (a still 1-fps picture, AAC audio) whose soundtrack is noise with the recordings ``names`` (default:
-    all, in the order of transcripts.json), each after a silence drawn uniformly from ``gaps`` s. Written once per
-    path (the same arguments give the same file)."""
-    from clamr_frames.video.writer import write_video
-
+def onset_audio(names: list[str] | None = None, *, gaps: tuple[float, float] = (30.0, 60.0),
+                noise_dbfs: float = NOISE_DBFS, seed: int = 0, tail: float = 10.0) -> tuple[np.ndarray, list[Onset]]:
+    """16 kHz mono noise with the recordings ``names`` (default: all, in the order of transcripts.json), each after
+    a silence drawn uniformly from ``gaps`` s, and where each recording lies."""
     rng = np.random.default_rng(seed)
     recs: list[Recording] = [r for r in recordings() if names is None or r.name in names]
     pieces, onsets, t = [], [], 0
@@ -56,17 +54,26 @@ def build_onset_video(out: Path, names: list[str] | None = None, *, gaps: tuple[
         pieces.append(np.zeros(gap, np.float32))
         t += gap
         wave = decode_mono(r.path)
-        onsets.append(Onset(r.name, t / RATE, (t + len(wave)) / RATE, r.transcript))
+        onsets.append(Onset(r.name, t / RATE, (t + len(wave)) / RATE, (t / RATE) + speech_start(wave), r.transcript))
         pieces.append(wave)
         t += len(wave)
     pieces.append(np.zeros(int(tail * RATE), np.float32))
     audio = np.concatenate(pieces)
     audio = np.clip(audio + pink_noise(len(audio), rng) * np.float32(10 ** (noise_dbfs / 20)), -1.0, 1.0)
+    return audio.astype(np.float32), onsets
+
+
+def build_onset_video(out: Path, names: list[str] | None = None, **kw) -> OnsetVideo:
+    """An MP4 (a still 1-fps picture, AAC audio) whose soundtrack is :func:`onset_audio` (``kw``: its knobs).
+    Written once per path (the same arguments give the same file)."""
+    from clamr_frames.video.writer import write_video
+
+    audio, onsets = onset_audio(names, **kw)
     out = Path(out)
     if not out.exists():
         picture = np.full((32, 32, 3), 90, np.uint8)
         n = int(np.ceil(len(audio) / RATE))
-        write_video(out, [picture] * n, 1.0, audio=audio.astype(np.float32), audio_rate=RATE)
+        write_video(out, [picture] * n, 1.0, audio=audio, audio_rate=RATE)
     return OnsetVideo(out, onsets, len(audio) / RATE)
 
 
@@ -84,3 +91,13 @@ def onset_rows(video: OnsetVideo, cues: list, *, slack: float = 1.0, lead: int =
                      "first_word_kept": first in normalize_words(hyp)[:lead], "edits": edits, "words": words,
                      "recognised": hyp})
     return rows
+
+
+def speech_start(wave: np.ndarray, level: float = 0.02) -> float:
+    """Where speech begins in a clean recording (s): the first 10-ms frame whose RMS exceeds ``level`` (the
+    recordings' silence lies far below it, their speech far above)."""
+    hop = RATE // 100
+    n = len(wave) // hop
+    rms = np.sqrt((wave[: n * hop].reshape(n, hop).astype(np.float64) ** 2).mean(axis=1))
+    loud = np.flatnonzero(rms > level)
+    return float(loud[0]) / 100 if loud.size else 0.0
