@@ -4,14 +4,16 @@ Whisper must begin before it (``AsrSettings.vad_onset_pad``). docs/asr_onsets.md
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 pytest.importorskip("faster_whisper")
 
-from clamr_frames.context.asr import AsrSettings, WhisperTranscriber  # noqa: E402
-from clamr_frames.context.asr.transcriber import speech_clips  # noqa: E402
-from clamr_frames.evaluation import normalize_words  # noqa: E402
-from testkit.onsets import build_onset_video, onset_audio, onset_rows  # noqa: E402
+from clamr_frames.context.asr import AsrSettings, WhisperTranscriber
+from clamr_frames.context.asr.transcriber import speech_clips
+from clamr_frames.evaluation import normalize_words
+from testkit.onsets import build_onset_video, onset_audio, onset_rows
 
 # the recordings whose first word Silero's speech start misses over this noise (without the onset pad)
 NAMES = ["jfk", "LJ001-0001", "LJ001-0003", "LJ001-0006"]
@@ -30,7 +32,7 @@ def test_clip_start_never_overlaps_the_clip_before():
     audio, _ = onset_audio(["LJ001-0001", "LJ001-0002"], gaps=(1.5, 1.5), seed=0)
     clips = speech_clips(audio, onset_pad=AsrSettings().vad_onset_pad)
     assert clips and clips[0][0] >= 0.0
-    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(clips, clips[1:]))
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(clips))
     assert all(b - a <= 30.0 for a, b in clips)
 
 
