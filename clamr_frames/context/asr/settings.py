@@ -53,6 +53,11 @@ class AsrSettings:
             at most 30 s) is decoded as its own clip, on the block's own timeline. Faster, no text hallucinated
             into silence or music, and, unlike concatenating the speech (faster-whisper's ``vad_filter``), no
             sentences run together or skipped at the joins (see ``benchmarks/asr.py``).
+        vad_onset_pad: seconds of audio before the start Silero VAD gives a stretch of speech that its clip
+            begins with (never before the end of the stretch before it). In background noise Silero's speech
+            probability crosses its threshold only during or after the first word of an utterance; with only the
+            0.2 s the VAD pads by itself, first words after a long silence were cut off before Whisper ever saw
+            them (measured on real recordings by ``benchmarks/asr_onsets.py``, see docs/asr_onsets.md).
         condition_on_previous_text: prompt each 30-s window with the text before it (Whisper's default; with
             tiny.en it raised the word error rate on the generated speech, see ``benchmarks/asr.py``).
         word_timestamps: cues timed by their words; off: one cue per Whisper segment (coarser, a bit faster).
@@ -79,6 +84,7 @@ class AsrSettings:
     language: str | None = None
     beam_size: int = 1
     vad: bool = True
+    vad_onset_pad: float = 1.2
     condition_on_previous_text: bool = False
     word_timestamps: bool = True
     max_cue_seconds: float = 8.0
@@ -99,6 +105,8 @@ class AsrSettings:
             raise InputError("ASR cue limits (max_cue_seconds, max_cue_words, max_word_gap) must be positive")
         if not (math.isfinite(self.block_seconds) and self.block_seconds >= 30.0):
             raise InputError(f"ASR block_seconds must be >= 30 (one Whisper window), got {self.block_seconds}")
+        if not (math.isfinite(self.vad_onset_pad) and 0.0 <= self.vad_onset_pad <= 5.0):
+            raise InputError(f"ASR vad_onset_pad must be between 0 and 5 s, got {self.vad_onset_pad}")
         if self.cpu_threads < 0:
             raise InputError(f"ASR cpu_threads must be >= 0, got {self.cpu_threads}")
         if self.workers < 0:

@@ -86,17 +86,31 @@ def words_to_cues(
     return cues
 
 
-def speech_clips(audio: np.ndarray, *, max_clip: float = 30.0, min_silence: float = 1.0) -> list[tuple[float, float]]:
+def speech_clips(
+    audio: np.ndarray, *, max_clip: float = 30.0, min_silence: float = 1.0, onset_pad: float = 0.2
+) -> list[tuple[float, float]]:
     """Stretches of speech in 16 kHz ``audio`` (seconds) by Silero VAD (faster-whisper's ONNX copy), padded by
-    0.2 s; neighbours are merged while the merged clip stays within ``max_clip`` s (one Whisper window), so a
-    clip holds whole sentences and the pauses between them."""
+    0.2 s at their end and ``onset_pad`` s at their start (not before the end of the stretch before); neighbours
+    are merged while the merged clip stays within ``max_clip`` s (one Whisper window), so a clip holds whole
+    sentences and the pauses between them.
+
+    Why a longer pad at the start: Silero scores a window from the audio up to it, and over background noise its
+    speech probability rises past the threshold only during or after the first word of an utterance; a clip that
+    starts there hands Whisper the sentence without its first word(s). Whisper itself skips the noise before.
+    """
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    opts = VadOptions(min_silence_duration_ms=int(min_silence * 1000), max_speech_duration_s=max_clip,
-                      speech_pad_ms=200)
+    pad = 0.2
+    extra = max(0.0, onset_pad - pad)
+    # a stretch is at most max_clip once its start is moved back by `extra`
+    opts = VadOptions(min_silence_duration_ms=int(min_silence * 1000), max_speech_duration_s=max_clip - extra,
+                      speech_pad_ms=int(pad * 1000))
     clips: list[list[float]] = []
+    prev_end = 0.0
     for ts in get_speech_timestamps(audio, opts, sampling_rate=SAMPLE_RATE):
         a, b = ts["start"] / SAMPLE_RATE, ts["end"] / SAMPLE_RATE
+        a = max(prev_end, a - extra, 0.0)
+        prev_end = b
         if clips and b - clips[-1][0] <= max_clip:
             clips[-1][1] = b
         else:
@@ -313,7 +327,7 @@ class WhisperTranscriber:
         s = self.settings
         out = TranscriptState()
         reported = 0.0
-        clips = speech_clips(audio) if s.vad else [(0.0, len(audio) / SAMPLE_RATE)]
+        clips = speech_clips(audio, onset_pad=s.vad_onset_pad) if s.vad else [(0.0, len(audio) / SAMPLE_RATE)]
         if not clips:  # silence, music, noise: nothing to decode
             return out, reported
         segments, info = model.transcribe(
