@@ -8,6 +8,9 @@ script runs before and after a change of the library's layout.
 
     python -m benchmarks.selection_identity --out benchmarks/results/selection_identity_before.json
     python -m benchmarks.selection_identity --compare benchmarks/results/selection_identity_before.json
+
+``--compare`` writes the record ``selection-identity`` (per configuration: selections compared, identical,
+different) unless ``--no-record``; the raw selections file it compares with is not a record.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, help="write the selections here (JSON)")
     ap.add_argument("--compare", type=Path, help="compare with selections recorded earlier")
+    ap.add_argument("--no-record", action="store_true", help="with --compare: print only, write no record")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,6 +76,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(want)} recorded, {len(got)} now, {len(differ)} differ")
         for k in differ[:20]:
             print(f"  {k}: recorded {want.get(k)} now {got.get(k)}")
+        if not args.no_record:
+            from benchmarks.records import write_record
+
+            rows = []
+            for cname in CONFIGS:
+                keys = sorted(k for k in set(want) | set(got) if k.startswith(cname + "|"))
+                same = sum(1 for k in keys if want.get(k) == got.get(k))
+                rows.append({"configuration": cname, "selections": len(keys), "identical": same,
+                             "different": len(keys) - same})
+            path = write_record(
+                "selection-identity", rows, title="Selections before and after the layout redesign",
+                notes=(f"Every registered policy at k = 8 on the questions of {len(VIDEOS)} held-out synthetic "
+                       f"videos (seeds {', '.join(str(v['seed']) for v in VIDEOS)}, held-out phrasing), default "
+                       f"scorer; picked candidate indices and their scores (5 decimals) compared with "
+                       f"`{args.compare.as_posix()}`, recorded by this script on the code before the redesign."),
+            )
+            print(f"recorded {path}")
         return 1 if differ else 0
     return 0
 
