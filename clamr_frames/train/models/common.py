@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clamr_frames.encoders.clamr.loading import TRAIN_META  # noqa: F401  (the wrappers write it; defined once)
+from clamr_frames.encoders.base import TRAIN_META  # noqa: F401  (the wrappers write it; defined once)
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
