@@ -205,15 +205,8 @@ def _cover(
 
 
 @checked_policy
-def coverage(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    prior: "VisualPrior | None" = None,
-    near_duplicate: float | None = None,
-) -> np.ndarray:
+def coverage(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+             prior: "VisualPrior | None" = None, near_duplicate: float | None = None) -> np.ndarray:
     """Frames spread over the video's shots, at their most novel moments, never two near-duplicates (scores unused).
 
     See the module docstring for the rules. Deterministic; ``seed`` is unused.
@@ -243,16 +236,9 @@ def coverage(
 
 
 @checked_policy
-def relevance_and_coverage(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    prior: "VisualPrior",
-    relevance_share: float = RELEVANCE_SHARE,
-    min_gap: float | None = None,
-    near_duplicate: float | None = None,
-) -> np.ndarray:
+def relevance_and_coverage(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, prior: "VisualPrior",
+                           relevance_share: float = RELEVANCE_SHARE, min_gap: float | None = None,
+                           near_duplicate: float | None = None) -> np.ndarray:
     """``ceil(k * relevance_share)`` frames by relevance (:func:`nms` on the scores), the rest by :func:`coverage`.
 
     The coverage frames never repeat or duplicate a relevance frame. ``relevance_share`` 1 is ``nms``, 0 is

@@ -27,19 +27,9 @@ PEAK_Z = 9.0
 
 
 @checked_policy
-def gated(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    gate: float = 0.6,
-    min_gap: float | None = None,
-    prior: Any = None,
-    flat_z: float = FLAT_Z,
-    peak_z: float = PEAK_Z,
-    relevance_share: float = RELEVANCE_SHARE,
-) -> np.ndarray:
+def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, gate: float = 0.6,
+          min_gap: float | None = None, prior: Any = None, flat_z: float = FLAT_Z, peak_z: float = PEAK_Z,
+          relevance_share: float = RELEVANCE_SHARE) -> np.ndarray:
     """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
 
     The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,

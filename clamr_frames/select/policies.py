@@ -82,14 +82,8 @@ def uniform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: 
 
 
 @checked_policy
-def nms(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    min_gap: float | None = None,
-) -> np.ndarray:
+def nms(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+        min_gap: float | None = None) -> np.ndarray:
     """Top-k with temporal non-maximum suppression: no two picks closer than ``min_gap`` seconds, if possible.
 
     Greedy: take the best remaining candidate, suppress every candidate less than ``min_gap`` seconds away
@@ -146,16 +140,8 @@ def _suppress(blocked: np.ndarray, t: np.ndarray, i: int, gap: float) -> None:
 
 
 @checked_policy
-def adaptive(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    depth: int = 5,
-    threshold: float = 0.8,
-    peak_k: int | None = None,
-) -> np.ndarray:
+def adaptive(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, depth: int = 5,
+             threshold: float = 0.8, peak_k: int | None = None) -> np.ndarray:
     """A variant of AKS's judge-and-split that always returns ``k`` frames chosen by the scores.
 
     Scores are min-max normalised over the whole video. The root segment (all candidates, depth 0) gets
@@ -229,14 +215,8 @@ def _share_by_peak(z: np.ndarray, lo: int, mid: int, hi: int, b: int) -> tuple[i
 
 
 @checked_policy
-def inverse_transform(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    alpha: float = 3.0,
-) -> np.ndarray:
+def inverse_transform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+                      alpha: float = 3.0) -> np.ndarray:
     """A collision-free variant of BOLT's inverse transform sampling: ``k`` distinct frames at quantiles of the CDF.
 
     ``w = minmax(scores) ** alpha`` is taken as a probability mass per candidate (candidates are evenly
@@ -317,14 +297,8 @@ def _place_distinct(wanted: list[int], s: np.ndarray) -> np.ndarray:
 
 
 @checked_policy
-def hybrid(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    uniform_share: float = 0.5,
-) -> np.ndarray:
+def hybrid(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+           uniform_share: float = 0.5) -> np.ndarray:
     """``floor(k * uniform_share)`` frames on uniform coverage, the rest the top-scoring among the others.
 
     The uniform part is the :func:`uniform` baseline with the smaller count (so ``uniform_share=1`` is

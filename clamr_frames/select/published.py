@@ -19,15 +19,8 @@ __all__ = ["aks", "bolt"]
 
 
 @checked_policy
-def aks(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    threshold: float = 0.8,
-    depth: int = 5,
-) -> np.ndarray:
+def aks(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, threshold: float = 0.8,
+        depth: int = 5) -> np.ndarray:
     """AKS's adaptive keyframe sampling ("ADA", CVPR 2025) exactly as its released code runs it.
 
     1. Min-max normalise the scores over the whole video.
@@ -81,14 +74,7 @@ def aks(
 
 
 @checked_policy
-def bolt(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    alpha: float = 3.0,
-) -> np.ndarray:
+def bolt(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, alpha: float = 3.0) -> np.ndarray:
     """BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it: ``k`` frames, repeats kept.
 
     ``w = minmax(scores) ** alpha``; ``cdf = cumsum(w / sum(w))``; the targets are
