@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The two quick-start commands: `bash run.sh demo` and `bash run.sh test`.
+# The two quick-start commands: `bash run.sh demo` and `bash run.sh test` (and `bash run.sh docs`, the docs site).
 # Both create (or reuse) ./.venv and install what they need, so they work on a fresh machine
 # that has only Python 3.10+ and pip.
 set -euo pipefail
@@ -38,7 +38,7 @@ install() {
         # This torch pair first: transformers 5's Qwen2-VL image processor needs torchvision, and any
         # other torch spec would download several GB.
         "$VENV/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1 &&
-        # eval = lmms-eval 0.7.3 (tests/test_harness.py); it pins av<16, which the PyAV backend supports.
+        # eval = lmms-eval 0.7.3 (tests/harness/); it pins av<16, which the PyAV backend supports.
         "$VENV/bin/python" -m pip install --quiet -c "$LOCK" -e ".[$extras]"
     } > "$log" 2>&1 || {
         tail -n 40 "$log" >&2
@@ -57,14 +57,29 @@ case "$cmd" in
         exec "$VENV/bin/clamr-frames" demo "$@"
         ;;
     test)
-        install ocr,dev,eval,asr,synth,distributed
-        # CLAMR_REQUIRE_EVAL / CLAMR_REQUIRE_RAY: a missing lmms-eval / Ray fails the harness / Ray tests
-        # instead of skipping them
-        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EVAL=1 CLAMR_REQUIRE_RAY=1
+        install ocr,dev,eval,asr,synth,distributed,ui,browser,docs
+        # CLAMR_REQUIRE_EXTRAS: every extra was just installed, so a test whose extra is missing fails instead of
+        # skipping (testkit/extras.py; CI=true does the same)
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 CLAMR_REQUIRE_EXTRAS=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     install)
         install "${1:-ocr,dev,eval,asr,synth,distributed}"
+        ;;
+    docs)
+        # the documentation site (Sphinx 9 needs Python 3.11+): warnings are errors, as in CI. The API pages
+        # import qa_harness, hence the eval extra. `bash run.sh docs serve [PORT]` then serves it on 127.0.0.1.
+        install docs,eval
+        "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+            echo "the docs need Python 3.11 or newer (Sphinx 9); $VENV has $("$VENV/bin/python" -V)" >&2
+            exit 2
+        }
+        export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1
+        "$VENV/bin/python" -m sphinx -W --keep-going -b html docs docs/_build/html
+        if [ "${1:-}" = serve ]; then
+            echo "serving docs/_build/html on http://127.0.0.1:${2:-8000}/ (Ctrl-C stops)" >&2
+            exec "$VENV/bin/python" -m http.server --bind 127.0.0.1 -d docs/_build/html "${2:-8000}"
+        fi
         ;;
     lock)
         # Regenerate requirements.lock from pyproject's ranges (all extras, Python 3.10+, every platform
@@ -85,7 +100,7 @@ case "$cmd" in
         echo "wrote $LOCK ($(grep -c '==' "$LOCK") pins)"
         ;;
     *)
-        echo "usage: bash run.sh {demo|test|install|lock} [args...]" >&2
+        echo "usage: bash run.sh {demo|test|docs [serve [PORT]]|install|lock} [args...]" >&2
         exit 2
         ;;
 esac

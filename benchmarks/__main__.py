@@ -5,7 +5,8 @@
 ``python -m benchmarks report [--check]``: regenerate benchmarks/RESULTS.md from the records in
 benchmarks/results/ (``--check``: exit 1 when the file differs from what the records generate; writes nothing).
 
-The other benchmarks run as scripts: ``python benchmarks/{compress,maxsim,decode,conformance,ocr,quality,latency,gpu,real_media}.py``.
+The other benchmarks run as modules from the repository root:
+``python -m benchmarks.{compress,maxsim,decode,conformance,ocr,quality,latency,gpu,real_media,...}``.
 """
 
 import argparse

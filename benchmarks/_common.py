@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-import platform
 import re
 import sys
 import time
@@ -14,31 +13,16 @@ from typing import Any
 
 from benchmarks.records import command_line, render_table, write_record
 
+# the machine line is shared with the shipped `python -m qa_harness.compare --record`
+from clamr_frames.run_info import describe_machine
+
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "_work"
 RESULTS = BENCH_DIR / "RESULTS.md"  # generated from the records: python -m benchmarks report
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    mem = ""
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
-    import torch
-
-    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
-    return f"{cpu}, {n} cores{mem}{gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+    return describe_machine()
 
 
 def header(title: str) -> str:

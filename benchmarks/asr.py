@@ -31,7 +31,6 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 from benchmarks.stages import _status  # noqa: E402

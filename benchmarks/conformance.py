@@ -1,6 +1,6 @@
 """Decoding conformance and speed per codec: our reader (auto, decord, pyav) vs lmms-eval's decord get_batch.
 
-For every file of the conformance suite (tests/conformance_media.py, written once into benchmarks/_work/ at
+For every file of the conformance suite (testkit/conformance_media.py, written once into benchmarks/_work/ at
 ``--size`` with ``--frames`` frames, 10 fps) and OpenCV's sample AVIs when Debian's ``opencv-doc`` is installed,
 two ways of asking for frames:
 
@@ -34,8 +34,6 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from benchmarks._common import WORK, record  # noqa: E402
 
@@ -53,7 +51,7 @@ EVERY = 4
 
 # ---------------------------------------------------------------------------------------------- child side
 def _truth(path: str, keep: set[int]) -> tuple[int, dict]:
-    from conformance_media import in_order_decode
+    from testkit.conformance_media import in_order_decode
 
     return in_order_decode(Path(path), EVERY, keep)
 
@@ -92,7 +90,7 @@ def measure_file(path: str, first_code: int | None, rotation: int, repeats: int)
     import numpy as np
 
     from clamr_frames.video import VideoReader
-    from conformance_media import drawn
+    from testkit.conformance_media import drawn
 
     with VideoReader(path, backend="pyav") as reader:
         n = reader.metadata.num_frames
@@ -145,7 +143,7 @@ def measure_file(path: str, first_code: int | None, rotation: int, repeats: int)
 # ---------------------------------------------------------------------------------------------- parent side
 def _files(size: tuple[int, int], frames: int) -> list[tuple[str, str, int | None, int]]:
     """(label, path, first drawn number or None, rotation) of every file to measure."""
-    import conformance_media as cm
+    from testkit import conformance_media as cm
 
     shape = cm.Shape(frames, *size)
     directory = WORK / "conformance"
@@ -172,7 +170,8 @@ def _files(size: tuple[int, int], frames: int) -> list[tuple[str, str, int | Non
 
 def _child(path: str, first_code: int | None, rotation: int, repeats: int) -> dict:
     args = json.dumps({"path": path, "first_code": first_code, "rotation": rotation, "repeats": repeats})
-    r = subprocess.run([sys.executable, __file__, "--child", args], capture_output=True, text=True, check=False)
+    r = subprocess.run([sys.executable, "-m", "benchmarks.conformance", "--child", args], capture_output=True, text=True,
+                       check=False, cwd=ROOT)
     if r.returncode != 0:
         raise RuntimeError(f"{path} failed:\n{r.stderr[-3000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -223,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     body = (
         f"Machine shared with other jobs (2 cores): compare the methods within a row group, not with other "
         f"blocks. Generated files: {args.size}, {args.frames} frames at 10 fps, a key frame every 12 frames "
-        f"(tests/conformance_media.py); frames/s = requested frames / best wall time of {args.repeats} runs, "
+        f"(testkit/conformance_media.py); frames/s = requested frames / best wall time of {args.repeats} runs, "
         f"CPU ms/frame = best process CPU time / requested frames (opening the file included in both). Wrong and dropped frames are counted against an in-order PyAV decode.\n\n"
         + table(rows)
         + f"\n\nOurs, all backends, all files: {ours_bad} wrong or dropped frames.\n"

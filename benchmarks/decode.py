@@ -2,7 +2,7 @@
 
 The video (generated once, reused from benchmarks/_work/): 640x360 H.264 (libx264 ultrafast, crf 28, so no
 B-frames), 10 fps native, a key frame every 10 s (gop 100), ``--minutes`` long (default 60). Each frame shows its
-index as a row of black/white blocks (tests/media.py) over a scrolling noise texture, so the encoder has real
+index as a row of black/white blocks (testkit/media.py) over a scrolling noise texture, so the encoder has real
 work to do and every method's frames are checked to be the frames asked for.
 
 Methods, each in its own subprocess (so peak RSS is its own), all decoding the same number of frames
@@ -33,8 +33,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from benchmarks._common import WORK, header, record  # noqa: E402
 
@@ -51,7 +49,7 @@ def make_benchmark_video(path: Path, minutes: float) -> Path:
     import numpy as np
 
     from clamr_frames.video.writer import write_video
-    from media import coded_frame
+    from testkit.media import coded_frame
 
     n = int(round(minutes * 60 * NATIVE_FPS))
     texture = np.random.default_rng(0).integers(0, 256, (HEIGHT, 2 * WIDTH, 3), dtype=np.uint8) // 2
@@ -82,7 +80,7 @@ def run_method(method: str, path: str, chunk_size: int) -> dict:
     """Decode the 1-fps candidates with one method (in this process) and report time, memory, correctness."""
     import numpy as np
 
-    from media import read_code
+    from testkit.media import read_code
 
     base_rss = _rss_mb()
     checked = wrong = frames = 0
@@ -140,8 +138,8 @@ def run_method(method: str, path: str, chunk_size: int) -> dict:
 
 # ---------------------------------------------------------------------------------------------- parent side
 def _child(method: str, path: Path, chunk_size: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", method, "--video", str(path), "--chunk-size", str(chunk_size)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "benchmarks.decode", "--child", method, "--video", str(path), "--chunk-size", str(chunk_size)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
     if out.returncode != 0:
         raise RuntimeError(f"{method} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -33,11 +33,9 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import record  # noqa: E402
 
@@ -106,7 +104,6 @@ def build_model(config, dtype, device, attn: str):
 
 def build_nf4(config, dtype, tmp: Path):
     """Random weights saved once, then loaded in 4-bit nf4 through bitsandbytes (the path users take)."""
-    import torch
     from transformers import BitsAndBytesConfig, Qwen2_5_VLForConditionalGeneration
 
     if not (tmp / "config.json").exists():

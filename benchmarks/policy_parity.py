@@ -15,12 +15,9 @@ No timing: the numbers do not depend on the machine.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import record  # noqa: E402
 

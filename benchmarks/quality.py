@@ -22,12 +22,9 @@ Scorers that need weights this machine cannot download (``clamr``, ``clip``, ``l
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
 
     srows = rm.measure_shots()
     record("Real footage: shot boundaries of the visual prior (1-fps candidates)", rows=srows,
-           notes="True cuts are where tests/data/make_derived.py joins the clips; in a single shot every boundary "
+           notes="True cuts are where testkit/make_derived.py joins the clips; in a single shot every boundary "
                  "found is false.",
            name="real_media--shots", write=not args.no_record)
 

@@ -13,214 +13,36 @@ selections ``selection_identity_before.json``) are left alone by the report.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
-import os
-import platform
 import re
-import shlex
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from importlib import metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from clamr_frames._fs import atomic_write_bytes
+
+# the writer (and what a record says about its run) is shipped, so python -m qa_harness.compare --record writes
+# records too; this module adds the reading and the RESULTS.md it renders
+from clamr_frames.run_info import (  # noqa: F401  (re-exported for the benchmark scripts)
+    SCHEMA,
+    RecordError,
+    command_line,
+    commit,
+    cpu_count,
+    machine_info,
+    versions,
+)
+from clamr_frames.run_info import write_record as _write_record
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
-SCHEMA = "clamr-frames/benchmark-record/1"
-
-# the load average when this module was first imported: the benchmark scripts import it (through _common) before
-# they measure, so this is the machine's load "before" the run
-_LOAD_AT_IMPORT: list[float] | None = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-
-# the packages whose versions change the numbers the benchmarks measure
-VERSIONED = (
-    "clamr-frames", "numpy", "torch", "torchvision", "transformers", "av", "decord", "faster-whisper",
-    "ctranslate2", "rapidocr", "onnxruntime", "ray", "scenedetect", "lmms-eval",
-)
-# row keys that mark a timing: such a row must say what its timer includes
-_TIMING_KEY = re.compile(r"(^|[_ (])(s|ms|seconds|sec|time|wall|latency)\)?$|per_s$|fps$|rtf$|frames/s", re.IGNORECASE)
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,120}$")
 
 
-class RecordError(ValueError):
-    """A record that cannot be written or read: names the record and the problem."""
-
-
-def _run(cmd: Sequence[str]) -> str | None:
-    try:
-        out = subprocess.run(cmd, cwd=BENCH_DIR.parent, capture_output=True, text=True, timeout=10, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def commit() -> str | None:
-    """The checked-out commit, with ``+dirty`` when tracked files other than the results differ from it (None
-    outside git)."""
-    head = _run(["git", "rev-parse", "HEAD"])
-    if head is None:
-        return None
-    # the records and RESULTS.md are outputs (a run writing several records would otherwise mark its own later
-    # records dirty)
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                  ":(exclude)benchmarks/results", ":(exclude)benchmarks/RESULTS.md"])
-    return head + ("+dirty" if dirty else "")
-
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, cores this process may use, RAM and GPU (torch is asked only when already imported)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = None
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        ram = round(kb / 2**20, 1)
-    except (OSError, StopIteration, ValueError):
-        pass
-    gpu = None
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        gpu = torch.cuda.get_device_name(0)
-    return {"cpu": cpu, "cores": cpu_count(), "ram_gib": ram, "gpu": gpu, "os": platform.platform(),
-            "python": platform.python_version()}
-
-
-def versions(extra: Iterable[str] = ()) -> dict[str, str]:
-    """Installed versions of the packages that shape the numbers (absent ones are left out)."""
-    out = {}
-    for name in (*VERSIONED, *extra):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
-
-
-def command_line(argv: Sequence[str] | None = None) -> str:
-    """How the running script was invoked, relative to the repository root."""
-    argv = list(sys.argv if argv is None else argv)
-    script = argv[0] if argv else "?"
-    try:
-        script = os.path.relpath(script, BENCH_DIR.parent)
-    except ValueError:
-        pass
-    if script.endswith(os.path.join("benchmarks", "__main__.py")):
-        script = "-m benchmarks"
-    elif script.startswith("benchmarks" + os.sep) and script.endswith(".py"):
-        script = "-m " + script[:-3].replace(os.sep, ".")
-    return "python " + " ".join([script, *(shlex.quote(a) for a in argv[1:])])
-
-
-def _check_rows(name: str, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            raise RecordError(f"record {name!r}: row {i} is a {type(row).__name__}, not a mapping")
-        row = dict(row)
-        timing = [k for k in row if _TIMING_KEY.search(str(k))]
-        if timing and not row.get("timer"):
-            raise RecordError(f"record {name!r}: row {i} holds timings {timing} but no 'timer' saying what they include")
-        if timing and row.get("threads") is None:
-            raise RecordError(f"record {name!r}: row {i} holds timings {timing} but does not say its 'threads'")
-        for k, v in row.items():
-            if isinstance(v, float) and not math.isfinite(v):
-                row[k] = None if math.isnan(v) else str(v)  # JSON has no NaN/inf
-        out.append(row)
-    return out
-
-
-def write_record(
-    name: str,
-    rows: Sequence[Mapping[str, Any]],
-    *,
-    title: str | None = None,
-    notes: str | None = None,
-    body: str | None = None,
-    threads: int | None = None,
-    timer: str | None = None,
-    command: str | None = None,
-    load_before: Sequence[float] | None = None,
-    extra_versions: Iterable[str] = (),
-    directory: Path | None = None,
-) -> Path:
-    """Write the record ``name`` (``benchmarks/results/<name>.json``) atomically and return its path.
-
-    ``rows``: one mapping per measured row, every value JSON-serialisable; a row holding a timing (a key
-    such as ``seconds``, ``*_s``, ``*_ms``, ``fps``, ``rtf``) must have ``threads`` and ``timer`` (what the timer
-    includes); ``threads`` and ``timer`` given here fill rows that lack them. ``notes``: prose printed under the
-    table. ``body``: the Markdown text of a script that has no rows yet (prefer rows). ``load_before``: the
-    1/5/15-minute load average before the measurement (default: when this module was imported).
-    """
-    if not _NAME.match(name):
-        raise RecordError(f"record name {name!r}: use lower-case letters, digits, '.', '_' and '-'")
-    filled = []
-    for row in rows:
-        row = dict(row)
-        if threads is not None:
-            row.setdefault("threads", threads)
-        if timer is not None:
-            row.setdefault("timer", timer)
-        filled.append(row)
-    checked = _check_rows(name, filled)
-    load_after = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    before = list(load_before) if load_before is not None else _LOAD_AT_IMPORT
-    rec = {
-        "schema": SCHEMA,
-        "name": name,
-        "title": title or name,
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": commit(),
-        "machine": machine_info(),
-        "cpu_count": cpu_count(),
-        "load_before": [round(x, 2) for x in before] if before is not None else None,
-        "load_after": [round(x, 2) for x in load_after] if load_after is not None else None,
-        "command": command or command_line(),
-        "versions": versions(extra_versions),
-        "threads": threads,
-        "rows": checked,
-        "notes": notes,
-        "body": body,
-    }
-    try:
-        text = json.dumps(rec, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    except (TypeError, ValueError) as e:
-        raise RecordError(f"record {name!r}: not JSON-serialisable ({e})") from e
-    directory = Path(directory) if directory is not None else RESULTS_DIR
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.json"
-    _atomic_write(path, text)
-    return path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+def write_record(name: str, rows: Sequence[Mapping[str, Any]], **kwargs: Any) -> Path:
+    """:func:`clamr_frames.run_info.write_record` into :data:`RESULTS_DIR` unless ``directory`` is given."""
+    kwargs.setdefault("directory", RESULTS_DIR)
+    return _write_record(name, rows, **kwargs)
 
 
 # -- reading and rendering --------------------------------------------------------------------------------------
@@ -353,5 +175,5 @@ def report(directory: Path | None = None, out: Path | None = None, *, check: boo
     current = out.read_text(encoding="utf-8") if out.exists() else None
     same = current == text
     if not check and not same:
-        _atomic_write(out, text)
+        atomic_write_bytes(out, text.encode("utf-8"))
     return same

@@ -15,10 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 

@@ -39,7 +39,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import BENCH_DIR, WORK, record  # noqa: E402
 

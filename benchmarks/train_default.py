@@ -33,11 +33,9 @@ encoder.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import WORK, record  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Command line: ``clamr-frames {inspect,index,select,transcribe,demo,train}``.
+"""Command line: ``clamr-frames {inspect,index,select,view,serve,transcribe,demo,train}``.
 
 The only place that turns library exceptions into messages and exit codes:
 0 success, 1 unexpected internal error, 2 bad input (unreadable video, bad arguments, ...).
@@ -244,6 +244,8 @@ def cmd_select(args: argparse.Namespace) -> int:
         from clamr_frames.plot import plot_timeline
 
         plot_timeline(sel, args.plot)
+    if args.html:
+        _write_html(selector, sel, Path(args.html), args.subtitles, args.options or None, args)
     if args.save_frames:
         out = Path(args.save_frames)
         out.mkdir(parents=True, exist_ok=True)
@@ -259,7 +261,19 @@ def cmd_select(args: argparse.Namespace) -> int:
         print(f"  {_fmt_time(e['timestamp'])}  score {e['score']:8.3f}  {_short(ctx, 50)}  [{why}]")
     if args.plot:
         print(f"timeline plot: {args.plot}")
+    if args.html:
+        print(f"report: {args.html}")
     return 0
+
+
+def _write_html(selector: Any, sel: Any, path: Path, subtitles: Any, options: list[str] | None,
+                args: argparse.Namespace, **meta: Any) -> Path:
+    """``select --html``: the selection's report, with the transcript and the per-modality scores."""
+    from clamr_frames.report.live import selection_extras
+
+    extras = selection_extras(selector, sel, subtitles=subtitles, options=options)
+    meta = {"scorer": args.scorer, "k": len(sel.indices), "ocr": bool(args.ocr), **meta}
+    return sel.to_html(path, options=options, meta=meta, **extras)
 
 
 def _select_questions(args: argparse.Namespace) -> int:
@@ -281,15 +295,69 @@ def _select_questions(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     selector = _selector(args)
     failed = 0
-    for result in select_rows(selector, rows, policy=args.policy, seed=args.seed):
+    pages: list[dict[str, Any]] = []
+    for n, result in enumerate(select_rows(selector, rows, policy=args.policy, seed=args.seed)):
         print(json.dumps(result.to_dict()), flush=True)
         if result.error is not None:
             failed += 1
             print(f"clamr-frames select: error: {result.error}", file=sys.stderr)
+        elif args.html:
+            pages.append(_question_page(selector, result, Path(args.html), n, args))
+    if args.html:
+        from clamr_frames.report import write_index
+        from clamr_frames.report.view import INDEX_COLUMNS
+
+        index = write_index(Path(args.html) / "index.html", pages, columns=INDEX_COLUMNS,
+                            title=f"clamr-frames: {Path(args.questions).name}", source=str(args.questions))
+        print(f"report: {index} ({len(pages)} pages)", file=sys.stderr)
     if failed:
         print(f"clamr-frames select: {failed} of {len(rows)} questions failed (the others were answered)",
               file=sys.stderr)
         return EXIT_BAD_INPUT
+    return 0
+
+
+def _question_page(selector: Any, result: Any, out: Path, n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One page of ``select --questions F --html DIR``; returns its row of the index page."""
+    from clamr_frames.report import index_row
+    from clamr_frames.report.view import page_name
+
+    row, sel = result.row, result.selection
+    name = page_name(n, row.id)
+    meta = {"index_href": "index.html", **({"question_id": row.id} if row.id is not None else {})}
+    _write_html(selector, sel, out / name, row.subtitles, list(row.options) or None, args, **meta)
+    return index_row({"question": sel.question, "video": {"name": Path(sel.video).name},
+                      "picked": [{"timestamp": float(t), "score": float(s)} for t, s in zip(sel.timestamps, sel.scores)],
+                      "candidates": {"timestamps": sel.all_timestamps.tolist()},
+                      "meta": {"policy": sel.policy, "asr_source": sel.asr_source}}, name, id=row.id)
+
+
+# -- view / serve ----------------------------------------------------------------------------------
+def cmd_view(args: argparse.Namespace) -> int:
+    from clamr_frames.report.view import render_selections
+
+    result = render_selections(args.selections, args.output, index_dir=args.index_dir, thumbnails=not args.no_thumbnails,
+                               progress=not args.quiet)
+    print(f"{result.pages} pages, index: {result.index} ({result.seconds:.1f} s)")
+    for problem in result.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from clamr_frames.report.app import LOCAL_HOSTS, serve
+    from clamr_frames.select import POLICIES
+    from clamr_frames.selector import SCORERS, FrameSelector
+
+    def make_selector(scorer: str) -> Any:
+        return FrameSelector.from_pretrained(scorer, index_dir=args.index_dir, ocr=args.ocr, asr=args.asr,
+                                             progress=False)
+
+    if args.host not in LOCAL_HOSTS:
+        print(f"warning: serving on {args.host}: anyone who can reach this address can read the videos of "
+              f"{args.folder} and run selections; use the default 127.0.0.1 unless you mean it", file=sys.stderr)
+    print(f"clamr-frames serve: http://{args.host}:{args.port}/ (folder {args.folder}; Ctrl-C stops)", file=sys.stderr)
+    serve(args.folder, make_selector, host=args.host, port=args.port, scorers=SCORERS, policies=sorted(POLICIES))
     return 0
 
 
@@ -361,6 +429,12 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto", help="video decoding backend")
 
 
+def _add_index_dir(p: argparse.ArgumentParser, help: str) -> None:
+    """``--index-dir`` and its deprecated old name ``--cache-dir`` (every subcommand that takes one)."""
+    p.add_argument("--index-dir", default=None, help=help)
+    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
+
+
 def _add_scorer(p: argparse.ArgumentParser) -> None:
     from clamr_frames.encoders.registry import SCORERS
 
@@ -378,9 +452,7 @@ def _add_scorer(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base-revision", default=None, help="Hub revision of the CLaMR backbone")
     p.add_argument("--audio-revision", default=None, help="Hub revision of the LanguageBind audio checkpoint")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available)")
-    p.add_argument("--index-dir", default=None,
-                   help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
-    p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
+    _add_index_dir(p, "where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
     p.add_argument("--ocr", action="store_true", help="add OCR context (needs the 'ocr' extra)")
     p.add_argument("--aggregation", choices=["token_max", "modality_max"], default="token_max")
     p.add_argument("--quiet", action="store_true", help="no progress bars (model downloads included)")
@@ -418,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=float, default=3.0, help="seconds of subtitles before/after each candidate")
     p.add_argument("--all", action="store_true", help="list every candidate, not the first 20")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--index-dir", default=None, help="where indexes and transcripts live (a cached transcript is shown)")
+    _add_index_dir(p, "where indexes and transcripts live (a cached transcript is shown)")
     _add_sampling(p)
     _add_asr(p)
     p.set_defaults(func=cmd_inspect)
@@ -470,6 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a score timeline plot")
+    p.add_argument("--html", default=None, metavar="PATH",
+                   help="write a self-contained HTML report (player, score timeline, picked frames with their matched "
+                        "words, transcript); with --questions a folder: one page per question and index.html")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="write the picked frames as JPEG")
     _add_sampling(p)
     p.add_argument("--compression", default=None,
@@ -477,15 +552,45 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scorer(p)
     p.set_defaults(func=cmd_select)
 
+    p = sub.add_parser(
+        "view", help="HTML reports of a selections file: one page per question and a sortable index",
+        description="Render a selections file (clamr-frames/selections JSONL, or log_selections rows) into a folder: "
+                    "one self-contained page per question (thumbnails decoded from the video, candidates' context "
+                    "from its stored index when there is one) and index.html, a table sortable by task, video, "
+                    "correctness, ASR source and share of picks inside the ground-truth window, with a wrong-answers "
+                    "filter.",
+    )
+    p.add_argument("selections", metavar="SELECTIONS.jsonl")
+    p.add_argument("-o", "--output", default="report", metavar="DIR", help="output folder (default: report/)")
+    p.add_argument("--index-dir", default=None, help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the "
+                                                      "user cache directory)")
+    p.add_argument("--no-thumbnails", action="store_true", help="do not decode the picked frames from the videos")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_view)
+
+    p = sub.add_parser(
+        "serve", help="a local web app: index the videos of a folder, ask questions, see the report live",
+        description="Serve FOLDER's videos in a local web app (needs the 'ui' extra: pip install 'clamr-frames[ui]'). "
+                    "Binds 127.0.0.1 unless --host says otherwise; paths outside FOLDER are refused.",
+    )
+    p.add_argument("folder", nargs="?", default=".", help="folder of videos (default: the current folder)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; any other address exposes the folder to the network)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--index-dir", default=None, help="where the indexes live")
+    p.add_argument("--ocr", action="store_true", help="add OCR context when indexing (needs the 'ocr' extra)")
+    p.add_argument("--asr", default="auto", help="ASR context: auto (a subtitle file beside the video, else speech "
+                                                  "recognised from the audio track), subtitles, whisper, none")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("transcribe", help="recognise the speech of a video's audio track (cached) and write it",
                        description="Transcribe the audio track with Whisper (tiny.en bundled, offline) into timed "
                                    "cues, the ASR context `select` uses when a video has no subtitle file.")
     p.add_argument("video")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="write .srt, .vtt or .json (by the suffix); default: SRT on stdout")
-    p.add_argument("--index-dir", default=None,
-                   help="where indexes and transcripts (<index-dir>/asr) live (default: $CLAMR_FRAMES_CACHE or the "
-                        "user cache directory)")
+    _add_index_dir(p, "where indexes and transcripts (<index-dir>/asr) live (default: $CLAMR_FRAMES_CACHE or the "
+                      "user cache directory)")
     p.add_argument("--no-cache", action="store_true", help="transcribe again and do not store the result")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_asr(p, mode=False)

@@ -189,6 +189,21 @@ class Selection:
             "explain": self.explain(),
         }
 
+    def to_html(self, path: str | Path, *, cues: Any = None, spans: Any = (), options: list[str] | None = None,
+                modality_scores: dict[str, Any] | None = None, meta: dict[str, Any] | None = None) -> Path:
+        """Write a self-contained HTML report of this selection (:mod:`clamr_frames.report`): the video linked by
+        its path relative to the page, every candidate's score over time with the picks and shots marked, the
+        picked frames as small thumbnails with their context and matched query words, the transcript ``cues``
+        (subtitle or recognised cues: objects or dicts with start, end, text). ``spans``: ground-truth time
+        spans to shade; ``modality_scores``: per modality, each candidate's part of its score."""
+        from clamr_frames.report import write_page
+        from clamr_frames.report.live import selection_page
+
+        path = Path(path)
+        data = selection_page(self, path.parent, cues=cues, spans=spans, options=options,
+                              modality_scores=modality_scores, meta=meta)
+        return write_page(path, data)
+
 
 class FrameSelector:
     """Query-aware frame selection over a cached per-video index.

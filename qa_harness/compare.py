@@ -10,7 +10,7 @@ index cache is shared, so each video is encoded once per scorer for all runs.
 
 Writes into ``--output`` (default ``DATA_DIR/compare``): ``compare.md`` (the Markdown table), ``compare.json``
 (every run: accuracy, per question kind, answers) and ``selections/<setting>.jsonl`` (the timestamps, scores and
-answer of every question, for inspection). ``--record`` also appends the table to ``benchmarks/RESULTS.md``
+answer of every question, for inspection). ``--record`` also writes a machine record under ``benchmarks/results/`` and regenerates ``benchmarks/RESULTS.md``
 (run from the repository root).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -150,6 +151,21 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _record_row(r: dict[str, Any]) -> dict[str, Any]:
+    """One row of the machine record: the table's columns (accuracy per question kind flattened)."""
+    row = {k: r[k] for k in ("scorer", "asr", "subtitles", "policy", "k", "accuracy", "n", "seconds")}
+    row.update({f"accuracy {kd}": round(v, 1) for kd, v in r["by_kind"].items()})
+    row["accuracy"] = round(float(row["accuracy"]), 1)
+    row["seconds"] = round(float(row["seconds"]), 1)
+    return row
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def _csv(value: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
@@ -173,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                          "frames' on-screen text; needs the ocr extra)")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--output", default=None)
-    ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
+    ap.add_argument("--record", action="store_true", help="write a machine record under benchmarks/results/ and regenerate benchmarks/RESULTS.md (source checkout)")
     a = ap.parse_args(argv)
     data_dir = Path(a.data_dir)
     if not data_dir.is_dir():
@@ -191,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     if a.task not in tm.all_tasks:
         raise SystemExit(f"error: no task {a.task!r} in {data_dir} (found: {', '.join(tm.all_tasks) or 'none'})")
     rows = []
-    t0 = time.perf_counter()
     settings = [(sc, asr, subs, pol, k) for sc in _csv(a.scorers) for asr in _csv(a.asr) for subs in _csv(a.subtitles)
                 for pol in _csv(a.policies) for k in ks]
     for scorer, asr, subs, policy, k in settings:
@@ -212,23 +227,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {out / 'compare.md'}, {out / 'compare.json'} and {out / 'selections'}/")
     if a.record:
         repo = Path(__file__).resolve().parents[1]
-        if (repo / "benchmarks" / "_common.py").is_file() and str(repo) not in sys.path:
-            sys.path.insert(0, str(repo))
-        try:
-            from benchmarks._common import record
-        except ImportError:
-            raise SystemExit("error: --record needs a source checkout (benchmarks/_common.py)") from None
-        body = (
+        results = repo / "benchmarks" / "results"
+        if not results.is_dir():
+            raise SystemExit(f"error: --record needs a source checkout ({results} not found)")
+        from clamr_frames.run_info import write_record
+
+        notes = (
             f"Task `{a.task}` from `{data_dir}` ({rows[0]['n'] if rows else 0} questions{_describe_videos(rows)}"
             + (", written by `python -m qa_harness.make_synthetic`" if (data_dir / "questions.json").is_file() else "")
-            + "), "
-            f"model `clamr_frames` with model args `{a.model_args}`, inner model `ocr_reader` unless the model "
-            f"args say otherwise, scored by lmms-eval's own `process_results`; accuracy in %, per question kind "
-            f"of the generated needles. `seconds`: wall time of each lmms-eval run, including the build of any index "
-            f"not yet in the cache (the first run of a scorer pays for it; {time.perf_counter() - t0:.0f} s in all).\n\n"
-            + table
+            + "), model `clamr_frames` with model args `{}`, inner model `ocr_reader` unless the model args say "
+            "otherwise, scored by lmms-eval's own `process_results`; accuracy in %, per question kind of the "
+            "generated needles. `seconds`: wall time of each lmms-eval run, including the build of any index not "
+            "yet in the cache (the first run of a scorer pays for it).".format(a.model_args)
         )
-        record(f"lmms-eval: accuracy on {a.task} per scorer, policy and k", body)
+        path = write_record(
+            f"compare--{a.task}", [_record_row(r) for r in rows], directory=results, notes=notes,
+            title=f"lmms-eval: accuracy on {a.task} per scorer, policy and k", threads=_torch_threads(),
+            timer="one lmms-eval run: model load, any index build, selection and answering",
+        )
+        # RESULTS.md is generated from the records (python -m benchmarks report): regenerate it in the checkout
+        subprocess.run([sys.executable, "-m", "benchmarks", "report"], cwd=repo, check=True)
+        print(f"recorded {path}; regenerated benchmarks/RESULTS.md")
     return 0
 
 

@@ -175,7 +175,7 @@ def measure_retrieval(workdir: Path, k: int = 3) -> list[dict]:
     return rows
 
 
-# the hard cuts of tests/data/derived/montage_cuts.mp4 (seconds), as tests/data/make_derived.py cuts the clips
+# the hard cuts of tests/data/derived/montage_cuts.mp4 (seconds), as testkit/make_derived.py cuts the clips
 MONTAGE_CUTS = (4.0, 7.0, 10.0)
 
 

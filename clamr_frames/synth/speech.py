@@ -9,8 +9,10 @@ It is driven through its C API with ``ctypes`` (``espeak_Initialize`` with a syn
 Voices: ``en`` (English, Great Britain) and ``en-GB-x-rp`` (Received Pronunciation) at 130–140 words per
 minute, which Whisper tiny.en recognises almost word for word; espeak's American voices it recognises poorly.
 
->>> from clamr_frames.synth.speech import Espeak        # doctest: +SKIP
->>> wave = Espeak().say("The code word is cobalt.")      # doctest: +SKIP
+>>> from clamr_frames.synth.speech import Espeak
+>>> wave = Espeak().say("The code word is cobalt.")      # mono float32 samples
+>>> wave.dtype, wave.ndim, 1.0 < len(wave) / 22050 < 4.0
+(dtype('float32'), 1, True)
 """
 
 from __future__ import annotations

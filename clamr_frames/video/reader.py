@@ -22,6 +22,15 @@ construction, with no verification pass to pay, and in the conformance benchmark
 spent less CPU time per frame than our decord backend on every file, and less than or about as much as
 lmms-eval's ``get_batch``.
 
+Colours. Frames are RGB converted with the YUV matrix and range the stream declares (BT.709 on most HD and
+phone video; BT.601, FFmpeg's default, where a stream declares none), by both backends alike: decord's scale
+filter reads the declaration, and the PyAV backend passes it to swscale explicitly (before av 17, PyAV would
+convert everything as BT.601).
+
+Seeking. A decoder started at a later key frame misses what encoders write only once, in the stream's first
+frame (x264's version, which FFmpeg needs to decode old x264 4:4:4 streams right): both backends decode the
+first packet once before they seek (:func:`clamr_frames.video._pyav_backend.prime_decoder`).
+
 Rotation. Frames come out as a player shows them: a display matrix (a phone video held upright) turns them, in
 steps of 90 degrees, with either backend, and ``width``/``height`` are the displayed size.
 
@@ -118,9 +127,10 @@ class FrameChunk:
 class VideoReader:
     """Read candidate frames of one video.
 
-    >>> with VideoReader("talk.mp4") as reader:  # doctest: +SKIP
-    ...     for chunk in reader.iter_candidates(fps=1.0, max_side=448):
-    ...         consume(chunk.indices, chunk.timestamps, chunk.frames)
+    >>> with VideoReader("tests/data/video/realshort.mp4") as reader:  # a clip of the repository's test set
+    ...     chunk = next(reader.iter_candidates(fps=1.0, max_side=160))
+    >>> chunk.indices.tolist(), chunk.timestamps.round(3).tolist(), chunk.frames.shape
+    ([0, 30], [0.0, 0.999], (2, 120, 160, 3))
 
     Args:
         path: the video file.
@@ -190,7 +200,8 @@ class VideoReader:
         try:
             self._decord = DecordBackend(self.path, self._index)
         except DecordUnavailable as e:
-            raise VideoError(self.path, f"backend 'decord': {e}") from None
+            # PyAV has indexed the file already: say which backend reads it.
+            raise VideoError(self.path, f"backend 'decord': {e}; backend 'auto' (PyAV) reads it") from None
         if self._decord.unusable_reason is not None:
             self.fallback_reason = self._decord.unusable_reason
             log.info("%s: reading with PyAV: %s", self.path, self.fallback_reason)

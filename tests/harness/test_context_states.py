@@ -10,7 +10,9 @@ import os
 
 import pytest
 
-pytest.importorskip("lmms_eval")
+from testkit.extras import require_extra
+
+require_extra("eval")
 pytestmark = pytest.mark.slow  # runs lmms-eval's evaluator three times on a generated video
 
 

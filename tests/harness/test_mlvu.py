@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from testkit.extras import require_extra
+
 DOC = {"video_name": "1_plotQA/movie101_66.mp4", "question": "What does the man hold?\n(A) a cup\n(B) a key\n(C) a map"
        "\n(D) a hat", "candidates": ["a cup", "a key", "a map", "a hat"], "answer": "B", "task_type": "plotQA"}
 
@@ -49,7 +51,7 @@ def test_mlvu_aggregate_over_present_categories():
 
 
 def test_clamr_task_yamls_are_indexed():
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from lmms_eval.tasks import TaskManager
 
     from qa_harness.tasks import TASK_DIR
@@ -60,7 +62,7 @@ def test_clamr_task_yamls_are_indexed():
 
 @pytest.mark.slow
 def test_synthetic_mlvu_runs_offline(tmp_path, monkeypatch):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 

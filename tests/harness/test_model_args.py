@@ -4,6 +4,8 @@ import inspect
 
 import pytest
 
+from testkit.extras import require_extra
+
 from clamr_frames.errors import InputError
 from qa_harness.model_args import MODEL_ARGS, PREFIXES, markdown_table, parse_model_args
 
@@ -41,7 +43,7 @@ def test_markdown_table_lists_every_arg():
 
 
 def test_model_parses_from_the_table():
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from qa_harness import model
 
     sig = inspect.signature(model.ClamrFrames.__init__)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from testkit.extras import require_extra
+
 from qa_harness import table4 as t4
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,7 +64,7 @@ def test_video_tokens_match_qwens_video_processor(setting, size):
 
 
 def test_max_video_tokens_reaches_the_answerer(monkeypatch):
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from qa_harness import answerers
     from qa_harness.model import ClamrFrames
 
@@ -108,7 +110,7 @@ def test_every_row_parses():
 
 def test_nf4_reaches_the_clamr_loader(monkeypatch):
     """nf4=true loads the CLaMR scorer on the 4-bit NF4 base (load_in_4bit); on a CPU the loader refuses clearly."""
-    pytest.importorskip("lmms_eval")
+    require_extra("eval")
     from clamr_frames.encoders import registry
     from clamr_frames.errors import ModelLoadError
     from qa_harness.model import ClamrFrames

@@ -8,7 +8,9 @@ import os
 
 import pytest
 
-pytest.importorskip("lmms_eval")
+from testkit.extras import require_extra
+
+require_extra("eval")
 pytestmark = pytest.mark.slow  # builds indexes and runs lmms-eval's evaluator (~90 s on 2 cores)
 
 K = 2

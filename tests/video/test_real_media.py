@@ -37,7 +37,7 @@ SAME = 0.1  # mean absolute difference below which two frames are the same pictu
 
 # file: (dense run of indices, pixel step compared) -- every frame of the small files
 REAL = {
-    "video/cockatoo.mp4": ((100, 116), 8),  # camera footage, H.264 High 4:4:4 with B-frames, 1280x720
+    "video/cockatoo.mp4": ((100, 116), 8),  # camera footage, H.264 High 4:4:4 with B-frames, 1280x720 (2nd GOP)
     "video/realshort.mp4": (None, 2),  # camera footage, H.264, 29.97 fps
     "video/sample_h264_aac.mp4": (None, 8),  # camera footage, H.264 with B-frames + AAC, 1920x1080, 23.976 fps
     "video/phone_video_0.mov": (None, 2),  # a phone's own QuickTime file (Core Media), upright
@@ -49,16 +49,14 @@ REAL = {
     "derived/jfk_audio_breaks.mp4": (None, 2),  # intact video beside audio that fails mid-file
     "derived/jfk_live.mkv": (None, 2),  # Matroska without a duration in its header
 }
-# Defects these files found (strict xfail: the test fails the day they are fixed, so the marker goes then):
-KNOWN = {
-    ("video/cockatoo.mp4", "pyav"): "PyAV backend: a dense run inside the second GOP (frames 100-107; key frames at 0, 76, "
-    "145, B-frames, negative DTS) comes back empty: 'no frame could be decoded (8 requested, all failed)'",
-    ("video/cockatoo.mp4", "auto"): "auto is PyAV: same defect",
-    ("video/sample_h264_aac.mp4", "decord"): "decord's RGB differs from PyAV's by 3.6 (mean abs) on this BT.709 "
-    "1080p file: the right frame, other colours (backends disagree on the colour conversion)",
-    ("video/phone_video_0.mov", "decord"): "decord's RGB differs from PyAV's by 0.58 (mean abs): colour conversion",
-    ("video/phone_video_90.mov", "decord"): "decord's RGB differs from PyAV's by 0.58 (mean abs): colour conversion",
-}
+# Defects these files found, now fixed, and the checks that keep them fixed:
+# - cockatoo.mp4 (x264 core 142, High 4:4:4 Predictive, lossless macroblocks): read from its second or third GOP,
+#   PyAV decoded garbage (frames 100-107: none, 180-187: 6 of 8 missing, 2 wrong), because a decoder started at a
+#   later IDR frame never saw the x264 version SEI of the first frame that FFmpeg needs to undo an old x264 bug:
+#   the dense runs below start inside the second and third GOPs;
+# - decord's colours differed from PyAV's on the BT.709 files (3.6 mean abs on the 1080p clip, 0.58 on the phone
+#   files): av 15's conversion ignored the declared matrix. Both now convert with the declared one: frames
+#   compare with SAME (0.1), and test_colours_follow_the_declared_matrix checks the matrix itself.
 # what decord cannot open at all: the reader must say so (a VideoError naming the file), never return wrong frames
 DECORD_REFUSES = {"derived/jfk_live.mkv"}
 
@@ -67,10 +65,13 @@ DECORD_REFUSES = {"derived/jfk_live.mkv"}
 def in_order_decode(path: Path, step: int) -> list[np.ndarray]:
     import av
 
-    from clamr_frames.video._pyav_backend import _rotation, turn
+    from clamr_frames.video._pyav_backend import _rotation, declared_colour, turn
 
-    with av.open(str(path)) as c:
-        return [turn(f.to_ndarray(format="rgb24"), _rotation(f))[::step, ::step] for f in c.decode(video=0)]
+    with av.open(str(path)) as c:  # RGB with the stream's declared matrix (test_colours_follow_the_declared_matrix)
+        return [
+            turn(f.to_ndarray(format="rgb24", **declared_colour(f)), _rotation(f))[::step, ::step]
+            for f in c.decode(video=0)
+        ]
 
 
 def _asked(reader: VideoReader, dense: tuple[int, int] | None) -> dict[str, np.ndarray]:
@@ -84,8 +85,6 @@ def _cases():
         for backend in BACKENDS:
             # 280 frames of 1280x720 4:4:4; 23 frames of 1920x1080: seconds each on 2 loaded cores
             marks = [pytest.mark.slow] if name in ("video/cockatoo.mp4", "video/sample_h264_aac.mp4") else []
-            if (name, backend) in KNOWN:
-                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[name, backend]))
             yield pytest.param(name, backend, marks=marks, id=f"{name}-{backend}")
 
 
@@ -126,7 +125,8 @@ def test_real_file_frame_identity(name, backend):
 
 @pytest.mark.parametrize("name", [n for n in REAL if n not in DECORD_REFUSES and n != "video/cockatoo.mp4"])
 def test_decord_returns_the_frame_asked_for_even_where_its_colours_differ(name):
-    """Where decord's colours differ from PyAV's (KNOWN), each frame it returns is still nearest the one asked for."""
+    """Each frame decord returns is nearest the one asked for among its neighbours (a check that does not rest on
+    the two backends converting colours alike: test_colours_follow_the_declared_matrix covers that)."""
     _need_decord()
     truth = in_order_decode(DATA / name, 2)
     with VideoReader(DATA / name, backend="decord") as reader:
@@ -138,6 +138,85 @@ def test_decord_returns_the_frame_asked_for_even_where_its_colours_differ(name):
         near = range(max(0, i - 3), min(n, i + 4))
         diffs = {j: np.abs(f[::2, ::2].astype(np.int16) - truth[j]).mean() for j in near}
         assert diffs[i] == min(diffs.values()) and diffs[i] < 5.0, (int(i), diffs)  # ties: a still picture
+
+
+@pytest.mark.slow  # 280 frames of 1280x720 4:4:4 decoded for the truth
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reads_that_start_inside_a_later_gop_decode_right(backend):
+    """cockatoo.mp4 (key frames 0, 76, 145): a fresh reader asked for frames of the 2nd or 3rd GOP seeks there.
+
+    Its decoder never sees the first frame's x264 version SEI, which FFmpeg needs to undo a bug of that old x264
+    (lossless 4:4:4 macroblocks): before the reader primed the decoder with the first packet, frames 100-107 all
+    failed, 180-187 came back 2 of 8 and those 2 wrong.
+    """
+    if backend == "decord":
+        _need_decord()
+    path = DATA / "video/cockatoo.mp4"
+    truth = in_order_decode(path, 8)
+    for want in ([100, 101, 102, 103, 104, 105, 106, 107], [180, 181, 182, 183, 184, 185, 186, 187], [150], [279]):
+        with VideoReader(path, backend=backend) as reader, warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = reader.get_frames(want)
+        assert got.indices.tolist() == want
+        diff = {int(i): float(np.abs(f[::8, ::8].astype(np.int16) - truth[i]).mean()) for i, f in zip(got.indices, got.frames)}
+        assert all(d <= SAME for d in diff.values()), diff
+
+
+# limited-range YUV -> RGB: R = ... + Rv * (V - 128), G = ... + Gu * (U - 128) + Gv * (V - 128) (ITU-R BT.601 / BT.709)
+def _coefficients(kr: float, kb: float) -> dict[str, float]:
+    kg = 1 - kr - kb
+    s = 255 / 224
+    return {"Rv": s * 2 * (1 - kr), "Gu": -s * 2 * (1 - kb) * kb / kg, "Gv": -s * 2 * (1 - kr) * kr / kg}
+
+
+MATRICES = {"BT.601": _coefficients(0.299, 0.114), "BT.709": _coefficients(0.2126, 0.0722)}
+
+
+@pytest.mark.parametrize(
+    ("name", "declared"),
+    [("video/sample_h264_aac.mp4", "BT.709"), ("video/phone_video_0.mov", "BT.709"), ("video/realshort.mp4", None)],
+)
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_colours_follow_the_declared_matrix(name, declared, backend):
+    """RGB comes out with the YUV matrix the stream declares (BT.601, FFmpeg's default, where it declares none),
+    on both backends: the matrix is measured by a least-squares fit of the RGB pixels on the decoded Y, U, V
+    planes (means over each chroma sample's luma block, where the chroma upsampling filter cancels out)."""
+    import av
+
+    if backend == "decord":
+        _need_decord()
+    path = DATA / name
+    with av.open(str(path)) as c:
+        f = next(c.decode(video=0))
+        assert int(f.colorspace) == (1 if declared == "BT.709" else 2)  # AVCOL_SPC_BT709 / UNSPECIFIED
+        y, u, v = (np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width].astype(np.float64)
+                   for p in f.planes)
+    with VideoReader(path, backend=backend) as reader:
+        rgb = reader.get_frames([0]).frames[0].astype(np.float64)
+    fy, fx = y.shape[0] // u.shape[0], y.shape[1] // u.shape[1]
+    h, w = u.shape
+
+    def per_chroma_sample(a: np.ndarray) -> np.ndarray:
+        return a[: h * fy, : w * fx].reshape(h, fy, w, fx, *a.shape[2:]).mean(axis=(1, 3))
+
+    rgb, y = per_chroma_sample(rgb), per_chroma_sample(y)
+    ok = np.all((rgb > 3) & (rgb < 252), axis=-1)  # clipped pixels are not linear in Y, U, V
+    x = np.stack([y[ok], u[ok] - 128, v[ok] - 128, np.ones(int(ok.sum()))], axis=1)
+    fit = np.linalg.lstsq(x, rgb[ok], rcond=None)[0]  # rows: Y, U, V, 1; columns: R, G, B
+    got = {"Rv": fit[2, 0], "Gu": fit[1, 1], "Gv": fit[2, 1]}
+    want = MATRICES[declared or "BT.601"]
+    assert all(abs(got[k] - want[k]) < 0.08 for k in want), (got, want)
+
+
+@pytest.mark.parametrize("name", ["video/sample_h264_aac.mp4", "video/phone_video_0.mov"])
+def test_decord_and_pyav_give_the_same_colours_on_bt709_files(name):
+    """The two backends gave 3.6 (1080p clip) and 0.58 (phone) mean absolute difference on these BT.709 files
+    when PyAV converted with BT.601: the same frames now come out the same."""
+    _need_decord()
+    with VideoReader(DATA / name, backend="pyav") as a, VideoReader(DATA / name, backend="decord") as b:
+        want = list(range(min(a.metadata.num_frames, 8)))
+        diff = np.abs(a.get_frames(want).frames.astype(np.int16) - b.get_frames(want).frames.astype(np.int16))
+    assert float(diff.mean()) <= SAME, float(diff.mean())
 
 
 @pytest.mark.parametrize("backend", ["pyav", "decord"])

@@ -129,10 +129,10 @@ class _BlockAbandoned(Exception):
 class WhisperTranscriber:
     """A loaded Whisper model and the settings to run it with; transcribes videos one after another.
 
-    >>> t = WhisperTranscriber()                                   # doctest: +SKIP
-    >>> tr = t.transcribe("talk.mp4")                              # doctest: +SKIP
-    >>> tr.cues[0]                                                 # doctest: +SKIP
-    Cue(start=0.52, end=3.1, text='Good morning, everyone.')
+    >>> t = WhisperTranscriber()               # the bundled tiny.en, on the CPU
+    >>> tr = t.transcribe("tests/data/derived/jfk_live.mkv", progress=False)   # a clip of the test set
+    >>> tr.cues[0].text
+    'And so my fellow Americans ask not what your country can do for you'
 
     Raises (when the model is first needed):
         AsrUnavailableError: faster-whisper or the bundled model package is not installed.
