@@ -29,7 +29,7 @@ KS = (8, 16)
 
 def _variants(docs, names):
     """name -> (CompressedDocs, stored bytes) built from fp16 DocEmbeddings."""
-    from clamr_frames.scoring.codecs import CompressionSpec, compress, parse_compression
+    from clamr_frames.index.codecs import CompressionSpec, compress, parse_compression
 
     out = {}
     for name in names:
@@ -70,7 +70,7 @@ def main() -> None:
     import torch
 
     from clamr_frames.evaluation import hits_span, recall
-    from clamr_frames.scoring.codecs import DEFAULT_RERANK
+    from clamr_frames.index.codecs import DEFAULT_RERANK
     from clamr_frames.scoring.compressed import score_compressed
     from clamr_frames.select import select_frames
     from clamr_frames.selector import FrameSelector

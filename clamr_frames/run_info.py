@@ -73,22 +73,32 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def machine_info() -> dict[str, Any]:
-    """CPU model, cores this process may use, RAM and GPU (torch is asked only when already imported)."""
+def _cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what ``platform`` knows."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    ram = None
+    return cpu
+
+
+def _ram_gib() -> float | None:
+    """Total RAM in GiB (/proc/meminfo), or None where it cannot be read."""
     try:
         kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        ram = round(kb / 2**20, 1)
     except (OSError, StopIteration, ValueError):
-        pass
+        return None
+    return kb / 2**20
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model, cores this process may use, RAM and GPU (torch is asked only when already imported)."""
+    cpu = _cpu_model()
+    gib = _ram_gib()
+    ram = None if gib is None else round(gib, 1)
     gpu = None
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
@@ -212,21 +222,10 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def describe_machine() -> str:
     """One line: CPU model, cores this process may use, RAM, GPU, Python and torch versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = _cpu_model()
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    mem = ""
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
+    gib = _ram_gib()
+    mem = "" if gib is None else f", {gib:.0f} GiB RAM"
     import torch
 
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"

@@ -240,7 +240,7 @@ class FrameSelector:
         ``index_dir``: where the per-video indexes live (default ``$CLAMR_FRAMES_CACHE`` or the user cache
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
-        :mod:`clamr_frames.scoring.codecs`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
+        :mod:`clamr_frames.index.codecs`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
         the ASR context comes from and how speech is recognised (see the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
         from clamr_frames.index.plan import OcrEngines

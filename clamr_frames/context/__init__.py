@@ -3,43 +3,10 @@ recognised from the audio track (:mod:`~clamr_frames.context.asr`), OCR text (:m
 shots (:mod:`~clamr_frames.context.shots`). Which of them a video gets is decided by the context plan
 (:func:`clamr_frames.index.plan.plan_context`)."""
 
-from clamr_frames.context.subtitles import (
-    OPEN_END_SECONDS,
-    ContextWindow,
-    Cue,
-    Subtitles,
-    asr_contexts,
-    asr_text_at,
-    clean_text,
-    format_srt,
-    format_vtt,
-    lines_between,
-    lines_for_timestamps,
-    load_subtitles,
-    parse_lvb_json,
-    parse_srt,
-    parse_vtt,
-    write_srt,
-)
+from clamr_frames.context import subtitles as _subtitles
+from clamr_frames.context.subtitles import *  # noqa: F403  (the subtitle API: its one list is subtitles.__all__)
 
-__all__ = [
-    "OPEN_END_SECONDS",
-    "ContextWindow",
-    "Cue",
-    "Subtitles",
-    "asr_contexts",
-    "asr_text_at",
-    "clean_text",
-    "format_srt",
-    "format_vtt",
-    "lines_between",
-    "lines_for_timestamps",
-    "load_subtitles",
-    "parse_lvb_json",
-    "parse_srt",
-    "parse_vtt",
-    "write_srt",
-]
+__all__ = list(_subtitles.__all__)
 
 
 def __getattr__(name: str) -> object:

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+#: The training record the training core writes beside the weights it saves (``{"kind": <scorer name>,
+#: "settings": ..., ...}``); the scorer registry and the loaders read it. Its one definition.
+TRAIN_META = "clamr_train.json"
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from clamr_frames._minilm import PACKAGE
 from clamr_frames._settings import Settings
-from clamr_frames.encoders.base import DocEmbeddings, Document
+from clamr_frames.encoders.base import TRAIN_META, DocEmbeddings, Document
 from clamr_frames.encoders.runtime import token_budget_batches
 from clamr_frames.errors import InputError, ModelLoadError
 from clamr_frames.types import Modality
@@ -193,7 +193,7 @@ def _clean(text: str | None) -> str:
 
 def _trained_settings(model_path: str | Path) -> dict[str, Any]:
     """``settings`` of the ``clamr_train.json`` the training core writes beside fine-tuned weights ({} if none)."""
-    meta_path = Path(model_path).expanduser() / "clamr_train.json"
+    meta_path = Path(model_path).expanduser() / TRAIN_META
     if not meta_path.is_file():
         return {}
     try:

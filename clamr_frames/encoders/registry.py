@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clamr_frames.encoders.base import TRAIN_META
 from clamr_frames.errors import InputError, ModelLoadError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,8 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: The released CLaMR adapter (MultiVENT 2.0++, Qwen2.5-VL-3B-Instruct base).
 CLAMR_HUB_ID = "meetdavidwan/clamr"
-#: What the training core writes beside the weights it saves (``{"kind": <scorer name>, ...}``).
-TRAIN_META = "clamr_train.json"
 #: Files that make a folder a CLaMR scorer without a training record.
 _CLAMR_FILES = ("adapter_config.json", "clamr_config.json")
 _TARGET = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)?")

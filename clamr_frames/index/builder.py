@@ -48,7 +48,7 @@ class IndexSettings:
         asr_max_words: cap on the ASR context (words farthest from the frame are dropped first).
         chunk_size: candidates per stored part (the unit of resuming).
         backend: video backend ("auto", "decord", "pyav").
-        compression: None (fp16 tokens) or a spec of :func:`clamr_frames.scoring.codecs.parse_compression`
+        compression: None (fp16 tokens) or a spec of :func:`clamr_frames.index.codecs.parse_compression`
             (``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...). Part of the index key: an index with
             another compression is a different index.
         visual_prior: compute the visual prior (shots and novelty, :mod:`clamr_frames.context.shots`) from the
@@ -69,7 +69,7 @@ class IndexSettings:
     visual_prior: bool = True
 
     def __post_init__(self) -> None:
-        from clamr_frames.scoring.codecs import parse_compression
+        from clamr_frames.index.codecs import parse_compression
 
         spec = parse_compression(self.compression)  # raises InputError on an unknown spec
         object.__setattr__(self, "compression", spec.name if spec is not None else None)
@@ -164,7 +164,7 @@ def plan_index(
             ``subtitles``: it names the ASR context in the spec, and ``plan.asr`` stays None until the cues exist.
     """
     from clamr_frames.context.subtitles import asr_contexts
-    from clamr_frames.scoring.codecs import parse_compression
+    from clamr_frames.index.codecs import parse_compression
     from clamr_frames.video import FRAME_RULES
 
     video = Path(reader.metadata.path)
@@ -368,7 +368,7 @@ def finish_index(
     Raises:
         IndexCacheError: a part is missing or unreadable.
     """
-    from clamr_frames.scoring.codecs import parse_compression
+    from clamr_frames.index.codecs import parse_compression
 
     if ocr_text is None:
         ocr_text = []

@@ -16,7 +16,7 @@ embeddings, so a foreign or stale index is never picked up by name alone)::
                                part of the index key: an index without it, or with another version, gets a new one
                                computed and added (see clamr_frames.index.prior); the embeddings are kept.
 
-With a ``compression`` (see :mod:`clamr_frames.scoring.codecs`), parts are still written in fp16 and the merge
+With a ``compression`` (see :mod:`clamr_frames.index.codecs`), parts are still written in fp16 and the merge
 compresses them one part at a time; the manifest's ``compression`` block (method, layout version) and the tensor
 file's metadata must agree with the requested compression, which is also part of the index key, so an index
 built with another compression is never read as this one.
@@ -51,11 +51,19 @@ from clamr_frames._fs import (  # noqa: F401  (CACHE_ENV, default_cache_dir, vid
     video_fingerprint,
 )
 from clamr_frames.errors import IndexCacheError, InputError
+from clamr_frames.index.tensorfile import (  # noqa: F401  (file_sha256, merge_safetensors: re-exported)
+    check_layout,
+    file_sha256,
+    load_all,
+    memmap_fetch,
+    merge_safetensors,
+    read_tensors,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.shots import VisualPrior
     from clamr_frames.encoders.base import DocEmbeddings
-    from clamr_frames.scoring.codecs import CompressedDocs, CompressionSpec
+    from clamr_frames.index.codecs import CompressedDocs, CompressionSpec
 
 FORMAT_VERSION = 1
 
@@ -80,7 +88,7 @@ class VideoIndex:
 
     Attributes:
         embeddings: every candidate's tokens in candidate (time) order: :class:`DocEmbeddings` (fp16, also when
-            pooled) or :class:`~clamr_frames.scoring.codecs.CompressedDocs` (int8 / binary). Both have
+            pooled) or :class:`~clamr_frames.index.codecs.CompressedDocs` (int8 / binary). Both have
             ``offsets``, ``modality_ids`` and ``num_docs``.
         timestamps: [n] seconds of each candidate.
         frame_indices: [n] native frame index of each candidate (to decode picked frames later).
@@ -206,7 +214,7 @@ class IndexStore:
         if not p.exists():
             return None
         try:
-            docs = _read_tensors(p)
+            docs = read_tensors(p)
             with safe_open(str(p), framework="pt") as f:
                 ocr = json.loads((f.metadata() or {}).get("ocr", "null"))
         except (IndexCacheError, ValueError, OSError):
@@ -240,11 +248,11 @@ class IndexStore:
         tmp: list[Path] = []
         try:
             if compression is not None:
-                from clamr_frames.scoring.codecs import compress
+                from clamr_frames.index.codecs import compress
 
                 cpaths = []
                 for p, path in enumerate(paths):
-                    cdocs, pooled = compress(_read_tensors(path), compression)
+                    cdocs, pooled = compress(read_tensors(path), compression)
                     t = {**cdocs.tensors, "offsets": cdocs.offsets, "modality_ids": cdocs.modality_ids}
                     if compression.codec == "binary":
                         t["rerank_embeddings"] = pooled.embeddings
@@ -364,7 +372,7 @@ class IndexStore:
         if file_sha256(p) != manifest.get("sha256"):
             raise IndexCacheError(p, "checksum mismatch (truncated or modified index file)")
         if have_name is None:
-            docs = _read_tensors(p)
+            docs = read_tensors(p)
         else:
             docs = _read_compressed(p, directory, manifest)
         n = len(manifest.get("timestamps", []))
@@ -392,61 +400,12 @@ def _tensors(docs: "DocEmbeddings") -> dict[str, Any]:
     }
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks (never the whole file in memory)."""
-    try:
-        return sha256_file(path)
-    except OSError as e:
-        raise IndexCacheError(path, f"cannot read ({e.strerror})") from None
-
-
-def _load_all(path: Path) -> "dict[str, Any]":
-    # Read into memory and parse (not load_file: its tensors may be backed by a memory map of the file, and a
-    # file truncated or replaced in place under them would crash the process instead of raising).
-    from safetensors.torch import load
-
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise IndexCacheError(path, f"cannot read ({e.strerror})") from None
-    try:
-        return load(raw)
-    except Exception as e:  # safetensors raises its own error types on corrupt headers
-        raise IndexCacheError(path, f"not a readable safetensors index ({type(e).__name__}: {e})") from None
-
-
-def _check_layout(path: Path, rows: int, off: Any, mod: Any) -> None:
-    ok = (
-        off.ndim == 1
-        and off.numel() >= 1
-        and int(off[0]) == 0
-        and int(off[-1]) == rows == mod.shape[0]
-        and bool((off[1:] >= off[:-1]).all())
-    )
-    if not ok:
-        raise IndexCacheError(path, "inconsistent tensors (offsets do not match the embeddings)")
-
-
-def _read_tensors(path: Path) -> "DocEmbeddings":
-    from clamr_frames.encoders.base import DocEmbeddings
-
-    t = _load_all(path)
-    try:
-        emb, off, mod = t["embeddings"], t["offsets"], t["modality_ids"]
-    except KeyError as e:
-        raise IndexCacheError(path, f"missing tensor {e}") from None
-    if emb.ndim != 2:
-        raise IndexCacheError(path, "inconsistent tensors (embeddings are not a matrix)")
-    _check_layout(path, emb.shape[0], off, mod)
-    return DocEmbeddings(emb, off, mod)
-
-
 def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "DocEmbeddings | CompressedDocs":
     """A compressed index file: pooled fp16 → DocEmbeddings; int8 / binary → CompressedDocs."""
     from safetensors import safe_open
 
     from clamr_frames.encoders.base import DocEmbeddings
-    from clamr_frames.scoring.codecs import CompressedDocs, parse_compression
+    from clamr_frames.index.codecs import CompressedDocs, parse_compression
 
     info = manifest["compression"]
     spec = parse_compression(info.get("name"))
@@ -459,14 +418,14 @@ def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "
         raise IndexCacheError(path, f"not a readable safetensors index ({type(e).__name__}: {e})") from None
     if meta.get("compression") != spec.name:
         raise IndexCacheError(path, f"tensor file holds compression {meta.get('compression')!r}, manifest {spec.name!r}")
-    t = _load_all(path)
+    t = load_all(path)
     try:
         off, mod = t.pop("offsets"), t.pop("modality_ids")
         dim = int(meta["dim"])
         rows = next(iter(t.values())).shape[0]
     except (KeyError, StopIteration, ValueError):
         raise IndexCacheError(path, "compressed index misses tensors") from None
-    _check_layout(path, rows, off, mod)
+    check_layout(path, rows, off, mod)
     if spec.codec == "fp16":
         return DocEmbeddings(t["embeddings"], off, mod)
     fetch = None
@@ -474,7 +433,7 @@ def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "
         rp = directory / "rerank.safetensors"
         if file_sha256(rp) != manifest.get("rerank_sha256"):
             raise IndexCacheError(rp, "checksum mismatch (missing, truncated or modified re-ranking file)")
-        fetch = _memmap_fetch(rp, off)
+        fetch = memmap_fetch(rp, off)
     expected = {"int8": {"codes", "scales"}, "binary": {"bits"}}[spec.codec]
     if set(t) != expected:
         raise IndexCacheError(path, f"compressed index holds {sorted(t)}, expected {sorted(expected)}")
@@ -482,137 +441,9 @@ def _read_compressed(path: Path, directory: Path, manifest: dict[str, Any]) -> "
 
 
 def _compression_version() -> int:
-    from clamr_frames.scoring.codecs import COMPRESSION_VERSION
+    from clamr_frames.index.codecs import COMPRESSION_VERSION
 
     return COMPRESSION_VERSION
-
-
-def _memmap_fetch(path: Path, offsets: Any):
-    """fp16 rows of chosen documents, read from the re-ranking file through a memory map (only those rows)."""
-    import torch
-
-    header = _safetensors_header(path)
-    info = header["rerank_embeddings"]
-    n, d = info["shape"]
-    start = 8 + header["__len__"] + info["data_offsets"][0]
-    mm = np.memmap(path, dtype=np.float16, mode="r", offset=start, shape=(n, d))
-    off = offsets.to(torch.int64)
-
-    def fetch(ids: "torch.Tensor") -> "tuple[torch.Tensor, torch.Tensor]":
-        spans = [(int(off[i]), int(off[i + 1])) for i in ids.tolist()]
-        rows = np.concatenate([np.arange(s, e) for s, e in spans]) if spans else np.zeros(0, np.int64)
-        emb = torch.from_numpy(np.asarray(mm[rows], dtype=np.float16))
-        local = torch.zeros(len(spans) + 1, dtype=torch.int64)
-        if spans:
-            local[1:] = torch.tensor([e - s for s, e in spans]).cumsum(0)
-        return emb, local
-
-    return fetch
-
-
-#: bytes per element of the safetensors dtypes (tensors are merged as raw bytes, so any of them, BF16 included)
-_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
-_OFFSET_DTYPES = {"I64": "<i8", "I32": "<i4"}
-_COPY_BLOCK = 1 << 20
-
-
-def _safetensors_header(path: Path) -> dict[str, Any]:
-    import struct
-
-    try:
-        with open(path, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(n))
-    except (OSError, struct.error, ValueError) as e:
-        raise IndexCacheError(path, f"not a readable safetensors file ({e})") from None
-    header["__len__"] = n
-    return header
-
-
-def _tensor_info(path: Path, header: dict[str, Any], name: str) -> tuple[str, list[int], int, int]:
-    """(dtype, shape, first byte in the file, byte count) of tensor ``name``, checked against its shape."""
-    info = header.get(name)
-    try:
-        dtype, shape = info["dtype"], [int(x) for x in info["shape"]]
-        begin, end = (int(x) for x in info["data_offsets"])
-    except (TypeError, KeyError, ValueError):
-        raise IndexCacheError(path, f"no well-formed tensor {name!r} to merge") from None
-    if dtype not in _ITEMSIZE:
-        raise IndexCacheError(path, f"tensor {name!r} has dtype {dtype}, which the index merge cannot copy")
-    if end - begin != int(np.prod(shape, dtype=np.int64)) * _ITEMSIZE[dtype]:
-        raise IndexCacheError(path, f"tensor {name!r}: {end - begin} bytes for shape {shape} of {dtype}")
-    return dtype, shape, 8 + header["__len__"] + begin, end - begin
-
-
-def merge_safetensors(parts: Sequence[Path], out: Path, names: Sequence[str], metadata: dict[str, str]) -> tuple[str, int]:
-    """Concatenate tensors ``names`` of several safetensors files along dim 0 into ``out``, streaming.
-
-    Tensors are copied as raw bytes in 1 MiB blocks (any dtype, BF16 included; every part must have the same
-    dtype and the same trailing dimensions). ``offsets`` tensors (``[n + 1]`` document boundaries, I64 or I32)
-    are joined with their shift applied and written as I64. The file is written to a temporary name, hashed
-    while written, and renamed into place.
-
-    Returns:
-        (sha256 of the written file, number of documents).
-
-    Raises:
-        IndexCacheError: a part lacks a tensor, or its dtype or shape does not fit the others (names the part).
-    """
-    import struct
-
-    heads = [_safetensors_header(p) for p in parts]
-    plan: dict[str, list[tuple[str, list[int], int, int]]] = {}
-    entries: dict[str, Any] = {}
-    pos = 0
-    n_docs = 0
-    for name in names:
-        infos = [_tensor_info(p, h, name) for p, h in zip(parts, heads)]
-        for p, info in zip(parts[1:], infos[1:]):
-            if name != "offsets" and (info[0] != infos[0][0] or info[1][1:] != infos[0][1][1:]):
-                raise IndexCacheError(p, f"tensor {name!r} is {info[0]} {info[1]}, the first part's is "
-                                         f"{infos[0][0]} {infos[0][1]}: parts of one index must agree")
-        if name == "offsets":
-            for p, info in zip(parts, infos):
-                if info[0] not in _OFFSET_DTYPES or len(info[1]) != 1 or info[1][0] < 1:
-                    raise IndexCacheError(p, f"offsets are {info[0]} {info[1]}, expected a non-empty I64 or I32 vector")
-            dtype, shape = "I64", [1 + sum(i[1][0] - 1 for i in infos)]
-            n_docs = shape[0] - 1
-        else:
-            dtype = infos[0][0] if infos else "F16"
-            shape = [sum(i[1][0] for i in infos), *infos[0][1][1:]] if infos else [0]
-        size = int(np.prod(shape, dtype=np.int64)) * _ITEMSIZE[dtype]
-        entries[name] = {"dtype": dtype, "shape": shape, "data_offsets": [pos, pos + size]}
-        plan[name] = infos
-        pos += size
-    header = json.dumps({"__metadata__": dict(metadata, n_docs=str(n_docs)), **entries}, separators=(",", ":")).encode()
-    header += b" " * (-len(header) % 8)
-    h = hashlib.sha256()
-    with atomic_writer(out) as f:
-
-        def put(b: bytes) -> None:
-            h.update(b)
-            f.write(b)
-
-        put(struct.pack("<Q", len(header)) + header)
-        for name in names:
-            base = 0
-            for j, (p, (dtype, _, start, size)) in enumerate(zip(parts, plan[name])):
-                with open(p, "rb") as src:
-                    src.seek(start)
-                    if name == "offsets":
-                        off = np.frombuffer(src.read(size), dtype=_OFFSET_DTYPES[dtype]).astype(np.int64) + base
-                        base = int(off[-1])
-                        put((off if j == 0 else off[1:]).tobytes())
-                        continue
-                    while size > 0:
-                        block = src.read(min(size, _COPY_BLOCK))
-                        if not block:
-                            raise IndexCacheError(p, f"tensor {name!r} ends early (truncated file)")
-                        put(block)
-                        size -= len(block)
-            if name == "offsets" and not parts:
-                put(np.zeros(1, np.int64).tobytes())
-    return h.hexdigest(), n_docs
 
 
 def chunk_ranges(n: int, size: int) -> Sequence[tuple[int, int]]:

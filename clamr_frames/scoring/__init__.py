@@ -4,8 +4,9 @@
   :func:`token_max`, :func:`modality_max`, :func:`maxsim` (dispatcher) and :class:`MaxSimArgmax`.
 - One video's index, whatever it holds: :func:`score_frames` (plain, compressed or score-fused documents), the
   entry point of ``FrameSelector.score``.
-- Compressed indexes: the codecs (:mod:`clamr_frames.scoring.codecs`: int8, binary, token pooling, the spec
-  and :class:`CompressedDocs`) and their MaxSim (:mod:`clamr_frames.scoring.compressed`).
+- Compressed indexes: their MaxSim (:mod:`clamr_frames.scoring.compressed`). The codecs that write them (int8,
+  binary, token pooling, the spec and :class:`CompressedDocs`) are the index's stored format
+  (:mod:`clamr_frames.index.codecs`) and are re-exported here.
 - Score fusion of single-vector multi-modality scorers (:mod:`clamr_frames.scoring.fusion`).
 - Padded and differentiable, for the training losses: :func:`score_matrix` ``[B, C]`` and
   :func:`per_modality_scores` ``[B, C, M]``.
@@ -15,7 +16,7 @@ torch is imported inside the functions, so importing this package stays cheap.
 """
 
 from clamr_frames.scoring.batched import per_modality_scores, score_matrix
-from clamr_frames.scoring.codecs import CompressedDocs, CompressionSpec, compress, parse_compression
+from clamr_frames.index.codecs import CompressedDocs, CompressionSpec, compress, parse_compression
 from clamr_frames.scoring.compressed import score_compressed
 from clamr_frames.scoring.frames import score_frames
 from clamr_frames.scoring.fusion import fuse_scores, modality_similarities

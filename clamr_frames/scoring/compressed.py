@@ -1,5 +1,5 @@
 """MaxSim over compressed indexes: the same outputs as :func:`clamr_frames.scoring.maxsim`, from the layouts of
-:mod:`clamr_frames.scoring.codecs`.
+:mod:`clamr_frames.index.codecs`.
 
 - fp16 (pooled) documents are scored directly;
 - int8 documents are de-quantised a block of whole documents at a time (:func:`score_compressed`; the float copy
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from clamr_frames.errors import InputError
-from clamr_frames.scoring.codecs import DEFAULT_RERANK, CompressedDocs, pack_signs, unpack_signs
+from clamr_frames.index.codecs import DEFAULT_RERANK, CompressedDocs, pack_signs, unpack_signs
 from clamr_frames.scoring.maxsim import MaxSimArgmax, maxsim
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -202,7 +202,7 @@ def score_compressed(
     Example:
         >>> import torch
         >>> from clamr_frames.encoders.base import DocEmbeddings
-        >>> from clamr_frames.scoring.codecs import compress, parse_compression
+        >>> from clamr_frames.index.codecs import compress, parse_compression
         >>> docs = DocEmbeddings(torch.eye(2).half(), torch.tensor([0, 1, 2]), torch.tensor([2, 2], dtype=torch.int8))
         >>> c, _ = compress(docs, parse_compression("int8"))
         >>> score_compressed(torch.tensor([[1.0, 0.0]]), c).round(decimals=3)

@@ -3,7 +3,7 @@
 :func:`score_frames` chooses the right scoring for what the index holds and what the scorer declares:
 
 - plain (or pooled) fp16 documents: :func:`~clamr_frames.scoring.maxsim` (``token_max`` / ``modality_max``);
-- int8 / binary :class:`~clamr_frames.scoring.codecs.CompressedDocs`:
+- int8 / binary :class:`~clamr_frames.index.codecs.CompressedDocs`:
   :func:`~clamr_frames.scoring.compressed.score_compressed`;
 - a single-vector scorer with several modalities per frame (``fusion``, LanguageBind V+A): the fused z-scores of
   :func:`~clamr_frames.scoring.fusion.fuse_scores` replace MaxSim's raw maximum as the scores (the argmax still
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from clamr_frames.errors import InputError
-from clamr_frames.scoring.codecs import CompressedDocs
+from clamr_frames.index.codecs import CompressedDocs
 from clamr_frames.scoring.compressed import score_compressed
 from clamr_frames.scoring.fusion import fuse_scores, modality_similarities
 from clamr_frames.scoring.maxsim import MaxSimArgmax, maxsim
@@ -45,7 +45,7 @@ def score_frames(
         query: ``[n_q, d]`` query token embeddings.
         docs: the index's documents: :class:`~clamr_frames.encoders.base.DocEmbeddings` (packed ``[N_tok, d]``
             tokens, ``offsets [n_docs + 1]``, ``modality_ids [N_tok]``) or
-            :class:`~clamr_frames.scoring.codecs.CompressedDocs` (int8 / binary).
+            :class:`~clamr_frames.index.codecs.CompressedDocs` (int8 / binary).
         aggregation: ``"token_max"`` or ``"modality_max"`` (see :func:`~clamr_frames.scoring.maxsim`).
         normalize: divide by the number of query tokens.
         floor: lower bound of each query token's best similarity (the scorer's ``score_floor``; CLaMR: 0.0).

@@ -1,6 +1,7 @@
 """MaxSim (late-interaction) scores of one query against packed documents.
 
-Two aggregations, as in CLaMR (``reference/clamr_notes.md`` §4):
+Two aggregations, the two CLaMR's reference code scores with (``util._colbert_sim`` and ``_modality_max_sim`` in
+``github.com/meetdavidwan/clamr``; docs/clamr_scorer.md, "Scoring"):
 
 - ``token_max`` (ColBERT / LI_context): for each query token, the best similarity over all the document's
   tokens; the score is the sum over query tokens.

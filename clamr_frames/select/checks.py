@@ -6,14 +6,17 @@ bad input raises the same :class:`~clamr_frames.errors.InputError` whichever pol
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from clamr_frames.errors import InputError
 
-__all__ = ["as_inputs", "describe_bad", "finite_knob", "int_knob"]
+__all__ = ["as_inputs", "checked_policy", "describe_bad", "finite_knob", "int_knob"]
 
 
 def as_inputs(scores: Any, timestamps: Any, k: Any) -> tuple[np.ndarray, np.ndarray, int]:
@@ -85,3 +88,31 @@ def int_knob(name: str, value: Any, *, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+def checked_policy(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Decorate a selection policy ``fn(scores, timestamps, k, *, seed=0, ...)`` with the checks every policy makes.
+
+    The three common arguments are coerced and checked (:func:`as_inputs`) before ``fn`` runs, and ``fn`` gets
+    them checked (``scores``: float64 ``[n]``; ``timestamps``: float64 ``[n]``, ``0..n-1`` when None). When
+    ``k >= n`` every candidate is the answer of every policy, so it is returned without running ``fn`` (its
+    knobs are still bound, so an unknown one is a ``TypeError`` as before). The signature and docstring are
+    ``fn``'s.
+
+    >>> @checked_policy
+    ... def first(scores, timestamps, k, *, seed=0):
+    ...     return np.arange(k, dtype=np.int64)
+    >>> first([0.5, 0.1, 0.9], None, 2), first([0.5, 0.1, 0.9], None, 5)
+    (array([0, 1]), array([0, 1, 2]))
+    """
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(scores: Any, timestamps: Any, k: Any, **knobs: Any) -> np.ndarray:
+        signature.bind(scores, timestamps, k, **knobs)  # an unknown knob fails first, as in a plain call
+        s, t, k = as_inputs(scores, timestamps, k)
+        if k >= s.size:
+            return np.arange(s.size, dtype=np.int64)  # every candidate (profile.all_indices)
+        return fn(s, t, k, **knobs)
+
+    return run

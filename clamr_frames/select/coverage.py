@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from clamr_frames.errors import InputError
-from clamr_frames.select.checks import as_inputs, finite_knob
+from clamr_frames.select.checks import checked_policy, finite_knob
 from clamr_frames.select.policies import nms
-from clamr_frames.select.profile import all_indices
 
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.shots import VisualPrior
@@ -205,15 +204,9 @@ def _cover(
     return np.asarray(picker.picked[start:], dtype=np.int64)
 
 
-def coverage(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    prior: "VisualPrior | None" = None,
-    near_duplicate: float | None = None,
-) -> np.ndarray:
+@checked_policy
+def coverage(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+             prior: "VisualPrior | None" = None, near_duplicate: float | None = None) -> np.ndarray:
     """Frames spread over the video's shots, at their most novel moments, never two near-duplicates (scores unused).
 
     See the module docstring for the rules. Deterministic; ``seed`` is unused.
@@ -236,34 +229,22 @@ def coverage(
     >>> coverage(np.zeros(24), np.arange(24.0), 2, prior=prior)      # the event, and the short shot
     array([10, 20])
     """
-    s, t, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    t, n = timestamps, scores.size
     p = _check_prior(prior, n, "coverage")
     thr = _near_duplicate(near_duplicate)
     return np.sort(_cover(t, p, k, thr))
 
 
-def relevance_and_coverage(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    prior: "VisualPrior",
-    relevance_share: float = RELEVANCE_SHARE,
-    min_gap: float | None = None,
-    near_duplicate: float | None = None,
-) -> np.ndarray:
+@checked_policy
+def relevance_and_coverage(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, prior: "VisualPrior",
+                           relevance_share: float = RELEVANCE_SHARE, min_gap: float | None = None,
+                           near_duplicate: float | None = None) -> np.ndarray:
     """``ceil(k * relevance_share)`` frames by relevance (:func:`nms` on the scores), the rest by :func:`coverage`.
 
     The coverage frames never repeat or duplicate a relevance frame. ``relevance_share`` 1 is ``nms``, 0 is
     ``coverage``.
     """
-    s, t, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, t, n = scores, timestamps, scores.size
     p = _check_prior(prior, n, "gated")
     share = finite_knob("relevance_share", relevance_share, low=0.0, high=1.0)
     thr = _near_duplicate(near_duplicate)

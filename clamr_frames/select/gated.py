@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from clamr_frames.select.checks import as_inputs, finite_knob
+from clamr_frames.select.checks import checked_policy, finite_knob
 from clamr_frames.select.coverage import RELEVANCE_SHARE, coverage, relevance_and_coverage
 from clamr_frames.select.policies import nms, uniform
-from clamr_frames.select.profile import all_indices, peakiness, prominence
+from clamr_frames.select.profile import peakiness, prominence
 
 __all__ = ["FLAT_Z", "PEAK_Z", "gated"]
 
@@ -26,19 +26,10 @@ FLAT_Z = 5.0
 PEAK_Z = 9.0
 
 
-def gated(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    gate: float = 0.6,
-    min_gap: float | None = None,
-    prior: Any = None,
-    flat_z: float = FLAT_Z,
-    peak_z: float = PEAK_Z,
-    relevance_share: float = RELEVANCE_SHARE,
-) -> np.ndarray:
+@checked_policy
+def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, gate: float = 0.6,
+          min_gap: float | None = None, prior: Any = None, flat_z: float = FLAT_Z, peak_z: float = PEAK_Z,
+          relevance_share: float = RELEVANCE_SHARE) -> np.ndarray:
     """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
 
     The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,
@@ -75,10 +66,7 @@ def gated(
     >>> gated(peaked, None, 2)
     array([ 3, 15])
     """
-    s, t, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, t = scores, timestamps
     g = finite_knob("gate", gate, low=0.0, high=1.0)
     if prior is None:
         if peakiness(s) >= g:

@@ -34,8 +34,8 @@ import math
 
 import numpy as np
 
-from clamr_frames.select.checks import as_inputs, finite_knob, int_knob
-from clamr_frames.select.profile import all_indices, minmax, power_cdf, rank_by_score, top_by_score
+from clamr_frames.select.checks import checked_policy, finite_knob, int_knob
+from clamr_frames.select.profile import minmax, power_cdf, rank_by_score, top_by_score
 from clamr_frames.select.split import judge_and_split
 
 __all__ = ["adaptive", "hybrid", "inverse_transform", "nms", "topk", "uniform"]
@@ -44,6 +44,7 @@ __all__ = ["adaptive", "hybrid", "inverse_transform", "nms", "topk", "uniform"]
 # -- policies --------------------------------------------------------------------------------------
 
 
+@checked_policy
 def topk(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0) -> np.ndarray:
     """The ``k`` highest-scoring candidates, in time order; ties go to the earlier frame.
 
@@ -59,12 +60,10 @@ def topk(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int
     >>> topk(np.array([1.0, 1.0, 1.0]), None, 2)  # ties: earlier frames win
     array([0, 1])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    if k >= s.size:
-        return all_indices(s.size)
-    return top_by_score(s, k)
+    return top_by_score(scores, k)
 
 
+@checked_policy
 def uniform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0) -> np.ndarray:
     """The baseline: ``np.linspace(0, n - 1, k, dtype=int)`` over the candidates, ignoring the scores.
 
@@ -78,21 +77,13 @@ def uniform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: 
     >>> uniform(np.zeros(10), None, 1)
     array([0])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    n = scores.size
     return np.linspace(0, n - 1, k, dtype=int).astype(np.int64)
 
 
-def nms(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    min_gap: float | None = None,
-) -> np.ndarray:
+@checked_policy
+def nms(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+        min_gap: float | None = None) -> np.ndarray:
     """Top-k with temporal non-maximum suppression: no two picks closer than ``min_gap`` seconds, if possible.
 
     Greedy: take the best remaining candidate, suppress every candidate less than ``min_gap`` seconds away
@@ -113,10 +104,7 @@ def nms(
     >>> nms(s, np.arange(10.0), 2, min_gap=3.0)
     array([1, 8])
     """
-    s, t, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, t, n = scores, timestamps, scores.size
     duration = float(t[-1] - t[0])
     gap = duration / (4 * k) if min_gap is None else finite_knob("min_gap", min_gap, low=0.0)
     order = rank_by_score(s).tolist()
@@ -151,16 +139,9 @@ def _suppress(blocked: np.ndarray, t: np.ndarray, i: int, gap: float) -> None:
     blocked[lo:hi] = True
 
 
-def adaptive(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    depth: int = 5,
-    threshold: float = 0.8,
-    peak_k: int | None = None,
-) -> np.ndarray:
+@checked_policy
+def adaptive(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, depth: int = 5,
+             threshold: float = 0.8, peak_k: int | None = None) -> np.ndarray:
     """A variant of AKS's judge-and-split that always returns ``k`` frames chosen by the scores.
 
     Scores are min-max normalised over the whole video. The root segment (all candidates, depth 0) gets
@@ -207,10 +188,7 @@ def adaptive(
     >>> adaptive(s, None, 4, threshold=-1.0)  # never split: plain top-k
     array([0, 1, 2, 3])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s = scores
     max_depth = int_knob("depth", depth, low=0)
     thr = finite_knob("threshold", threshold)
     ref = None if peak_k is None else int_knob("peak_k", peak_k, low=1)
@@ -236,14 +214,9 @@ def _share_by_peak(z: np.ndarray, lo: int, mid: int, hi: int, b: int) -> tuple[i
     return b1, b2
 
 
-def inverse_transform(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    alpha: float = 3.0,
-) -> np.ndarray:
+@checked_policy
+def inverse_transform(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+                      alpha: float = 3.0) -> np.ndarray:
     """A collision-free variant of BOLT's inverse transform sampling: ``k`` distinct frames at quantiles of the CDF.
 
     ``w = minmax(scores) ** alpha`` is taken as a probability mass per candidate (candidates are evenly
@@ -276,10 +249,7 @@ def inverse_transform(
     >>> inverse_transform(np.ones(9), None, 3)  # flat: the bin midpoints
     array([1, 4, 7])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, n = scores, scores.size
     cdf = power_cdf(s, alpha)
     targets = (np.arange(k) + 0.5) / k
     wanted = np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1)
@@ -326,14 +296,9 @@ def _place_distinct(wanted: list[int], s: np.ndarray) -> np.ndarray:
     return np.sort(np.asarray(out, dtype=np.int64))
 
 
-def hybrid(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    uniform_share: float = 0.5,
-) -> np.ndarray:
+@checked_policy
+def hybrid(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
+           uniform_share: float = 0.5) -> np.ndarray:
     """``floor(k * uniform_share)`` frames on uniform coverage, the rest the top-scoring among the others.
 
     The uniform part is the :func:`uniform` baseline with the smaller count (so ``uniform_share=1`` is
@@ -346,10 +311,7 @@ def hybrid(
     >>> hybrid(s, None, 1)
     array([4])
     """
-    s, t, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, t, n = scores, timestamps, scores.size
     share = finite_knob("uniform_share", uniform_share, low=0.0, high=1.0)
     n_uni = min(k, int(math.floor(k * share + 1e-9)))
     base = uniform(s, t, n_uni) if n_uni > 0 else np.empty(0, dtype=np.int64)

@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from clamr_frames.select.checks import as_inputs, finite_knob, int_knob
-from clamr_frames.select.profile import all_indices, minmax, power_cdf
+from clamr_frames.select.checks import checked_policy, finite_knob, int_knob
+from clamr_frames.select.profile import minmax, power_cdf
 from clamr_frames.select.split import judge_and_split
 
 __all__ = ["aks", "bolt"]
 
 
-def aks(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    threshold: float = 0.8,
-    depth: int = 5,
-) -> np.ndarray:
+@checked_policy
+def aks(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, threshold: float = 0.8,
+        depth: int = 5) -> np.ndarray:
     """AKS's adaptive keyframe sampling ("ADA", CVPR 2025) exactly as its released code runs it.
 
     1. Min-max normalise the scores over the whole video.
@@ -68,10 +62,7 @@ def aks(
     >>> aks(s, None, 3, depth=2, threshold=0.7)  # int(3 / 2) + int(3 / 4) + ... < 3: uniform fallback
     array([ 0,  7, 15])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, n = scores, scores.size
     t1 = finite_knob("threshold", threshold)
     max_depth = int_knob("depth", depth, low=0)
     # a leaf at depth d keeps int(k / 2**d) frames: each half gets b // 2 (floor of a floor is the floor of k / 2**d)
@@ -82,14 +73,8 @@ def aks(
     return out
 
 
-def bolt(
-    scores: np.ndarray,
-    timestamps: np.ndarray | None,
-    k: int,
-    *,
-    seed: int = 0,
-    alpha: float = 3.0,
-) -> np.ndarray:
+@checked_policy
+def bolt(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, alpha: float = 3.0) -> np.ndarray:
     """BOLT's inverse transform sampling (CVPR 2025) exactly as its released code runs it: ``k`` frames, repeats kept.
 
     ``w = minmax(scores) ** alpha``; ``cdf = cumsum(w / sum(w))``; the targets are
@@ -123,10 +108,7 @@ def bolt(
     >>> bolt(np.ones(9), None, 3)  # flat: targets 1/3, 1/2, 2/3 of a uniform CDF
     array([2, 4, 5])
     """
-    s, _, k = as_inputs(scores, timestamps, k)
-    n = s.size
-    if k >= n:
-        return all_indices(n)
+    s, n = scores, scores.size
     cdf = power_cdf(s, alpha)
     targets = np.linspace(1.0 / k, 1.0 - 1.0 / k, k)
     return np.minimum(np.searchsorted(cdf, targets, side="left"), n - 1).astype(np.int64)

@@ -10,7 +10,7 @@ import torch
 
 from clamr_frames.encoders.base import DocEmbeddings
 from clamr_frames.errors import InputError
-from clamr_frames.scoring import codecs as C
+from clamr_frames.index import codecs as C
 from clamr_frames.scoring import compressed as S
 from clamr_frames.scoring import maxsim
 
@@ -179,7 +179,7 @@ def encoder(default_encoder):
 @pytest.mark.parametrize("compression", ["int8", "binary", "pool+int8", "pool"])
 def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     from clamr_frames.index import IndexSettings
-    from clamr_frames.scoring.codecs import CompressedDocs
+    from clamr_frames.index.codecs import CompressedDocs
     from clamr_frames.selector import FrameSelector
 
     video, srt = clip

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from clamr_frames.encoders.base import DocEmbeddings  # noqa: E402
 from clamr_frames.errors import InputError  # noqa: E402
 from clamr_frames.scoring import maxsim, score_frames  # noqa: E402
-from clamr_frames.scoring.codecs import CompressionSpec, compress, parse_compression  # noqa: E402
+from clamr_frames.index.codecs import CompressionSpec, compress, parse_compression  # noqa: E402
 from clamr_frames.scoring.compressed import score_compressed  # noqa: E402
 from clamr_frames.scoring.fusion import fuse_scores, modality_similarities  # noqa: E402
 from clamr_frames.types import Modality  # noqa: E402

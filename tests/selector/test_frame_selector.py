@@ -203,7 +203,7 @@ def test_selector_scores_with_the_encoders_floor(clip, encoder, tmp_path, compre
     """A scorer with ``score_floor`` (CLaMR: 0.0, the reference's zero padding) is scored with that floor."""
     import torch
 
-    from clamr_frames.scoring.codecs import CompressedDocs
+    from clamr_frames.index.codecs import CompressedDocs
     from clamr_frames.scoring.compressed import score_compressed
     from clamr_frames.scoring import maxsim
 

@@ -28,20 +28,8 @@ package costs nothing.
 
 from __future__ import annotations
 
-from clamr_frames.context.ocr.base import (
-    DEFAULT_BOX_THRESHOLD,
-    DEFAULT_CHANGE_THRESHOLD,
-    DEFAULT_CUT_THRESHOLD,
-    DEFAULT_DET_EVERY,
-    DEFAULT_DET_SIDE,
-    DEFAULT_GRID_WIDTH,
-    DEFAULT_PIXEL_THRESHOLD,
-    DETECTORS,
-    OCR_EXTRA_HINT,
-    BoxReader,
-    OcrUnavailableError,
-    TextReader,
-)
+from clamr_frames.context.ocr import base as _base
+from clamr_frames.context.ocr.base import *  # noqa: F403  (defaults, reader protocols, the error: base.__all__)
 from clamr_frames.context.ocr.cache import OcrCache
 from clamr_frames.context.ocr.change import (
     ChangeDetector,
@@ -65,23 +53,12 @@ from clamr_frames.context.ocr.regions import (
 from clamr_frames.context.ocr.words import segment_word, split_glued_words
 
 __all__ = [
-    "DEFAULT_BOX_THRESHOLD",
-    "DEFAULT_CHANGE_THRESHOLD",
-    "DEFAULT_CUT_THRESHOLD",
-    "DEFAULT_DET_EVERY",
-    "DEFAULT_DET_SIDE",
-    "DEFAULT_GRID_WIDTH",
-    "DEFAULT_PIXEL_THRESHOLD",
-    "DETECTORS",
-    "OCR_EXTRA_HINT",
-    "BoxReader",
+    *_base.__all__,
     "ChangeDetector",
     "OcrCache",
     "OcrEngine",
     "OcrPass",
     "OcrStats",
-    "OcrUnavailableError",
-    "TextReader",
     "TextRegionPass",
     "change_fraction",
     "crop_distance",

@@ -12,6 +12,21 @@ from clamr_frames.errors import (
     InputError,
 )
 
+__all__ = [
+    "DEFAULT_BOX_THRESHOLD",
+    "DEFAULT_CHANGE_THRESHOLD",
+    "DEFAULT_CUT_THRESHOLD",
+    "DEFAULT_DET_EVERY",
+    "DEFAULT_DET_SIDE",
+    "DEFAULT_GRID_WIDTH",
+    "DEFAULT_PIXEL_THRESHOLD",
+    "DETECTORS",
+    "OCR_EXTRA_HINT",
+    "BoxReader",
+    "OcrUnavailableError",
+    "TextReader",
+]
+
 #: Defaults of the change detector (see :class:`ChangeDetector`).
 DEFAULT_GRID_WIDTH = 96
 DEFAULT_PIXEL_THRESHOLD = 12.0

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clamr_frames.encoders.base import TRAIN_META
 from clamr_frames.encoders.clamr.head import REFERENCE_DTYPE
 from clamr_frames.encoders.clamr.modeling import make_colqwen, set_head
 from clamr_frames.encoders.hub import hub_record, resolve_checkpoint
@@ -29,8 +30,6 @@ logger = logging.getLogger("clamr_frames.encoders.clamr")
 
 DEFAULT_ADAPTER = "meetdavidwan/clamr"
 DEFAULT_BASE_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
-#: Written beside an adapter by the training core: the encoder settings and backbone it was trained with.
-TRAIN_META = "clamr_train.json"
 #: Files written by :meth:`ClamrEncoder.save_pretrained` (and read back by ``from_pretrained``).
 CLAMR_CONFIG = "clamr_config.json"
 CLAMR_HEAD = "clamr_head.safetensors"

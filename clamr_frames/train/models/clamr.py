@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from clamr_frames.encoders.base import Document
 from clamr_frames.errors import InputError
-from clamr_frames.train.models.common import HEAD_MODES, POOLINGS, TRAIN_META, _pad_rows, _TwoSided
+from clamr_frames.train.models.common import HEAD_MODES, TRAIN_META, _pad_rows, _TwoSided
 from clamr_frames.train.models.lora import enable_checkpointing, inject_lora, lora_state_dict, lora_targets
 from clamr_frames.types import Modality
 
@@ -46,11 +46,8 @@ def _clamr_class():
             super().__init__()
             if head not in HEAD_MODES:
                 raise InputError(f"head must be one of {HEAD_MODES}, got {head!r}")
-            if pooling not in POOLINGS:
-                raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-            self.__dict__["encoder"] = encoder  # not a child module: the ColQwen module below is
+            self._keep_encoder(encoder, pooling)
             self.colqwen = encoder.model
-            self.pooling = pooling
             self.head_mode = head
             vlm = self.colqwen.vlm
             quantized = bool(getattr(vlm, "is_loaded_in_4bit", False) or encoder.source.get("load_in_4bit"))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from clamr_frames.encoders.base import Document
 from clamr_frames.errors import InputError
-from clamr_frames.train.models.common import POOLINGS, TRAIN_META, _TwoSided
+from clamr_frames.train.models.common import TRAIN_META, _TwoSided
 from clamr_frames.train.models.lora import enable_checkpointing, save_merged, set_trainable
 from clamr_frames.types import Modality
 
@@ -47,13 +47,10 @@ def _clip_class():
         def __init__(self, encoder: Any, *, mode: str = "full", lora: dict[str, Any] | None = None,
                      pooling: str = "none", gradient_checkpointing: bool = False):
             super().__init__()
-            if pooling not in POOLINGS:
-                raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+            self._keep_encoder(encoder, pooling)
             if getattr(encoder, "uses_audio", False):
                 raise InputError("training the audio tower (LanguageBind V+A) is not supported; train the V scorer")
-            self.__dict__["encoder"] = encoder
             self.clip = encoder.model
-            self.pooling = pooling
             self.mode = mode
             self.adapter_config = set_trainable(
                 self.clip, mode, lora, default_targets=CLIP_LORA_TARGETS, what="clip",

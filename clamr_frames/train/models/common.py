@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clamr_frames.encoders.clamr.loading import TRAIN_META  # noqa: F401  (the wrappers write it; defined once)
+from clamr_frames.encoders.base import TRAIN_META  # noqa: F401  (the wrappers write it; defined once)
+from clamr_frames.errors import InputError
 from clamr_frames.types import Modality
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +56,14 @@ class _TwoSided:
     ``(embeddings [N, L, d], mask [N, L])``), then ``embed`` pools (``pooling``) and labels the modalities."""
 
     pooling: str
+
+    def _keep_encoder(self, encoder: Any, pooling: str) -> None:
+        """Check ``pooling`` and keep ``encoder`` as a plain attribute, not a child module: the wrapper registers the
+        encoder's model as its own child (``bert`` / ``clip`` / ``colqwen``), so each weight is registered once."""
+        if pooling not in POOLINGS:
+            raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+        self.__dict__["encoder"] = encoder
+        self.pooling = pooling
 
     def _encode_queries(self, batch: dict[str, "torch.Tensor"]) -> tuple["torch.Tensor", "torch.Tensor"]:
         raise NotImplementedError

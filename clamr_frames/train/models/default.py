@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from clamr_frames.encoders.base import Document
 from clamr_frames.errors import InputError
-from clamr_frames.train.models.common import POOLINGS, TRAIN_META, _pad_rows, _TwoSided
+from clamr_frames.train.models.common import TRAIN_META, _pad_rows, _TwoSided
 from clamr_frames.train.models.lora import enable_checkpointing, save_merged, set_trainable
 from clamr_frames.types import Modality
 
@@ -43,11 +43,8 @@ def _default_class():
         def __init__(self, encoder: Any, *, mode: str = "full", lora: dict[str, Any] | None = None,
                      pooling: str = "none", gradient_checkpointing: bool = False):
             super().__init__()
-            if pooling not in POOLINGS:
-                raise InputError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-            self.__dict__["encoder"] = encoder
+            self._keep_encoder(encoder, pooling)
             self.bert = encoder.model
-            self.pooling = pooling
             self.mode = mode
             # full: the transformer layers; the word/position embeddings stay (a small training set would only
             # move the rows of the words it happens to contain, and Adam on 12M embedding rows is slow)

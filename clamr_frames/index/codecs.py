@@ -1,8 +1,9 @@
 """Index compression codecs: fewer bytes per frame for the packed token embeddings of an index.
 
-Pure tensor functions (no I/O, no model), and a spec that combines them. The index store
-(:mod:`clamr_frames.index.store`) writes and reads what they produce; :mod:`clamr_frames.scoring.compressed`
-scores it.
+Pure tensor functions (no I/O, no model), and a spec that combines them. A codec is the stored format of a
+compressed index (its layout version is checked when the index is read), so it sits with the store that writes
+and reads it (:mod:`clamr_frames.index.store`), as ColBERT keeps its residual codec under indexing; all scoring of
+what it produces is :mod:`clamr_frames.scoring.compressed`'s.
 
 - **int8** (:func:`quantize_int8` / :func:`dequantize_int8`): symmetric per-token quantisation, one float16
   scale per token (``max |x| / 127``). ``d + 2`` bytes per token instead of ``2 d``.
