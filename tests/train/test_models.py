@@ -139,9 +139,11 @@ def test_bad_settings(tiny_qwen_dir):
 
 
 def test_trainable_wrappers_share_one_forward_and_embed():
-    from clamr_frames.train import models
+    from clamr_frames.train.models.clamr import _clamr_class
+    from clamr_frames.train.models.clip import _clip_class
+    from clamr_frames.train.models.common import _TwoSided
+    from clamr_frames.train.models.default import _default_class
 
-    classes = [models._clamr_class(), models._default_class(), models._clip_class()]
-    for cls in classes:
-        assert cls.forward is models._TwoSided.forward, cls.__name__
-        assert cls.embed is models._TwoSided.embed, cls.__name__
+    for cls in [_clamr_class(), _default_class(), _clip_class()]:
+        assert cls.forward is _TwoSided.forward, cls.__name__
+        assert cls.embed is _TwoSided.embed, cls.__name__
