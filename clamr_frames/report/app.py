@@ -267,7 +267,7 @@ def _app_page(folder: str) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
         f"<title>clamr-frames: {escape(folder)}</title><style>{asset('report.css')}{asset('app.css')}</style></head>"
         "<body><div id=\"app\"></div><div id=\"report\"></div>"
-        f"<script>{asset('report.js')}\n{asset('app.js')}</script></body></html>\n"
+        f"<script>{asset('dom.js')}\n{asset('report.js')}\n{asset('app.js')}</script></body></html>\n"
     )
 
 
