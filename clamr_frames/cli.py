@@ -435,6 +435,12 @@ def _add_index_dir(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--cache-dir", dest="index_dir", action=_DeprecatedAlias, new="--index-dir", help=argparse.SUPPRESS)
 
 
+def _add_compression(p: argparse.ArgumentParser) -> None:
+    """``--compression`` of the index settings (the same option for ``index`` and ``select``)."""
+    p.add_argument("--compression", default=None,
+                   help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
+
+
 def _add_scorer(p: argparse.ArgumentParser) -> None:
     from clamr_frames.encoders.registry import SCORERS
 
@@ -515,8 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="one JSON line per video on stdout (status indexed | skipped | failed, index, candidates, "
                         "frames_encoded or reason); the summary goes to stderr")
-    p.add_argument("--compression", default=None,
-                   help="index compression: none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
+    _add_compression(p)
     _add_sampling(p)
     _add_scorer(p)
     p.set_defaults(func=cmd_index)
@@ -547,8 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "words, transcript); with --questions a folder: one page per question and index.html")
     p.add_argument("--save-frames", default=None, metavar="DIR", help="write the picked frames as JPEG")
     _add_sampling(p)
-    p.add_argument("--compression", default=None,
-                   help="index compression (as for `index`): none | int8 | binary | pool[N] | pool[N]+int8 | pool[N]+binary")
+    _add_compression(p)
     _add_scorer(p)
     p.set_defaults(func=cmd_select)
 
@@ -562,8 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("selections", metavar="SELECTIONS.jsonl")
     p.add_argument("-o", "--output", default="report", metavar="DIR", help="output folder (default: report/)")
-    p.add_argument("--index-dir", default=None, help="where the indexes live (default: $CLAMR_FRAMES_CACHE or the "
-                                                      "user cache directory)")
+    _add_index_dir(p, "where the indexes live (default: $CLAMR_FRAMES_CACHE or the user cache directory)")
     p.add_argument("--no-thumbnails", action="store_true", help="do not decode the picked frames from the videos")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_view)
@@ -577,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other address exposes the folder to the network)")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--index-dir", default=None, help="where the indexes live")
+    _add_index_dir(p, "where the indexes live")
     p.add_argument("--ocr", action="store_true", help="add OCR context when indexing (needs the 'ocr' extra)")
     p.add_argument("--asr", default="auto", help="ASR context: auto (a subtitle file beside the video, else speech "
                                                   "recognised from the audio track), subtitles, whisper, none")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -222,25 +222,25 @@ def create_app(folder: str | Path, make_selector: Callable[[str], Any], *, score
             raise InputError("the request body must be a JSON object")
         return body
 
-    async def index(request: Request) -> JSONResponse:
-        try:
-            body = await body_of(request)
-            rel = body.get("video")
-            return JSONResponse(lib.start_index(rel if isinstance(rel, str) else "",
-                                                str(body.get("scorer") or lib.scorers[0])))
-        except PathRefused as e:
-            return refused(e, 403)
-        except ClamrFramesError as e:
-            return refused(e)
+    def posted(work: Callable[[dict[str, Any]], Awaitable[Any]]) -> Callable[[Request], Awaitable[JSONResponse]]:
+        """A POST endpoint: its JSON body goes to ``work``; a refused path answers 403, other bad input 400."""
 
-    async def select(request: Request) -> JSONResponse:
-        try:
-            body = await body_of(request)
-            return JSONResponse(await run_in_threadpool(lib.select, body))
-        except PathRefused as e:
-            return refused(e, 403)
-        except ClamrFramesError as e:
-            return refused(e)
+        async def endpoint(request: Request) -> JSONResponse:
+            try:
+                return JSONResponse(await work(await body_of(request)))
+            except PathRefused as e:
+                return refused(e, 403)
+            except ClamrFramesError as e:
+                return refused(e)
+
+        return endpoint
+
+    async def index(body: dict[str, Any]) -> Any:
+        rel = body.get("video")
+        return lib.start_index(rel if isinstance(rel, str) else "", str(body.get("scorer") or lib.scorers[0]))
+
+    async def select(body: dict[str, Any]) -> Any:
+        return await run_in_threadpool(lib.select, body)
 
     async def media(request: Request) -> Any:
         try:
@@ -253,7 +253,8 @@ def create_app(folder: str | Path, make_selector: Callable[[str], Any], *, score
 
     return Starlette(routes=[
         Route("/", home), Route("/api/config", config), Route("/api/videos", videos),
-        Route("/api/index", index, methods=["POST"]), Route("/api/select", select, methods=["POST"]),
+        Route("/api/index", posted(index), methods=["POST"]),
+        Route("/api/select", posted(select), methods=["POST"]),
         Route("/media/{path:path}", media),
     ])
 
@@ -266,7 +267,7 @@ def _app_page(folder: str) -> str:
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
         f"<title>clamr-frames: {escape(folder)}</title><style>{asset('report.css')}{asset('app.css')}</style></head>"
         "<body><div id=\"app\"></div><div id=\"report\"></div>"
-        f"<script>{asset('report.js')}\n{asset('app.js')}</script></body></html>\n"
+        f"<script>{asset('dom.js')}\n{asset('report.js')}\n{asset('app.js')}</script></body></html>\n"
     )
 
 

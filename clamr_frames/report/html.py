@@ -37,14 +37,14 @@ def _document(title: str, body: str, scripts: tuple[str, ...]) -> str:
 def render_page(data: dict[str, Any]) -> str:
     """One selection's page (``data`` from :func:`~clamr_frames.report.page.page_data`)."""
     return _document(f"clamr-frames: {data.get('question', '')}"[:200], _json_script("clamr-data", data),
-                     ("report.js",))
+                     ("dom.js", "report.js"))
 
 
 def render_index(rows: list[dict[str, Any]], *, columns: list[dict[str, str]], title: str = "clamr-frames report",
                  source: str | None = None) -> str:
     """A table of questions (one row per page), sortable, with a wrong-answers filter."""
     data = {"title": title, "source": source, "columns": columns, "rows": rows}
-    return _document(title, _json_script("clamr-index", data), ("index.js",))
+    return _document(title, _json_script("clamr-index", data), ("dom.js", "index.js"))
 
 
 def write_page(path: str | Path, data: dict[str, Any]) -> Path:

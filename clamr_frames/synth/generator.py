@@ -16,12 +16,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from clamr_frames.context.subtitles import Cue, write_srt
 from clamr_frames.errors import InputError
-from clamr_frames.synth.plan import KINDS, Needle, check_even, make_questions, plan_subtitles
+from clamr_frames.synth.plan import Needle, check_seed, make_questions, plan_subtitles
 from clamr_frames.synth.render import SyntheticScene
 
 _CONTAINERS = ("mp4", "mkv", "avi", "webm")
@@ -65,24 +66,6 @@ class SyntheticVideo:
         )
 
 
-def _check_seed(seed: int) -> None:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
-
-
-def _validate(seed: int, duration: float, fps: float, needles_per_kind: int, kinds: Sequence[str]) -> None:
-    _check_seed(seed)
-    if not (duration > 0 and np.isfinite(duration)):
-        raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
-    if not (fps > 0 and np.isfinite(fps)):
-        raise InputError(f"fps must be positive, got {fps!r}")
-    if needles_per_kind < 0:
-        raise InputError(f"needles_per_kind must be >= 0, got {needles_per_kind}")
-    bad = [k for k in kinds if k not in KINDS]
-    if bad or len(set(kinds)) != len(tuple(kinds)):
-        raise InputError(f"kinds must be distinct names among {KINDS}, got {tuple(kinds)}")
-
-
 def _paths(out_dir: Path, video_id: str, container: str, layout: str) -> tuple[Path, Path, Path]:
     if layout == "flat":
         return (
@@ -101,34 +84,21 @@ def _paths(out_dir: Path, video_id: str, container: str, layout: str) -> tuple[P
 def generate_video(
     out_dir: str | Path,
     *,
-    seed: int = 0,
-    duration: float = 600.0,
-    fps: float = 2.0,
-    width: int = 320,
-    height: int = 180,
-    needles_per_kind: int = 2,
-    kinds: Sequence[str] = ("ocr", "asr", "vision"),
     phrasing: int | Sequence[int] | None = 0,
     audio: bool = False,
     video_id: str | None = None,
     container: str = "mp4",
     layout: str = "flat",
     videomme_markup: bool = False,
-    motion: str = "shapes",
     speech: bool = False,
     narration: bool = True,
     subtitles: bool = True,
-    scene_seconds: tuple[float, float] = (20.0, 90.0),
+    **scene_args: Any,
 ) -> SyntheticVideo:
     """Generate one synthetic video with needles, its .srt and its questions JSON.
 
     Args:
         out_dir: folder of the files (created if needed).
-        seed: everything (scenes, needles, subtitles, options) follows from it.
-        duration: length in seconds, from a few seconds to hours.
-        fps: native frame rate of the file.
-        width, height: frame size; both even (H.264 with 4:2:0 chroma).
-        needles_per_kind: needles of each kind in ``kinds`` (``"ocr"``, ``"asr"``, ``"vision"``).
         phrasing: question template: an int (modulo the templates of each kind), a sequence of
             ints to draw from per question, or ``None`` for any. The video, the subtitles and the
             options do not depend on it, so held-out phrasings ask about the same needles.
@@ -139,17 +109,16 @@ def generate_video(
             ``questions/`` as in Video-MME's download, for lmms-eval's videomme task).
         videomme_markup: wrap subtitle lines in Video-MME's ``<font ...>`` tag (lmms-eval's
             videomme prompt only reads text inside it).
-        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
-            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
-            :data:`clamr_frames.synth.render.MOTIONS`.
         speech: speak the ASR needles (each from its start; its span becomes the spoken length)
             and, with ``narration``, filler lines between them into the audio track (espeak-ng
             ``en-GB`` voices at 130–140 words per minute; needs the ``synth`` extra or the system
             espeak-ng). The subtitles are then the spoken lines with their spoken times.
         narration: with ``speech``, the background talk between needles (off: needles only).
         subtitles: write the .srt (False: no subtitle file; ``srt_path`` is None).
-        scene_seconds: (shortest, longest) background scene (a hard cut to a new palette and new moving
-            shapes), drawn uniformly; ``(2, 60)`` gives scenes of very different lengths.
+        **scene_args: the picture and the needles, :class:`~clamr_frames.synth.render.SyntheticScene`'s
+            keyword arguments and defaults (``seed``, ``duration``, ``fps``, ``width``, ``height``,
+            ``needles_per_kind``, ``kinds``, ``motion``, ``scene_seconds``); everything (scenes, needles,
+            subtitles, options) follows from ``seed``.
 
     Returns:
         The paths, the ground-truth needles and the questions.
@@ -158,20 +127,15 @@ def generate_video(
         InputError: a bad argument, or a video too short for its needles.
         SpeechUnavailableError: ``speech=True`` and no espeak-ng library can be loaded.
     """
-    _validate(seed, duration, fps, needles_per_kind, kinds)
-    check_even(width, height)
+    scene = SyntheticScene(**scene_args)  # checks its arguments first, as before the container and layout
     if container not in _CONTAINERS:
         raise InputError(f"container must be one of {_CONTAINERS}, got {container!r}")
     if layout not in _LAYOUTS:
         raise InputError(f"layout must be one of {_LAYOUTS}, got {layout!r}")
     from clamr_frames.video.writer import write_video
 
-    seed = int(seed)
+    seed, fps = scene.seed, scene.fps
     video_id = video_id or f"synth-{seed}"
-    scene = SyntheticScene(
-        seed=seed, duration=duration, fps=fps, width=width, height=height,
-        needles_per_kind=needles_per_kind, kinds=kinds, motion=motion, scene_seconds=scene_seconds,
-    )
     needles = scene.needles
     track = None
     if speech:
@@ -205,13 +169,13 @@ def generate_video(
         srt_path=srt_path if subtitles else None,
         questions_path=questions_path,
         duration=scene.duration,
-        fps=float(fps),
-        width=width,
-        height=height,
+        fps=fps,
+        width=scene.width,
+        height=scene.height,
         seed=seed,
         needles=needles,
         questions=questions,
-        motion=motion,
+        motion=scene.motion,
         spoken=track is not None,
         scene_seconds=scene.scene_seconds,
     )
@@ -246,7 +210,7 @@ def generate_dataset(
     """
     if n_videos < 0:
         raise InputError(f"n_videos must be >= 0, got {n_videos}")
-    _check_seed(seed)
+    check_seed(seed)
     out_dir = Path(out_dir)
     rng = np.random.default_rng([int(seed), 99])
     videos = []

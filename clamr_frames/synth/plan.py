@@ -368,6 +368,26 @@ def make_questions(
     return questions
 
 
+def check_seed(seed: int) -> None:
+    """Raise InputError unless ``seed`` is a non-negative integer."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+def check_scene_args(seed: int, duration: float, fps: float, needles_per_kind: int, kinds: Sequence[str]) -> None:
+    """Raise InputError on a bad seed, length, frame rate or needle plan of a synthetic video."""
+    check_seed(seed)
+    if not (duration > 0 and np.isfinite(duration)):
+        raise InputError(f"duration must be a positive number of seconds, got {duration!r}")
+    if not (fps > 0 and np.isfinite(fps)):
+        raise InputError(f"fps must be positive, got {fps!r}")
+    if needles_per_kind < 0:
+        raise InputError(f"needles_per_kind must be >= 0, got {needles_per_kind}")
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or len(set(kinds)) != len(tuple(kinds)):
+        raise InputError(f"kinds must be distinct names among {KINDS}, got {tuple(kinds)}")
+
+
 def check_even(width: int, height: int) -> None:
     """Raise InputError unless both sides are even and large enough to draw on (H.264 / yuv420p)."""
     for name, v in (("width", width), ("height", height)):

@@ -23,7 +23,7 @@ import numpy as np
 
 from clamr_frames.errors import InputError
 from clamr_frames.synth import vocab
-from clamr_frames.synth.plan import Needle, check_even, n_frames_for, plan_needles
+from clamr_frames.synth.plan import Needle, check_even, check_scene_args, n_frames_for, plan_needles
 
 _STREAM_SCENES, _STREAM_NOISE, _STREAM_PLACEMENT, _STREAM_CAMERA = 5, 6, 7, 8
 #: How the picture moves: see the module docstring.
@@ -152,10 +152,18 @@ class SyntheticScene:
         frame = scene.render_frame(123.5)        # uint8 [height, width, 3]
         for frame in scene.frames(): ...         # every frame at i / fps
 
+    These keyword arguments and their defaults are also ``generate_video``'s (its ``**scene_args``).
+
     Args:
+        seed: the scenes and the planned needles follow from it.
+        duration: length in seconds, from a few seconds to hours.
+        fps: native frame rate of the video.
+        width, height: frame size; both even (H.264 with 4:2:0 chroma).
+        needles_per_kind: needles of each kind in ``kinds`` (``"ocr"``, ``"asr"``, ``"vision"``).
         needles: the needles to draw; by default planned from the seed as ``generate_video`` does.
-        motion: ``"shapes"``, ``"pan"`` or ``"static"`` (:data:`MOTIONS`, see the module docstring).
-            The needles and the scene cuts do not depend on it.
+        motion: ``"shapes"`` (shapes glide over a still background), ``"pan"`` (a swaying camera: the
+            whole picture, signs included, moves in every frame) or ``"static"`` (slide-like); see
+            :data:`MOTIONS` and the module docstring. The needles and the scene cuts do not depend on it.
         scene_seconds: (shortest, longest) scene; lengths are drawn uniformly between them (the default
             20–90 s; e.g. ``(2, 60)`` mixes brief shots with long ones).
     """
@@ -174,6 +182,7 @@ class SyntheticScene:
         motion: str = "shapes",
         scene_seconds: tuple[float, float] = _SCENE_SECONDS,
     ):
+        check_scene_args(seed, duration, fps, needles_per_kind, kinds)
         check_even(width, height)
         self.scene_seconds = _check_scene_seconds(scene_seconds)
         if motion not in MOTIONS:

@@ -1,12 +1,7 @@
 /* clamr-frames serve: pick a video of the folder, index it, ask a question, see the report (ClamrReport). */
 (function () {
   "use strict";
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    for (var k in (attrs || {})) e.setAttribute(k, attrs[k]);
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
+  var el = window.ClamrDom.el;
   function api(path, body) {
     var opts = body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {};
     return fetch(path, opts).then(function (r) {

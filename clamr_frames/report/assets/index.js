@@ -1,12 +1,7 @@
 /* clamr-frames report index: a table of questions, sortable by column, filterable to wrong answers. */
 (function () {
   "use strict";
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    for (var k in (attrs || {})) e.setAttribute(k, attrs[k]);
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
+  var el = window.ClamrDom.el;
   function shown(v) {
     if (v === true) return "yes"; if (v === false) return "no";
     if (v === null || v === undefined) return "";

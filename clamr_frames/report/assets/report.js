@@ -4,12 +4,7 @@
   var NS = "http://www.w3.org/2000/svg";
   var MOD_COLORS = { asr: "#2e8b57", ocr: "#8e44ad", video: "#e07b00", other: "#7a8496" };
 
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    for (var k in (attrs || {})) e.setAttribute(k, attrs[k]);
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
+  var el = window.ClamrDom.el;
   function svg(tag, attrs) {
     var e = document.createElementNS(NS, tag);
     for (var k in attrs) e.setAttribute(k, attrs[k]);
