@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,7 +142,7 @@ def test_near_duplicates():
 
 # -- real footage nobody here made (committed: tests/data, sources and licences in its README) -------------------
 
-REAL_DATA = Path(__file__).resolve().parent / "data"
+from testkit.real_media import DATA as REAL_DATA  # tests/data: the committed real-media set
 
 
 def _real(name: str):

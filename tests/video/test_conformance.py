@@ -31,7 +31,9 @@ from testkit.media import read_code
 
 HAVE_DECORD = importlib.util.find_spec("decord") is not None  # not imported here: PyAV must load first
 BACKENDS = ["auto", "pyav", pytest.param("decord", marks=pytest.mark.skipif(not HAVE_DECORD, reason="no decord"))]
-REAL_DATA = Path(__file__).resolve().parent / "data" / "derived"
+from testkit.real_media import DATA  # tests/data: the committed real-media set
+
+REAL_DATA = DATA / "derived"
 # file: the frames read densely (None: every frame)
 REAL = {"cockatoo_divx_packed.avi": None, "cockatoo_msmpeg4v3.avi": None, "cockatoo_cinepak.avi": None}
 SAME = 0.1  # mean absolute pixel difference below which two frames are the same picture (identical decoders
