@@ -4,11 +4,10 @@ silenced for the pages themselves."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
 
+from testkit.docs_ext import load
 from testkit.extras import require_extra
 
 require_extra("docs")
@@ -19,12 +18,7 @@ GENERATED = ("# Results\n\n### Block one\n\nrecord: [a.json](results/a.json), pl
 
 
 def _ext():
-    sys.path.insert(0, str(EXT))
-    try:
-        import generated_includes
-    finally:
-        sys.path.remove(str(EXT))
-    return generated_includes
+    return load("generated_includes")
 
 
 def test_headings_become_consecutive_and_keep_their_outline():
@@ -53,7 +47,7 @@ def _build(tmp_path: Path, listed: bool, page_extra: str = "") -> tuple[int, str
         "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
         "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"))
     (src / "conf.py").write_text(
-        f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
+        "from testkit.docs_ext import load\nload('generated_includes')\n"
         "extensions = ['myst_parser', 'generated_includes']\n"
         f"generated_includes = {['../bench/RESULTS.md'] if listed else []!r}\n"
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from testkit.docs_ext import load
 from testkit.extras import require_extra
 
 require_extra("docs")
@@ -22,8 +23,8 @@ def _build(tmp_path: Path, page: str, module_source: str) -> tuple[int, str, str
     src.mkdir()
     (src / "mdtable_fixture.py").write_text(module_source)
     (src / "conf.py").write_text(
-        "import sys\n"
-        f"sys.path[:0] = [{str(src)!r}, {str(EXT)!r}]\n"
+        "from testkit.docs_ext import load, load_file\n"
+        f"load('markdown_from')\nload_file('mdtable_fixture', {str(src / 'mdtable_fixture.py')!r})\n"
         "extensions = ['myst_parser', 'markdown_from']\n"
         "source_suffix = {'.md': 'markdown'}\n"
     )
@@ -75,11 +76,7 @@ def test_a_bad_function_fails_the_build_naming_it(tmp_path, spec, message):
 
 
 def test_the_cli_reference_lists_every_option_of_the_parser():
-    sys.path.insert(0, str(EXT))
-    try:
-        import cli_reference
-    finally:
-        sys.path.remove(str(EXT))
+    cli_reference = load("cli_reference")
     # the CLI page has a section for every subcommand the parser has
     page = (EXT.parent / "cli.md").read_text()
     for command in cli_reference.commands():
