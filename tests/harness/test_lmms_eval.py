@@ -25,35 +25,11 @@ from testkit.extras import require_extra
 require_extra("eval")
 
 #: lmms-eval's evaluator end to end (runs over generated videos, its CLI, inner models): minutes, not seconds.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("offline_env")]
 
 
 REPO = Path(__file__).resolve().parents[2]
 K = 2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_env(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")}
-    os.environ.update(
-        HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", HF_DATASETS_CACHE=str(tmp_path_factory.mktemp("hf_datasets"))
-    )
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory):
-    from qa_harness.make_synthetic import make_synthetic
-
-    # Named "videomme" so that it is also lmms-eval's own Video-MME cache layout ($HF_HOME/videomme).
-    out = tmp_path_factory.mktemp("hf_home") / "videomme"
-    make_synthetic(out, n_videos=2, duration=40.0, needles_per_kind=1, frame_num=8)
-    return out
 
 
 @pytest.fixture(scope="module")

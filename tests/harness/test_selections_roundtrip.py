@@ -4,38 +4,15 @@ and no scorer gives the frames and answers of live selection; resume; fingerprin
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
 from testkit.extras import require_extra
 
 require_extra("eval")
-pytestmark = pytest.mark.slow  # builds indexes and runs lmms-eval's evaluator (~90 s on 2 cores)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("offline_env")]  # builds indexes and runs lmms-eval's evaluator (~90 s on 2 cores)
 
 K = 2
-
-
-@pytest.fixture(scope="module", autouse=True)
-def offline_env(tmp_path_factory):
-    saved = {k: os.environ.get(k) for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE")}
-    os.environ.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1",
-                      HF_DATASETS_CACHE=str(tmp_path_factory.mktemp("hf_datasets")))
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
-@pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory):
-    from qa_harness.make_synthetic import make_synthetic
-
-    out = tmp_path_factory.mktemp("hf_home") / "videomme"
-    make_synthetic(out, n_videos=2, duration=40.0, needles_per_kind=1, frame_num=8)
-    return out
 
 
 @pytest.fixture(scope="module")
