@@ -80,12 +80,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def _inspect_asr(args: argparse.Namespace, has_audio: bool) -> dict[str, Any]:
     """Which ASR source ``select``/``index`` would give this video with these arguments (nothing is transcribed;
     a transcript already in the cache is shown)."""
-    from clamr_frames.context.asr import (
-        TranscriptCache,
-        asr_available,
-        get_transcriber,
-        resolve_asr_source,
-    )
+    from clamr_frames.context.asr import asr_available, get_transcriber, resolve_asr_source
 
     settings = _asr_settings(args)
     source, notice = resolve_asr_source(args.asr, has_subtitles=bool(args.subtitles), has_audio=has_audio,
@@ -97,8 +92,7 @@ def _inspect_asr(args: argparse.Namespace, has_audio: bool) -> dict[str, Any]:
         from clamr_frames._fs import video_fingerprint
 
         transcriber = get_transcriber(settings)
-        cache = TranscriptCache(Path(args.index_dir) / "asr" if args.index_dir else None)
-        state = cache.load(video_fingerprint(args.video), transcriber.cache_key())
+        state = _transcript_cache(args).load(video_fingerprint(args.video), transcriber.cache_key())
         out["model"] = transcriber.model_id
         if state is not None and state.complete:
             out["detail"] = f"speech recognised by {settings.model}: {len(state.cues)} cues (cached)"
@@ -107,6 +101,14 @@ def _inspect_asr(args: argparse.Namespace, has_audio: bool) -> dict[str, Any]:
             out["detail"] = (f"speech of the audio track, recognised by {settings.model} on the first index "
                              f"(not transcribed yet; `clamr-frames transcribe {args.video}` shows it)")
     return out
+
+
+def _transcript_cache(args: argparse.Namespace):
+    """The transcript cache ``select``/``index`` use for ``--index-dir`` (the context plan names its place)."""
+    from clamr_frames._fs import default_cache_dir
+    from clamr_frames.index.plan import transcript_cache
+
+    return transcript_cache(args.index_dir or default_cache_dir())
 
 
 # -- transcribe ------------------------------------------------------------------------------------
@@ -118,8 +120,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.no_cache:
         tr = transcriber.transcribe(args.video, progress=not args.quiet)
     else:
-        cache = Path(args.index_dir) / "asr" if args.index_dir else None
-        tr = cached_transcribe(args.video, settings, cache=cache, transcriber=transcriber, progress=not args.quiet)
+        tr = cached_transcribe(args.video, settings, cache=_transcript_cache(args), transcriber=transcriber, progress=not args.quiet)
     if not tr.has_audio:
         raise _usage(f"{args.video}: no audio stream to transcribe")
     if args.output:
