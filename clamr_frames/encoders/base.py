@@ -7,7 +7,7 @@ modality id per token. Documents of one call are *packed*: their tokens are conc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 #: The training record the training core writes beside the weights it saves (``{"kind": <scorer name>,

@@ -161,8 +161,6 @@ def dequantize_int8(codes: "torch.Tensor", scales: "torch.Tensor", dtype: "torch
         >>> dequantize_int8(torch.tensor([[64, -127]], dtype=torch.int8), torch.tensor([0.5 / 64]))
         tensor([[ 0.5000, -0.9922]])
     """
-    import torch
-
     out = codes.float() * scales.float()[:, None]
     return out if dtype is None else out.to(dtype)
 
@@ -379,8 +377,6 @@ class CompressedDocs:
 
     def to_doc_embeddings(self) -> "DocEmbeddings":
         """Decoded float16 :class:`DocEmbeddings` (for code that needs plain embeddings)."""
-        import torch
-
         from clamr_frames.encoders.base import DocEmbeddings
 
         return DocEmbeddings(self.decode(), self.offsets, self.modality_ids)
