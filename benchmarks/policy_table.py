@@ -47,6 +47,7 @@ POLICIES = [p for p in ALL_POLICIES if p not in (NO_PRIOR, "uniform")] + ["aks",
 SETS = ("synthetic", "heldout", "spoken", "compositions")
 RECORD = "policy_table"
 MEAN_SET = "mean of sets"  # the rows averaging a scorer's sets with equal weight
+GATE_COL = "gated: cov/mix/nms"  # questions per branch of gated (see gate_branches)
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,12 @@ def composition_items(work: Path) -> list[Item]:
     """Real-footage compositions (:mod:`testkit.compositions`); empty when that module is not here."""
     if importlib.util.find_spec("testkit.compositions") is None:
         return []
-    from testkit import compositions
+    from testkit.compositions import COMPOSITIONS
 
     out = []
-    for comp in compositions.build_all(work / "compositions"):
-        for q in comp.questions:
-            out.append(Item(f"compositions: {comp.name}", q.qtype, q.question, tuple(q.spans), comp.path,
-                            getattr(comp, "subtitles", None), "auto"))
+    for name, build in COMPOSITIONS.items():
+        comp = build(work / "compositions" / f"{name}.mp4")
+        out += [Item(f"compositions: {name}", q.kind, q.text, tuple(q.spans), comp.path) for q in comp.questions]
     return out
 
 
@@ -119,7 +119,7 @@ def build_items(sets: Sequence[str], work: Path, quick: bool) -> list[Item]:
     if "synthetic" in sets:
         items += synthetic_items(work, *((1, 2.0, 1) if quick else (3, 5.0, 2)))
     if "heldout" in sets:
-        items += heldout_items(work, *((1, 1.5, 1) if quick else (3, 4.0, 2)))
+        items += heldout_items(work, *((1, 1.5, 1) if quick else (4, 4.0, 2)))
     if "spoken" in sets:
         items += spoken_items(work)
     if "compositions" in sets:
@@ -152,7 +152,9 @@ def load_scorer(name: str, work: Path, clip_weights: str | None = None):
 
             d = work / "tiny-clip"
             weights = str(d if (d / "config.json").exists() else write_tiny_clip(d, seed=0))
-        return FrameSelector.from_pretrained("clip", device="cpu", index_dir=index_dir, progress=False,
+        # the tiny checkpoint on the CPU; real weights where FrameSelector puts them (a GPU when there is one)
+        return FrameSelector.from_pretrained("clip", device="cpu" if clip_weights is None else None,
+                                             index_dir=index_dir, progress=False,
                                              encoder_kwargs={"weights": weights})
     raise SystemExit(f"unknown scorer {name!r} (this table runs 'default' and 'clip')")
 
@@ -174,16 +176,16 @@ def score_items(selector: Any, items: Iterable[Item]) -> tuple[list[Scored], dic
 
 
 def hit(sc: Scored, k: int, policy: str) -> bool:
-    """Whether ``policy``'s ``k`` frames on ``sc``'s scores include one inside an answer span."""
-    from clamr_frames.evaluation import hits_span
+    """Whether ``policy``'s ``k`` frames on ``sc``'s scores include one inside an answer span ``[start, end)``."""
     from clamr_frames.select import select_frames, takes_prior
 
     knobs = {"prior": sc.prior} if takes_prior(policy) and sc.prior is not None else {}
     if takes_prior(policy) and sc.prior is None:
         raise RuntimeError(f"{sc.item.video}: the index has no visual prior for {policy!r}")
     idx = select_frames(sc.scores, sc.timestamps, min(k, sc.scores.size), policy=policy, **knobs)
+    # half-open spans: a composition's segment ends where the next one begins
     picked = sc.timestamps[np.unique(idx)]
-    return any(hits_span(picked, a, b) for a, b in sc.item.spans)
+    return any(bool(np.any((picked >= a) & (picked < b))) for a, b in sc.item.spans)
 
 
 def table_rows(scorer: str, scored: Sequence[Scored], ks: Sequence[int], policies: Sequence[str]) -> list[dict]:
@@ -194,7 +196,8 @@ def table_rows(scorer: str, scored: Sequence[Scored], ks: Sequence[int], policie
     rows = []
     for (set_name, qtype), group in sorted(groups.items(), key=lambda kv: (_set_order(kv[0][0]), kv[0][1])):
         for k in ks:
-            row: dict[str, Any] = {"scorer": scorer, "set": set_name, "questions": qtype, "k": k, "n": len(group)}
+            row: dict[str, Any] = {"scorer": scorer, "set": set_name, "questions": qtype, "k": k, "n": len(group),
+                                   GATE_COL: gate_branches(group)}
             for p in policies:
                 row[p] = round(float(np.mean([hit(sc, k, p) for sc in group])), 3)
             rows.append(row)
@@ -207,6 +210,18 @@ def table_rows(scorer: str, scored: Sequence[Scored], ks: Sequence[int], policie
                 row.update({p: round(float(np.mean([r[p] for r in cells])), 3) for p in policies})
                 rows.append(row)
     return rows
+
+
+def gate_branches(group: Sequence[Scored]) -> str:
+    """How many of the questions ``gated`` sends to coverage / the mix / nms (its prominence bands): whether a
+    scorer's profiles read as "cannot see it" or "found it" is what decides ``gated`` on them."""
+    from clamr_frames.select import prominence
+    from clamr_frames.select.gated import FLAT_Z, PEAK_Z
+
+    z = [prominence(sc.scores) for sc in group]
+    flat = sum(v < FLAT_Z for v in z)
+    peaked = sum(v >= PEAK_Z for v in z)
+    return f"{flat}/{len(z) - flat - peaked}/{peaked}"
 
 
 def _set_order(name: str) -> int:
@@ -280,7 +295,8 @@ def run(sets: Sequence[str], scorers: Sequence[str], ks: Sequence[int], work: Pa
 NOTES = """\
 One row per scorer, evaluation set, question type and k; each policy's column is the share of the row's `n`
 questions with a picked frame inside the answer's span (1-fps candidates; every policy on the same scores). The
-`{mean}` rows average the sets with equal weight. `coverage` and `gated` read each index's visual prior (the prior
+`{mean}` rows average the sets with equal weight. `{gate}` counts the questions whose score profile `gated` reads
+as flat (→ `coverage`), in between (→ the mix) and peaked (→ `nms`). `coverage` and `gated` read each index's visual prior (the prior
 of the commit named above). `default` runs with OCR on. `clip` is the tiny random test checkpoint
 (`testkit/tiny_clip.py`): its scores carry no meaning, so its rows check the table's plumbing and show what each
 policy does on an uninformative visual score (score-following policies land about where chance puts them; the
@@ -301,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     work = WORK / "policy_table"
     rows, what = run(args.sets, args.scorers, args.ks, work, quick=args.quick, clip_weights=args.clip_weights)
-    notes = NOTES.format(mean=MEAN_SET, what=what)
+    notes = NOTES.format(mean=MEAN_SET, gate=GATE_COL, what=what)
     if args.clip_weights:
         notes = notes.replace("is the tiny random test checkpoint", f"ran with the weights in `{args.clip_weights}`")
     if "compositions" in args.sets and not any(r["set"].startswith("compositions") for r in rows):
