@@ -233,12 +233,14 @@ def _set_order(name: str) -> int:
 
 def summary(rows: Sequence[dict], policies: Sequence[str] | None = None) -> list[dict]:
     """Per scorer and policy: the mean hit rate over the scorer's (set, question type, k) cells, text and picture
-    apart and together (each set weighted equally), and its worst cell; best mean first."""
+    apart and together (each cell weighted equally), and in how many cells it is best or tied for best; best
+    mean first."""
     cells = [r for r in rows if r["set"] != MEAN_SET]
     policies = list(policies or [p for p in POLICIES if any(p in r for r in cells)])
     out = []
     for scorer in dict.fromkeys(r["scorer"] for r in cells):
         mine = [r for r in cells if r["scorer"] == scorer]
+        best = [max(r.get(p, 0.0) for p in policies) for r in mine]
         ranked = []
         for p in policies:
             vals = {t: [r[p] for r in mine if r["questions"] == t and p in r] for t in ("text", "picture")}
@@ -249,9 +251,10 @@ def summary(rows: Sequence[dict], policies: Sequence[str] | None = None) -> list
                 "scorer": scorer, "policy": p,
                 "text": round(float(np.mean(vals["text"])), 3) if vals["text"] else None,
                 "picture": round(float(np.mean(vals["picture"])), 3) if vals["picture"] else None,
-                "all": round(float(np.mean(allv)), 3), "worst cell": round(float(min(allv)), 3),
+                "all": round(float(np.mean(allv)), 3),
+                "best in cells": f"{sum(r.get(p) == b for r, b in zip(mine, best))} of {len(mine)}",
             })
-        ranked.sort(key=lambda r: (-r["all"], -r["worst cell"]))
+        ranked.sort(key=lambda r: -r["all"])
         out += ranked
     return out
 
@@ -265,7 +268,8 @@ def summary_markdown(path: str | None = None) -> str:
         return f"*(no record yet: run `python -m benchmarks.policy_table` to write `{p.name}`)*"
     rec = json.loads(p.read_text(encoding="utf-8"))
     return (f"From `benchmarks/results/{p.name}` ({rec.get('date', '?')}, commit `{rec.get('commit') or '?'}`): "
-            "mean hit rate over the scorer's sets, question types and k (each cell weighted equally), best first.\n\n"
+            "mean hit rate over the scorer's (set, question type, k) cells, each weighted equally, and the cells "
+            "where the policy is best or tied for best; best mean first.\n\n"
             + render_table(summary(rec.get("rows") or [])))
 
 
@@ -288,7 +292,8 @@ def run(sets: Sequence[str], scorers: Sequence[str], ks: Sequence[int], work: Pa
     for it in items:
         counts[(it.set, it.qtype)] += 1
     what = "; ".join(f"{s} {t}: {n}" for (s, t), n in counts.items())
-    return rows, f"questions per set and type: {what}. Sets built in {built:.0f} s; index + score per scorer: " + \
+    return rows, f"Questions per set and type: {what}. Sets built (or found in benchmarks/_work) in {built:.0f} s; " \
+        "index (or load it from the cache in benchmarks/_work) + score, per scorer: " + \
         "; ".join(notes) + "."
 
 

@@ -121,7 +121,7 @@ class HeldoutVideo:
     srt_path: Path | None = None
 
     @classmethod
-    def plan(cls, seed: int, duration: float = 240.0, per_kind: int = 2) -> "HeldoutVideo":
+    def plan(cls, seed: int, duration: float = 240.0, per_kind: int = 2) -> HeldoutVideo:
         if duration < 30.0 * per_kind:
             raise ValueError(f"a {duration:g}-s video is too short for {per_kind} needles of each kind")
         rng = np.random.default_rng([seed, 7741])
@@ -180,7 +180,7 @@ class HeldoutVideo:
 
     # -- rendering ---------------------------------------------------------------------------------------------
 
-    def write(self, out_dir: str | Path) -> "HeldoutVideo":
+    def write(self, out_dir: str | Path) -> HeldoutVideo:
         """Write ``heldout-<seed>.mp4`` and its .srt under ``out_dir`` (reused when present)."""
         from clamr_frames.video.writer import write_video
 
@@ -194,7 +194,7 @@ class HeldoutVideo:
             tmp.replace(self.srt_path)
         if not self.video_path.exists():
             tmp = self.video_path.with_name(self.video_path.stem + ".partial.mp4")
-            n = int(round(self.duration * FPS))
+            n = round(self.duration * FPS)
             write_video(tmp, (self.frame(i / FPS) for i in range(n)), FPS, crf=26)
             tmp.replace(self.video_path)
         return self
@@ -220,7 +220,7 @@ class HeldoutVideo:
 
 def _srt(cues: list[tuple[float, float, str]]) -> str:
     def ts(x: float) -> str:
-        ms = int(round(x * 1000))
+        ms = round(x * 1000)
         return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
     return "".join(f"{i}\n{ts(a)} --> {ts(b)}\n{text}\n\n" for i, (a, b, text) in enumerate(cues, 1))
@@ -258,7 +258,7 @@ def _background(scene: Scene, t: float) -> np.ndarray:
     w = SIZE[0]
     span = f.shape[1] - w
     phase = ((t - scene.start) / max(scene.end - scene.start, 1e-6))
-    x = int(round(span * (0.5 + 0.5 * math.sin(math.pi * (phase - 0.5)))))
+    x = round(span * (0.5 + 0.5 * math.sin(math.pi * (phase - 0.5))))
     return f[:, x : x + w].clip(0, 255).astype(np.uint8)
 
 

@@ -3,6 +3,7 @@ summary for the docs, and the held-out generator it measures on."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_heldout_plan_is_seeded_and_disjoint():
     assert [(q.kind, q.start, q.question) for q in a.questions] == [(q.kind, q.start, q.question) for q in b.questions]
     assert sorted(q.kind for q in a.questions) == ["picture", "picture", "sign", "sign", "subtitle", "subtitle"]
     spans = sorted((q.start, q.end) for q in a.questions)
-    assert all(e <= s2 for (_, e), (s2, _) in zip(spans, spans[1:]))
+    assert all(e <= s2 for (_, e), (s2, _) in itertools.pairwise(spans))
     # the needle shows in its span and not before it
     q = next(q for q in a.questions if q.kind == "picture")
     before, during = a.frame(q.start - 0.01).astype(int), a.frame(q.start + 0.5).astype(int)
