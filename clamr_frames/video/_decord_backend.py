@@ -30,7 +30,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from clamr_frames.video._pyav_backend import ReadStats, StreamIndex, resize_rgb
+from clamr_frames.video._display import resize_rgb
+from clamr_frames.video._pyav_backend import ReadStats
+from clamr_frames.video._stream_index import StreamIndex
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class DecordBackend:
 
     def _prime(self, vr) -> None:
         """Decode frame 0 once, before any seek: what the encoder wrote once at the start of the stream (x264's
-        version, see :func:`~clamr_frames.video._pyav_backend.prime_decoder`) stays with decord's decoder across
+        version, see :func:`~clamr_frames.video._priming.prime_decoder`) stays with decord's decoder across
         its seeks; without it decord's random access into a later GOP of tests/data/video/cockatoo.mp4 returns
         garbled pictures (mean difference 70 from the true frame)."""
         if len(vr) == 0:

@@ -9,7 +9,7 @@ Frame identity. Frame ``i`` is always the frame an in-order decode of the whole 
 whatever the backend and however the frames are asked for (sparse picks, dense, chunked streaming); this is
 checked on every codec and container real videos come in (tests/test_video_conformance.py). Every backend
 works from one PyAV demux pass over the file (the container index): it gives each frame its index and
-timestamp, and says whether the file can be sought at all (:mod:`clamr_frames.video._pyav_backend`).
+timestamp, and says whether the file can be sought at all (:mod:`clamr_frames.video._stream_index`).
 
 Backends. ``"pyav"`` decodes with PyAV's bundled FFmpeg in one forward pass, seeking to key frames only across
 large gaps and converting to RGB only the frames asked for; it tells frames apart by their timestamps, and
@@ -29,7 +29,7 @@ convert everything as BT.601).
 
 Seeking. A decoder started at a later key frame misses what encoders write only once, in the stream's first
 frame (x264's version, which FFmpeg needs to decode old x264 4:4:4 streams right): both backends decode the
-first packet once before they seek (:func:`clamr_frames.video._pyav_backend.prime_decoder`).
+first packet once before they seek (:func:`clamr_frames.video._priming.prime_decoder`).
 
 Rotation. Frames come out as a player shows them: a display matrix (a phone video held upright) turns them, in
 steps of 90 degrees, with either backend, and ``width``/``height`` are the displayed size.
@@ -153,16 +153,18 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, backend: Backend = "auto"):
-        from clamr_frames.video import _pyav_backend as pyav
+        from clamr_frames.video._ffmpeg import file_problem
+        from clamr_frames.video._pyav_backend import PyAVBackend
+        from clamr_frames.video._stream_index import scan
 
         if backend not in ("auto", "decord", "pyav"):
             raise InputError(f"unknown video backend {backend!r}: use 'auto', 'decord' or 'pyav'")
         self.path = str(path)
-        problem = pyav.file_problem(Path(path))
+        problem = file_problem(Path(path))
         if problem is not None:
             raise VideoError(self.path, problem)
-        self._index = pyav.scan(self.path)
-        self._pyav = pyav.PyAVBackend(self.path, self._index)
+        self._index = scan(self.path)
+        self._pyav = PyAVBackend(self.path, self._index)
         self._decord = None
         self._sequential = False  # decord reads in order (no seeking)
         self._closed = False
@@ -393,7 +395,7 @@ class VideoReader:
         ``start + k / sample_rate``; before the soundtrack begins the samples are silence, and where it ends
         before ``end`` the array is shorter. None when the file has no audio stream.
         """
-        from clamr_frames.video._pyav_backend import AudioReader
+        from clamr_frames.video.audio import AudioReader
 
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
             raise InputError(f"bad audio interval [{start}, {end}]")

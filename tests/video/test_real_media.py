@@ -65,11 +65,11 @@ DECORD_REFUSES = {"derived/jfk_live.mkv"}
 def in_order_decode(path: Path, step: int) -> list[np.ndarray]:
     import av
 
-    from clamr_frames.video._pyav_backend import _rotation, declared_colour, turn
+    from clamr_frames.video._display import declared_colour, frame_rotation, turn
 
     with av.open(str(path)) as c:  # RGB with the stream's declared matrix (test_colours_follow_the_declared_matrix)
         return [
-            turn(f.to_ndarray(format="rgb24", **declared_colour(f)), _rotation(f))[::step, ::step]
+            turn(f.to_ndarray(format="rgb24", **declared_colour(f)), frame_rotation(f))[::step, ::step]
             for f in c.decode(video=0)
         ]
 
