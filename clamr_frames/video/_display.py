@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 # The YUV -> RGB matrix a stream declares (FFmpeg's AVColorSpace) as swscale's coefficient table. Streams that
 # declare none (most files: "unspecified") get BT.601, FFmpeg's default for untagged video.
 _SWS_MATRIX = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}  # BT.709, FCC, BT.470BG, SMPTE 170M, 240M, BT.2020

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from clamr_frames.video._display import declared_colour, turn
 from clamr_frames.video._ffmpeg import demux_until_error, ffmpeg_reason, open_container
 from clamr_frames.video._priming import prime_decoder
+from clamr_frames.video._read import FrameRead
 from clamr_frames.video._stream_index import StreamIndex
 
 log = logging.getLogger(__name__)
@@ -28,15 +28,6 @@ log = logging.getLogger(__name__)
 # A seek flushes the decoder (and its thread pipeline); decoding through a few frames is cheaper than that.
 MIN_SEEK_GAP = 4
 _NEVER = 2**62  # "no frame is trusted until a key frame arrives"
-
-
-@dataclass
-class ReadStats:
-    """Counters of one read, shared by the backends that serve it."""
-
-    requested: int = 0
-    decoded: int = 0
-    skipped: int = 0
 
 
 def _set_skip(ctx, value: str) -> bool:
@@ -74,28 +65,24 @@ class PyAVBackend:
         """Release the in-order decoder kept between reads (if any)."""
         self._close_cursor()
 
-    def read(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int],
-        chunk_size: int,
-        stats: ReadStats,
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield ``(indices, frames)`` blocks (at most ``chunk_size`` frames, uint8 [m, H, W, 3]) for the sorted,
-        unique display indices ``wanted``; undecodable ones are left out and counted in ``stats.skipped``."""
+    def read(self, read: FrameRead) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(indices, frames)`` blocks (:meth:`FrameRead.blocks`) of the frames ``read`` asks for;
+        undecodable ones are left out and counted in ``read.stats.skipped``."""
+        if len(read.wanted) == 0:
+            return iter(())
+        if self.index.in_order is not None:
+            return read.blocks(self._decode_by_position(read))
+        return read.blocks(self._decode(read))
+
+    def _decode(self, read: FrameRead) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, picture)`` for each frame of ``read`` that decodes, by timestamp, seeking across gaps."""
         import av
 
-        if len(wanted) == 0:
-            return
-        if self.index.in_order is not None:
-            yield from self._read_in_order(wanted, size, chunk_size, stats)
-            return
-        width, height = size
-        targets = [int(i) for i in wanted.tolist()]
+        width, height = read.size
+        stats = read.stats
+        targets = [int(i) for i in read.wanted.tolist()]
         wanted_set = set(targets)
         index = self.index
-        out_idx: list[int] = []
-        out_frames: list[np.ndarray] = []
         j = 0  # next target
         with open_container(self.path) as container:
             stream = container.streams.video[0]
@@ -168,15 +155,10 @@ class PyAVBackend:
                             if i < suspect_below or getattr(frame, "is_corrupt", False):
                                 stats.skipped += 1
                             else:
-                                out_idx.append(i)
-                                out_frames.append(self._convert(frame, width, height))
-                                stats.decoded += 1
+                                yield i, self._convert(frame, width, height)
                             j += 1
                             retries = 0
                         pos = max(pos, i)
-                        if len(out_idx) >= chunk_size:
-                            yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
-                            out_idx, out_frames = [], []
                     if not at_end:
                         break
                     if j >= len(targets):
@@ -191,8 +173,6 @@ class PyAVBackend:
                     # End of stream: the remaining targets never came out of the decoder.
                     stats.skipped += len(targets) - j
                     j = len(targets)
-            if out_idx:
-                yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
 
     def _index_of(self, pts: int) -> int:
         """Display index of the frame with this pts (-1 when the index has none); the first of duplicates."""
@@ -209,40 +189,29 @@ class PyAVBackend:
             return None
         return pos + 1 if pos >= 0 else None
 
-    def _read_in_order(
-        self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, stats: ReadStats
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Frames by their position in an in-order decode from the start (see the class docstring).
+    def _decode_by_position(self, read: FrameRead) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, picture)`` by position in an in-order decode from the start (see the class docstring).
 
         The decoder stays where the read left it: a later read that starts further on (the next chunk of a
         dense read, the next question's frames) goes on from there instead of decoding from the start again.
         A packet that fails to decode ends the decode: the decoder's output can no longer be matched to
         positions, so the frames after it are counted as skipped rather than guessed.
         """
-        targets = [int(i) for i in wanted.tolist()]
+        targets = [int(i) for i in read.wanted.tolist()]
         if self._cursor is None or self._cursor_at > targets[0]:
             self._close_cursor()
             self._cursor, self._cursor_at = self._decode_in_order(), 0
-        out_idx: list[int] = []
-        out_frames: list[np.ndarray] = []
         j = 0
         for at, frame in self._cursor:
             self._cursor_at = at + 1
             if at == targets[j]:
-                out_idx.append(at)
-                out_frames.append(self._convert(frame, *size))
-                stats.decoded += 1
+                yield at, self._convert(frame, *read.size)
                 j += 1
-                if len(out_idx) >= chunk_size:
-                    yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
-                    out_idx, out_frames = [], []
                 if j == len(targets):
                     break
         else:  # the decoder ran out (or failed) before the last targets
             self._close_cursor()
-        stats.skipped += len(targets) - j
-        if out_idx:
-            yield np.asarray(out_idx, dtype=np.int64), np.stack(out_frames)
+        read.stats.skipped += len(targets) - j
 
     def _decode_in_order(self) -> Iterator[tuple[int, object]]:
         """(position, frame) for every frame an in-order decode from the start yields, until a failure."""

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from clamr_frames.errors import InputError, VideoError
-from clamr_frames.video._ffmpeg import demux_until_error, ffmpeg_reason, file_problem, open_container
+from clamr_frames.video._ffmpeg import (
+    demux_until_error,
+    ffmpeg_reason,
+    file_problem,
+    open_container,
+)
 
 log = logging.getLogger(__name__)
 

@@ -337,15 +337,16 @@ class VideoReader:
 
     def _stream(self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, *, chunked: bool = True):
         """Generator over one read: FrameChunks (or raw ``(indices, frames)`` blocks when not ``chunked``)."""
-        from clamr_frames.video._pyav_backend import ReadStats
+        from clamr_frames.video._read import FrameRead, ReadStats
 
         self._check_open()
-        stats = ReadStats(requested=len(wanted))
+        read = FrameRead(wanted, size, chunk_size, ReadStats(requested=len(wanted)))
+        stats = read.stats
         self.skipped_frames = 0
         ts = self.frame_timestamps()
         completed = False
         try:
-            for block_idx, frames in self._blocks(wanted, size, chunk_size, stats):
+            for block_idx, frames in self._blocks(read):
                 self.skipped_frames = stats.skipped
                 yield FrameChunk(block_idx, ts[block_idx], frames) if chunked else (block_idx, frames)
             completed = True
@@ -361,31 +362,31 @@ class VideoReader:
         if completed and stats.requested and not stats.decoded:
             raise VideoError(self.path, f"no frame could be decoded ({stats.requested} requested, all failed)")
 
-    def _blocks(self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, stats):
+    def _blocks(self, read):
         """(indices, frames) blocks from the backend in use, moving to PyAV if decord fails part way."""
-        if len(wanted) == 0:
+        if len(read.wanted) == 0:
             return
         if self._decord is not None and not self._sequential and not self._decord.spot_checked:
             reason = self._decord.spot_check()
             if reason is not None:
                 self._distrust(reason)
         if self._decord is None:
-            yield from self._pyav.read(wanted, size, chunk_size, stats)
+            yield from self._pyav.read(read)
             return
         from clamr_frames.video._decord_backend import decord_error_types
 
         done = 0
         try:
-            for block_idx, frames in self._decord.read(wanted, size, chunk_size, stats, sequential=self._sequential):
+            for block_idx, frames in self._decord.read(read, sequential=self._sequential):
                 done += len(block_idx)
                 yield block_idx, frames
             return
         except decord_error_types() as e:
-            stats.decoded = done  # a block decord failed on counts for nothing
+            read.stats.decoded = done  # a block decord failed on counts for nothing
             self.fallback_reason = f"decord failed while decoding ({e.__class__.__name__})"
             log.info("%s: decord failed part way (%s); reading on with PyAV", self.path, first_line(e)[:200])
             self._drop_decord()
-        yield from self._pyav.read(wanted[done:], size, chunk_size, stats)
+        yield from self._pyav.read(replace(read, wanted=read.wanted[done:]))
 
     # ------------------------------------------------------------------ audio
     def read_audio(self, start: float, end: float, sample_rate: int = 16000) -> np.ndarray | None:
