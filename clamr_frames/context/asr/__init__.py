@@ -20,9 +20,9 @@ Pieces, each usable alone:
   questions, two processes never transcribe it twice, and an interrupted transcription resumes at the last
   finished block.
 - :func:`resolve_asr_source` / :func:`asr_source_for` — which source a video gets for
-  ``asr="auto" | "subtitles" | "whisper" | "none"``; :func:`asr_cue_source` waits for that source's cues,
-  :func:`asr_plan` hands a soundtrack still to transcribe to the index builder as :class:`WhisperCues` (what the
-  context plan, :func:`clamr_frames.index.plan.plan_context`, uses).
+  ``asr="auto" | "subtitles" | "whisper" | "none"``; :func:`asr_cue_source` waits for that source's cues, and
+  :class:`WhisperCues` hands a soundtrack still to transcribe to the index builder (what the context plan,
+  :func:`clamr_frames.index.plan.plan_context`, uses; ``asr_plan``, which did that here, is deprecated).
 
 The package's modules follow these pieces: :mod:`~clamr_frames.context.asr.settings` (settings, modes, the
 bundled model's name), :mod:`~clamr_frames.context.asr.models` (bundled model checks, model loading),
@@ -62,11 +62,11 @@ from clamr_frames.context.asr.source import (
     WhisperCues,
     asr_available,
     asr_cue_source,
-    asr_plan,
     asr_source_for,
     check_asr_mode,
     resolve_asr_source,
 )
+from clamr_frames.context.asr.source import asr_plan  # noqa: F401  (deprecated: still importable, not in __all__)
 from clamr_frames.context.asr.transcriber import (
     WhisperTranscriber,
     Word,
@@ -106,7 +106,6 @@ __all__ = [
     "Word",
     "asr_available",
     "asr_cue_source",
-    "asr_plan",
     "asr_source_for",
     "bundled_model_dir",
     "cached_transcribe",
