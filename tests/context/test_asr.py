@@ -133,17 +133,16 @@ def test_asr_plan_is_deprecated_for_the_context_plan_and_still_answers(spoken, t
     """asr_plan, unused by the library since the context plan, warns and names its replacement; its answers are
     unchanged: the cached transcript when the cache holds it, else the cues still to transcribe."""
     import clamr_frames.context.asr as asr
-    from clamr_frames.context.asr import WhisperCues, asr_plan
+    from clamr_frames.context.asr import WhisperCues
 
     assert "asr_plan" not in asr.__all__
     with pytest.warns(DeprecationWarning, match=r"clamr_frames\.index\.plan\.plan_context"):
-        context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=root / "cache" / "asr")
+        from clamr_frames.context.asr import asr_plan
+    context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=root / "cache" / "asr")
     assert cues is None and context.cues == transcript.cues
-    with pytest.warns(DeprecationWarning, match="plan_context"):
-        context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=tmp_path / "empty")
+    context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=tmp_path / "empty")
     assert context is None and isinstance(cues, WhisperCues)
-    with pytest.warns(DeprecationWarning, match="plan_context"):
-        assert asr_plan(spoken.video_path, "talk.srt", "auto") == ("talk.srt", None)
+    assert asr_plan(spoken.video_path, "talk.srt", "auto") == ("talk.srt", None)
 
 
 def test_cache_key_holds_model_and_settings_and_paths_stay_inside(root):

@@ -60,13 +60,13 @@ from clamr_frames.context.asr.settings import (
 )
 from clamr_frames.context.asr.source import (
     WhisperCues,
+    _context_or_cues,
     asr_available,
     asr_cue_source,
     asr_source_for,
     check_asr_mode,
     resolve_asr_source,
 )
-from clamr_frames.context.asr.source import asr_plan  # noqa: F401  (deprecated: still importable, not in __all__)
 from clamr_frames.context.asr.transcriber import (
     WhisperTranscriber,
     Word,
@@ -77,12 +77,21 @@ from clamr_frames.context.asr.transcriber import (
 )
 from clamr_frames.context.asr.transcripts import Transcript, TranscriptState
 
+#: Old names, still importable with a DeprecationWarning that says what to use instead: the old name of
+#: asr_cue_source (three functions were called asr_context), and asr_plan, which the context plan replaced.
+_DEPRECATED = {
+    "asr_context": (asr_cue_source, "clamr_frames.context.asr.asr_context is now asr_cue_source"),
+    "asr_plan": (_context_or_cues, ("clamr_frames.context.asr.asr_plan is deprecated: use "
+                                    "clamr_frames.index.plan.plan_context (its ContextPlan holds the subtitles or "
+                                    "the cues still to transcribe, beside the OCR pass and the thread shares)")),
+}
+
 
 def __getattr__(name: str) -> Any:
-    # the old name of asr_cue_source (three functions were called asr_context): still importable, with a warning
-    if name == "asr_context":
-        warnings.warn("clamr_frames.context.asr.asr_context is now asr_cue_source", DeprecationWarning, stacklevel=2)
-        return asr_cue_source
+    if name in _DEPRECATED:
+        value, message = _DEPRECATED[name]
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -94,10 +94,12 @@ def asr_cue_source(
     return context if cues is None else cues.wait(progress=progress)
 
 
-def _context_or_cues(video: str | Path, subtitles: Any, mode: str | bool, settings: AsrSettings | None,
-                     cache: TranscriptCache | str | Path | None) -> tuple[Any, WhisperCues | None]:
-    """``(context, None)`` when the ASR context is known now (subtitles, None, or a transcript the cache holds
-    complete), or ``(None, WhisperCues)`` when the soundtrack still has to be transcribed."""
+def _context_or_cues(video: str | Path, subtitles: Any = None, mode: str | bool = "auto",
+                     settings: AsrSettings | None = None, cache: TranscriptCache | str | Path | None = None,
+                     ) -> tuple[Any, WhisperCues | None]:
+    """:func:`asr_cue_source` without waiting for speech recognition: ``(context, None)`` when the context is known
+    now (subtitles, None, or a transcript the cache holds complete), or ``(None, WhisperCues)`` when the soundtrack
+    still has to be transcribed (``build_index(cues=...)``). The deprecated ``asr_plan`` is this function."""
     settings = settings or AsrSettings()
     source = asr_source_for(video, subtitles, mode, settings)
     if source != "whisper":
@@ -194,30 +196,6 @@ class WhisperCues:
         _warn_if_silent(transcript)
         self.subtitles = transcript
         stream.finish(list(transcript.cues))
-
-
-def asr_plan(
-    video: str | Path,
-    subtitles: Any = None,
-    mode: str | bool = "auto",
-    settings: AsrSettings | None = None,
-    *,
-    cache: TranscriptCache | str | Path | None = None,
-) -> tuple[Any, WhisperCues | None]:
-    """Deprecated: use :func:`clamr_frames.index.plan.plan_context`, which plans a video's ASR cues together with
-    its OCR pass and thread shares (what every indexing path of the library calls).
-
-    Like :func:`asr_cue_source`, without waiting for speech recognition: ``(context, None)`` when the context is
-    known now (subtitles, None, or a transcript the cache already holds complete), or ``(None, WhisperCues)``
-    when the soundtrack still has to be transcribed (``build_index(cues=...)``).
-
-    Warns:
-        DeprecationWarning: always.
-    """
-    warnings.warn("clamr_frames.context.asr.asr_plan is deprecated: use clamr_frames.index.plan.plan_context "
-                  "(its ContextPlan holds the subtitles or the cues still to transcribe)", DeprecationWarning,
-                  stacklevel=2)
-    return _context_or_cues(video, subtitles, mode, settings, cache)
 
 
 __all__ = [
