@@ -132,7 +132,7 @@ def test_cache_hit_does_not_run_the_model(spoken, transcript, root, monkeypatch)
 def test_asr_plan_is_deprecated_for_the_context_plan_and_still_answers(spoken, transcript, root, tmp_path):
     """asr_plan, unused by the library since the context plan, warns and names its replacement; its answers are
     unchanged: the cached transcript when the cache holds it, else the cues still to transcribe."""
-    import clamr_frames.context.asr as asr
+    from clamr_frames.context import asr
     from clamr_frames.context.asr import WhisperCues
 
     assert "asr_plan" not in asr.__all__

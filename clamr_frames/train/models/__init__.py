@@ -44,7 +44,6 @@ from clamr_frames.train.models.lora import (
     set_trainable,
 )
 
-
 __all__ = ["CLAMR_LORA_TARGETS", "CLIP_LORA_TARGETS", "DEFAULT_LORA_TARGETS", "HEAD_MODES", "POOLINGS", "TRAIN_META",
            "ClamrTrainable", "ClipTrainable", "DefaultTrainable", "enable_checkpointing", "inject_lora",
            "lora_state_dict", "lora_targets", "merged_copy", "quiet_hf", "save_merged", "set_trainable"]
