@@ -335,14 +335,14 @@ def in_order_decode(path: Path, every: int = 1, keep: set[int] | None = None) ->
     ``keep`` (all when None) as displayed (turned by the display matrix), every ``every``-th pixel."""
     import av
 
-    from clamr_frames.video._pyav_backend import _rotation, turn
+    from clamr_frames.video._display import frame_rotation, turn
 
     frames: dict[int, np.ndarray] = {}
     n = 0
     with av.open(str(path)) as container:
         for n, frame in enumerate(container.decode(video=0), start=1):
             if keep is None or n - 1 in keep:
-                frames[n - 1] = turn(frame.to_ndarray(format="rgb24"), _rotation(frame))[::every, ::every]
+                frames[n - 1] = turn(frame.to_ndarray(format="rgb24"), frame_rotation(frame))[::every, ::every]
     return n, frames
 
 

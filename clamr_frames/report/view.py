@@ -23,20 +23,14 @@ from clamr_frames.errors import ClamrFramesError, InputError
 from clamr_frames.report.html import write_index, write_page
 from clamr_frames.report.page import THUMB_SIDE, index_row, page_data, thumb_uri
 
-#: The index table's columns (key in each row, header label).
+#: Header labels of the index table's columns whose label is not their key.
+_LABELS = {"ground_truth": "truth", "asr_source": "ASR", "in_gt": "picks in GT window", "top_score": "top score"}
+
+#: The index table's columns, in order (key in each row, header label).
 INDEX_COLUMNS = [
-    {"key": "question", "label": "question"},
-    {"key": "task", "label": "task"},
-    {"key": "video", "label": "video"},
-    {"key": "k", "label": "k"},
-    {"key": "candidates", "label": "candidates"},
-    {"key": "correct", "label": "correct"},
-    {"key": "answer", "label": "answer"},
-    {"key": "ground_truth", "label": "truth"},
-    {"key": "asr_source", "label": "ASR"},
-    {"key": "in_gt", "label": "picks in GT window"},
-    {"key": "top_score", "label": "top score"},
-    {"key": "policy", "label": "policy"},
+    {"key": key, "label": _LABELS.get(key, key)}
+    for key in ("question", "task", "video", "k", "candidates", "correct", "answer", "ground_truth", "asr_source",
+                "in_gt", "top_score", "policy")
 ]
 
 #: Frames decoded at once for thumbnails (bounded memory for long videos).

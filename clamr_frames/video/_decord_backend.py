@@ -30,7 +30,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from clamr_frames.video._pyav_backend import ReadStats, StreamIndex, resize_rgb
+from clamr_frames.video._display import resize_rgb
+from clamr_frames.video._read import FrameRead
+from clamr_frames.video._stream_index import StreamIndex
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class DecordBackend:
 
     def _prime(self, vr) -> None:
         """Decode frame 0 once, before any seek: what the encoder wrote once at the start of the stream (x264's
-        version, see :func:`~clamr_frames.video._pyav_backend.prime_decoder`) stays with decord's decoder across
+        version, see :func:`~clamr_frames.video._priming.prime_decoder`) stays with decord's decoder across
         its seeks; without it decord's random access into a later GOP of tests/data/video/cockatoo.mp4 returns
         garbled pictures (mean difference 70 from the true frame)."""
         if len(vr) == 0:
@@ -185,59 +187,45 @@ class DecordBackend:
         self._cursor = None
 
     # ------------------------------------------------------------------ reading
-    def read(
-        self,
-        wanted: np.ndarray,
-        size: tuple[int, int],
-        chunk_size: int,
-        stats: ReadStats,
-        *,
-        sequential: bool,
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield ``(indices, frames)`` blocks of at most ``chunk_size`` frames for the sorted unique ``wanted``.
+    def read(self, read: FrameRead, *, sequential: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(indices, frames)`` blocks of at most ``read.chunk_size`` frames of ``read.wanted``.
 
         Raises the decord error as is when decord fails part way; the caller moves the rest of the read to
-        PyAV (``stats.decoded`` says how far decord got).
+        PyAV (``read.stats.decoded`` says how far decord got).
         """
         if sequential:
-            yield from self._read_in_order(wanted, size, chunk_size, stats)
+            for block, frames in read.blocks(self._decode_in_order(read)):
+                yield block, self._sized(frames, read.size)
             return
-        vr = self._reader(size)
-        for s in range(0, len(wanted), chunk_size):
-            block = wanted[s : s + chunk_size]
-            frames = self._sized(vr.get_batch(block.tolist()).asnumpy(), size)
-            stats.decoded += len(block)
+        vr = self._reader(read.size)
+        for s in range(0, len(read.wanted), read.chunk_size):
+            block = read.wanted[s : s + read.chunk_size]
+            frames = self._sized(vr.get_batch(block.tolist()).asnumpy(), read.size)
+            read.stats.decoded += len(block)
             yield block, frames
 
     def _sized(self, frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """decord's frames at the display ``size`` (a turned video comes at full size: downscale it here)."""
         return resize_rgb(frames, size) if self.index.rotation else frames
 
-    def _read_in_order(self, wanted, size, chunk_size, stats) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _decode_in_order(self, read: FrameRead) -> Iterator[tuple[int, np.ndarray]]:
+        """``(index, picture)`` of ``read.wanted`` by ``next()`` from where the kept reader stopped (decode size)."""
         # A fresh reader starts at frame 0 without seeking, which is what goes wrong on these files; only
         # next() is used: skip_frames() seeks too, and returns wrong frames there as well. The reader is kept
         # between reads, so a read that starts further on goes on from where the last one stopped.
-        decode_size = self._decode_size(size)
-        if self._cursor is None or self._cursor[0] != decode_size or self._cursor[2] > int(wanted[0]):
+        decode_size = self._decode_size(read.size)
+        if self._cursor is None or self._cursor[0] != decode_size or self._cursor[2] > int(read.wanted[0]):
             vr = self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), **self._size_kwargs(decode_size))
             self._cursor = [decode_size, vr, 0]
         cursor = self._cursor
         vr = cursor[1]
-        out_idx: list[int] = []
-        out: list[np.ndarray] = []
-        for i in wanted.tolist():
+        for i in read.wanted.tolist():
             for _ in range(i - cursor[2]):
                 vr.next()
                 cursor[2] += 1
-            out.append(vr.next().asnumpy())
+            picture = vr.next().asnumpy()
             cursor[2] += 1
-            out_idx.append(i)
-            stats.decoded += 1
-            if len(out) >= chunk_size:
-                yield np.asarray(out_idx, dtype=np.int64), self._sized(np.stack(out), size)
-                out_idx, out = [], []
-        if out:
-            yield np.asarray(out_idx, dtype=np.int64), self._sized(np.stack(out), size)
+            yield i, picture
 
 
 def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int, np.ndarray]:
@@ -247,7 +235,7 @@ def _decode_truth(path: str, index: StreamIndex, wanted: list[int]) -> dict[int,
     backend = PyAVBackend(path, index, threads=False)
     out: dict[int, np.ndarray] = {}
     try:
-        for idx, frames in backend.read(np.asarray(wanted, dtype=np.int64), index.display_size, 8, ReadStats()):
+        for idx, frames in backend.read(FrameRead(np.asarray(wanted, dtype=np.int64), index.display_size, 8)):
             out.update(zip(idx.tolist(), frames))
     finally:
         backend.close()

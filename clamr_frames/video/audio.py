@@ -23,6 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from clamr_frames.errors import InputError, VideoError
+from clamr_frames.video._ffmpeg import (
+    demux_until_error,
+    ffmpeg_reason,
+    file_problem,
+    open_container,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +62,6 @@ def has_audio_stream(path: str) -> bool:
     """
     from pathlib import Path
 
-    from clamr_frames.video._pyav_backend import file_problem, open_container
 
     problem = file_problem(Path(path))
     if problem is not None:
@@ -67,7 +72,6 @@ def has_audio_stream(path: str) -> bool:
 
 def audio_duration(path: str) -> float | None:
     """Length of the first audio stream in seconds from the container header, or None when it does not say."""
-    from clamr_frames.video._pyav_backend import open_container
 
     with open_container(str(path)) as container:
         if not container.streams.audio:
@@ -104,7 +108,6 @@ def iter_audio(
     """
     import av
 
-    from clamr_frames.video._pyav_backend import demux_until_error, open_container
 
     if int(sample_rate) != sample_rate or sample_rate <= 0:
         raise InputError(f"sample_rate must be a positive integer, got {sample_rate!r}")
@@ -211,3 +214,75 @@ class _BlockBuffer:
 
 
 __all__ = ["AudioStats", "audio_duration", "has_audio_stream", "iter_audio"]
+
+
+class AudioReader:
+    """Windows of a file's first audio stream as mono float32, on the video's timeline.
+
+    The container stays open between windows: reading the audio around each of thousands of candidate frames
+    should not parse the file's index thousands of times.
+    """
+
+    def __init__(self, path: str, origin: float):
+        self.path = path
+        self.origin = origin  # absolute time of the first video frame: time 0 of the windows
+        self._container = None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def read(self, start: float, end: float, sample_rate: int) -> np.ndarray:
+        """Samples ``k = 0, 1, ...`` at ``start + k / sample_rate`` up to ``end``: silence where the soundtrack
+        has not begun yet, and fewer samples where it ends before ``end``."""
+        import av
+
+        if self._container is None:
+            self._container = open_container(self.path)
+        container = self._container
+        stream = container.streams.audio[0]
+        tb = stream.time_base
+        abs_start = self.origin + start
+        need = int(round((end - start) * sample_rate))
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        try:
+            container.seek(max(0, int(abs_start / tb)), stream=stream, backward=True, any_frame=False)
+        except av.error.FFmpegError:  # type: ignore[attr-defined]
+            container.seek(0)
+        pieces: list[np.ndarray] = []
+        first: float | None = None
+        got = 0
+
+        def take(frames) -> None:
+            nonlocal got
+            for r in frames:
+                a = r.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                pieces.append(a)
+                got += len(a)
+
+        try:
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.error.FFmpegError:  # type: ignore[attr-defined]
+                    continue
+                for frame in decoded:
+                    if first is None:
+                        if frame.pts is None:
+                            continue
+                        first = float(frame.pts * tb)
+                    take(resampler.resample(frame))
+                if first is not None and got >= (abs_start - first) * sample_rate + need:
+                    break
+            take(resampler.resample(None))
+        except av.error.FFmpegError as e:  # type: ignore[attr-defined]
+            log.debug("%s: audio decoding stopped (%s)", self.path, ffmpeg_reason(e))
+        if first is None or not pieces:
+            return np.zeros(0, dtype=np.float32)
+        samples = np.concatenate(pieces)
+        offset = int(round((abs_start - first) * sample_rate))
+        if offset < 0:  # the soundtrack starts after ``start``
+            samples = np.concatenate([np.zeros(-offset, dtype=np.float32), samples])
+            offset = 0
+        return np.ascontiguousarray(samples[offset : offset + need])

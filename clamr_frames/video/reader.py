@@ -9,7 +9,7 @@ Frame identity. Frame ``i`` is always the frame an in-order decode of the whole 
 whatever the backend and however the frames are asked for (sparse picks, dense, chunked streaming); this is
 checked on every codec and container real videos come in (tests/test_video_conformance.py). Every backend
 works from one PyAV demux pass over the file (the container index): it gives each frame its index and
-timestamp, and says whether the file can be sought at all (:mod:`clamr_frames.video._pyav_backend`).
+timestamp, and says whether the file can be sought at all (:mod:`clamr_frames.video._stream_index`).
 
 Backends. ``"pyav"`` decodes with PyAV's bundled FFmpeg in one forward pass, seeking to key frames only across
 large gaps and converting to RGB only the frames asked for; it tells frames apart by their timestamps, and
@@ -29,7 +29,7 @@ convert everything as BT.601).
 
 Seeking. A decoder started at a later key frame misses what encoders write only once, in the stream's first
 frame (x264's version, which FFmpeg needs to decode old x264 4:4:4 streams right): both backends decode the
-first packet once before they seek (:func:`clamr_frames.video._pyav_backend.prime_decoder`).
+first packet once before they seek (:func:`clamr_frames.video._priming.prime_decoder`).
 
 Rotation. Frames come out as a player shows them: a display matrix (a phone video held upright) turns them, in
 steps of 90 degrees, with either backend, and ``width``/``height`` are the displayed size.
@@ -153,16 +153,18 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, backend: Backend = "auto"):
-        from clamr_frames.video import _pyav_backend as pyav
+        from clamr_frames.video._ffmpeg import file_problem
+        from clamr_frames.video._pyav_backend import PyAVBackend
+        from clamr_frames.video._stream_index import scan
 
         if backend not in ("auto", "decord", "pyav"):
             raise InputError(f"unknown video backend {backend!r}: use 'auto', 'decord' or 'pyav'")
         self.path = str(path)
-        problem = pyav.file_problem(Path(path))
+        problem = file_problem(Path(path))
         if problem is not None:
             raise VideoError(self.path, problem)
-        self._index = pyav.scan(self.path)
-        self._pyav = pyav.PyAVBackend(self.path, self._index)
+        self._index = scan(self.path)
+        self._pyav = PyAVBackend(self.path, self._index)
         self._decord = None
         self._sequential = False  # decord reads in order (no seeking)
         self._closed = False
@@ -335,15 +337,16 @@ class VideoReader:
 
     def _stream(self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, *, chunked: bool = True):
         """Generator over one read: FrameChunks (or raw ``(indices, frames)`` blocks when not ``chunked``)."""
-        from clamr_frames.video._pyav_backend import ReadStats
+        from clamr_frames.video._read import FrameRead, ReadStats
 
         self._check_open()
-        stats = ReadStats(requested=len(wanted))
+        read = FrameRead(wanted, size, chunk_size, ReadStats(requested=len(wanted)))
+        stats = read.stats
         self.skipped_frames = 0
         ts = self.frame_timestamps()
         completed = False
         try:
-            for block_idx, frames in self._blocks(wanted, size, chunk_size, stats):
+            for block_idx, frames in self._blocks(read):
                 self.skipped_frames = stats.skipped
                 yield FrameChunk(block_idx, ts[block_idx], frames) if chunked else (block_idx, frames)
             completed = True
@@ -359,31 +362,31 @@ class VideoReader:
         if completed and stats.requested and not stats.decoded:
             raise VideoError(self.path, f"no frame could be decoded ({stats.requested} requested, all failed)")
 
-    def _blocks(self, wanted: np.ndarray, size: tuple[int, int], chunk_size: int, stats):
+    def _blocks(self, read):
         """(indices, frames) blocks from the backend in use, moving to PyAV if decord fails part way."""
-        if len(wanted) == 0:
+        if len(read.wanted) == 0:
             return
         if self._decord is not None and not self._sequential and not self._decord.spot_checked:
             reason = self._decord.spot_check()
             if reason is not None:
                 self._distrust(reason)
         if self._decord is None:
-            yield from self._pyav.read(wanted, size, chunk_size, stats)
+            yield from self._pyav.read(read)
             return
         from clamr_frames.video._decord_backend import decord_error_types
 
         done = 0
         try:
-            for block_idx, frames in self._decord.read(wanted, size, chunk_size, stats, sequential=self._sequential):
+            for block_idx, frames in self._decord.read(read, sequential=self._sequential):
                 done += len(block_idx)
                 yield block_idx, frames
             return
         except decord_error_types() as e:
-            stats.decoded = done  # a block decord failed on counts for nothing
+            read.stats.decoded = done  # a block decord failed on counts for nothing
             self.fallback_reason = f"decord failed while decoding ({e.__class__.__name__})"
             log.info("%s: decord failed part way (%s); reading on with PyAV", self.path, first_line(e)[:200])
             self._drop_decord()
-        yield from self._pyav.read(wanted[done:], size, chunk_size, stats)
+        yield from self._pyav.read(replace(read, wanted=read.wanted[done:]))
 
     # ------------------------------------------------------------------ audio
     def read_audio(self, start: float, end: float, sample_rate: int = 16000) -> np.ndarray | None:
@@ -393,7 +396,7 @@ class VideoReader:
         ``start + k / sample_rate``; before the soundtrack begins the samples are silence, and where it ends
         before ``end`` the array is shorter. None when the file has no audio stream.
         """
-        from clamr_frames.video._pyav_backend import AudioReader
+        from clamr_frames.video.audio import AudioReader
 
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
             raise InputError(f"bad audio interval [{start}, {end}]")

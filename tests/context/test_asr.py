@@ -129,6 +129,22 @@ def test_cache_hit_does_not_run_the_model(spoken, transcript, root, monkeypatch)
     assert again.cues == transcript.cues and again.model_id == transcript.model_id
 
 
+def test_asr_plan_is_deprecated_for_the_context_plan_and_still_answers(spoken, transcript, root, tmp_path):
+    """asr_plan, unused by the library since the context plan, warns and names its replacement; its answers are
+    unchanged: the cached transcript when the cache holds it, else the cues still to transcribe."""
+    from clamr_frames.context import asr
+    from clamr_frames.context.asr import WhisperCues
+
+    assert "asr_plan" not in asr.__all__
+    with pytest.warns(DeprecationWarning, match=r"clamr_frames\.index\.plan\.plan_context"):
+        from clamr_frames.context.asr import asr_plan
+    context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=root / "cache" / "asr")
+    assert cues is None and context.cues == transcript.cues
+    context, cues = asr_plan(spoken.video_path, None, "whisper", SETTINGS, cache=tmp_path / "empty")
+    assert context is None and isinstance(cues, WhisperCues)
+    assert asr_plan(spoken.video_path, "talk.srt", "auto") == ("talk.srt", None)
+
+
 def test_cache_key_holds_model_and_settings_and_paths_stay_inside(root):
     t1, t2 = WhisperTranscriber(SETTINGS), WhisperTranscriber(SETTINGS, max_cue_words=5)
     cache = TranscriptCache(root / "keys")

@@ -139,11 +139,9 @@ def test_bad_settings(tiny_qwen_dir):
 
 
 def test_trainable_wrappers_share_one_forward_and_embed():
-    from clamr_frames.train.models.clamr import _clamr_class
-    from clamr_frames.train.models.clip import _clip_class
+    from clamr_frames.train.models import ClamrTrainable, ClipTrainable, DefaultTrainable
     from clamr_frames.train.models.common import _TwoSided
-    from clamr_frames.train.models.default import _default_class
 
-    for cls in [_clamr_class(), _default_class(), _clip_class()]:
+    for cls in [ClamrTrainable, DefaultTrainable, ClipTrainable]:
         assert cls.forward is _TwoSided.forward, cls.__name__
         assert cls.embed is _TwoSided.embed, cls.__name__

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clamr_frames.video import VideoReader
+from clamr_frames.video._stream_index import scan
 from testkit import conformance_media as cm
 from testkit.conformance_media import drawn, in_order_decode
-from clamr_frames.video import VideoReader
-from clamr_frames.video._pyav_backend import scan
 from testkit.media import read_code
 
 HAVE_DECORD = importlib.util.find_spec("decord") is not None  # not imported here: PyAV must load first

@@ -273,7 +273,7 @@ def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
     import decord
 
     from clamr_frames.video import _decord_backend as db
-    from clamr_frames.video._pyav_backend import scan
+    from clamr_frames.video._stream_index import scan
 
     path = clips["mpeg4_avi"].path
     monkeypatch.setattr(db, "UNRELIABLE_SEEK_CODECS", frozenset())
@@ -299,7 +299,7 @@ def test_each_decord_check_catches_the_avi_on_its_own(clips, monkeypatch):
 @pytest.mark.parametrize("key", ["cfr_mp4", "bframes_mp4", "vfr_mkv", "vp9_webm"])
 def test_decord_is_trusted_where_it_is_right(clips, key):
     from clamr_frames.video import _decord_backend as db
-    from clamr_frames.video._pyav_backend import scan
+    from clamr_frames.video._stream_index import scan
 
     backend = db.DecordBackend(clips[key].path, scan(clips[key].path))
     assert backend.unreliable_reason is None

@@ -20,9 +20,9 @@ Pieces, each usable alone:
   questions, two processes never transcribe it twice, and an interrupted transcription resumes at the last
   finished block.
 - :func:`resolve_asr_source` / :func:`asr_source_for` — which source a video gets for
-  ``asr="auto" | "subtitles" | "whisper" | "none"``; :func:`asr_cue_source` waits for that source's cues,
-  :func:`asr_plan` hands a soundtrack still to transcribe to the index builder as :class:`WhisperCues` (what the
-  context plan, :func:`clamr_frames.index.plan.plan_context`, uses).
+  ``asr="auto" | "subtitles" | "whisper" | "none"``; :func:`asr_cue_source` waits for that source's cues, and
+  :class:`WhisperCues` hands a soundtrack still to transcribe to the index builder (what the context plan,
+  :func:`clamr_frames.index.plan.plan_context`, uses; ``asr_plan``, which did that here, is deprecated).
 
 The package's modules follow these pieces: :mod:`~clamr_frames.context.asr.settings` (settings, modes, the
 bundled model's name), :mod:`~clamr_frames.context.asr.models` (bundled model checks, model loading),
@@ -60,9 +60,9 @@ from clamr_frames.context.asr.settings import (
 )
 from clamr_frames.context.asr.source import (
     WhisperCues,
+    _context_or_cues,
     asr_available,
     asr_cue_source,
-    asr_plan,
     asr_source_for,
     check_asr_mode,
     resolve_asr_source,
@@ -77,12 +77,21 @@ from clamr_frames.context.asr.transcriber import (
 )
 from clamr_frames.context.asr.transcripts import Transcript, TranscriptState
 
+#: Old names, still importable with a DeprecationWarning that says what to use instead: the old name of
+#: asr_cue_source (three functions were called asr_context), and asr_plan, which the context plan replaced.
+_DEPRECATED = {
+    "asr_context": (asr_cue_source, "clamr_frames.context.asr.asr_context is now asr_cue_source"),
+    "asr_plan": (_context_or_cues, ("clamr_frames.context.asr.asr_plan is deprecated: use "
+                                    "clamr_frames.index.plan.plan_context (its ContextPlan holds the subtitles or "
+                                    "the cues still to transcribe, beside the OCR pass and the thread shares)")),
+}
+
 
 def __getattr__(name: str) -> Any:
-    # the old name of asr_cue_source (three functions were called asr_context): still importable, with a warning
-    if name == "asr_context":
-        warnings.warn("clamr_frames.context.asr.asr_context is now asr_cue_source", DeprecationWarning, stacklevel=2)
-        return asr_cue_source
+    if name in _DEPRECATED:
+        value, message = _DEPRECATED[name]
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -106,7 +115,6 @@ __all__ = [
     "Word",
     "asr_available",
     "asr_cue_source",
-    "asr_plan",
     "asr_source_for",
     "bundled_model_dir",
     "cached_transcribe",

@@ -90,11 +90,23 @@ def asr_cue_source(
     Raises:
         VideoError: the video cannot be opened. AsrUnavailableError: ``mode="whisper"`` without the ``asr`` extra.
     """
+    context, cues = _context_or_cues(video, subtitles, mode, settings, cache)
+    return context if cues is None else cues.wait(progress=progress)
+
+
+def _context_or_cues(video: str | Path, subtitles: Any = None, mode: str | bool = "auto",
+                     settings: AsrSettings | None = None, cache: TranscriptCache | str | Path | None = None,
+                     ) -> tuple[Any, WhisperCues | None]:
+    """:func:`asr_cue_source` without waiting for speech recognition: ``(context, None)`` when the context is known
+    now (subtitles, None, or a transcript the cache holds complete), or ``(None, WhisperCues)`` when the soundtrack
+    still has to be transcribed (``build_index(cues=...)``). The deprecated ``asr_plan`` is this function."""
     settings = settings or AsrSettings()
     source = asr_source_for(video, subtitles, mode, settings)
     if source != "whisper":
-        return subtitles if source == "subtitles" else None
-    return WhisperCues(video, settings, cache=cache).wait(progress=progress)
+        return (subtitles if source == "subtitles" else None), None
+    cues = WhisperCues(video, settings, cache=cache)
+    transcript = cues.ready()
+    return (transcript, None) if transcript is not None else (None, cues)
 
 
 def asr_source_for(video: str | Path, subtitles: Any, mode: str | bool, settings: AsrSettings) -> str:
@@ -186,33 +198,10 @@ class WhisperCues:
         stream.finish(list(transcript.cues))
 
 
-def asr_plan(
-    video: str | Path,
-    subtitles: Any = None,
-    mode: str | bool = "auto",
-    settings: AsrSettings | None = None,
-    *,
-    cache: TranscriptCache | str | Path | None = None,
-) -> tuple[Any, WhisperCues | None]:
-    """Like :func:`asr_cue_source`, without waiting for speech recognition: ``(context, None)`` when the context is
-    known now (subtitles, None, or a transcript the cache already holds complete), or ``(None, WhisperCues)``
-    when the soundtrack still has to be transcribed — the index builder runs it alongside decoding and OCR
-    (``build_index(cues=...)``).
-    """
-    settings = settings or AsrSettings()
-    source = asr_source_for(video, subtitles, mode, settings)
-    if source != "whisper":
-        return (subtitles if source == "subtitles" else None), None
-    cues = WhisperCues(video, settings, cache=cache)
-    transcript = cues.ready()
-    return (transcript, None) if transcript is not None else (None, cues)
-
-
 __all__ = [
     "WhisperCues",
     "asr_available",
     "asr_cue_source",
-    "asr_plan",
     "asr_source_for",
     "check_asr_mode",
     "resolve_asr_source",

@@ -22,16 +22,17 @@ equal the encoder's ``encode_queries`` / ``encode_documents`` output.
 ``pooling="mean"`` turns either into a single-vector baseline (one L2-normalised vector per query and per
 document, the masked mean of the token vectors): MaxSim over one token is the dot product, so the same losses
 and loop train it.
+
+Importing this package imports torch (the classes are plain ``nn.Module`` subclasses); :mod:`clamr_frames.train`
+loads it only when a model is built.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from clamr_frames.train.models.clamr import CLAMR_LORA_TARGETS
-from clamr_frames.train.models.clip import CLIP_LORA_TARGETS
+from clamr_frames.train.models.clamr import CLAMR_LORA_TARGETS, ClamrTrainable
+from clamr_frames.train.models.clip import CLIP_LORA_TARGETS, ClipTrainable
 from clamr_frames.train.models.common import HEAD_MODES, POOLINGS, TRAIN_META
-from clamr_frames.train.models.default import DEFAULT_LORA_TARGETS
+from clamr_frames.train.models.default import DEFAULT_LORA_TARGETS, DefaultTrainable
 from clamr_frames.train.models.lora import (
     enable_checkpointing,
     inject_lora,
@@ -42,36 +43,6 @@ from clamr_frames.train.models.lora import (
     save_merged,
     set_trainable,
 )
-
-_CLASSES: dict[str, Any] = {}
-
-
-def ClamrTrainable(*args: Any, **kwargs: Any):  # noqa: N802 - a class built lazily (keeps torch out of import)
-    """Build a trainable CLaMR model; see :mod:`clamr_frames.train.models.clamr` for the arguments."""
-    if "clamr" not in _CLASSES:
-        from clamr_frames.train.models.clamr import _clamr_class
-
-        _CLASSES["clamr"] = _clamr_class()
-    return _CLASSES["clamr"](*args, **kwargs)
-
-
-def DefaultTrainable(*args: Any, **kwargs: Any):  # noqa: N802
-    """Build a trainable default (MiniLM) model; see :mod:`clamr_frames.train.models.default` for the arguments."""
-    if "default" not in _CLASSES:
-        from clamr_frames.train.models.default import _default_class
-
-        _CLASSES["default"] = _default_class()
-    return _CLASSES["default"](*args, **kwargs)
-
-
-def ClipTrainable(*args: Any, **kwargs: Any):  # noqa: N802
-    """Build a trainable CLIP (single-vector) model; see :mod:`clamr_frames.train.models.clip` for the arguments."""
-    if "clip" not in _CLASSES:
-        from clamr_frames.train.models.clip import _clip_class
-
-        _CLASSES["clip"] = _clip_class()
-    return _CLASSES["clip"](*args, **kwargs)
-
 
 __all__ = ["CLAMR_LORA_TARGETS", "CLIP_LORA_TARGETS", "DEFAULT_LORA_TARGETS", "HEAD_MODES", "POOLINGS", "TRAIN_META",
            "ClamrTrainable", "ClipTrainable", "DefaultTrainable", "enable_checkpointing", "inject_lora",
