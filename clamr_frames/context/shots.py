@@ -76,14 +76,15 @@ class PriorSettings:
             below this, and partly so up to 1.5x it (0 turns rarity off: every shot counts as unique). Measured
             on real footage at 1 fps candidates (the compositions of ``testkit/compositions.py``): a clip shown
             again 0.000-0.025 from its nearest other showing; the nearest other shot of footage where nothing
-            recurs 0.092 and up (two parts of one handheld shot split by a cut). 0.04 lies between.
+            recurs 0.092 and up (two parts of one handheld shot split by a cut). 0.03 lies between, nearer the
+            repeats: a change of the whole picture by 12 of 255 levels (0.047) still separates two shots.
     """
 
     cut_min: float = 0.02
     cut_ratio: float = 3.0
     cut_window: int = 4
     window: float = 15.0
-    alike: float = 0.04
+    alike: float = 0.03
 
     def __post_init__(self) -> None:
         for name in ("cut_min", "cut_ratio", "window", "alike"):
@@ -296,7 +297,7 @@ def novelty_scores(
     return out
 
 
-def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.04) -> np.ndarray:
+def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.03) -> np.ndarray:
     """float32 [n]: the rarity of each candidate's shot, 1 / (1 + the number of other shots that look like it).
 
     A shot is described by the per-cell median of its thumbnails; two descriptors look alike with weight 1 when
