@@ -9,8 +9,10 @@ from clamr_frames.select import coverage, gated, select_frames
 
 
 def _look(value: int, pattern: int) -> np.ndarray:
+    """A flat picture at ``value``, with a bright block placed by ``pattern`` (none for 0)."""
     t = np.full((9, 16, 3), value, np.uint8)
-    t[(pattern * 3) % 7 : (pattern * 3) % 7 + 3, pattern % 12 : pattern % 12 + 4] = 250
+    if pattern:
+        t[(pattern * 3) % 7 : (pattern * 3) % 7 + 3, pattern % 12 : pattern % 12 + 4] = 250
     return t
 
 
@@ -82,16 +84,13 @@ def test_gated_on_a_flat_profile_finds_the_inserts_and_on_a_peaked_one_follows_t
 
 def test_nothing_changes_where_nothing_recurs():
     rng = np.random.default_rng(3)
-    ran = 0
     for trial in range(5):
-        n_shots = int(rng.integers(3, 30))
-        looks = [_look(int(rng.integers(0, 256)), int(p)) for p in rng.permutation(40)[:n_shots]]
-        # distinct by construction: the bright block sits elsewhere in each, at least 12 cells of 144 apart
+        n_shots = int(rng.integers(3, 16))
+        # distinct by construction: flat pictures at least 16 levels apart (an RMS difference of 0.063 or more)
+        looks = [_look(int(v), 0) for v in rng.choice(np.arange(0, 256, 16), n_shots, replace=False)]
         lengths = rng.integers(1, 40, size=n_shots).tolist()
         new, old = _prior(looks, lengths, seed=trial), _prior(looks, lengths, alike=0.0, seed=trial)
-        if not np.all(new.rarity == 1.0):
-            continue  # two random looks happened to be alike: not this test's case
-        ran += 1
+        assert np.all(new.rarity == 1.0)
         n = sum(lengths)
         t = np.arange(float(n))
         for k in (1, 3, n_shots, n_shots + 5):
@@ -100,4 +99,3 @@ def test_nothing_changes_where_nothing_recurs():
                 s = rng.normal(size=n)
                 assert np.array_equal(select_frames(s, t, k, policy=policy, prior=new),
                                       select_frames(s, t, k, policy=policy, prior=old))
-    assert ran >= 3
