@@ -74,17 +74,18 @@ class PriorSettings:
         window: seconds on each side of a frame that form its local background for novelty.
         alike: two shots look alike (for rarity) when the RMS cell difference of their median thumbnails is
             below this, and partly so up to 1.5x it (0 turns rarity off: every shot counts as unique). Measured
-            on real footage at 1 fps candidates (the compositions of ``testkit/compositions.py``): a clip shown
-            again 0.000-0.025 from its nearest other showing; the nearest other shot of footage where nothing
-            recurs 0.092 and up (two parts of one handheld shot split by a cut). 0.03 lies between, nearer the
-            repeats: a change of the whole picture by 12 of 255 levels (0.047) still separates two shots.
+            at 1 fps candidates: on real footage (the compositions of ``testkit/compositions.py``) a clip shown
+            again lies 0.000-0.002 from its nearest other showing (0.025 where the shot detector cut it
+            differently), the nearest other shot of footage where nothing recurs 0.092 and up; different scenes
+            of the project's generated videos (similar palettes) 0.022 and up, and at 0.03 ``coverage`` lost
+            their needles; at 0.02 (partly up to 0.03) they were found as without rarity, and real repeats still join.
     """
 
     cut_min: float = 0.02
     cut_ratio: float = 3.0
     cut_window: int = 4
     window: float = 15.0
-    alike: float = 0.03
+    alike: float = 0.02
 
     def __post_init__(self) -> None:
         for name in ("cut_min", "cut_ratio", "window", "alike"):
@@ -297,7 +298,7 @@ def novelty_scores(
     return out
 
 
-def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.03) -> np.ndarray:
+def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.02) -> np.ndarray:
     """float32 [n]: the rarity of each candidate's shot, 1 / (1 + the number of other shots that look like it).
 
     A shot is described by the per-cell median of its thumbnails; two descriptors look alike with weight 1 when

@@ -18,9 +18,9 @@ How the ``k`` frames are spread:
 - Rarity (the prior's shot rarity: 1 / (1 + how many other shots look alike)): where shots recur, time is
   counted at its rarity, so a set the video comes back to eleven times weighs, all showings together, as much
   as one showing, and a clip shown once keeps its full length. The ``k < shots`` strata are cut on that
-  counted time, budgets beyond one per shot follow counted length, and inside a stratum the rarest shot's
-  frames come first (then novelty). Footage where nothing recurs has rarity 1 everywhere: exactly the rules
-  above.
+  counted time, budgets beyond one per shot follow counted length, and inside a stratum frames are ranked by
+  rarity x (novelty + the video's median novelty) instead of novelty alone. Footage where nothing recurs has
+  rarity 1 everywhere: exactly the rules above.
 - Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail
   cells differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames
   that are not duplicates. Only when every candidate left is a duplicate (a still video) does the rest go to
@@ -105,8 +105,13 @@ class _Picker:
 
         self._alike = looks_alike
         self.prior, self.t, self.threshold = prior, t, threshold
-        # rarity to 2 decimals ranks before novelty (so novelty still orders shots about as rare); None: novelty only
-        self.rank = None if rarity is None else -np.round(rarity, 2)
+        # with rarity, a frame's worth is its shot's rarity times (its novelty + the video's median novelty): rarity
+        # scales it, novelty orders frames of shots about as rare, and the floor keeps a still shot shown once
+        # (novelty 0) from ranking below every moving frame of a set shown again and again. Rarity first and
+        # novelty only to break ties found the once-only inserts as well but lost needles of generated videos,
+        # whose different scenes half look alike. None: novelty only.
+        nov = prior.novelty
+        self.worth = nov if rarity is None else rarity * (nov + float(np.median(nov)))
         self.picked: list[int] = [] if taken is None else [int(i) for i in taken]
         self.used = np.zeros(len(t), dtype=bool)
         self.used[self.picked] = True
@@ -150,11 +155,9 @@ class _Picker:
         self.used[i] = True
 
     def most_novel(self, idx: np.ndarray, want: int, gap: float) -> int:
-        """Take up to ``want`` of ``idx`` by novelty, ``gap`` s apart (halved until met), no duplicates; how many."""
-        if self.rank is None:
-            order = idx[np.argsort(-self.prior.novelty[idx], kind="stable")]
-        else:
-            order = idx[np.lexsort((-self.prior.novelty[idx], self.rank[idx]))]
+        """Take up to ``want`` of ``idx`` by worth (novelty; with rarity, as above), ``gap`` s apart (halved until
+        met), no duplicates; how many."""
+        order = idx[np.argsort(-self.worth[idx], kind="stable")]
         got: list[int] = []
         while len(got) < want and gap >= 0:
             cands = order[~self.used[order] & ~self.dup[order]]

@@ -59,7 +59,7 @@ def test_footage_where_nothing_recurs_gets_uniform_rarity_and_rarity_off_is_unif
 
 def test_look_alike_is_graded_between_alike_and_one_and_a_half_times_it():
     a = _look(100)
-    levels = {0: 1.0, 5: 1.0, 9: None, 13: 0.0}  # 9 levels: between 0.03 and 0.045 RMS, partly alike
+    levels = {0: 1.0, 4: 1.0, 6: None, 9: 0.0}  # 6 levels: 0.024 RMS, between alike (0.02) and 1.5x it
     for shift, weight in levels.items():
         thumbs, ids = _shots([a, _look(100 + shift)], [2, 2])
         r = float(shot_rarity(thumbs, ids)[0])
@@ -113,7 +113,7 @@ def test_an_index_with_a_version_1_prior_gets_a_new_one(tmp_path):
     manifest = {"timestamps": list(range(12))}
     (d / "manifest.json").write_text(json.dumps(manifest))
     manifest = store.write_prior(d, manifest, prior)
-    assert manifest["visual_prior"]["version"] == 2 and manifest["visual_prior"]["settings"]["alike"] == 0.03
+    assert manifest["visual_prior"]["version"] == 2 and manifest["visual_prior"]["settings"]["alike"] == PriorSettings().alike
     got = store.read_prior(d, manifest)
     assert got is not None and np.array_equal(got.rarity, prior.rarity)
     old = json.loads(json.dumps(manifest))
