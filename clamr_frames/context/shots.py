@@ -26,8 +26,9 @@ Per candidate frame, in time order:
   mean square over the cells and channels) — fully up to ``alike``, then less and less up to 1.5 x ``alike``. A shot's
   rarity is 1 / (1 + how many other shots look like it): 1 for a shot that appears once, 1/11 for a set the
   video comes back to eleven times. Footage where nothing recurs gets rarity 1 everywhere, which changes
-  nothing downstream. Novelty sees an event inside a shot; rarity sees a shot among the others (a looped or
-  recurring background against a clip inserted once).
+  nothing downstream. Only shots ``window`` seconds or more apart count (closer, it is the same stretch of
+  footage: a pan away and back, a scene cut in pieces by false cuts). Novelty sees an event inside a shot;
+  rarity sees a shot among the others (a looped or recurring background against a clip inserted once).
 
 Measured on candidates at 1 and 2 fps (``benchmarks/shots.py``, numbers in ``benchmarks/RESULTS.md``):
 real clips from Debian's opencv-doc (an animated film with cuts, a corrupted copy of it, two single-shot
@@ -71,21 +72,23 @@ class PriorSettings:
             0.005 (generated). 0.02 lies between.
         cut_ratio: and at least this many times the lower quartile of the cut scores of its neighbourhood.
         cut_window: neighbours on each side (in candidates) of that neighbourhood.
-        window: seconds on each side of a frame that form its local background for novelty.
+        window: seconds on each side of a frame that form its local background for novelty; also how far apart
+            two look-alike shots must be for rarity to count them as a recurrence.
         alike: two shots look alike (for rarity) when the RMS cell difference of their median thumbnails is
             below this, and partly so up to 1.5x it (0 turns rarity off: every shot counts as unique). Measured
             at 1 fps candidates: on real footage (the compositions of ``testkit/compositions.py``) a clip shown
             again lies 0.000-0.002 from its nearest other showing (0.025 where the shot detector cut it
             differently), the nearest other shot of footage where nothing recurs 0.092 and up; different scenes
-            of the project's generated videos (similar palettes) 0.022 and up, and at 0.03 ``coverage`` lost
-            their needles; at 0.02 (partly up to 0.03) they were found as without rarity, and real repeats still join.
+            of the project's generated videos (similar palettes) 0.022 and up. With 0.02 or 0.03 ``coverage``
+            found fewer of the generated videos' needles (``benchmarks/rarity.py``, seeds 400-407); with 0.015
+            the same as without rarity, and every real repeat still joins.
     """
 
     cut_min: float = 0.02
     cut_ratio: float = 3.0
     cut_window: int = 4
     window: float = 15.0
-    alike: float = 0.02
+    alike: float = 0.015
 
     def __post_init__(self) -> None:
         for name in ("cut_min", "cut_ratio", "window", "alike"):
@@ -109,8 +112,8 @@ class VisualPrior:
         cut_scores: float32 [n], how much of the picture changed since the previous candidate (0 for the first).
         thumbs: uint8 [n, 9, 16, 3] YCbCr thumbnails (for near-duplicate checks).
         settings: the settings it was computed with.
-        rarity: float32 [n], the rarity of each candidate's shot, in (0, 1] (1 = no other shot looks like it);
-            None computes it from the thumbnails and shots (:func:`shot_rarity`).
+        rarity: float32 [n], the rarity of each candidate's shot, in (0, 1] (1 = no other shot looks like it;
+            :func:`shot_rarity`, which :class:`PriorBuilder` computes); None: 1 everywhere (as version 1).
     """
 
     shot_ids: np.ndarray
@@ -124,8 +127,8 @@ class VisualPrior:
         n = int(np.shape(self.shot_ids)[0]) if np.ndim(self.shot_ids) == 1 else -1
         if n < 1:
             raise InputError(f"VisualPrior.shot_ids must be a non-empty 1-D array, got shape {np.shape(self.shot_ids)}")
-        if self.rarity is None and np.shape(self.thumbs) == (n, THUMB_SIZE[1], THUMB_SIZE[0], 3):
-            self.rarity = shot_rarity(self.thumbs, self.shot_ids, self.settings.alike)
+        if self.rarity is None:
+            self.rarity = np.ones(n, dtype=np.float32)
         want = {"novelty": (n,), "cut_scores": (n,), "thumbs": (n, THUMB_SIZE[1], THUMB_SIZE[0], 3),
                 "rarity": (n,)}
         for name, shape in want.items():
@@ -298,19 +301,24 @@ def novelty_scores(
     return out
 
 
-def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.02) -> np.ndarray:
+def shot_rarity(
+    thumbs: np.ndarray, shot_ids: np.ndarray, timestamps: np.ndarray, alike: float = 0.015, window: float = 15.0
+) -> np.ndarray:
     """float32 [n]: the rarity of each candidate's shot, 1 / (1 + the number of other shots that look like it).
 
     A shot is described by the per-cell median of its thumbnails; two descriptors look alike with weight 1 when
     their root-mean-square difference (over cells and channels, in [0, 1]) is at most ``alike``, falling linearly
-    to 0 at 1.5 x ``alike``. ``alike`` 0: every shot is unique (rarity 1).
+    to 0 at 1.5 x ``alike``. Only shots at least ``window`` seconds apart count: closer, a look-alike is the same
+    stretch of footage come back (a pan away and back, a scene cut in pieces by false cuts), not a recurrence.
+    ``alike`` 0: every shot is unique (rarity 1).
 
     >>> a, b, c = (np.full((9, 16, 3), v, np.uint8) for v in (0, 100, 200))
     >>> thumbs = np.stack([a, a, b, a, c, a])                 # shot a recurs three times; b and c appear once
-    >>> [round(float(r), 2) for r in shot_rarity(thumbs, np.array([0, 0, 1, 2, 3, 4]))]
+    >>> ids, t = np.array([0, 0, 1, 2, 3, 4]), np.arange(6) * 20.0
+    >>> [round(float(r), 2) for r in shot_rarity(thumbs, ids, t)]
     [0.33, 0.33, 1.0, 0.33, 1.0, 0.33]
-    >>> shot_rarity(thumbs[[0, 2, 4]], np.array([0, 1, 2])).tolist()   # nothing recurs: uniform
-    [1.0, 1.0, 1.0]
+    >>> shot_rarity(thumbs, ids, t / 10).tolist()   # all within 15 s: the same stretch, nothing recurs
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
     sid = np.asarray(shot_ids)
     n = sid.shape[0]
@@ -324,6 +332,8 @@ def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.02) -
     # root-mean-square difference through one matrix product per block of rows (|a|^2 + |b|^2 - 2 a.b): all
     # pairs of 3,000 shots in about a second, where a cell-by-cell loop took half a minute
     sq = np.einsum("ij,ij->i", desc, desc)
+    t = np.asarray(timestamps, dtype=np.float64)
+    first, last = t[bounds[:-1]], t[bounds[1:] - 1]
     far = 1.5 * alike
     count = np.zeros(n_shots, dtype=np.float64)
     for a in range(0, n_shots, 512):
@@ -331,7 +341,9 @@ def shot_rarity(thumbs: np.ndarray, shot_ids: np.ndarray, alike: float = 0.02) -
         d2 = (sq[a : a + 512, None] + sq[None] - 2.0 * (blk @ desc.T)) / desc.shape[1]
         d = np.sqrt(np.maximum(d2, 0.0))
         w = np.clip((far - d) / (far - alike), 0.0, 1.0)
-        w[np.arange(blk.shape[0]), np.arange(a, a + blk.shape[0])] = 0.0  # not itself
+        rows = slice(a, a + blk.shape[0])
+        gap = np.maximum(first[None] - last[rows, None], first[rows, None] - last[None])  # < 0: itself
+        w[gap < window] = 0.0
         count[a : a + 512] = w.sum(axis=1)
     per_shot = (1.0 / (1.0 + count)).astype(np.float32)
     return np.repeat(per_shot, np.diff(bounds))
@@ -387,7 +399,8 @@ class PriorBuilder:
         t = np.asarray(self._t, dtype=np.float64)
         shot_ids, cuts = detect_shots(thumbs, self.settings)
         nov = novelty_scores(thumbs, t, shot_ids, self.settings.window)
-        return VisualPrior(shot_ids, nov, cuts, thumbs, self.settings)
+        rarity = shot_rarity(thumbs, shot_ids, t, self.settings.alike, self.settings.window)
+        return VisualPrior(shot_ids, nov, cuts, thumbs, self.settings, rarity)
 
 
 def compute_prior(

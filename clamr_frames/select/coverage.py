@@ -108,8 +108,8 @@ class _Picker:
         # with rarity, a frame's worth is its shot's rarity times (its novelty + the video's median novelty): rarity
         # scales it, novelty orders frames of shots about as rare, and the floor keeps a still shot shown once
         # (novelty 0) from ranking below every moving frame of a set shown again and again. Rarity first and
-        # novelty only to break ties found the once-only inserts as well but lost needles of generated videos,
-        # whose different scenes half look alike. None: novelty only.
+        # novelty only to break ties found the once-only inserts as well but lost needles of generated videos
+        # (whose different scenes partly look alike at alike = 0.03). None: novelty only.
         nov = prior.novelty
         self.worth = nov if rarity is None else rarity * (nov + float(np.median(nov)))
         self.picked: list[int] = [] if taken is None else [int(i) for i in taken]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clamr_frames.context.shots import PriorSettings, VisualPrior
+from clamr_frames.context.shots import PriorSettings, VisualPrior, shot_rarity
 from clamr_frames.select import coverage, gated, select_frames
 
 
@@ -16,15 +16,18 @@ def _look(value: int, pattern: int) -> np.ndarray:
     return t
 
 
-def _prior(looks: list[np.ndarray], lengths: list[int], *, alike: float = 0.03, seed: int = 0) -> VisualPrior:
+def _prior(looks: list[np.ndarray], lengths: list[int], *, alike: float = 0.015, seed: int = 0) -> VisualPrior:
+    """The prior of candidates 1 s apart showing ``looks`` for ``lengths`` candidates each (rarity computed)."""
     thumbs = np.stack([lk for lk, m in zip(looks, lengths) for _ in range(m)])
     n = thumbs.shape[0]
+    ids = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     return VisualPrior(
-        shot_ids=np.repeat(np.arange(len(lengths), dtype=np.int32), lengths),
+        shot_ids=ids,
         novelty=np.random.default_rng(seed).random(n).astype(np.float32) * 0.1,
         cut_scores=np.zeros(n, np.float32),
         thumbs=thumbs,
         settings=PriorSettings(alike=alike),
+        rarity=shot_rarity(thumbs, ids, np.arange(float(n)), alike),
     )
 
 
