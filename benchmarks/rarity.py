@@ -12,8 +12,8 @@ is visible. ``uniform`` and ``topk`` do not read the prior (one number, shown in
 
 A third set checks what rarity does to the project's generated videos, whose different scenes look partly alike
 in 16x9 thumbnails (similar palettes): held-out seeds (``--synth-seeds``, default 600-607; ``alike``, the
-ranking and the 15-s window were chosen on seeds 400-407 and 500-507 and on the real compositions), 10 min, scenes of 2-60 s, both motions, candidates at 1 fps
-rendered (no codec), ``coverage`` on a flat profile (what ``gated`` does with the default scorer on a picture
+ranking and the 15-s window were chosen on seeds 400-407 and 500-507 and on the real compositions), 10 min,
+scenes of 2-60 s, both motions, candidates at 1 fps rendered (no codec), ``coverage`` on a flat profile (what ``gated`` does with the default scorer on a picture
 question): a needle is found when a picked frame lies inside it.
 
 The prior's compute cost is measured side by side, interleaved, on the candidate frames already decoded
@@ -155,22 +155,24 @@ def cost_rows(comps, index_of, repeats: int) -> list[dict]:
         rar = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            shot_rarity(p.thumbs, p.shot_ids)
+            shot_rarity(p.thumbs, p.shot_ids, np.asarray(ts), p.settings.alike, p.settings.window)
             rar.append(time.perf_counter() - t0)
         n = len(ts)
         off, on = 1000 * np.median(times["off"]) / n, 1000 * np.median(times["on"]) / n
         rows.append({"video": comp.name, "candidates": n, "shots": p.num_shots,
-                     "prior, rarity off (v1): ms/candidate": round(off, 3),
-                     "prior with rarity (v2): ms/candidate": round(on, 3),
-                     "rarity alone: ms/candidate": round(1000 * np.median(rar) / n, 4),
-                     "v2 / v1": round(on / off, 3)})
+                     "prior, rarity off (v1): ms/candidate": round(float(off), 3),
+                     "prior with rarity (v2): ms/candidate": round(float(on), 3),
+                     "rarity alone: ms/candidate": round(float(1000 * np.median(rar) / n), 4),
+                     "v2 / v1": round(float(on / off), 3)})
         if comp.name == "recurring_with_inserts":
             reps = int(np.ceil(10800 / n))  # 3 hours at 1 fps: the same footage again and again
             th = np.concatenate([p.thumbs] * reps)[:10800]
             sid = np.concatenate([p.shot_ids + i * p.num_shots for i in range(reps)])[:10800]
             sid = (sid - sid[0]).astype(np.int32)
+            period = ts[-1] + 1.0
+            tt = np.concatenate([np.asarray(ts) + i * period for i in range(reps)])[:10800]
             t0 = time.perf_counter()
-            shot_rarity(th, sid)
+            shot_rarity(th, sid, tt)
             dt = time.perf_counter() - t0
             rows.append({"video": f"{comp.name} tiled to 3 h (scaling)", "candidates": 10800,
                          "shots": int(sid[-1]) + 1, "rarity alone: ms/candidate": round(1000 * dt / 10800, 4)})

@@ -23,9 +23,9 @@ Per candidate frame, in time order:
   so its frames stand out; noise and the shot's steady motion hardly move it;
 - **rarity** (per shot): how unlike the rest of the video a shot is. Each shot is described by the per-cell
   median of its thumbnails; two shots *look alike* when their descriptors differ by less than ``alike`` (root
-  mean square over the cells and channels) — fully up to ``alike``, then less and less up to 1.5 x ``alike``. A shot's
-  rarity is 1 / (1 + how many other shots look like it): 1 for a shot that appears once, 1/11 for a set the
-  video comes back to eleven times. Footage where nothing recurs gets rarity 1 everywhere, which changes
+  mean square over the cells and channels) — fully up to ``alike``, then less and less up to 1.5 x
+  ``alike``. A shot's rarity is 1 / (1 + how many other shots look like it): 1 for a shot that appears once,
+  1/11 for a set shown eleven times. Footage where nothing recurs gets rarity 1 everywhere, which changes
   nothing downstream. Only shots ``window`` seconds or more apart count (closer, it is the same stretch of
   footage: a pan away and back, a scene cut in pieces by false cuts). Novelty sees an event inside a shot;
   rarity sees a shot among the others (a looped or recurring background against a clip inserted once).

@@ -16,7 +16,7 @@ How the ``k`` frames are spread:
 - Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
   local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
 - Rarity (the prior's shot rarity: 1 / (1 + how many other shots look alike)): where shots recur, time is
-  counted at its rarity, so a set the video comes back to eleven times weighs, all showings together, as much
+  counted at its rarity, so a set shown eleven times weighs, all showings together, as much
   as one showing, and a clip shown once keeps its full length. The ``k < shots`` strata are cut on that
   counted time, budgets beyond one per shot follow counted length, and inside a stratum frames are ranked by
   rarity x (novelty + the video's median novelty) instead of novelty alone. Footage where nothing recurs has

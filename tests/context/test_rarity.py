@@ -129,7 +129,8 @@ def test_an_index_with_a_version_1_prior_gets_a_new_one(tmp_path):
     manifest = {"timestamps": list(range(12))}
     (d / "manifest.json").write_text(json.dumps(manifest))
     manifest = store.write_prior(d, manifest, prior)
-    assert manifest["visual_prior"]["version"] == 2 and manifest["visual_prior"]["settings"]["alike"] == PriorSettings().alike
+    entry = manifest["visual_prior"]
+    assert entry["version"] == 2 and entry["settings"]["alike"] == PriorSettings().alike
     got = store.read_prior(d, manifest)
     assert got is not None and np.array_equal(got.rarity, prior.rarity)
     old = json.loads(json.dumps(manifest))
