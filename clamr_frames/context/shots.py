@@ -1,4 +1,4 @@
-"""A query-agnostic visual prior of a video: shot boundaries and per-frame novelty within its shot.
+"""A query-agnostic visual prior of a video: shot boundaries, per-frame novelty within its shot, shot rarity.
 
 Computed once per video at index time from the candidate frames (the index decodes them anyway for a
 visual scorer or OCR; for the text-only default scorer it decodes them for this), stored with the index, and
@@ -20,7 +20,15 @@ Per candidate frame, in time order:
 - **novelty**: the mean absolute difference between the frame's thumbnail and the per-cell median of the
   thumbnails within ``window`` seconds of it *inside its shot* — the shot's local background. An event
   shorter than the window (an object shown for a few seconds, a sign, a gesture) is absent from the median,
-  so its frames stand out; noise and the shot's steady motion hardly move it.
+  so its frames stand out; noise and the shot's steady motion hardly move it;
+- **rarity** (per shot): how unlike the rest of the video a shot is. Each shot is described by the per-cell
+  median of its thumbnails; two shots *look alike* when their descriptors differ by less than ``alike`` (root
+  mean square over the cells and channels) — fully up to ``alike``, then less and less up to 1.5 x
+  ``alike``. A shot's rarity is 1 / (1 + how many other shots look like it): 1 for a shot that appears once,
+  1/11 for a set shown eleven times. Footage where nothing recurs gets rarity 1 everywhere, which changes
+  nothing downstream. Only shots ``window`` seconds or more apart count (closer, it is the same stretch of
+  footage: a pan away and back, a scene cut in pieces by false cuts). Novelty sees an event inside a shot;
+  rarity sees a shot among the others (a looped or recurring background against a clip inserted once).
 
 Measured on candidates at 1 and 2 fps (``benchmarks/shots.py``, numbers in ``benchmarks/RESULTS.md``):
 real clips from Debian's opencv-doc (an animated film with cuts, a corrupted copy of it, two single-shot
@@ -42,7 +50,8 @@ import numpy as np
 from clamr_frames.errors import InputError
 
 #: Version of the prior's algorithm and layout; an index holding another version gets a new prior.
-PRIOR_VERSION = 1
+#: 2: shot rarity (the ``rarity`` array).
+PRIOR_VERSION = 2
 
 #: Thumbnail grid (width, height).
 THUMB_SIZE = (16, 9)
@@ -63,16 +72,26 @@ class PriorSettings:
             0.005 (generated). 0.02 lies between.
         cut_ratio: and at least this many times the lower quartile of the cut scores of its neighbourhood.
         cut_window: neighbours on each side (in candidates) of that neighbourhood.
-        window: seconds on each side of a frame that form its local background for novelty.
+        window: seconds on each side of a frame that form its local background for novelty; also how far apart
+            two look-alike shots must be for rarity to count them as a recurrence.
+        alike: two shots look alike (for rarity) when the RMS cell difference of their median thumbnails is
+            below this, and partly so up to 1.5x it (0 turns rarity off: every shot counts as unique). Measured
+            at 1 fps candidates: on real footage (the compositions of ``testkit/compositions.py``) a clip shown
+            again lies 0.000-0.002 from its nearest other showing (0.025 where the shot detector cut it
+            differently), the nearest other shot of footage where nothing recurs 0.092 and up; different scenes
+            of the project's generated videos (similar palettes) 0.022 and up. With 0.02 or 0.03 ``coverage``
+            found fewer of the generated videos' needles (``benchmarks/rarity.py``, seeds 400-407); with 0.015
+            the same as without rarity, and every real repeat still joins.
     """
 
     cut_min: float = 0.02
     cut_ratio: float = 3.0
     cut_window: int = 4
     window: float = 15.0
+    alike: float = 0.015
 
     def __post_init__(self) -> None:
-        for name in ("cut_min", "cut_ratio", "window"):
+        for name in ("cut_min", "cut_ratio", "window", "alike"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise InputError(f"PriorSettings.{name} must be a finite number >= 0, got {v!r}")
@@ -93,6 +112,8 @@ class VisualPrior:
         cut_scores: float32 [n], how much of the picture changed since the previous candidate (0 for the first).
         thumbs: uint8 [n, 9, 16, 3] YCbCr thumbnails (for near-duplicate checks).
         settings: the settings it was computed with.
+        rarity: float32 [n], the rarity of each candidate's shot, in (0, 1] (1 = no other shot looks like it;
+            :func:`shot_rarity`, which :class:`PriorBuilder` computes); None: 1 everywhere (as version 1).
     """
 
     shot_ids: np.ndarray
@@ -100,12 +121,16 @@ class VisualPrior:
     cut_scores: np.ndarray
     thumbs: np.ndarray
     settings: PriorSettings = field(default_factory=PriorSettings)
+    rarity: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = int(np.shape(self.shot_ids)[0]) if np.ndim(self.shot_ids) == 1 else -1
         if n < 1:
             raise InputError(f"VisualPrior.shot_ids must be a non-empty 1-D array, got shape {np.shape(self.shot_ids)}")
-        want = {"novelty": (n,), "cut_scores": (n,), "thumbs": (n, THUMB_SIZE[1], THUMB_SIZE[0], 3)}
+        if self.rarity is None:
+            self.rarity = np.ones(n, dtype=np.float32)
+        want = {"novelty": (n,), "cut_scores": (n,), "thumbs": (n, THUMB_SIZE[1], THUMB_SIZE[0], 3),
+                "rarity": (n,)}
         for name, shape in want.items():
             have = tuple(np.shape(getattr(self, name)))
             if have != shape:
@@ -115,6 +140,9 @@ class VisualPrior:
             raise InputError("VisualPrior.shot_ids must start at 0 and grow by 0 or 1 per candidate")
         if not np.all(np.isfinite(self.novelty)) or not np.all(np.isfinite(self.cut_scores)):
             raise InputError("VisualPrior: novelty and cut scores must be finite")
+        r = np.asarray(self.rarity)
+        if not np.all((r > 0) & (r <= 1)):  # also rejects NaN
+            raise InputError("VisualPrior.rarity must lie in (0, 1]")
 
     def __len__(self) -> int:
         return int(self.shot_ids.shape[0])
@@ -141,6 +169,7 @@ class VisualPrior:
             "novelty": self.novelty.astype(np.float32),
             "cut_scores": self.cut_scores.astype(np.float32),
             "thumbs": self.thumbs.astype(np.uint8),
+            "rarity": np.asarray(self.rarity, dtype=np.float32),
         }
 
     @classmethod
@@ -153,6 +182,7 @@ class VisualPrior:
                 cut_scores=np.asarray(t["cut_scores"], dtype=np.float32),
                 thumbs=np.asarray(t["thumbs"], dtype=np.uint8),
                 settings=settings,
+                rarity=np.asarray(t["rarity"], dtype=np.float32),
             )
         except KeyError as e:
             raise InputError(f"visual prior misses the array {e}") from None
@@ -271,6 +301,54 @@ def novelty_scores(
     return out
 
 
+def shot_rarity(
+    thumbs: np.ndarray, shot_ids: np.ndarray, timestamps: np.ndarray, alike: float = 0.015, window: float = 15.0
+) -> np.ndarray:
+    """float32 [n]: the rarity of each candidate's shot, 1 / (1 + the number of other shots that look like it).
+
+    A shot is described by the per-cell median of its thumbnails; two descriptors look alike with weight 1 when
+    their root-mean-square difference (over cells and channels, in [0, 1]) is at most ``alike``, falling linearly
+    to 0 at 1.5 x ``alike``. Only shots at least ``window`` seconds apart count: closer, a look-alike is the same
+    stretch of footage come back (a pan away and back, a scene cut in pieces by false cuts), not a recurrence.
+    ``alike`` 0: every shot is unique (rarity 1).
+
+    >>> a, b, c = (np.full((9, 16, 3), v, np.uint8) for v in (0, 100, 200))
+    >>> thumbs = np.stack([a, a, b, a, c, a])                 # shot a recurs three times; b and c appear once
+    >>> ids, t = np.array([0, 0, 1, 2, 3, 4]), np.arange(6) * 20.0
+    >>> [round(float(r), 2) for r in shot_rarity(thumbs, ids, t)]
+    [0.33, 0.33, 1.0, 0.33, 1.0, 0.33]
+    >>> shot_rarity(thumbs, ids, t / 10).tolist()   # all within 15 s: the same stretch, nothing recurs
+    [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    sid = np.asarray(shot_ids)
+    n = sid.shape[0]
+    bounds = np.append(np.flatnonzero(np.diff(sid, prepend=-1)), n)
+    n_shots = len(bounds) - 1
+    if n_shots < 2 or alike <= 0:
+        return np.ones(n, dtype=np.float32)
+    th = np.asarray(thumbs, dtype=np.uint8)
+    desc = np.stack([np.median(th[a:b], axis=0) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
+    desc = desc.reshape(n_shots, -1).astype(np.float32) / 255.0
+    # root-mean-square difference through one matrix product per block of rows (|a|^2 + |b|^2 - 2 a.b): all
+    # pairs of 3,000 shots in about a second, where a cell-by-cell loop took half a minute
+    sq = np.einsum("ij,ij->i", desc, desc)
+    t = np.asarray(timestamps, dtype=np.float64)
+    first, last = t[bounds[:-1]], t[bounds[1:] - 1]
+    far = 1.5 * alike
+    count = np.zeros(n_shots, dtype=np.float64)
+    for a in range(0, n_shots, 512):
+        blk = desc[a : a + 512]
+        d2 = (sq[a : a + 512, None] + sq[None] - 2.0 * (blk @ desc.T)) / desc.shape[1]
+        d = np.sqrt(np.maximum(d2, 0.0))
+        w = np.clip((far - d) / (far - alike), 0.0, 1.0)
+        rows = slice(a, a + blk.shape[0])
+        gap = np.maximum(first[None] - last[rows, None], first[rows, None] - last[None])  # < 0: itself
+        w[gap < window] = 0.0
+        count[a : a + 512] = w.sum(axis=1)
+    per_shot = (1.0 / (1.0 + count)).astype(np.float32)
+    return np.repeat(per_shot, np.diff(bounds))
+
+
 class PriorBuilder:
     """Collects thumbnails chunk by chunk (frames in time order) and computes the prior at the end.
 
@@ -321,7 +399,8 @@ class PriorBuilder:
         t = np.asarray(self._t, dtype=np.float64)
         shot_ids, cuts = detect_shots(thumbs, self.settings)
         nov = novelty_scores(thumbs, t, shot_ids, self.settings.window)
-        return VisualPrior(shot_ids, nov, cuts, thumbs, self.settings)
+        rarity = shot_rarity(thumbs, shot_ids, t, self.settings.alike, self.settings.window)
+        return VisualPrior(shot_ids, nov, cuts, thumbs, self.settings, rarity)
 
 
 def compute_prior(
@@ -346,5 +425,6 @@ __all__ = [
     "detect_shots",
     "looks_alike",
     "novelty_scores",
+    "shot_rarity",
     "thumbnail",
 ]

@@ -15,6 +15,12 @@ How the ``k`` frames are spread:
   proportion to their length, as uniform sampling covers them) and each stratum gives one frame.
 - Inside a shot or a stratum the frames are its most novel moments (a brief event stands out of the shot's
   local background), at least ``length / (2 * budget)`` seconds apart inside a shot when the budget allows.
+- Rarity (the prior's shot rarity: 1 / (1 + how many other shots look alike)): where shots recur, time is
+  counted at its rarity, so a set shown eleven times weighs, all showings together, as much
+  as one showing, and a clip shown once keeps its full length. The ``k < shots`` strata are cut on that
+  counted time, budgets beyond one per shot follow counted length, and inside a stratum frames are ranked by
+  rarity x (novelty + the video's median novelty) instead of novelty alone. Footage where nothing recurs has
+  rarity 1 everywhere: exactly the rules above.
 - Never two near-duplicates: a frame that looks like an already picked one (fewer than 5 % of its thumbnail
   cells differ by ``near_duplicate`` or more) is skipped; its budget goes to the most novel remaining frames
   that are not duplicates. Only when every candidate left is a duplicate (a still video) does the rest go to
@@ -93,11 +99,19 @@ class _Picker:
     pick stays one (``dup``), and ``seen[i]`` counts the picks it was compared with.
     """
 
-    def __init__(self, prior: "VisualPrior", t: np.ndarray, threshold: float, taken: np.ndarray | None = None):
+    def __init__(self, prior: "VisualPrior", t: np.ndarray, threshold: float, taken: np.ndarray | None = None,
+                 rarity: np.ndarray | None = None):
         from clamr_frames.context.shots import looks_alike
 
         self._alike = looks_alike
         self.prior, self.t, self.threshold = prior, t, threshold
+        # with rarity, a frame's worth is its shot's rarity times (its novelty + the video's median novelty): rarity
+        # scales it, novelty orders frames of shots about as rare, and the floor keeps a still shot shown once
+        # (novelty 0) from ranking below every moving frame of a set shown again and again. Rarity first and
+        # novelty only to break ties found the once-only inserts as well but lost needles of generated videos
+        # (whose different scenes partly look alike at alike = 0.03). None: novelty only.
+        nov = prior.novelty
+        self.worth = nov if rarity is None else rarity * (nov + float(np.median(nov)))
         self.picked: list[int] = [] if taken is None else [int(i) for i in taken]
         self.used = np.zeros(len(t), dtype=bool)
         self.used[self.picked] = True
@@ -141,8 +155,9 @@ class _Picker:
         self.used[i] = True
 
     def most_novel(self, idx: np.ndarray, want: int, gap: float) -> int:
-        """Take up to ``want`` of ``idx`` by novelty, ``gap`` s apart (halved until met), no duplicates; how many."""
-        order = idx[np.argsort(-self.prior.novelty[idx], kind="stable")]
+        """Take up to ``want`` of ``idx`` by worth (novelty; with rarity, as above), ``gap`` s apart (halved until
+        met), no duplicates; how many."""
+        order = idx[np.argsort(-self.worth[idx], kind="stable")]
         got: list[int] = []
         while len(got) < want and gap >= 0:
             cands = order[~self.used[order] & ~self.dup[order]]
@@ -177,27 +192,43 @@ class _Picker:
             self.take(int(free[int(np.argmax(np.minimum(left, right)))]))
 
 
+def _rarity(prior: "VisualPrior") -> np.ndarray | None:
+    """The prior's per-candidate rarity, or None where it is uniform (nothing recurs, or a prior without it)."""
+    r = getattr(prior, "rarity", None)
+    if r is None:
+        return None
+    r = np.asarray(r, dtype=np.float64)
+    return None if r.size == 0 or np.all(r == r[0]) else r
+
+
 def _cover(
     t: np.ndarray, prior: "VisualPrior", k: int, threshold: float, taken: np.ndarray | None = None
 ) -> np.ndarray:
-    """``k`` more frames by shots and novelty (besides ``taken``, which they must not duplicate)."""
-    picker = _Picker(prior, t, threshold, taken)
+    """``k`` more frames by shots, rarity and novelty (besides ``taken``, which they must not duplicate)."""
+    rarity = _rarity(prior)
+    picker = _Picker(prior, t, threshold, taken, rarity)
     bounds = prior.shot_bounds
     n_shots = len(bounds) - 1
     lengths = _shot_lengths(t, bounds)
     start = len(picker.picked)
+    step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
     if k >= n_shots:
         sizes = np.diff(bounds)
-        for s, b in enumerate(shot_budgets(lengths, sizes, k).tolist()):
+        weights = lengths if rarity is None else lengths * rarity[bounds[:-1]]
+        for s, b in enumerate(shot_budgets(weights, sizes, k).tolist()):
             if b:
                 shot, before = np.arange(bounds[s], bounds[s + 1]), len(picker.picked)
                 picker.most_novel(shot, b, lengths[s] / (2 * b))
                 picker.mark_alike(shot, before)  # a still shot: its frames duplicate its own pick
     else:
-        step = float(np.median(np.diff(t))) if t.size > 1 else 1.0
-        edges = np.linspace(t[0], t[-1] + step, k + 1)
+        if rarity is None:
+            clock, edges = t, np.linspace(t[0], t[-1] + step, k + 1)
+        else:  # counted time: each candidate's span to the next one, times its rarity
+            spans = np.diff(t, append=t[-1] + step) * rarity
+            clock = np.concatenate([[0.0], np.cumsum(spans)[:-1]])
+            edges = np.linspace(0.0, float(spans.sum()), k + 1)
         for j in range(k):
-            stratum, before = np.flatnonzero((t >= edges[j]) & (t < edges[j + 1])), len(picker.picked)
+            stratum, before = np.flatnonzero((clock >= edges[j]) & (clock < edges[j + 1])), len(picker.picked)
             picker.most_novel(stratum, 1, 0.0)
             picker.mark_alike(stratum, before)
     picker.fill(k - (len(picker.picked) - start))
@@ -207,7 +238,8 @@ def _cover(
 @checked_policy
 def coverage(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0,
              prior: "VisualPrior | None" = None, near_duplicate: float | None = None) -> np.ndarray:
-    """Frames spread over the video's shots, at their most novel moments, never two near-duplicates (scores unused).
+    """Frames spread over the video's shots (recurring ones counted once), at their most novel moments, never two
+    near-duplicates (scores unused).
 
     See the module docstring for the rules. Deterministic; ``seed`` is unused.
 

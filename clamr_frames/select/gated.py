@@ -47,7 +47,8 @@ def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: in
     0.6 gate — and 0.81–0.93 on text questions; prominence 2.3–3.7 and 5.6–10.0):
 
     - ``z < flat_z``: the scorer cannot see what is asked → :func:`~clamr_frames.select.coverage.coverage`
-      (shots and novelty instead of blind uniform sampling);
+      (shots, their rarity and novelty instead of blind uniform sampling: a shot the video keeps returning to
+      gets the frames of one showing, a clip shown once its own);
     - ``z >= peak_z``: → ``nms`` on the scores;
     - between: partly textual → ``relevance_share`` of the frames by ``nms``, the rest by coverage
       (:func:`~clamr_frames.select.coverage.relevance_and_coverage`).
