@@ -44,6 +44,10 @@ from benchmarks.quality import ALL_POLICIES, NO_PRIOR
 
 #: every policy the table compares: quality.py's list (``gated`` with its prior only) and the published two
 POLICIES = [p for p in ALL_POLICIES if p not in (NO_PRIOR, "uniform")] + ["aks", "bolt", "uniform"]
+#: columns that run a policy with other knobs: ``gated`` as it was before it kept a frame for the best score on
+#: a flat profile (FLAT_SHARE), side by side with today's
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {"gated, flat: coverage only": ("gated", {"flat_share": 0.0})}
+POLICIES.insert(POLICIES.index("gated") + 1, "gated, flat: coverage only")
 SETS = ("synthetic", "heldout", "spoken", "compositions")
 RECORD = "policy_table"
 MEAN_SET = "mean of sets"  # the rows averaging a scorer's sets with equal weight
@@ -179,7 +183,9 @@ def hit(sc: Scored, k: int, policy: str) -> bool:
     """Whether ``policy``'s ``k`` frames on ``sc``'s scores include one inside an answer span ``[start, end)``."""
     from clamr_frames.select import select_frames, takes_prior
 
+    policy, extra = VARIANTS.get(policy, (policy, {}))
     knobs = {"prior": sc.prior} if takes_prior(policy) and sc.prior is not None else {}
+    knobs.update(extra)
     if takes_prior(policy) and sc.prior is None:
         raise RuntimeError(f"{sc.item.video}: the index has no visual prior for {policy!r}")
     idx = select_frames(sc.scores, sc.timestamps, min(k, sc.scores.size), policy=policy, **knobs)

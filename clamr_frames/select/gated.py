@@ -7,6 +7,7 @@ prior); in between (with a prior) → a mix (:func:`~clamr_frames.select.coverag
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from clamr_frames.select.coverage import RELEVANCE_SHARE, coverage, relevance_an
 from clamr_frames.select.policies import nms, uniform
 from clamr_frames.select.profile import peakiness, prominence
 
-__all__ = ["FLAT_Z", "PEAK_Z", "gated"]
+__all__ = ["FLAT_SHARE", "FLAT_Z", "PEAK_Z", "gated"]
 
 #: ``gated`` with a visual prior: prominence below which a profile is flat (a question the scorer cannot see);
 #: above Gaussian noise up to 3 h at 1 fps (at most 4.4) and every measured question about a shape (at most 4.5)
@@ -24,12 +25,17 @@ FLAT_Z = 5.0
 #: ... and at or above which it is peaked (measured questions about a subtitle line: 9.6 and up). FLAT_Z, PEAK_Z and
 #: :data:`~clamr_frames.select.coverage.RELEVANCE_SHARE` were the best of a grid (benchmarks/RESULTS.md)
 PEAK_Z = 9.0
+#: ... and below FLAT_Z, the share of the frames still picked by relevance (rounded down): a paraphrased
+#: spoken question can score as flat as a picture question (prominence 1.4-3.1 against 2.0-4.5 measured), and its
+#: best-scored frame is often right, so one frame on the best score costs coverage one frame of k and saves those
+#: questions (``benchmarks/policy_table.py``, the columns ``gated`` and ``gated, flat: coverage only``)
+FLAT_SHARE = 0.125
 
 
 @checked_policy
 def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int = 0, gate: float = 0.6,
           min_gap: float | None = None, prior: Any = None, flat_z: float = FLAT_Z, peak_z: float = PEAK_Z,
-          relevance_share: float = RELEVANCE_SHARE) -> np.ndarray:
+          relevance_share: float = RELEVANCE_SHARE, flat_share: float = FLAT_SHARE) -> np.ndarray:
     """A gate on the score profile: peaked → :func:`nms`; flat → ``coverage`` (with a prior) or :func:`uniform`.
 
     The cheap proxy for the query-type gates of DIG / AdaQ / Q-Gate (uniform is best for global questions,
@@ -59,6 +65,7 @@ def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: in
         prior: a :class:`~clamr_frames.context.shots.VisualPrior` of these candidates, or None.
         flat_z, peak_z: prominence bands (with a prior); ``flat_z <= peak_z``.
         relevance_share: share of the frames picked by relevance between the bands.
+        flat_share: share of the frames picked by relevance below ``flat_z`` (0: coverage only).
 
     >>> flat = np.ones(20)
     >>> gated(flat, None, 4)
@@ -80,5 +87,9 @@ def gated(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: in
     if z >= hi:
         return nms(s, t, k, seed=seed, min_gap=min_gap)
     if z < lo:
-        return coverage(s, t, k, prior=prior)
+        # rounded down: at small k every frame is worth more to coverage than to a faint score
+        n_rel = math.floor(k * finite_knob("flat_share", flat_share, low=0.0, high=1.0) + 1e-9)
+        if n_rel == 0:
+            return coverage(s, t, k, prior=prior)
+        return relevance_and_coverage(s, t, k, prior=prior, relevance_share=n_rel / k, min_gap=min_gap)
     return relevance_and_coverage(s, t, k, prior=prior, relevance_share=relevance_share, min_gap=min_gap)

@@ -208,3 +208,19 @@ def test_coverage_on_a_rendered_video_catches_brief_events_that_uniform_misses()
         return sum(bool(np.any((ts[idx] >= nd.start) & (ts[idx] < nd.end))) for nd in sc.needles)
 
     assert found(picks) >= len(sc.needles) - 1 > found(uni)
+
+
+def test_gated_keeps_one_frame_of_eight_for_the_best_score_on_a_flat_profile():
+    prior, t = _events_video()
+    flat = np.random.default_rng(5).normal(size=180)
+    best = int(np.argmax(flat))
+    assert prominence(flat) < FLAT_Z
+    picks = gated(flat, t, 8, prior=prior)
+    assert best in picks.tolist() and len(set(picks.tolist())) == 8
+    only_cov = gated(flat, t, 8, prior=prior, flat_share=0.0)
+    assert only_cov.tolist() == coverage(flat, t, 8, prior=prior).tolist()
+    assert len(set(picks.tolist()) & set(only_cov.tolist())) == 7  # one coverage frame gave way
+    # below 8 frames the share rounds down to none: every frame goes to coverage
+    assert gated(flat, t, 7, prior=prior).tolist() == coverage(flat, t, 7, prior=prior).tolist()
+    with pytest.raises(InputError, match="flat_share"):
+        gated(flat, t, 8, prior=prior, flat_share=1.5)
