@@ -62,7 +62,8 @@ def selector(cache_dir):
     from clamr_frames import FrameSelector
     from clamr_frames.index import IndexSettings
 
-    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=cache_dir, progress=False)
+    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=cache_dir, progress=False,
+                                        ocr=False)
     sel.encoder = CountingEncoder(sel.encoder)
     return sel
 
