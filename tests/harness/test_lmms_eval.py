@@ -235,7 +235,10 @@ def test_subtitle_policies_inside_the_model(selector, docs):
     m = ClamrFrames(k=K, selector=selector)
     m.task_dict = {"t": {"test": {0: doc}}}
     plain = tu.videomme_doc_to_text(doc, {})
-    assert m.build_request(_instance(doc, plain))[0].prompt == plain
+    req, picked = m.build_request(_instance(doc, plain))
+    assert req.prompt == plain
+    # no policy arg: the scorer's default policy ran, and the record says which
+    assert m.policy is None and picked.record.policy["name"] == selector.default_policy
 
 
 def test_bad_model_args_are_input_errors(selector):
