@@ -7,7 +7,8 @@ Modules: :mod:`~clamr_frames.cli.parser` builds the parser from the option helpe
 (:mod:`~clamr_frames.cli.options`); each command's handler lives with its kind of work:
 :mod:`~clamr_frames.cli.media` (``inspect``, ``transcribe``), :mod:`~clamr_frames.cli.indexing` (``index``),
 :mod:`~clamr_frames.cli.selecting` (``select``), :mod:`~clamr_frames.cli.apps` (``view``, ``serve``, ``demo``,
-``train``); :mod:`~clamr_frames.cli.common` holds what the handlers share.
+``train``); :mod:`~clamr_frames.cli.common` holds what the handlers share. A command's help is its handler's
+docstring (first paragraph: the line ``clamr-frames --help`` lists; the rest: the command's description).
 """
 
 from __future__ import annotations
