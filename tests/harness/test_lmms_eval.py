@@ -177,7 +177,7 @@ def test_cli_runs_the_entry_point_model_end_to_end(runs, synth_dir, cache_dir, t
     out_dir = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k={K},subtitles=selected,inner_ocr=false,index_dir={cache_dir}",
+        "--model_args", f"policy=topk,k={K},ocr=false,subtitles=selected,inner_ocr=false,index_dir={cache_dir}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth_dir),
         "--batch_size", "1", "--output_path", str(out_dir), "--log_samples", "--verbosity", "WARNING",
     ]
