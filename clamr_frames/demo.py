@@ -16,28 +16,25 @@ def run_demo(
     minutes: float = 5.0,
     k: int = 8,
     seed: int = 0,
-    policy: str = "topk",
+    policy: str | None = None,
     ocr: bool | None = None,
     speech: bool | None = None,
     use_subtitles: bool = False,
 ) -> int:
     """Generate a video with needles, select ``k`` frames per question, report hits.
 
-    ``ocr=None`` reads the on-screen text when the ``ocr`` extra (RapidOCR) is installed, as ``run.sh`` does.
+    ``ocr=None`` reads the on-screen text when the ``ocr`` extra (RapidOCR) is installed (the selector's default
+    for the embedded scorer); ``policy=None`` is the scorer's default policy.
     ``speech=None`` speaks the ASR needles and a narration into the audio track when espeak-ng is available
     (the ``synth`` extra); the selector then finds spoken needles from the audio alone (speech recognition,
     the ``asr`` extra), unless ``use_subtitles`` hands it the subtitle file instead.
     """
-    import importlib.util
-
     from clamr_frames.context.asr import asr_available
     from clamr_frames.plot import plot_timeline
     from clamr_frames.select import select_frames
     from clamr_frames.selector import FrameSelector
     from clamr_frames.synth import generate_video
 
-    if ocr is None:
-        ocr = importlib.util.find_spec("rapidocr") is not None
     if speech is None:
         speech = _speech_available()
     subtitles_for_selection = use_subtitles or not speech
@@ -51,6 +48,7 @@ def run_demo(
     print(f"  video {video.video_path}  subtitles {video.srt_path}  questions {video.questions_path}")
     subtitles = video.srt_path if subtitles_for_selection else None
     selector = FrameSelector.from_pretrained("default", index_dir=out_dir / "cache", ocr=ocr)
+    ocr, policy = selector.use_ocr, policy or selector.default_policy
     index = selector.index(video.video_path, subtitles=subtitles)
     print(f"indexed {index.num_candidates} candidate frames (1 fps) with {selector.encoder.encoder_id}")
     if subtitles is None:

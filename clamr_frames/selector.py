@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from clamr_frames.encoders.registry import SCORERS
+from clamr_frames.encoders.registry import SCORERS, default_policy
 from clamr_frames.errors import InputError
 from clamr_frames.index.builder import IndexSettings, build_index, subtitles_digest
 from clamr_frames.index.store import IndexStore, VideoIndex
@@ -218,6 +218,14 @@ class FrameSelector:
     speech of the video's audio track (:mod:`clamr_frames.context.asr`, Whisper tiny.en offline by default;
     ``asr_settings`` picks another model), else goes without; ``"subtitles"``, ``"whisper"`` and ``"none"``
     force one source. Transcripts are cached under ``<index_dir>/asr`` by video content and settings.
+
+    OCR context (``ocr=``): None (default) reads the text in the frames where the scorer reads OCR text (the
+    embedded default and CLaMR; not the visual CLIP / LanguageBind scorers) and the ``ocr`` extra is installed
+    (:func:`clamr_frames.index.plan.resolve_ocr`; without it, one warning); ``False`` skips it; ``True`` asks
+    for it (an :class:`~clamr_frames.context.ocr.OcrUnavailableError` now when the extra is missing).
+    ``use_ocr`` says what was decided.
+
+    Policy: :meth:`select` without ``policy`` uses the scorer's own (:attr:`default_policy`).
     """
 
     def __init__(
@@ -226,7 +234,7 @@ class FrameSelector:
         *,
         settings: IndexSettings | None = None,
         index_dir: str | Path | None = None,
-        ocr: bool = False,
+        ocr: bool | None = None,
         aggregation: str = "token_max",
         normalize: bool = False,
         progress: bool = True,
@@ -241,9 +249,10 @@ class FrameSelector:
         directory); ``cache_dir`` is its deprecated old name (a DeprecationWarning; giving both is an error).
         ``compression`` (None, ``"int8"``, ``"binary"``, ``"pool"``, ``"pool+int8"``, ...; see
         :mod:`clamr_frames.index.codecs`) overrides ``settings.compression``. ``asr`` / ``asr_settings``: where
-        the ASR context comes from and how speech is recognised (see the class docstring)."""
+        the ASR context comes from and how speech is recognised; ``ocr``: whether the frames' text is read (see
+        the class docstring)."""
         from clamr_frames.context.asr import AsrSettings, check_asr_mode
-        from clamr_frames.index.plan import OcrEngines
+        from clamr_frames.index.plan import OcrEngines, resolve_ocr
 
         if cache_dir is not None:
             if index_dir is not None:
@@ -260,7 +269,7 @@ class FrameSelector:
 
             self.settings = dataclasses.replace(self.settings, compression=compression)
         self.store = IndexStore(Path(index_dir)) if index_dir is not None else IndexStore()
-        self.use_ocr = ocr
+        self.use_ocr = resolve_ocr(ocr, bool(getattr(encoder, "uses_ocr", False)))
         self._ocr_engines = OcrEngines()  # built once, shared by every video this selector indexes
         self.aggregation = aggregation
         self.normalize = normalize
@@ -287,7 +296,8 @@ class FrameSelector:
             revision: Hub branch, tag or commit of the scorer's weights (``encoder_kwargs`` takes
                 ``base_revision`` for CLaMR's backbone, ``audio_revision`` for LanguageBind's audio tower);
                 recorded, with the commit it resolved to, in every index manifest (``encoder_source``).
-            **kwargs: passed to :class:`FrameSelector` (settings, index_dir, ocr, aggregation, progress, ...);
+            **kwargs: passed to :class:`FrameSelector` (settings, index_dir, ocr (default: on where the scorer
+                reads OCR text), aggregation, progress, ...);
                 ``encoder_kwargs`` to the encoder. ``progress=False`` also hides Hub download bars.
         """
         from clamr_frames.encoders.registry import load_encoder
@@ -297,6 +307,12 @@ class FrameSelector:
             encoder_kwargs["revision"] = revision
         encoder_kwargs.setdefault("progress", kwargs.get("progress", True))
         return cls(load_encoder(str(name_or_path), device=device, **encoder_kwargs), **kwargs)
+
+    @property
+    def default_policy(self) -> str:
+        """The policy :meth:`select` uses when given none: the scorer's own
+        (:func:`clamr_frames.encoders.registry.default_policy`)."""
+        return default_policy(self.encoder)
 
     # ------------------------------------------------------------------------------------------
     def asr_cue_source(self, video: str | Path, subtitles: Any = None, asr: str | bool | None = None) -> Any:
@@ -388,7 +404,7 @@ class FrameSelector:
         *,
         subtitles: Any = None,
         options: list[str] | None = None,
-        policy: str = "topk",
+        policy: str | None = None,
         seed: int = 0,
         asr: str | bool | None = None,
         **policy_knobs: Any,
@@ -403,7 +419,8 @@ class FrameSelector:
             options: multiple-choice options; when given the scorer is queried with
                 :func:`~clamr_frames.encoders.query.build_query` ``(question, options)``, the format training
                 uses (``examples_from_qa(options_key=...)``), which also gives CLaMR its options token cap.
-            policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...).
+            policy: ``topk``, ``nms``, ``adaptive``, ``inverse-transform``, ``hybrid``, ``uniform`` (...); None:
+                the scorer's default (:attr:`default_policy`). The selection records the policy used.
             seed: for policies with randomness.
             asr: where the ASR context comes from for this video (``auto``, ``subtitles``, ``whisper``, ``none``;
                 default: the selector's ``asr``).
@@ -416,6 +433,8 @@ class FrameSelector:
             raise InputError("question is empty: give the question the frames should answer")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
             raise InputError(f"k must be a positive integer, got {k!r}")
+        if policy is None:
+            policy = self.default_policy
         index = self.index(video, subtitles, asr=asr, prior=takes_prior(policy))
         n = index.num_candidates
         if k > n:

@@ -111,7 +111,7 @@ class ClamrFrames(lmms):
         self.asr_settings = _asr_settings(parsed.prefixed["asr"])
         self.subtitles = check_policy(v["subtitles"])
         self.subtitle_format = check_format(v["subtitle_format"])
-        self.scorer, self.policy, self.k = str(v["scorer"]), str(v["policy"]), int(v["k"])
+        self.scorer, self.policy, self.k = str(v["scorer"]), v["policy"], int(v["k"])
         self.fps, self.num_candidates = float(v["fps"]), v["num_candidates"]
         self.max_pixels, self.min_pixels = int(v["max_pixels"]), int(v["min_pixels"])
         self.index_dir, self.ocr, self.query, self.seed = v["index_dir"], v["ocr"], v["query"], int(v["seed"])

@@ -28,7 +28,8 @@ class ModelArg:
 
     ``type``: ``str``, ``int``, ``float``, ``bool`` or ``choice`` (one of ``choices``); ``optional`` allows
     ``none``/empty as None. ``bool_aliases`` maps true / false to a choice (``asr=true`` means ``auto``).
-    ``renamed_to``: a deprecated old name of that arg.
+    ``renamed_to``: a deprecated old name of that arg. ``default_doc``: what the docs say the default is, where
+    it is decided later (``ocr``, ``policy``: by the scorer).
     """
 
     name: str
@@ -40,6 +41,7 @@ class ModelArg:
     minimum: float | None = None
     bool_aliases: tuple[str, str] | None = None
     renamed_to: str | None = None
+    default_doc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,14 @@ MODEL_ARGS: tuple[ModelArg, ...] = (
              "from the audio track), `subtitles`, `whisper` (speech recognition even when there are subtitles), "
              "`none` (CLaMR \"V\"); `true` = `auto`, `false` = `none`. The answerer's prompt follows `subtitles`",
              choices=("auto", "subtitles", "whisper", "none"), bool_aliases=("auto", "none")),
-    ModelArg("ocr", "bool", False, "on-screen text as scorer context (needs the `ocr` extra)"),
-    ModelArg("policy", "str", "topk",
+    ModelArg("ocr", "bool", None,
+             "on-screen text (OCR) as scorer context: on by default for the scorers that read it (`default`, "
+             "`clamr`; needs the `ocr` extra, else a warning and none), off for the visual scorers; `false` skips "
+             "it", optional=True, default_doc="the scorer's"),
+    ModelArg("policy", "str", None,
              "`topk`, `nms`, `adaptive`, `aks`, `inverse-transform`, `bolt`, `hybrid`, `coverage`, `gated`, or "
-             "`uniform` (the baseline)"),
+             "`uniform` (the baseline); by default the scorer's own default policy (recorded with each selection)",
+             optional=True, default_doc="the scorer's"),
     ModelArg("k", "int", 16, "frames per question (with `selections=`: the file's k when not given)", minimum=1),
     ModelArg("fps", "float", 1.0, "candidate frames per second", minimum=0.0),
     ModelArg("num_candidates", "int", None, "N evenly spaced candidate frames instead of `fps`", optional=True,
@@ -234,6 +240,8 @@ def parse_model_args(kwargs: Mapping[str, Any]) -> ParsedArgs:
 def _default_text(a: ModelArg) -> str:
     if a.renamed_to is not None:
         return "–"
+    if a.default_doc is not None:
+        return a.default_doc
     if a.default is None:
         return "none"
     if isinstance(a.default, bool):

@@ -74,12 +74,12 @@ class LiveSelections:
         from clamr_frames.context.asr import check_asr_mode
 
         self.scorer = str(values["scorer"])
-        self.policy = str(values["policy"])
+        self.policy = values["policy"]  # None: the scorer's default (the selection records which ran)
         self.k = int(values["k"])
         self.fps = float(values["fps"])
         self.num_candidates = values["num_candidates"]
         self.index_dir = values["index_dir"]
-        self.ocr = bool(values["ocr"])
+        self.ocr = values["ocr"]  # None: on where the scorer reads OCR text (the selector decides)
         self.asr = check_asr_mode(values["asr"])
         self.query = str(values["query"])
         self.seed = int(values["seed"])
@@ -125,6 +125,7 @@ class LiveSelections:
         if asr == "auto" and str((doc or {}).get("subtitle_source", "")) == "transcript":
             asr = "whisper"
         options = item.labelled_options() if self.query == "question+options" and item.options else None
+        ocr = bool(getattr(self.selector, "use_ocr", self.ocr))  # what the selector decided
         # The scorer reads the subtitles only when its ASR source may be them; asr=whisper transcribes instead.
         sel = self.selector.select(
             video, item.question, self.k, subtitles=subtitles if asr in ("auto", "subtitles") else None,
@@ -133,11 +134,11 @@ class LiveSelections:
         rec = SelectionRecord.from_selection(
             sel, video_fingerprint=_fingerprint(str(video), self._fingerprints), scorer=self.scorer,
             scorer_revision=self.scorer_revision(), policy_knobs=self.policy_knobs,
-            query=build_query(item.question, options), ocr=self.ocr, fps=self.fps,
+            query=build_query(item.question, options), ocr=ocr, fps=self.fps,
             num_candidates=self.num_candidates, k=self.k, task=task, doc_id=doc_id, question_id=question_id(doc),
             options=list(item.labelled_options()) if item.options else None,
         )
-        if self.ocr:
+        if ocr:
             rec.extra["frame_ocr"] = [str(t) for t in sel.ocr]
         if doc and isinstance(doc.get("needle"), Mapping) and {"start", "end"} <= set(doc["needle"]):
             rec.gt_window = [float(doc["needle"]["start"]), float(doc["needle"]["end"])]
@@ -147,7 +148,7 @@ class LiveSelections:
             step = float(grid[1] - grid[0]) if len(grid) > 1 else 1.0
             duration = float(grid[-1] + step) if len(grid) else None
         return Picked(video=str(video), frame_indices=rec.frame_indices, timestamps=rec.timestamps, scores=rec.scores,
-                      duration=duration, asr_source=rec.asr_source, ocr_text=list(sel.ocr) if self.ocr else None,
+                      duration=duration, asr_source=rec.asr_source, ocr_text=list(sel.ocr) if ocr else None,
                       all_timestamps=sel.all_timestamps, record=rec)
 
 

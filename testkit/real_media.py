@@ -158,7 +158,7 @@ def measure_retrieval(workdir: Path, k: int = 3) -> list[dict]:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     video = build_spoken_video(workdir / "spoken.mp4")
-    sel = FrameSelector.from_pretrained("default", index_dir=workdir / "index", progress=False)
+    sel = FrameSelector.from_pretrained("default", index_dir=workdir / "index", progress=False, ocr=False)
     rows = []
     for question, name in QUESTIONS:
         s = sel.select(video.path, question, k=k, asr="whisper")

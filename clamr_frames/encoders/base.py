@@ -81,7 +81,10 @@ class Encoder(Protocol):
         dim: embedding size.
         multi_vector: False for single-vector baselines (one token per query and per document).
         uses_image / uses_ocr: whether documents need decoded pixels / OCR text; lets the
-            pipeline skip work an encoder would ignore.
+            pipeline skip work an encoder would ignore (OCR is on by default exactly where ``uses_ocr``).
+
+    Optional: ``default_policy``, the selection policy ``policy=None`` means for this scorer
+    (:func:`clamr_frames.encoders.registry.default_policy`; ``topk`` when absent).
     """
 
     encoder_id: str

@@ -232,6 +232,7 @@ class DefaultEncoder:
     multi_vector = True
     uses_image = False
     uses_ocr = True
+    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
 
     def __init__(
         self,

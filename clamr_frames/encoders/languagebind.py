@@ -93,6 +93,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
     """
 
     kind = "languagebind"
+    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
 
     def __init__(
         self,

@@ -11,6 +11,10 @@ A local folder is recognised by what it records (:func:`scorer_for_folder`):
   (``default``, ``clip``, ``clamr``), which loads the folder as its weights;
 - ``adapter_config.json``: a CLaMR LoRA adapter; ``clamr_config.json``: a saved CLaMR model.
 
+What a scorer reads and how it selects by default is declared once, on its encoder class: ``uses_ocr`` (the OCR
+default follows it, :func:`clamr_frames.index.plan.resolve_ocr`) and ``default_policy`` (what ``policy=None``
+means, :func:`default_policy`).
+
 >>> sorted(SCORERS)
 ['clamr', 'clip', 'default', 'languagebind-v', 'languagebind-va']
 >>> SCORERS["clip"].target
@@ -97,6 +101,32 @@ SCORERS: dict[str, ScorerSpec] = {
         summary="CLIP, single vector: frame vs question",
     ),
 }
+
+
+#: The policy of a scorer whose encoder declares no ``default_policy`` (a scorer registered from outside).
+FALLBACK_POLICY = "topk"
+
+
+def default_policy(encoder: Any) -> str:
+    """The selection policy ``policy=None`` means for a scorer: its encoder's (class attribute)
+    ``default_policy``, declared once per scorer class, else :data:`FALLBACK_POLICY`.
+
+    >>> class Stub:
+    ...     default_policy = "gated"
+    >>> default_policy(Stub()), default_policy(object())
+    ('gated', 'topk')
+    """
+    policy = getattr(encoder, "default_policy", None)
+    return policy if isinstance(policy, str) and policy else FALLBACK_POLICY
+
+
+def scorer_class(name: str) -> type:
+    """The encoder class a registered scorer builds (imported, nothing loaded): where its ``uses_ocr`` and
+    ``default_policy`` are declared."""
+    if name not in SCORERS:
+        raise InputError(f"unknown scorer {name!r}: use one of {', '.join(SCORERS)}")
+    obj = _resolve(SCORERS[name].target)
+    return obj if isinstance(obj, type) else obj.__self__  # Class.from_pretrained: the class it is bound to
 
 
 def register_scorer(name: str, spec: ScorerSpec | str, *, overwrite: bool = False, **fields: Any) -> ScorerSpec:
@@ -275,22 +305,28 @@ def _load(name: str, spec: ScorerSpec, device: str | None, weights: Any, audio_w
 
 
 def scorer_table() -> str:
-    """A Markdown table of the registered scorers: name, what is built, how weights and revisions apply, summary.
-    The docs are generated from it, so they cannot drift from :data:`SCORERS`.
+    """A Markdown table of the registered scorers: name, what is built, how weights and revisions apply, summary,
+    whether it reads OCR text (and so gets OCR by default) and its default policy (both from the encoder class).
+    The docs are generated from it, so they cannot drift from :data:`SCORERS` or the classes.
 
     >>> print(scorer_table().splitlines()[2])  # doctest: +ELLIPSIS
     | `default` | `clamr_frames.encoders.default:DefaultEncoder` | `model_path=` | local only | offline MiniLM ... |
     """
-    rows = ["| scorer | built by | weights go to | hub | what it is |", "|---|---|---|---|---|"]
+    rows = ["| scorer | built by | weights go to | hub | what it is | reads OCR text (OCR on by default) | default policy |",
+            "|---|---|---|---|---|---|---|"]
     for name, spec in SCORERS.items():
+        cls = scorer_class(name)
         weights = f"`{spec.weights}=`" if spec.weights else "first argument"
         if spec.default_weights:
             weights += f" (default `{spec.default_weights}`)"
         if spec.audio:
             weights += f"; audio: `{spec.audio}=`"
         hub = "revision, progress" if spec.hub else "local only"
-        rows.append(f"| `{name}` | `{spec.target}` | {weights} | {hub} | {spec.summary} |")
+        reads = "yes" if getattr(cls, "uses_ocr", False) else "no"
+        rows.append(f"| `{name}` | `{spec.target}` | {weights} | {hub} | {spec.summary} | {reads} | "
+                    f"`{default_policy(cls)}` |")
     return "\n".join(rows)
 
 
-__all__ = ["CLAMR_HUB_ID", "SCORERS", "ScorerSpec", "load_encoder", "register_scorer", "scorer_for_folder"]
+__all__ = ["CLAMR_HUB_ID", "FALLBACK_POLICY", "SCORERS", "ScorerSpec", "default_policy", "load_encoder",
+           "register_scorer", "scorer_class", "scorer_for_folder"]

@@ -354,7 +354,7 @@ def index_locally(
     encoder: "Encoder",
     *,
     settings: "IndexSettings | None" = None,
-    ocr: bool = False,
+    ocr: bool | None = None,
     store: "IndexStore | None" = None,
     filesystem: Any = None,
     progress: bool = True,
@@ -366,15 +366,18 @@ def index_locally(
     A video that fails is reported with its reason and the others go on. ``asr`` / ``asr_settings``: where the
     ASR context comes from (the context plan, :func:`clamr_frames.index.plan.plan_context`; the default
     ``subtitles`` reads only the jobs' subtitle files, as the Ray pipeline does; ``auto`` transcribes videos that
-    have none, before indexing them, cached under ``<store root>/asr``).
+    have none, before indexing them, cached under ``<store root>/asr``). ``ocr``: OCR context for every video (a
+    job's ``ocr`` option overrides it); None: on where the encoder reads OCR text
+    (:func:`clamr_frames.index.plan.resolve_ocr`).
     """
     from clamr_frames.index.builder import IndexSettings, build_index
-    from clamr_frames.index.plan import OcrEngines, plan_context
+    from clamr_frames.index.plan import OcrEngines, plan_context, resolve_ocr
     from clamr_frames.index.store import IndexStore
 
     settings = settings or IndexSettings()
     store = store or IndexStore()
     store.make_directory(store.root)  # an unusable store fails the corpus here, once, not every video
+    ocr = resolve_ocr(ocr, bool(getattr(encoder, "uses_ocr", False)))
     report = CorpusReport(setup={"runner": "local", "settings": dataclasses.asdict(settings), "ocr": ocr})
     engines = OcrEngines()  # one OCR engine for the whole run (its models loaded once)
     t0 = time.perf_counter()

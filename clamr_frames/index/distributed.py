@@ -71,13 +71,15 @@ class EncoderIdentity:
     uses_image: bool
     uses_audio: bool = False
     source: dict[str, Any] = field(default_factory=dict)  # where the weights came from, for the manifest
+    uses_ocr: bool = False  # the OCR default follows it (clamr_frames.index.plan.resolve_ocr)
 
     @classmethod
     def of(cls, encoder: Any) -> "EncoderIdentity":
         from clamr_frames.index.builder import _scalars
 
         return cls(encoder.encoder_id, json.loads(json.dumps(encoder.config, default=str)), bool(encoder.uses_image),
-                   bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)))
+                   bool(getattr(encoder, "uses_audio", False)), _scalars(getattr(encoder, "source", None)),
+                   bool(getattr(encoder, "uses_ocr", False)))
 
 
 def _load_encoder(scorer: str, encoder_kwargs: dict[str, Any], device: str | None) -> Any:
@@ -468,7 +470,7 @@ def index_corpus(
     encoder_kwargs: dict[str, Any] | None = None,
     device: str | None = None,
     settings: Any = None,
-    ocr: bool = False,
+    ocr: bool | None = None,
     asr: str = "subtitles",
     asr_settings: Any = None,
     cache_dir: str | Path | None = None,
@@ -488,7 +490,8 @@ def index_corpus(
         scorer / encoder_kwargs / device: the encoder, as :func:`~clamr_frames.encoders.registry.load_encoder`
             takes them (each actor loads it; the weights must be reachable from every node).
         settings: :class:`~clamr_frames.index.IndexSettings` of the corpus (a job's options override them).
-        ocr: OCR context for every video (a job's ``ocr`` option overrides it).
+        ocr: OCR context for every video (a job's ``ocr`` option overrides it); None: on where the scorer reads OCR
+            text (:func:`clamr_frames.index.plan.resolve_ocr`, decided here, on the driver).
         asr / asr_settings: where the ASR context comes from (the context plan,
             :func:`clamr_frames.index.plan.plan_context`): the
             default ``subtitles`` reads the jobs' subtitle files; ``auto`` also transcribes the speech of videos
@@ -509,6 +512,7 @@ def index_corpus(
         ModelLoadError / InputError: the encoder cannot be loaded, bad arguments.
     """
     from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.index.plan import resolve_ocr
     from clamr_frames.index.store import IndexStore
 
     ray = _import_ray()
@@ -535,6 +539,7 @@ def index_corpus(
         actors, actor_res, threads = _resources(ray, device, workers, cpus_per_worker, gpus_per_worker)
         t0 = time.perf_counter()
         identity = _remote_identity(ray, scorer, encoder_kwargs, device, actor_res, retries)
+        ocr = resolve_ocr(ocr, identity.uses_ocr)
         tracker = _Tracker(ray, jobs, store_root, retries, progress)
         # The dataset copies the data context when it is created. One block per row, so that a dead worker loses
         # (and Ray retries) one part, not every part batched with it; a block that fails every retry is dropped

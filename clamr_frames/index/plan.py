@@ -8,7 +8,8 @@ and returns a :class:`ContextPlan`:
   transcript the cache already holds, or a soundtrack still to transcribe — streamed into the index build
   (:class:`~clamr_frames.context.asr.WhisperCues`) or transcribed before it (``stream=False``);
 - the **OCR pass** (a fresh stateful pass per video on an engine that is built once per runner:
-  :class:`OcrEngines`), or none;
+  :class:`OcrEngines`), or none. Whether a video gets one is decided by :func:`resolve_ocr`, the one place that
+  applies the default (on where the scorer reads OCR text);
 - the **thread shares** of the stages that run at the same time (:func:`clamr_frames.index.pipeline.thread_plan`).
 
 Every transcript lives under ``<store root>/asr`` (:func:`transcript_cache`). The :class:`~clamr_frames.FrameSelector`,
@@ -20,6 +21,7 @@ itself.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,55 @@ from clamr_frames.index.pipeline import thread_plan
 if TYPE_CHECKING:  # pragma: no cover
     from clamr_frames.context.ocr import OcrEngine
     from clamr_frames.index.builder import OcrFn
+
+
+_warned_no_ocr = False  # the missing-extra warning is given once per process, not once per video or runner
+
+
+def ocr_available() -> bool:
+    """Whether the ``ocr`` extra imports (rapidocr and onnxruntime; a broken install counts as missing)."""
+    try:
+        import onnxruntime  # noqa: F401
+        import rapidocr  # noqa: F401
+    except Exception:  # ImportError, or e.g. OpenCV's shared libraries failing to load
+        return False
+    return True
+
+
+def resolve_ocr(ocr: bool | None, reads_ocr: bool) -> bool:
+    """Whether the videos get an OCR pass: the one place the OCR default is decided.
+
+    Args:
+        ocr: the caller's choice (``--ocr`` / ``--no-ocr``, ``ocr=``); None: the default, which is on when the
+            scorer reads OCR text and the ``ocr`` extra is installed. When the extra is missing the default
+            warns once (naming the extra and ``--no-ocr``) and indexes without OCR.
+        reads_ocr: the scorer reads OCR text (its encoder's ``uses_ocr``: the embedded default and CLaMR do,
+            the visual scorers CLIP and LanguageBind do not).
+
+    Raises:
+        OcrUnavailableError: ``ocr=True`` without the ``ocr`` extra.
+
+    >>> resolve_ocr(False, reads_ocr=True), resolve_ocr(None, reads_ocr=False)
+    (False, False)
+    """
+    global _warned_no_ocr
+    if ocr is not None:
+        if ocr and not ocr_available():
+            from clamr_frames.context.ocr import OCR_EXTRA_HINT, OcrUnavailableError
+
+            raise OcrUnavailableError(f"OCR was asked for, but the optional 'ocr' extra does not import: "
+                                      f"{OCR_EXTRA_HINT}")
+        return bool(ocr)
+    if not reads_ocr:
+        return False
+    if ocr_available():
+        return True
+    if not _warned_no_ocr:
+        _warned_no_ocr = True
+        warnings.warn("the scorer reads on-screen text, but the 'ocr' extra is not installed: indexing without "
+                      "OCR (pip install 'clamr-frames[ocr]' to read it, or --no-ocr / ocr=False to say so)",
+                      stacklevel=3)
+    return False
 
 
 def transcript_cache(store_root: str | Path) -> TranscriptCache:
@@ -166,4 +217,4 @@ def plan_context(
     return ContextPlan(str(video), source, context, cues, ocr_fn, ocr_id, threads)
 
 
-__all__ = ["ContextPlan", "OcrEngines", "plan_context", "transcript_cache"]
+__all__ = ["ContextPlan", "OcrEngines", "ocr_available", "plan_context", "resolve_ocr", "transcript_cache"]

@@ -153,7 +153,7 @@ class VideoLibrary:
             k = int(body.get("k", 16))
         except (TypeError, ValueError):
             raise InputError(f"k must be a whole number, got {body.get('k')!r}") from None
-        policy = str(body.get("policy") or "topk")
+        policy = str(body["policy"]) if body.get("policy") else None  # none: the scorer's default
         scorer = str(body.get("scorer") or self.scorers[0])
         options = [str(o) for o in body.get("options") or [] if str(o).strip()] or None
         selector, lock = self.selector(scorer, "answer")

@@ -58,7 +58,7 @@ def test_full_run_on_a_tiny_clamr(tmp_path, capsys):
     # The ranks it printed, recomputed here from the selector's scores (same video: same seed and length).
     video = generate_video(tmp_path / "again", seed=3, duration=40.0, needles_per_kind=1)
     sel = FrameSelector.from_pretrained(str(model_dir), device="cpu", index_dir=tmp_path / "cache2",
-                                        progress=False, settings=IndexSettings(fps=0.5))
+                                        progress=False, settings=IndexSettings(fps=0.5), ocr=False)  # as the script
     want = []
     for q in video.questions:
         index = sel.index(video.video_path, video.srt_path)

@@ -82,14 +82,14 @@ def test_questions_on_one_video_equal_single_calls(videos, tmp_path, capsys, loa
         "",
         {"question": "Who paints fences?", "options": ["A. my cousin", "B. the baker"], "k": 2},
     ])
-    common = ["--subtitles", str(srt), "-k", "3", "--index-dir", str(tmp_path / "idx"), "--quiet"]
+    common = ["--subtitles", str(srt), "-k", "3", "--index-dir", str(tmp_path / "idx"), "--quiet", "--no-ocr"]
     assert main(["select", str(video), "--questions", str(q), *common]) == 0
     first, second = _lines(capsys.readouterr().out)
     assert len(loads) == 1 and encodes == [2]  # one model, one query-encoder pass for every question
     assert (first["line"], first["id"], first["k"], second["line"], second["k"]) == (1, "a", 3, 3, 2)
     assert "id" not in second and first["question"] == "What is the password?"
     # the same frames as one question at a time through the Python API
-    sel = FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False)
+    sel = FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False, ocr=False)
     want = sel.select(video, "Who paints fences?", 2, subtitles=srt, options=["A. my cousin", "B. the baker"])
     assert [f["timestamp"] for f in second["frames"]] == pytest.approx(want.timestamps.tolist())
     assert [f["score"] for f in second["frames"]] == pytest.approx(want.scores.tolist())
@@ -105,7 +105,7 @@ def test_questions_across_videos(videos, tmp_path, capsys, loads):
         {"video": v1.name, "subtitles": s1.name, "question": "When does the boat leave?", "k": 2},
         {"video": str(v0), "question": "What is shown?", "k": 1},  # absolute, no subtitles
     ])
-    assert main(["select", "--questions", str(q), "--index-dir", str(tmp_path / "idx"), "--quiet"]) == 0
+    assert main(["select", "--questions", str(q), "--index-dir", str(tmp_path / "idx"), "--quiet", "--no-ocr"]) == 0
     recs = _lines(capsys.readouterr().out)
     assert [r["video"] for r in recs] == [str(v0), str(v1), str(v0)] and len(loads) == 1
     assert 8.0 <= recs[0]["frames"][0]["timestamp"] <= 10.0 or 8.0 <= recs[0]["frames"][1]["timestamp"] <= 10.0
@@ -143,7 +143,7 @@ def test_a_row_that_fails_on_its_video_fails_alone(videos, tmp_path, capsys):
         {"question": "Who paints fences?", "k": 1},
     ])
     rc = main(["select", str(video), "--subtitles", str(srt), "--questions", str(q), "--index-dir",
-               str(tmp_path / "idx"), "--quiet"])
+               str(tmp_path / "idx"), "--quiet", "--no-ocr"])
     out, err = capsys.readouterr()
     recs = _lines(out)
     assert rc == 2 and [r["line"] for r in recs] == [1, 2, 3, 4]
@@ -168,10 +168,10 @@ def test_questions_flag_conflicts(videos, tmp_path, capsys):
 def test_index_json_one_line_per_video(videos, tmp_path, capsys):
     d, [(v0, s0), (v1, _)] = videos
     idx = str(tmp_path / "idx")
-    assert main(["index", str(v0), "--index-dir", idx, "--quiet"]) == 0
+    assert main(["index", str(v0), "--index-dir", idx, "--quiet", "--no-ocr"]) == 0
     capsys.readouterr()
     missing = tmp_path / "missing.mp4"
-    rc = main(["index", str(v1), str(v0), str(missing), "--json", "--index-dir", idx, "--quiet"])
+    rc = main(["index", str(v1), str(v0), str(missing), "--json", "--index-dir", idx, "--quiet", "--no-ocr"])
     out, err = capsys.readouterr()
     recs = _lines(out)
     assert rc == 2 and [r["video"] for r in recs] == [str(v1), str(v0), str(missing)]
@@ -186,18 +186,18 @@ def test_cache_dir_is_a_deprecated_alias(videos, tmp_path, capsys):
     from clamr_frames.errors import InputError
 
     d, [(video, _), _] = videos
-    assert main(["index", str(video), "--cache-dir", str(tmp_path / "old"), "--quiet"]) == 0
+    assert main(["index", str(video), "--cache-dir", str(tmp_path / "old"), "--quiet", "--no-ocr"]) == 0
     assert "--cache-dir is deprecated, use --index-dir" in capsys.readouterr().err
     assert list((tmp_path / "old").iterdir())
     enc = DefaultEncoder(device="cpu")
     with pytest.warns(DeprecationWarning, match="index_dir"):
-        sel = FrameSelector(enc, cache_dir=tmp_path / "old", progress=False)
+        sel = FrameSelector(enc, cache_dir=tmp_path / "old", progress=False, ocr=False)
     assert sel.store.root == tmp_path / "old"
     with pytest.raises(InputError, match="index_dir only"):
         FrameSelector(enc, cache_dir=tmp_path, index_dir=tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert FrameSelector(enc, index_dir=tmp_path / "new", progress=False).store.root == tmp_path / "new"
+        assert FrameSelector(enc, index_dir=tmp_path / "new", progress=False, ocr=False).store.root == tmp_path / "new"
 
 
 def test_harness_cache_dir_is_a_deprecated_alias(tmp_path):
@@ -216,7 +216,7 @@ def test_selector_keeps_a_bounded_number_of_indexes_in_memory(videos, tmp_path, 
 
     d, [(v0, s0), (v1, _)] = videos
     monkeypatch.setattr(selmod, "_INDEXES_IN_MEMORY", 2)
-    sel = selmod.FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False)
+    sel = selmod.FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False, ocr=False)
     a, b = sel.index(v0), sel.index(v1)
     assert sel.index(v0) is a  # a hit: now the most recently used
     c = sel.index(v0, s0)

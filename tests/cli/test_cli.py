@@ -76,7 +76,7 @@ def test_select_cli_json_and_plot(small_video, tmp_path, capsys):
     plot = tmp_path / "t.png"
     rc = main(
         ["select", str(video), "what is the password?", "-k", "3", "--subtitles", str(srt), "--json",
-         "--plot", str(plot), "--index-dir", str(tmp_path / "cache"), "--quiet"]
+         "--plot", str(plot), "--index-dir", str(tmp_path / "cache"), "--quiet", "--no-ocr"]
     )
     assert rc == 0
     data = json.loads(capsys.readouterr().out)
@@ -103,7 +103,7 @@ def test_select_save_frames_writes_the_picked_frames(tmp_path, capsys):
     srt = write_srt(tmp_path / "coded.srt", [Cue(3.0, 5.0, "the password is falcon")])
     out = tmp_path / "frames"
     rc = main(["select", str(video), "what is the password?", "-k", "2", "--subtitles", str(srt), "--json",
-               "--save-frames", str(out), "--index-dir", str(tmp_path / "cache"), "--quiet"])
+               "--save-frames", str(out), "--index-dir", str(tmp_path / "cache"), "--quiet", "--no-ocr"])
     assert rc == 0
     picks = json.loads(capsys.readouterr().out)["frames"]
     assert [p["timestamp"] for p in picks] == [3.0, 4.0]
@@ -118,11 +118,11 @@ def test_select_save_frames_writes_the_picked_frames(tmp_path, capsys):
 @pytest.mark.slow
 def test_select_cli_bad_input(small_video, tmp_path):
     video, srt = small_video
-    r = _run("select", str(video), "   ", "-k", "3", "--index-dir", str(tmp_path))
+    r = _run("select", str(video), "   ", "-k", "3", "--index-dir", str(tmp_path), "--no-ocr")
     assert r.returncode == 2 and "question" in r.stderr and "Traceback" not in r.stderr
-    r = _run("select", str(video), "what?", "-k", "0", "--index-dir", str(tmp_path))
+    r = _run("select", str(video), "what?", "-k", "0", "--index-dir", str(tmp_path), "--no-ocr")
     assert r.returncode == 2 and "k must be" in r.stderr
-    r = _run("select", str(video), "what?", "--subtitles", str(tmp_path / "nope.srt"), "--index-dir", str(tmp_path))
+    r = _run("select", str(video), "what?", "--subtitles", str(tmp_path / "nope.srt"), "--index-dir", str(tmp_path), "--no-ocr")
     assert r.returncode == 2 and "nope.srt" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -172,7 +172,7 @@ def test_select_cli_clip_scorer_nms_policy_on_a_local_model(bars_video, tiny_cli
 
 def test_select_cli_weights_for_the_wrong_scorer(bars_video, tmp_path):
     r = _run("select", str(bars_video), "what?", "--scorer", "clip", "--audio-weights", str(tmp_path),
-             "--index-dir", str(tmp_path))
+             "--index-dir", str(tmp_path), "--no-ocr")
     assert r.returncode == 2 and "languagebind-va" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -191,7 +191,7 @@ def test_demo_finds_the_spoken_needles_from_the_audio_and_plots(tmp_path, capsys
 def test_select_uses_a_compressed_index(bars_video, tmp_path, capsys):
     srt = write_srt(tmp_path / "b.srt", [Cue(12.0, 14.0, "the password is falcon")])
     args = ["select", str(bars_video), "what is the password?", "-k", "2", "--subtitles", str(srt), "--json",
-            "--index-dir", str(tmp_path / "cache"), "--quiet", "--compression", "int8"]
+            "--index-dir", str(tmp_path / "cache"), "--quiet", "--no-ocr", "--compression", "int8"]
     assert main(args) == 0
     ts = [f["timestamp"] for f in json.loads(capsys.readouterr().out)["frames"]]
     assert any(12.0 <= t <= 14.0 for t in ts)

@@ -321,7 +321,7 @@ def test_spoken_needle_found_without_subtitles_and_sources_build_separate_indexe
     from clamr_frames.evaluation import hits_span
 
     selector = FrameSelector.from_pretrained("default", index_dir=root / "cache", progress=False,
-                                             asr_settings=SETTINGS)
+                                             asr_settings=SETTINGS, ocr=False)
     nd = _asr_needle(spoken)
     q = next(q for q in spoken.questions if q["needle"]["kind"] == "asr")
     sel = selector.select(spoken.video_path, q["question"], k=4, options=q["options"])
@@ -347,7 +347,7 @@ def test_video_without_audio_stream_gets_a_notice_and_still_selects(root):
     video = make_video(root / "mute.mp4", 30, 5.0)
     tr = cached_transcribe(video, SETTINGS, cache=root / "mute-cache", progress=False)
     assert not tr.has_audio and tr.cues == ()
-    selector = FrameSelector.from_pretrained("default", index_dir=root / "mute-index", progress=False)
+    selector = FrameSelector.from_pretrained("default", index_dir=root / "mute-index", progress=False, ocr=False)
     with pytest.warns(UserWarning, match="no audio track"):
         sel = selector.select(video, "what happens?", k=2)
     assert sel.asr_source == "none" and len(sel.timestamps) == 2
@@ -358,7 +358,7 @@ def test_silent_audio_gives_no_cues_and_a_notice(root):
 
     video = _video_with_audio(root / "silent.mp4", np.zeros(16000 * 8, np.float32), 16000)
     selector = FrameSelector.from_pretrained("default", index_dir=root / "silent-index", progress=False,
-                                             asr_settings=SETTINGS)
+                                             asr_settings=SETTINGS, ocr=False)
     with pytest.warns(UserWarning, match="no speech recognised"):
         sel = selector.select(video, "what is said?", k=2)
     assert sel.asr_source.startswith("whisper:") and not any(sel.asr)

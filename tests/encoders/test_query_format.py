@@ -96,7 +96,8 @@ def test_inference_queries_exactly_as_training(encoder, tiny_qwen_dir, tmp_path)
 
     # Inference: FrameSelector.select(options=...), which the lmms-eval harness calls with Video-MME's options.
     rec = RecordingEncoder(encoder)
-    selector = FrameSelector(rec, index_dir=tmp_path / "cache", progress=False, settings=IndexSettings(chunk_size=4))
+    selector = FrameSelector(rec, index_dir=tmp_path / "cache", progress=False, settings=IndexSettings(chunk_size=4),
+                             ocr=False)
     sel = selector.select(video, QUESTION, k=2, options=OPTIONS)
     assert len(sel.indices) == 2 and sel.question == QUESTION
     assert rec.queries == [build_query(QUESTION, OPTIONS)]

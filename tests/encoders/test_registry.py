@@ -154,9 +154,11 @@ def test_a_default_run_folder_the_trainer_wrote_loads_and_selects(tmp_path):
 
     video = generate_video(tmp_path / "video", seed=3, duration=30.0, kinds=("asr",), needles_per_kind=1)
     question = video.questions[0]["question"]
-    sel = FrameSelector.from_pretrained(str(final), device="cpu", index_dir=tmp_path / "idx", progress=False)
+    sel = FrameSelector.from_pretrained(str(final), device="cpu", index_dir=tmp_path / "idx", progress=False,
+                                        ocr=False)
     picked = sel.select(video.video_path, question, k=3, subtitles=video.srt_path)
     assert len(picked.indices) == 3
     rc = main(["select", str(video.video_path), question, "-k", "3", "--scorer", str(final), "--subtitles",
-               str(video.srt_path), "--index-dir", str(tmp_path / "idx-cli"), "--quiet", "--device", "cpu", "--json"])
+               str(video.srt_path), "--index-dir", str(tmp_path / "idx-cli"), "--quiet", "--device", "cpu", "--json",
+               "--no-ocr"])
     assert rc == 0

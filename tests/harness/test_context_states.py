@@ -52,7 +52,7 @@ def test_without_with_subtitles_with_transcript(tmp_path, monkeypatch, fake_tran
     make_synthetic(out, n_videos=1, duration=40.0, needles_per_kind=1, frame_num=8)
     tm = TaskManager("ERROR", include_path=[str(out)], include_defaults=False, model_name="clamr_frames")
     selector = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=tmp_path / "idx",
-                                             progress=False)
+                                             progress=False, ocr=False)
     log = tmp_path / "log.jsonl"
     # asr=subtitles: the scorer's context stays the subtitle file, so only the prompt's source differs between runs
     model = ClamrFrames(k=2, selector=selector, inner_ocr="false", asr="subtitles", log_selections=str(log))

@@ -62,7 +62,8 @@ def selector(cache_dir):
     from clamr_frames import FrameSelector
     from clamr_frames.index import IndexSettings
 
-    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=cache_dir, progress=False)
+    sel = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=cache_dir, progress=False,
+                                        ocr=False)
     sel.encoder = CountingEncoder(sel.encoder)
     return sel
 
@@ -176,7 +177,7 @@ def test_cli_runs_the_entry_point_model_end_to_end(runs, synth_dir, cache_dir, t
     out_dir = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k={K},subtitles=selected,inner_ocr=false,index_dir={cache_dir}",
+        "--model_args", f"policy=topk,k={K},ocr=false,subtitles=selected,inner_ocr=false,index_dir={cache_dir}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth_dir),
         "--batch_size", "1", "--output_path", str(out_dir), "--log_samples", "--verbosity", "WARNING",
     ]
@@ -234,7 +235,10 @@ def test_subtitle_policies_inside_the_model(selector, docs):
     m = ClamrFrames(k=K, selector=selector)
     m.task_dict = {"t": {"test": {0: doc}}}
     plain = tu.videomme_doc_to_text(doc, {})
-    assert m.build_request(_instance(doc, plain))[0].prompt == plain
+    req, picked = m.build_request(_instance(doc, plain))
+    assert req.prompt == plain
+    # no policy arg: the scorer's default policy ran, and the record says which
+    assert m.policy is None and picked.record.policy["name"] == selector.default_policy
 
 
 def test_bad_model_args_are_input_errors(selector):

@@ -78,7 +78,7 @@ def test_synthetic_mlvu_runs_offline(tmp_path, monkeypatch):
     rows = json.loads((out / "synthetic_mlvu.json").read_text())
     tm = TaskManager("ERROR", include_path=[str(out)], include_defaults=False, model_name="clamr_frames")
     selector = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0), index_dir=tmp_path / "idx",
-                                             progress=False)
+                                             progress=False, ocr=False)
     log = tmp_path / "log.jsonl"
     model = ClamrFrames(k=2, selector=selector, inner_ocr="false", log_selections=str(log))
     prompts = []

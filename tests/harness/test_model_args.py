@@ -15,7 +15,13 @@ def test_defaults_types_and_prefixes():
                           "scorer_weights": "/m", "inner_attn_implementation": "sdpa", "asr_model": "small"})
     v = p.values
     assert (v["k"], v["fps"], v["ocr"], v["asr"], v["num_candidates"]) == (8, 0.5, True, "none", None)
-    assert v["policy"] == "topk" and v["subtitles"] == "auto"
+    assert v["subtitles"] == "auto"
+    # decided by the scorer when not given: its default policy, OCR where it reads OCR text
+    assert parse_model_args({}).values["policy"] is None and parse_model_args({}).values["ocr"] is None
+    assert parse_model_args({"policy": "gated", "ocr": "false"}).values["policy"] == "gated"
+    assert parse_model_args({"ocr": "false"}).values["ocr"] is False
+    md = markdown_table()
+    assert "| `ocr` | bool or none | the scorer's |" in md and "| `policy` | str or none | the scorer's |" in md
     assert p.prefixed == {"scorer": {"weights": "/m"}, "asr": {"model": "small"},
                           "inner": {"attn_implementation": "sdpa"}, "policy": {}}
 

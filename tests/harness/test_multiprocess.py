@@ -61,7 +61,7 @@ def test_accelerate_launch_two_ranks_encode_each_video_once(tmp_path):
     cache = tmp_path / "cache"
     # video 0 indexed ahead of time, with the settings the model uses (fps 1, its subtitles as ASR context)
     pre = index_locally(jobs_from_paths([str(videos[0])], [str(srts[0])]), DefaultEncoder(),
-                        settings=IndexSettings(fps=1.0), store=IndexStore(cache), progress=False)
+                        settings=IndexSettings(fps=1.0), store=IndexStore(cache), progress=False, ocr=False)
     assert len(pre.indexed) == 1
 
     hook = tmp_path / "hook"
@@ -83,7 +83,8 @@ def test_accelerate_launch_two_ranks_encode_each_video_once(tmp_path):
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
         "--main_process_port", str(_free_port()),
         "-m", "lmms_eval", "--model", "clamr_frames",
-        "--model_args", f"policy=topk,k=2,subtitles=selected,index_dir={cache},log_selections={tmp_path / 'sel.jsonl'}",
+        "--model_args", f"policy=topk,k=2,ocr=false,subtitles=selected,index_dir={cache},"
+                        f"log_selections={tmp_path / 'sel.jsonl'}",
         "--tasks", "synthetic_videoqa", "--include_path", str(synth), "--batch_size", "1",
         "--output_path", str(tmp_path / "out"), "--log_samples", "--verbosity", "WARNING",
     ]

@@ -42,7 +42,7 @@ def test_model_writes_the_notebook_block_per_selected_frame(vmme_clip, tmp_path)
 
     # Candidates every 0.5 s: those at half seconds have a subtitle line, those at whole seconds none.
     selector = FrameSelector.from_pretrained("default", settings=IndexSettings(fps=2.0), index_dir=tmp_path / "cache",
-                                             progress=False)
+                                             progress=False, ocr=False)
     doc = dict(vmme_clip["doc"], question="What came right after line 41?")
 
     def request(prompt):

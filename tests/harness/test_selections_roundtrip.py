@@ -21,7 +21,7 @@ def selector(tmp_path_factory):
     from clamr_frames.index import IndexSettings
 
     return FrameSelector.from_pretrained("default", settings=IndexSettings(fps=1.0),
-                                         index_dir=tmp_path_factory.mktemp("index"), progress=False)
+                                         index_dir=tmp_path_factory.mktemp("index"), progress=False, ocr=False)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,7 @@ def test_cli_select_task(synth_dir, tmp_path):
 
     out = tmp_path / "cli.jsonl"
     assert main(["select-task", "synthetic_videoqa", "--include_path", str(synth_dir), "--model_args",
-                 f"policy=uniform,k={K},index_dir={tmp_path / 'idx'}", "-o", str(out), "--limit", "1",
+                 f"policy=uniform,k={K},ocr=false,index_dir={tmp_path / 'idx'}", "-o", str(out), "--limit", "1",
                  "--quiet"]) == 0
     (rec,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert rec["policy"]["name"] == "uniform" and rec["format"] == "clamr-frames/selections"

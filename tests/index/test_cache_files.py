@@ -38,7 +38,7 @@ def encoder(default_encoder):
 def _selector(encoder, cache):
     from clamr_frames.selector import FrameSelector
 
-    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=4))
+    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=4), ocr=False)
 
 
 # -- an index cache directory that cannot be created ------------------------------------------------------

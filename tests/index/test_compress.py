@@ -183,9 +183,9 @@ def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     from clamr_frames.selector import FrameSelector
 
     video, srt = clip
-    plain = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8))
+    plain = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8), ocr=False)
     sel = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
-                        compression=compression)
+                        compression=compression, ocr=False)
     idx = sel.index(video, subtitles=srt)
     assert idx.compression == C.parse_compression(compression).name
     assert idx.path != plain.index(video, subtitles=srt).path  # another compression is another index
@@ -198,7 +198,7 @@ def test_selector_with_compressed_index(clip, encoder, tmp_path, compression):
     assert abs(float(got.scores.max()) - float(ref.scores.max())) < 0.1
     # a new process reads it from disk
     again = FrameSelector(encoder, index_dir=tmp_path, progress=False, settings=IndexSettings(chunk_size=8),
-                          compression=compression).index(video, subtitles=srt)
+                          compression=compression, ocr=False).index(video, subtitles=srt)
     assert again.manifest["sha256"] == idx.manifest["sha256"]
 
 

@@ -114,12 +114,12 @@ def test_local_corpus_reports_a_bad_video_and_indexes_the_rest(clip, encoder, tm
     settings = IndexSettings(chunk_size=4)
     store = IndexStore(tmp_path / "cache")
     jobs = jobs_from_paths([str(bad), video], [None, srt])
-    report = index_locally(jobs, encoder, settings=settings, store=store, progress=False)
+    report = index_locally(jobs, encoder, settings=settings, store=store, ocr=False, progress=False)
     assert [f["video"] for f in report.failed] == [str(bad)] and "broken.mp4" in report.failed[0]["reason"]
     assert [e["video"] for e in report.indexed] == [video] and report.indexed[0]["frames_encoded"] == 10
     ref = build_index(video, encoder, subtitles=srt, settings=settings, store=IndexStore(tmp_path / "ref"))
     assert report.indexed[0]["index"].endswith(ref.path.name)  # the same index (same key) as build_index
-    again = index_locally(jobs, encoder, settings=settings, store=store, progress=False)
+    again = index_locally(jobs, encoder, settings=settings, store=store, ocr=False, progress=False)
     assert [e["video"] for e in again.skipped] == [video] and again.frames_encoded == 0
     out = json.loads(again.write(tmp_path / "r" / "report.json").read_text())
     assert out["videos"] == 2 and out["failed"][0]["video"] == str(bad) and out["frames_encoded"] == 0
@@ -134,7 +134,7 @@ def test_cli_index_manifest_without_ray(clip, tmp_path, capsys):
         json.dumps({"video": video, "subtitles": srt}) + "\n" + json.dumps({"video": "gone.mp4", "id": "gone"}) + "\n"
     )
     rc = main(["index", "--manifest", str(tmp_path / "m.jsonl"), "--index-dir", str(tmp_path / "c"), "--quiet",
-               "--report", str(tmp_path / "report.json")])
+               "--no-ocr", "--report", str(tmp_path / "report.json")])
     out, err = capsys.readouterr()
     assert rc == 2  # a video failed: bad input
     assert "gone: failed:" in err and "gone.mp4" in err

@@ -112,7 +112,7 @@ def test_corpus_matches_single_process_and_reports_the_corrupt_video(videos, enc
     (tmp_path / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     jobs = read_manifest(tmp_path / "corpus.jsonl")
 
-    report = index_corpus(jobs, settings=SETTINGS, cache_dir=tmp_path / "cache", progress=False)
+    report = index_corpus(jobs, settings=SETTINGS, cache_dir=tmp_path / "cache", ocr=False, progress=False)
     assert [f["video"] for f in report.failed] == ["broken"]
     assert "broken.mp4" in report.failed[0]["reason"] and report.failed[0]["stage"] == "context"
     assert sorted(e["video"] for e in report.indexed) == sorted([v for v, _ in videos] + ["v1@2fps"])
@@ -127,7 +127,8 @@ def test_corpus_matches_single_process_and_reports_the_corrupt_video(videos, enc
     # what Ray wrote is an ordinary index: the single-process path loads it without encoding anything
     from clamr_frames.index.corpus import index_locally
 
-    again = index_locally(jobs, encoder, settings=SETTINGS, store=IndexStore(tmp_path / "cache"), progress=False)
+    again = index_locally(jobs, encoder, settings=SETTINGS, store=IndexStore(tmp_path / "cache"), ocr=False,
+                          progress=False)
     assert len(again.skipped) == 5 and again.frames_encoded == 0 and len(again.failed) == 1
 
 
@@ -142,7 +143,7 @@ def test_killed_encoder_is_retried_or_reported_and_the_corpus_resumes(videos, en
     #    it); such a video is reported, saying what happened, and the corpus ends
     monkeypatch.setenv(KILL_ONCE_ENV, str(tmp_path / "killed-1"))
     first = index_corpus(jobs_from_paths([v0, v1], [s0, s1]), settings=SETTINGS, cache_dir=cache, retries=0,
-                         progress=False)
+                         ocr=False, progress=False)
     assert (tmp_path / "killed-1").exists()
     assert first.failed and all("encoder worker died" in f["reason"] for f in first.failed)
     assert len(first.indexed) + len(first.failed) == 2
@@ -154,7 +155,7 @@ def test_killed_encoder_is_retried_or_reported_and_the_corpus_resumes(videos, en
     #    a failed video resumes from the parts it had finished, complete ones are skipped
     monkeypatch.setenv(KILL_ONCE_ENV, str(tmp_path / "killed-2"))
     second = index_corpus(jobs_from_paths([v0, v1, v2], [s0, s1, s2]), settings=SETTINGS, cache_dir=cache,
-                          retries=2, progress=False)
+                          retries=2, ocr=False, progress=False)
     assert (tmp_path / "killed-2").exists()
     assert not second.failed
     assert sorted(e["video"] for e in second.indexed) == lost
@@ -218,7 +219,8 @@ def test_speech_without_subtitles_is_transcribed_in_the_context_tasks(encoder, t
     spoken = generate_video(tmp_path / "spoken", seed=3, duration=20.0, needles_per_kind=1, kinds=("asr",),
                             speech=True)
     cache = tmp_path / "cache"
-    report = index_corpus([str(spoken.video_path)], settings=SETTINGS, cache_dir=cache, asr="auto", progress=False)
+    report = index_corpus([str(spoken.video_path)], settings=SETTINGS, cache_dir=cache, asr="auto", ocr=False,
+                          progress=False)
     assert not report.failed and len(report.indexed) == 1 and report.setup["asr"] == "auto"
     built = Path(report.indexed[0]["index"])
     manifest = json.loads((built / "manifest.json").read_text())
@@ -229,5 +231,5 @@ def test_speech_without_subtitles_is_transcribed_in_the_context_tasks(encoder, t
     shutil.copytree(cache / "asr", ref / "asr")  # the same transcript, not a second run of Whisper
     with one_thread():
         local = index_locally(jobs_from_paths([str(spoken.video_path)]), encoder, settings=SETTINGS,
-                              store=IndexStore(ref), asr="auto", progress=False)
+                              store=IndexStore(ref), asr="auto", ocr=False, progress=False)
     _same_index(built, Path(local.indexed[0]["index"]))

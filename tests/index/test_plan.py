@@ -134,7 +134,7 @@ def test_the_frame_selector_takes_its_context_from_the_plan(clip, encoder, tmp_p
 
     video, srt = clip
     calls = _spy(monkeypatch)
-    selector = FrameSelector(encoder, index_dir=tmp_path / "idx", progress=False)
+    selector = FrameSelector(encoder, index_dir=tmp_path / "idx", progress=False, ocr=False)
     idx = selector.index(video, srt)
     assert len(calls) == 1 and calls[0].get("stream", True) is True  # the stages run together: streamed
     assert calls[0]["store_root"] == selector.store.root and calls[0]["plan"].asr_source == "subtitles"
@@ -151,7 +151,7 @@ def test_the_local_corpus_runner_takes_its_context_from_the_plan(clip, encoder, 
     video, srt = clip
     calls = _spy(monkeypatch)
     report = index_locally(jobs_from_paths([video], [srt]), encoder, store=IndexStore(tmp_path / "idx"),
-                           progress=False)
+                           ocr=False, progress=False)
     assert not report.failed and len(report.indexed) == 1
     assert len(calls) == 1 and calls[0]["stream"] is False and calls[0]["asr"] == "subtitles"
     assert calls[0]["store_root"] == IndexStore(tmp_path / "idx").root

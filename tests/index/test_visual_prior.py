@@ -112,14 +112,17 @@ def test_a_text_only_build_decodes_no_frame_and_the_prior_comes_when_a_policy_ne
     idx = _build(video, encoder, tmp_path, prior=False)
     assert idx.prior is None and decoded == [] and not (idx.path / "prior.safetensors").exists()
     q = next(q for q in video.questions if q["needle"]["kind"] == "ocr")
-    selector = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False)
+    # without OCR the text-only scorer's build decodes no frame (OCR, on by default, would decode them)
+    selector = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False,
+                             ocr=False)
     top = selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="topk")
     assert top.prior is None and decoded == []  # topk needs no prior: nothing decoded
     cov = selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="coverage")
     assert cov.prior is not None and len(decoded) == 1 and (idx.path / "prior.safetensors").exists()
     assert cov.prior.shot_bounds[:-1].tolist() == _true_starts(video, idx.timestamps)
     selector.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="gated")
-    other = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False)
+    other = FrameSelector(encoder, settings=IndexSettings(chunk_size=32), index_dir=tmp_path, progress=False,
+                          ocr=False)
     again = other.select(video.video_path, q["question"], k=4, subtitles=video.srt_path, policy="coverage")
     assert len(decoded) == 1, "stored with the index: computed once"
     assert np.array_equal(again.prior.novelty, cov.prior.novelty)
@@ -162,7 +165,7 @@ def test_selector_passes_the_prior_and_plots_it(video, encoder, tmp_path):
     from clamr_frames.plot import plot_timeline
     from clamr_frames.selector import FrameSelector
 
-    selector = FrameSelector(encoder, index_dir=tmp_path, progress=False)
+    selector = FrameSelector(encoder, index_dir=tmp_path, progress=False, ocr=False)
     q = next(q for q in video.questions if q["needle"]["kind"] == "vision")
     idx = selector.index(video.video_path, video.srt_path, prior=True)
     k = idx.prior.num_shots

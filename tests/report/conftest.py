@@ -26,7 +26,8 @@ def report_selector(report_video: dict):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from clamr_frames.selector import FrameSelector
 
-    return FrameSelector.from_pretrained("default", index_dir=report_video["index_dir"], progress=False)
+    # OCR is not what these tests look at (the CLI runs in them say --no-ocr too, so they share the index)
+    return FrameSelector.from_pretrained("default", index_dir=report_video["index_dir"], progress=False, ocr=False)
 
 
 @pytest.fixture(scope="session")

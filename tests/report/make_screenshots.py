@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     q = asked[0]
     report = work / "report.html"
     cli(["select", str(v.video_path), q, "-k", "8", "--subtitles", str(v.srt_path), "--index-dir", str(work / "index"),
-         "--html", str(report), "--quiet"])
-    selector = FrameSelector.from_pretrained("default", index_dir=work / "index", progress=False)
+         "--html", str(report), "--quiet", "--no-ocr"])
+    selector = FrameSelector.from_pretrained("default", index_dir=work / "index", progress=False, ocr=False)
     app = create_app(v.video_path.parent, lambda s: selector, scorers=["default", "clamr"],
                      policies=["topk", "nms", "uniform", "gated"])
     with socket.socket() as s:

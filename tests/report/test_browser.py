@@ -64,7 +64,7 @@ def _cli_select(report_video: dict, question: str, k: int, extra: list[str], cap
 
     capsys.readouterr()
     rc = main(["select", str(report_video["video"]), question, "-k", str(k), "--subtitles", str(report_video["srt"]),
-               "--index-dir", str(report_video["index_dir"]), "--quiet", "--json", *extra])
+               "--index-dir", str(report_video["index_dir"]), "--quiet", "--no-ocr", "--json", *extra])
     assert rc == 0
     return json.loads(capsys.readouterr().out)
 
@@ -76,7 +76,7 @@ def report_file(report_video: dict, tmp_path_factory: pytest.TempPathFactory) ->
     out = tmp_path_factory.mktemp("browser") / "pages" / "report.html"
     assert main(["select", str(report_video["video"]), report_video["question"], "-k", "6", "--subtitles",
                  str(report_video["srt"]), "--index-dir", str(report_video["index_dir"]), "--html", str(out),
-                 "--quiet"]) == 0
+                 "--quiet", "--no-ocr"]) == 0
     return out
 
 

@@ -89,7 +89,7 @@ def test_select_html_writes_a_report(report_video: dict, tmp_path: Path, capsys:
     out = tmp_path / "rep" / "report.html"
     rc = main(["select", str(report_video["video"]), report_video["question"], "-k", "6", "--subtitles",
                str(report_video["srt"]), "--index-dir", str(report_video["index_dir"]), "--html", str(out), "--quiet",
-               "--json"])
+               "--no-ocr", "--json"])
     assert rc == 0
     printed = json.loads(capsys.readouterr().out)
     data = _data_of(out.read_text(encoding="utf-8"))
@@ -114,7 +114,7 @@ def test_questions_html_writes_pages_and_an_index(report_video: dict, tmp_path: 
                              for i, q in enumerate([report_video["question"], "What colour is the car?"])))
     out = tmp_path / "pages"
     rc = main(["select", str(report_video["video"]), "--questions", str(qfile), "--subtitles", str(report_video["srt"]),
-               "--index-dir", str(report_video["index_dir"]), "--html", str(out), "--quiet"])
+               "--index-dir", str(report_video["index_dir"]), "--html", str(out), "--quiet", "--no-ocr"])
     assert rc == 0
     index = _data_of((out / "index.html").read_text(encoding="utf-8"), "clamr-index")
     assert [r["id"] for r in index["rows"]] == ["q/0", "q/1"]

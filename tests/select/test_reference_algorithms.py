@@ -289,7 +289,8 @@ def needle_clip(tmp_path_factory):
 def default_selector(tmp_path_factory):
     from clamr_frames import FrameSelector
 
-    return FrameSelector.from_pretrained("default", index_dir=tmp_path_factory.mktemp("cache"), progress=False)
+    return FrameSelector.from_pretrained("default", index_dir=tmp_path_factory.mktemp("cache"), progress=False,
+                                         ocr=False)
 
 
 QUESTION = "What password did the harbour master say?"

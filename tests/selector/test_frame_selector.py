@@ -48,7 +48,9 @@ class CountingEncoder:
 def _selector(encoder, cache, **kw):
     from clamr_frames.selector import FrameSelector
 
-    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=16), **kw)
+    # OCR is not under test here (and would read every frame): ocr=False, where the default would turn it on
+    return FrameSelector(encoder, index_dir=cache, progress=False, settings=IndexSettings(chunk_size=16), ocr=False,
+                         **kw)
 
 
 @pytest.mark.slow

@@ -108,7 +108,7 @@ def test_selector_records_the_video_duration(tmp_path):
     from testkit.media import make_video
 
     video = make_video(tmp_path / "v.mp4", 50, fps=10.0)  # 5 s
-    sel = FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False).select(
+    sel = FrameSelector.from_pretrained("default", index_dir=tmp_path / "idx", progress=False, ocr=False).select(
         video, "what is shown?", k=2)
     assert sel.duration == pytest.approx(5.0, abs=0.15) and sel.to_dict()["duration"] == sel.duration
     assert sel.to_qwen_messages()[0]["content"][0]["sample_fps"] == pytest.approx(2 / sel.duration)

@@ -70,6 +70,6 @@ def test_train_the_default_scorer_end_to_end(tmp_path):
     held = read_jsonl(tmp_path / "data" / "eval" / "examples.jsonl", duration_fn=None)
     asr = next(e for e in held if e.query_type == "asr")
     sel = FrameSelector.from_pretrained("default", encoder_kwargs={"model_path": str(res.final_dir)},
-                                        index_dir=tmp_path / "cache", progress=False)
+                                        index_dir=tmp_path / "cache", progress=False, ocr=False)
     picked = sel.select(asr.video, asr.queries[0], k=3, subtitles=asr.subtitles)
     assert len(picked.timestamps) == 3 and list(picked.timestamps) == sorted(picked.timestamps)

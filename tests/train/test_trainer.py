@@ -91,7 +91,7 @@ def test_stop_and_resume_reproduces_the_uninterrupted_run(tiny_qwen_dir, data_di
     sel = FrameSelector.from_pretrained(str(tmp_path / "full" / "final"), device="cpu",
                                         encoder_kwargs={"base_model": str(tiny_qwen_dir), "frame_size": 56},
                                         settings=IndexSettings(fps=0.5, max_side=112), index_dir=tmp_path / "cache",
-                                        progress=False)
+                                        progress=False, ocr=False)
     q = "what is written on the sign?"
     assert torch.allclose(sel.encoder.encode_queries([q])[0].float(), enc.encode_queries([q])[0].float(), atol=1e-5)
     picked = sel.select(held.video, held.queries[0], k=2, subtitles=held.subtitles)

@@ -45,6 +45,7 @@ class ClamrEncoder:
     score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
+    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
 
     def __init__(
         self,
