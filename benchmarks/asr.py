@@ -128,7 +128,7 @@ def part_recall(args: argparse.Namespace) -> str:
 
     out = WORK / "asr" / "recall"
     index_dir = out / "index"
-    selector = FrameSelector.from_pretrained("default", index_dir=index_dir, progress=False)
+    selector = FrameSelector.from_pretrained("default", ocr=False, index_dir=index_dir, progress=False)
     ks = args.ks
     hits: dict[tuple[str, int], list[bool]] = defaultdict(list)
     transcribe_s = 0.0

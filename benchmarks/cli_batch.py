@@ -52,7 +52,7 @@ def main() -> None:
     video = generate_video(out, seed=11, duration=60.0 * args.minutes)
     vpath, srt = str(video.video_path), str(video.srt_path)
     index_dir = str(out / "index")
-    common = ["--subtitles", srt, "--index-dir", index_dir, "--quiet"]
+    common = ["--subtitles", srt, "--index-dir", index_dir, "--no-ocr", "--quiet"]
     t_index, _ = _cli("index", vpath, *common)
 
     texts = [q["question"] for q in video.questions] or ["What is the password?"]

@@ -77,7 +77,7 @@ def main() -> None:
     from clamr_frames.synth import generate_video
 
     out = WORK / "compress"
-    selector = FrameSelector.from_pretrained("default", index_dir=out / "cache", progress=False)
+    selector = FrameSelector.from_pretrained("default", ocr=False, index_dir=out / "cache", progress=False)
     specs = [(args.minutes, args.seed + v) for v in range(args.videos)]
     if args.long_minutes > 0:
         specs.append((args.long_minutes, args.seed + 1000))

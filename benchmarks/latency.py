@@ -39,13 +39,13 @@ def main() -> None:
     import shutil
 
     shutil.rmtree(cache, ignore_errors=True)
-    selector = FrameSelector.from_pretrained("default", index_dir=cache, progress=False)
+    selector = FrameSelector.from_pretrained("default", ocr=False, index_dir=cache, progress=False)
     with Timer() as t_index:
         index = selector.index(video.video_path, subtitles=video.srt_path)
     n = index.num_candidates
 
     # a fresh selector: the index comes from disk, as for a new process
-    fresh = FrameSelector.from_pretrained("default", index_dir=cache, progress=False)
+    fresh = FrameSelector.from_pretrained("default", ocr=False, index_dir=cache, progress=False)
     with Timer() as t_load:
         fresh.index(video.video_path, subtitles=video.srt_path)
     questions = [q["question"] for q in video.questions] or ["What is the password?"]

@@ -42,7 +42,7 @@ def run(work: Path) -> dict:
     videos = [generate_video(work / "videos", phrasing=1, **spec) for spec in VIDEOS]
     out: dict = {}
     for cname, (sel_kwargs, how) in CONFIGS.items():
-        selector = FrameSelector.from_pretrained("default", index_dir=work / f"index-{cname}", progress=False,
+        selector = FrameSelector.from_pretrained("default", ocr=False, index_dir=work / f"index-{cname}", progress=False,
                                                  **sel_kwargs)
         for v in videos:
             subs = v.srt_path if how["use_subtitles"] else None

@@ -155,7 +155,7 @@ def run_child(video_path: str, srt_path: str, question: str, out_json: str, ocr_
             s = token_max(q, docs.embeddings, docs.offsets)
             times.append(time.perf_counter() - t0)
     res["maxsim"]["seconds"] = statistics.median(times)
-    selector = FrameSelector(enc, index_dir=work / "a", settings=settings, progress=False)
+    selector = FrameSelector(enc, ocr=False, index_dir=work / "a", settings=settings, progress=False)
     selector.select(video_path, question, k=16, subtitles=srt_path)  # loads the index, warms up
     times = []
     with Stage(res, "select", trace):

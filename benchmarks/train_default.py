@@ -179,7 +179,7 @@ def _selector_check(args: argparse.Namespace, out: Path, held: Path, final: Path
              "index built, subtitles, no OCR), stock vs fine-tuned weights:", "",
              "| encoder | " + " | ".join(f"hit@{k}" for k in args.ks) + " |", "|---|" + "---|" * len(args.ks)]
     for name, kw in (("stock MiniLM", {}), ("fine-tuned", {"model_path": str(final)})):
-        sel = FrameSelector.from_pretrained("default", encoder_kwargs=kw, index_dir=out / "cache", progress=False)
+        sel = FrameSelector.from_pretrained("default", ocr=False, encoder_kwargs=kw, index_dir=out / "cache", progress=False)
         hits = {k: 0 for k in args.ks}
         for r in rows:
             query = r["query"] if isinstance(r["query"], str) else r["query"][0]

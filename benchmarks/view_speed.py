@@ -61,7 +61,7 @@ def build_selections(work: Path, n_questions: int, n_videos: int, minutes: float
 
     videos = [generate_video(work / "videos", seed=900 + i, duration=60.0 * minutes, width=160, height=90)
               for i in range(n_videos)]
-    selector = FrameSelector.from_pretrained("default", index_dir=work / "index", progress=False)
+    selector = FrameSelector.from_pretrained("default", ocr=False, index_dir=work / "index", progress=False)
     indexes = {v.video_path: selector.index(v.video_path, v.srt_path) for v in videos}  # the stored index view reads
     rng = random.Random(0)
     nrng = np.random.default_rng(0)

@@ -27,11 +27,12 @@
     function select(id, values, label) {
       var l = el("label", null, label + " ");
       var s = el("select", { id: id });
-      values.forEach(function (v) { s.appendChild(el("option", { value: v }, v)); });
+      values.forEach(function (v) { s.appendChild(el("option", { value: v }, v || "scorer's default")); });
       l.appendChild(s); row.appendChild(l); return s;
     }
     var scorer = select("scorer", cfg.scorers, "scorer");
-    var policy = select("policy", cfg.policies, "policy");
+    // first entry "": the server runs the scorer's own default policy (and the report names it)
+    var policy = select("policy", [""].concat(cfg.policies), "policy");
     var kl = el("label", null, "k "); var k = el("input", { type: "number", id: "k", value: 16, min: 1, max: 256, style: "width:64px" });
     kl.appendChild(k); row.appendChild(kl);
     var go = el("button", { id: "ask" }, "Select frames");
