@@ -102,6 +102,35 @@ def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
     return float(0.5 * np.abs(ha - hb).sum())
 
 
+def _quad(box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection area over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1, min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))
+
+
+def cell_box(box: tuple[int, int, int, int], frame_shape: tuple[int, ...], grid_shape: tuple[int, ...],
+             pad: int = 0) -> tuple[int, int, int, int]:
+    """The cells ``(y0, y1, x0, x1)`` of a frame thumbnail (:func:`~clamr_frames.context.ocr.change.frame_signature`,
+    shape ``grid_shape``) that a box ``(x0, y0, x1, y1)`` in frame pixels touches, grown by ``pad`` cells.
+
+    >>> cell_box((10, 20, 50, 30), (180, 320), (54, 96), pad=1)
+    (4, 11, 1, 17)
+    """
+    fh, fw = frame_shape[:2]
+    gh, gw = grid_shape[:2]
+    x0, y0, x1, y1 = box
+    return (max(0, y0 * gh // fh - pad), min(gh, -(-y1 * gh // fh) + pad),
+            max(0, x0 * gw // fw - pad), min(gw, -(-x1 * gw // fw) + pad))
+
+
 def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:
     q = np.asarray(quad, dtype=np.float32).reshape(4, 2)
     x0, y0 = np.floor(q.min(axis=0)).astype(int)

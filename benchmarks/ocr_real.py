@@ -1,0 +1,157 @@
+"""OCR's cost on real footage: index time without OCR, with the old OCR pass and with today's, and the text read.
+
+The video: about 12 minutes composed only of the committed real clips (``testkit.real_footage``; sources in
+tests/data/README.md), as in issue 23: test cards whose counters and timecode change in every frame (SMPTE card
+with three running counters, colour-bar card with a caption, a timecode and a progress bar), a handheld camera
+(cockatoo), films (Big Buck Bunny with its title over a shot, a Chaplin film, a cartoon), looped, 960x540 at
+8 fps. The index decodes it as always (1 candidate per second, longer side at most 448).
+
+Text recall: the share of ground-truth on-screen strings that the OCR text of the candidate showing them
+contains, both normalised (lower case, letters and digits only): the colour-bar card's caption and its timecode
+at that candidate, the SMPTE card's frame counter and timecode at that candidate (known from which source frame
+the composition put there), the film's title lines.
+
+Each index build runs in a fresh subprocess (``--worker``) with a fresh index directory, so nothing is cached;
+the variants run interleaved, ``--repeats`` times, and the table reports medians. "before" is the code of
+another checkout (``--base``, e.g. a git worktree of main), "after" this checkout.
+
+    python benchmarks/ocr_real.py [--repeats 3] [--base /work/wt/ocr-base] [--no-record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FPS = 8.0
+SIZE = (960, 540)
+
+#: One minute of footage; the video repeats it 12 times with the start of each clip moved on.
+def plan(minutes: int = 12):
+    from testkit.real_footage import Segment
+
+    segs = []
+    for m in range(minutes):
+        segs += [
+            Segment("smpte", (2.0 * m) % 10, 10.0),  # three counters change in every frame
+            Segment("cockatoo", (3.0 * m) % 14, 10.0),  # handheld camera, no text
+            Segment("testcard", (0.5 * m) % 2, 8.0),  # static caption + running timecode
+            Segment("bunny", 17.0, 8.0),  # fade in of the title over a shot (20.5-22.5 s)
+            Segment("chaplin", (1.0 * m) % 9, 9.0),
+            Segment("testcard", 1.0, 6.0),
+            Segment("pigs", 0.0, 3.0),
+            Segment("smpte", (5.0 + m) % 10, 6.0),
+        ]
+    return segs
+
+
+def compose_video(path: Path):
+    from testkit.real_footage import compose
+
+    return compose(path, plan(), fps=FPS, size=SIZE)
+
+
+def worker(video: str, ocr: bool) -> dict:
+    """Index ``video`` once with the default scorer in a fresh index directory: seconds, the OCR pass's stats and
+    the OCR text of every candidate (run in a subprocess: the clamr_frames it imports is the checkout's)."""
+    import dataclasses
+
+    import clamr_frames
+    import clamr_frames.context.ocr as ocr_pkg
+
+    passes = []
+    make = ocr_pkg.make_ocr_pass
+
+    def spy(*a, **k):  # the pass the index plan builds, to read its stats afterwards
+        p = make(*a, **k)
+        passes.append(p[0])
+        return p
+
+    ocr_pkg.make_ocr_pass = spy
+    with tempfile.TemporaryDirectory() as d:
+        sel = clamr_frames.FrameSelector.from_pretrained("default", ocr=ocr, index_dir=d, progress=False)
+        t0 = time.perf_counter()
+        idx = sel.index(video)
+        seconds = time.perf_counter() - t0
+        texts = list(getattr(idx, "ocr", None) or [])
+        ts = [float(t) for t in idx.timestamps]
+    stats = dataclasses.asdict(passes[0].stats) if passes else {}
+    return {"seconds": seconds, "stats": stats, "texts": texts, "timestamps": ts,
+            "ocr_id": getattr(passes[0], "ocr_id", None) if passes else None}
+
+
+
+#: Source clips whose on-screen text is known frame by frame, and the title lines of the film (seconds shown).
+TITLE = ("THE PEACH OPEN MOVIE PROJECT", "PRESENTS")
+TITLE_SHOWN = (21.0, 22.5)  # Big Buck Bunny: fully faded in from 21 s to 22.5 s (read frame by frame at 0.5 s)
+
+
+def normalise(text: str) -> str:
+    """Lower case, letters and digits only: OCR's spacing and punctuation do not decide a hit."""
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def _source_times(clip: str) -> list[float]:
+    """Presentation times of a clip's frames (from the container's packets: no decoding), from 0."""
+    import av
+
+    from testkit.real_footage import CLIPS
+    from testkit.real_media import DATA
+
+    with av.open(str(DATA / CLIPS[clip][0])) as c:
+        s = c.streams.video[0]
+        ts = sorted(float(p.pts * s.time_base) for p in c.demux(s) if p.pts is not None)
+    return [t - ts[0] for t in ts]
+
+
+def expected_text(placed, timestamps) -> list[tuple[int, str, str]]:
+    """Ground truth: (candidate, kind, string) for every on-screen string a candidate shows.
+
+    The composition put the clip's frame at grid time ``g`` of its 8 fps resampling (the last source frame at or
+    before it); the test cards' counters are functions of the source frame ``k`` (both cards are 25 fps): the
+    colour-bar card shows the timecode 00:00:05:00 + k frames, the SMPTE card counts 29.97 fps frames
+    ``n = round(k / 25 * 29.97)`` and shows ``n``, ``n / 29.97`` s and the timecode of ``n`` (checked against
+    full-size readings of the source frames). Only whole strings are counted (a partial read is a miss)."""
+    lengths = {c: _source_times(c) for c in ("smpte", "testcard", "bunny")}
+    grid_len = {c: int(ts[-1] * FPS + 0.5) + 1 for c, ts in lengths.items()}
+    out = []
+    for i, t in enumerate(timestamps):
+        j = int(round(t * FPS))
+        seg = next((p for p in placed if round(p.t0 * FPS) <= j < round(p.t1 * FPS)), None)
+        if seg is None or seg.segment.clip not in lengths:
+            continue
+        clip = seg.segment.clip
+        g = (int(round(seg.segment.start * FPS)) + j - int(round(seg.t0 * FPS))) % grid_len[clip]
+        src = g / FPS
+        k = max(n for n, st in enumerate(lengths[clip]) if st <= src + 1e-6)
+        if clip == "testcard":
+            out.append((i, "caption", "1024 x 768 25 fps Photo JPEG 75%"))
+            f = 125 + k
+            out.append((i, "timecode", f"00:00:{f // 25:02d}:{f % 25:02d}"))
+        elif clip == "smpte":
+            n = int(round(k / 25 * 29.97))
+            out.append((i, "counter", f"{n}.000"))
+            out.append((i, "counter", f"{n / 29.97:.3f}"))
+            out.append((i, "timecode", f"00:00:{n // 30:02d};{n % 30:02d}"))
+        elif TITLE_SHOWN[0] <= lengths[clip][k] <= TITLE_SHOWN[1]:
+            out += [(i, "title", line) for line in TITLE]
+    return out
+
+
+def recall(truth, texts) -> dict[str, float]:
+    """Share of ground-truth strings found in their candidate's OCR text, per kind and in all."""
+    hits: dict[str, list[bool]] = {}
+    for i, kind, s in truth:
+        hits.setdefault(kind, []).append(normalise(s) in normalise(texts[i]))
+    out = {k: sum(v) / len(v) for k, v in sorted(hits.items())}
+    out["all"] = sum(sum(v) for v in hits.values()) / max(1, sum(len(v) for v in hits.values()))
+    return out
