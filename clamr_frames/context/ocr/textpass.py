@@ -38,6 +38,7 @@ from clamr_frames.context.ocr.regions import (
     crop_quad,
     crop_signature,
     histogram_distance,
+    unchanged_share,
 )
 from clamr_frames.errors import (
     ClamrFramesError,
@@ -56,7 +57,10 @@ class _Track:
     text: str | None = None  # None until recognised
 
 
-_SAME = "same"  # a chunk item: the previous frame's text
+_SAME = "same"
+#: Share of a line's crop that must be unchanged at its box for the line to count as still there, changed in part
+#: (a timecode's seconds and frames: 4 of 11 characters change).
+IN_PLACE_SHARE = 0.4  # a chunk item: the previous frame's text
 
 
 class TextRegionPass(_ChunkPass):
@@ -203,6 +207,7 @@ class TextRegionPass(_ChunkPass):
         appear in between are found backwards from the next detection, which must happen while the frames
         are still in the chunk)."""
         t0 = time.perf_counter()
+        rec0 = self.stats.rec_seconds  # lines read in place may be recognised during the scan
         self.stats.frames += 1
         ft = self._frame_test
         sig = frame_signature(frame, ft.grid_width)
@@ -230,7 +235,8 @@ class TextRegionPass(_ChunkPass):
         event = force or cut or ref is None or self._still
         self._still = False
         changed = None if ref is None or ref.shape != sig.shape else np.abs(sig - ref) > ft.pixel_threshold
-        if self._steady(frame.shape, sig):  # no line can have appeared: the lines are looked at where they are
+        steady = self._steady(frame.shape, sig)
+        if steady:  # no line can have appeared: the lines are looked at where they are
             quads = np.zeros((0, 4, 2), np.float32)
             self.stats.steady += 1
         elif event or self._since_det >= self.det_every:
@@ -264,10 +270,10 @@ class TextRegionPass(_ChunkPass):
             track.last_seen, track.box = self._tick, box
             found.append((quad, track))
         gray = crop_signature(frame)
-        found += self._follow(frame, gray, changed, found, arrived)
+        found += self._follow(frame, gray, changed, steady, found, arrived)
         self._scans.append((gray, found))
         self._forget()
-        self.stats.other_seconds += (t1 - t0) + (time.perf_counter() - t2)
+        self.stats.other_seconds += (t1 - t0) + (time.perf_counter() - t2) - (self.stats.rec_seconds - rec0)
         return ("boxes", found)
 
     def _steady(self, frame_shape: tuple[int, ...], sig: np.ndarray) -> bool:
@@ -288,6 +294,7 @@ class TextRegionPass(_ChunkPass):
         frame: np.ndarray,
         gray: np.ndarray,
         changed: np.ndarray | None,
+        steady: bool,
         found: list[tuple[np.ndarray, _Track]],
         arrived: list[_Track],
     ) -> list[tuple[np.ndarray, _Track]]:
@@ -299,9 +306,10 @@ class TextRegionPass(_ChunkPass):
         the previous scanned frame is looked for in the frames before this one, back through the chunk (whose
         texts are not handed out yet) while it is there. Near: within two line heights, at least 48 pixels, as
         a camera moves it; there: a crop at the best place matches the line's read crop
-        (:func:`crop_distance`). A missing line that is not there but stood still (``changed``: the thumbnail
-        cells that changed since the previous scanned frame; none changed around its box) shows other text
-        in the same place: its box is read again (:meth:`_read_in_place`).
+        (:func:`crop_distance`). A missing line is first looked for at its box (cheap: most lines stay put),
+        and when its crop there changed while the line stood still (``steady``: nothing outside the lines
+        changed; or :meth:`_stood_still`, with ``changed`` the thumbnail cells that changed since the previous
+        scanned frame), it shows other text in the same place: its box is read again (:meth:`_read_in_place`).
         """
         here = {id(tr) for _, tr in found}
         missing = [tr for tr in self._tracks
@@ -310,16 +318,24 @@ class TextRegionPass(_ChunkPass):
         if missing:
             boxes = [tr.box for _, tr in found]
             for tr in missing:
-                box = self._find_near(gray, tr, tr.box, boxes)
+                if any(_overlap(tr.box, b) > 0.6 for b in boxes):
+                    continue  # the detector found this place, as part of another box
+                if crop_distance(tr.sig, _cut(gray, tr.box, 2)) <= self.box_threshold:
+                    box: tuple[int, int, int, int] | None = tr.box  # where it was
+                elif steady or self._stood_still(changed, _cut(gray, tr.box, 4), frame_shape=gray.shape, tr=tr):
+                    if tr.text is None:  # read the lines waiting for the batch now: a line of no text is not read again
+                        self._recognise_pending()
+                    again = self._read_in_place(frame, tr) if _worth_following(tr) else None
+                    if again is not None:
+                        boxes.append(tr.box)
+                        out.append((_quad(tr.box), again))
+                    continue
+                else:
+                    box = self._find_near(gray, tr, tr.box, boxes)
                 if box is not None:
                     tr.last_seen, tr.box = self._tick, box
                     boxes.append(box)
                     out.append((_quad(box), tr))
-                elif changed is not None and self._stood_still(changed, frame.shape, tr):
-                    again = self._read_in_place(frame, tr)
-                    if again is not None:
-                        boxes.append(tr.box)
-                        out.append((_quad(tr.box), again))
         for tr in arrived:
             if not _worth_following(tr):
                 continue
@@ -358,9 +374,17 @@ class TextRegionPass(_ChunkPass):
             return None
         return found
 
-    def _stood_still(self, changed: np.ndarray, frame_shape: tuple[int, ...], tr: _Track) -> bool:
-        """No thumbnail cell changed in a ring around ``tr``'s box (a line height wide, at least two cells),
-        other lines' boxes left out: the camera did not move there, only what the box shows changed."""
+    def _stood_still(self, changed: np.ndarray | None, area: np.ndarray, *, frame_shape: tuple[int, ...],
+                     tr: _Track) -> bool:
+        """Whether ``tr``'s line is still at its box with some of its characters changed: part of its crop is
+        unchanged there (:func:`unchanged_share` at least ``IN_PLACE_SHARE``: a counter, a timecode), or no
+        thumbnail cell changed in a ring around its box (a line height wide, at least two cells; other lines'
+        boxes left out: the camera did not move there, only what the box shows changed). ``area``: the gray
+        frame at the line's box, grown by a few pixels."""
+        if unchanged_share(tr.sig, area, self.box_threshold) >= IN_PLACE_SHARE:
+            return True
+        if changed is None:
+            return False
         y0, y1, _, _ = cell_box(tr.box, frame_shape, changed.shape, pad=1)
         m = 1 + max(2, y1 - y0)
         Y0, Y1, X0, X1 = cell_box(tr.box, frame_shape, changed.shape, pad=m)
@@ -416,6 +440,12 @@ class TextRegionPass(_ChunkPass):
         self.stats.recognised += len(crops)
         self._pending.clear()
         self.stats.rec_seconds += time.perf_counter() - t0
+
+
+def _cut(gray: np.ndarray, box: tuple[int, int, int, int], grow: int) -> np.ndarray:
+    """The part of a gray frame inside ``box`` grown by ``grow`` pixels on each side (clipped to the frame)."""
+    x0, y0, x1, y1 = box
+    return gray[max(y0 - grow, 0) : y1 + grow, max(x0 - grow, 0) : x1 + grow]
 
 
 def _worth_following(tr: _Track) -> bool:
