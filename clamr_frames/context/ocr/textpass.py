@@ -397,12 +397,13 @@ class TextRegionPass(_ChunkPass):
         return bool(ring.sum() >= 8 and not changed[Y0:Y1, X0:X1][ring].any())
 
     def _read_in_place(self, frame: np.ndarray, tr: _Track) -> _Track | None:
-        """The line now at ``tr``'s box: one read before (the memory), or a new one waiting for the batch."""
+        """The line now at ``tr``'s box: one read before at this place (the memory: a looping timecode), or a new
+        one waiting for the batch."""
         crop = crop_quad(frame, _quad(tr.box))
         if crop is None:
             return None
         csig = crop_signature(crop)
-        again = self._match(csig)
+        again = self._match(csig, [t for t in self._tracks if _overlap(t.box, tr.box) > 0.6])
         if again is None:
             again = _Track(csig, self._tick, tr.box, crop=crop)
             self._tracks.append(again)
@@ -413,10 +414,10 @@ class TextRegionPass(_ChunkPass):
         again.last_seen, again.box = self._tick, tr.box
         return again
 
-    def _match(self, sig: np.ndarray) -> _Track | None:
-        """The remembered line whose crop shows the same text, or None."""
+    def _match(self, sig: np.ndarray, tracks: list[_Track] | None = None) -> _Track | None:
+        """The remembered line (of ``tracks``, default all) whose crop shows the same text, or None."""
         best, best_d = None, math.inf
-        for tr in self._tracks:
+        for tr in self._tracks if tracks is None else tracks:
             d = crop_distance(tr.sig, sig)
             if d <= self.box_threshold and d < best_d:
                 best, best_d = tr, d
