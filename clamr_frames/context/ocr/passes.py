@@ -67,13 +67,19 @@ class OcrStats:
 
 
 class _ChunkPass:
-    """Shared part of the video passes: argument checks and the on-disk cache around ``_read_chunk``."""
+    """What both video passes are: a reader (``engine``, named by ``engine_id``), the whole-frame change test
+    (``frame_test``, a :class:`ChangeDetector` from ``change_threshold`` / ``pixel_threshold`` / ``grid_width``),
+    argument checks and the on-disk cache around ``_read_chunk``."""
 
     ocr_id: str
 
-    def __init__(self, cache: OcrCache | None, video_fingerprint: str | None) -> None:
+    def __init__(self, engine: Any, frame_test: dict[str, Any], cache: OcrCache | None,
+                 video_fingerprint: str | None) -> None:
         if cache is not None and not video_fingerprint:
             raise InputError("an OCR cache needs the video's fingerprint (clamr_frames.index.video_fingerprint)")
+        self.engine = engine
+        self.engine_id = str(getattr(engine, "engine_id", type(engine).__name__))
+        self.frame_test = ChangeDetector(**frame_test)
         self.cache = cache
         self.video_fingerprint = video_fingerprint
         self.stats = OcrStats()
@@ -125,11 +131,10 @@ class OcrPass(_ChunkPass):
         cache: OcrCache | None = None,
         video_fingerprint: str | None = None,
     ) -> None:
-        super().__init__(cache, video_fingerprint)
-        self.engine = engine
-        self.detector = ChangeDetector(change_threshold, pixel_threshold=pixel_threshold, grid_width=grid_width)
+        super().__init__(engine, {"change_threshold": change_threshold, "pixel_threshold": pixel_threshold,
+                                  "grid_width": grid_width}, cache, video_fingerprint)
+        self.detector = self.frame_test  # reads frames when it says they changed
         self._last_text = ""
-        self.engine_id = str(getattr(engine, "engine_id", type(engine).__name__))
         self.ocr_id = f"{self.engine_id}/{self.detector.detector_id}"
 
     @property

@@ -23,7 +23,6 @@ from clamr_frames.context.ocr.base import (
 )
 from clamr_frames.context.ocr.cache import OcrCache
 from clamr_frames.context.ocr.change import (
-    ChangeDetector,
     change_fraction,
     frame_signature,
 )
@@ -123,7 +122,9 @@ class TextRegionPass(_ChunkPass):
         cache: OcrCache | None = None,
         video_fingerprint: str | None = None,
     ) -> None:
-        super().__init__(cache, video_fingerprint)
+        # the whole-frame knobs are validated by the ChangeDetector it builds; its thumbnails are computed here
+        super().__init__(engine, {"change_threshold": change_threshold, "pixel_threshold": pixel_threshold,
+                                  "grid_width": grid_width}, cache, video_fingerprint)
         if not (callable(getattr(engine, "detect", None)) and callable(getattr(engine, "recognize", None))):
             raise InputError(f"the text-region pass needs an engine with detect() and recognize(), got {type(engine).__name__}")
         if det_side < 32:
@@ -134,13 +135,10 @@ class TextRegionPass(_ChunkPass):
             raise InputError("box_threshold must be >= 0 and cut_threshold in (0, 1]")
         if memory < 1 or forget_after < 1:
             raise InputError("memory and forget_after must be >= 1")
-        self.engine = engine
         self.det_side = int(det_side)
         self.det_every = int(det_every)
         self.box_threshold = float(box_threshold)
         self.cut_threshold = float(cut_threshold)
-        # validates the whole-frame knobs; its settings name the pass, its thumbnails are computed here
-        self._frame_test = ChangeDetector(change_threshold, pixel_threshold=pixel_threshold, grid_width=grid_width)
         self.min_score = float(getattr(engine, "min_score", 0.5) if min_score is None else min_score)
         self.memory = int(memory)
         self.forget_after = int(forget_after)
@@ -154,11 +152,10 @@ class TextRegionPass(_ChunkPass):
         self._det_ref: np.ndarray | None = None  # thumbnail of the frame of the last detection
         self._still = False  # the last decoded frame did not change
         self._last_text = ""
-        self.engine_id = str(getattr(engine, "engine_id", type(engine).__name__))
         self.ocr_id = (
             f"{self.engine_id}/text-det{self.det_side}" + (f"x{self.det_every}" if self.det_every > 1 else "")
             + f"/box{self.box_threshold:g}/cut{self.cut_threshold:g}/"
-            f"score{self.min_score:g}/{self._frame_test.detector_id}"
+            f"score{self.min_score:g}/{self.frame_test.detector_id}"
         )
 
     def reset(self) -> None:
@@ -174,7 +171,7 @@ class TextRegionPass(_ChunkPass):
                 self._scans.clear()
                 self._still = True  # the next changed frame starts afresh: detect there
                 if frame is not None:  # the next frames compare against it, and may reuse its text
-                    self._ref = frame_signature(frame, self._frame_test.grid_width)
+                    self._ref = frame_signature(frame, self.frame_test.grid_width)
                 items.append(("cached", hit, frame is not None))
             elif frame is None:
                 items.append(("none", "", False))
@@ -209,7 +206,7 @@ class TextRegionPass(_ChunkPass):
         t0 = time.perf_counter()
         rec0 = self.stats.rec_seconds  # lines read in place may be recognised during the scan
         self.stats.frames += 1
-        ft = self._frame_test
+        ft = self.frame_test
         sig = frame_signature(frame, ft.grid_width)
         ref = self._ref
         if (
@@ -282,12 +279,12 @@ class TextRegionPass(_ChunkPass):
         ref = self._det_ref
         if ref is None or ref.shape != sig.shape:
             return False
-        outside = np.abs(sig - ref) > self._frame_test.pixel_threshold
+        outside = np.abs(sig - ref) > self.frame_test.pixel_threshold
         for tr in self._tracks:
             if tr.last_seen == self._tick - 1:
                 y0, y1, x0, x1 = cell_box(tr.box, frame_shape, sig.shape, pad=1)
                 outside[y0:y1, x0:x1] = False
-        return float(outside.mean()) <= self._frame_test.change_threshold
+        return float(outside.mean()) <= self.frame_test.change_threshold
 
     def _follow(
         self,
