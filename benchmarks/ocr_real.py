@@ -160,7 +160,7 @@ def expected_text(placed, timestamps) -> list[tuple[int, str, str]]:
             f = 125 + k
             out.append((i, "timecode", f"00:00:{f // 25:02d}:{f % 25:02d}"))
         elif clip == "smpte":
-            n = int(round(k / 25 * 29.97))
+            n = round(k / 25 * 29.97)
             out.append((i, "counter", f"{n}.000"))
             out.append((i, "counter", f"{n / 29.97:.3f}"))
             out.append((i, "timecode", f"00:00:{n // 30:02d};{n % 30:02d}"))
@@ -179,17 +179,32 @@ def recall(truth, texts) -> dict[str, float]:
     return out
 
 
-VARIANTS = {  # name: (checkout, OCR on)
+def decode_worker(video: str) -> dict:
+    """Only decode the candidates as the index build does with OCR on (its fps, frame size and chunks): the part of
+    OCR's cost that any use of the pixels pays (the text-only index without OCR decodes no frame)."""
+    from clamr_frames.index.builder import IndexSettings
+    from clamr_frames.video import VideoReader
+
+    st = IndexSettings()
+    t0 = time.perf_counter()
+    reader = VideoReader(video)
+    n = sum(len(c.frames) for c in reader.iter_candidates(fps=st.fps, num_frames=st.num_frames,
+                                                         max_side=st.max_side, chunk_size=st.chunk_size))
+    return {"seconds": time.perf_counter() - t0, "frames": n}
+
+
+VARIANTS = {  # name: (checkout, OCR on; None: decode only)
+    "decode candidates only": ("after", None),
     "no OCR": ("after", False),
     "OCR before": ("before", True),
     "OCR after": ("after", True),
 }
 
 
-def run_worker(checkout: Path, video: Path, ocr: bool) -> dict:
-    """One index build in a fresh interpreter whose clamr_frames is ``checkout``'s."""
+def run_worker(checkout: Path, video: Path, ocr: bool | None) -> dict:
+    """One index build (``ocr`` None: decoding only) in a fresh interpreter whose clamr_frames is ``checkout``'s."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(video), "--ocr", str(int(ocr))]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(video), "--ocr", str(-1 if ocr is None else int(ocr))]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"worker failed ({checkout}, ocr={ocr}):\n{done.stderr[-3000:]}")
@@ -211,7 +226,8 @@ def main(argv=None) -> None:
     ap.add_argument("--ocr", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(worker(str(args.worker), bool(args.ocr))))
+        got = decode_worker(str(args.worker)) if args.ocr < 0 else worker(str(args.worker), bool(args.ocr))
+        print(json.dumps(got))
         return
     sys.path.insert(0, str(ROOT))
     from benchmarks._common import WORK, record
@@ -235,12 +251,24 @@ def main(argv=None) -> None:
             print(f"round {r + 1} {name}: {got['seconds']:.1f} s", flush=True)
     truth = expected_text(placed, runs["OCR after"][0]["timestamps"])
     base_s = _median([g["seconds"] for g in runs["no OCR"]])
+    from clamr_frames.index.pipeline import usable_cores
+
+    cores = usable_cores()  # the pipeline shares them between its stages (thread_plan)
     rows = []
     for name, got in runs.items():
         sec = _median([g["seconds"] for g in got])
         row = {"variant": name, "checkout": "main " + base_commit if VARIANTS[name][0] == "before" else "this branch",
                "index s (median)": round(sec, 1), "runs s": " / ".join(f"{g['seconds']:.1f}" for g in got),
-               "OCR adds": "" if name == "no OCR" else f"{100 * (sec / base_s - 1):+.0f} %"}
+               "OCR adds": f"{100 * (sec / base_s - 1):+.0f} %" if VARIANTS[name][1] else "",
+               "timer": ("wall s of decoding the candidates alone (builder's fps, size, chunks), fresh process"
+                         if VARIANTS[name][1] is None else
+                         "wall s of FrameSelector.index() in a fresh process and index dir: decode, OCR, speech "
+                         "recognition, encoding pipelined; OCR engine and whisper start included"),
+               "threads": cores}
+        stages = {k for g in got for k in (g.get("pipeline") or {}).get("stages", {})}
+        row["stage busy s"] = ", ".join(
+            f"{k} {_median([g['pipeline']['stages'][k]['busy'] for g in got if k in g['pipeline']['stages']]):.1f}"
+            for k in sorted(stages))
         if VARIANTS[name][1]:
             st = got[0]["stats"]
             row.update({
@@ -262,7 +290,9 @@ recordings on its soundtrack (one every 75 s over low noise), so every variant r
 video did. Index: `FrameSelector.from_pretrained("default", ocr=..., index_dir=<fresh>, progress=False).index(video)`,
 the pipelined build (decode, OCR, speech recognition, encoding at once; 1 candidate per second, {len(runs["OCR after"][0]["timestamps"])}
 candidates), each in a fresh interpreter and index directory: nothing cached.
-"index s": wall seconds of that `index()` call, including starting the OCR engine and speech recognition. "OCR adds":
+"index s": wall seconds of that `index()` call, including starting the OCR engine and speech recognition ("decode candidates
+only": decoding the candidates as the build with OCR does, nothing else: with OCR the index decodes frames, without it the
+text-only default decodes none). "stage busy s": the pipeline's per-stage busy seconds (medians; the stages overlap). "OCR adds":
 median index time over the median without OCR. "OCR before": the OCR pass of main at {base_commit} (a git worktree),
 "OCR after": this branch. The variants ran interleaved, {args.repeats} rounds in rotating order, on a machine shared with
 other jobs (2 cores): medians are reported, single runs are noisy. det / rec / other s: the OCR pass's own timers (text

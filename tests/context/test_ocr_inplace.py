@@ -11,19 +11,16 @@ import pytest
 from clamr_frames.context.ocr import TextRegionPass, crop_signature, make_ocr_pass
 from clamr_frames.context.ocr.engine import _similar_widths
 from clamr_frames.context.ocr.regions import cell_box, unchanged_share
+from testkit.ocr_fakes import PaperBoxReader, sign_patch
 
 W, H = 320, 180
 
 
-def patch(text: str, size: int = 26) -> np.ndarray:
-    """Black text on white paper (6-pixel margin): the only pure-white pixels of the frames."""
-    from PIL import Image, ImageDraw, ImageFont
+SIZE = 26  # font size of the signs: a changed digit must change enough of the picture to count as a change
 
-    font = ImageFont.load_default(size=size)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 12, y1 - y0 + 12), (255, 255, 255))
-    ImageDraw.Draw(img).text((6 - x0, 6 - y0), text, font=font, fill=(0, 0, 0))
-    return np.asarray(img).copy()
+
+def patch(text: str) -> np.ndarray:
+    return sign_patch(text, SIZE)
 
 
 def card(signs: list[tuple[str, int, int]], shift: int = 0) -> np.ndarray:
@@ -36,42 +33,8 @@ def card(signs: list[tuple[str, int, int]], shift: int = 0) -> np.ndarray:
     return frame
 
 
-class PaperReader:
-    """Finds white paper as text boxes and reads a crop by matching the known patches; counts its work."""
-
-    engine_id = "paper"
-    min_score = 0.5
-
-    def __init__(self, texts: list[str]):
-        self.patches = {t: patch(t) for t in texts}
-        self.detects = self.rec_crops = 0
-        self.read: list[str] = []
-
-    def detect(self, image: np.ndarray, *, side: int) -> np.ndarray:
-        import cv2
-
-        self.detects += 1
-        paper = cv2.morphologyEx((image.min(-1) == 255).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-        _, _, stats, _ = cv2.connectedComponentsWithStats(paper)
-        quads = [[[x - 1, y - 1], [x + w + 1, y - 1], [x + w + 1, y + h + 1], [x - 1, y + h + 1]]
-                 for x, y, w, h, area in stats[1:] if area >= 50]
-        return np.asarray(quads, np.float32).reshape(-1, 4, 2)
-
-    def recognize(self, crops):
-        import cv2
-
-        out = []
-        for crop in crops:
-            best = ("", 0.0)
-            for text, p in self.patches.items():
-                if p.shape[0] <= crop.shape[0] and p.shape[1] <= crop.shape[1]:
-                    r = cv2.matchTemplate(crop.astype(np.float32), p.astype(np.float32), cv2.TM_SQDIFF).min()
-                    if r / p.size < 1.0:
-                        best = (text, 0.99)
-            out.append(best)
-            self.read.append(best[0])
-        self.rec_crops += len(crops)
-        return out
+def PaperReader(texts: list[str]) -> PaperBoxReader:
+    return PaperBoxReader(texts, size=SIZE)
 
 
 COUNTS = [f"FRAME {n}" for n in range(120, 140)]
