@@ -118,3 +118,16 @@ def test_engine_rejects_bad_recognizer_width(bad):
 
     with pytest.raises(InputError, match="rec_min_width"):
         OcrEngine(rec_min_width=bad)
+
+
+def test_recognition_workers_read_the_same_text():
+    from testkit.extras import require_extra
+
+    require_extra("ocr")
+    from clamr_frames.context.ocr import OcrEngine
+
+    crops = [patch(t) for t in ("00:00:06:24", "3.503", "TEST CARD: STUDIO 4", "105.000", "EXIT 7")]
+    one, two = OcrEngine(threads=1, rec_workers=1), OcrEngine(threads=1, rec_workers=2)
+    assert one.rec_workers == 1 and two.rec_workers == 2
+    assert one.recognize(crops) == two.recognize(crops)
+    assert [t for t, _ in two.recognize(crops)][:2] == ["00:00:06:24", "3.503"]

@@ -4,6 +4,7 @@ reading order. rapidocr, onnxruntime and OpenCV are imported only when an :class
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -69,6 +70,11 @@ class OcrEngine:
             timecode: 130-200 pixels) then costs what a long one does. At 48, with :meth:`recognize` batching
             only lines of similar width, recognition of such lines took about a third of the time and read the
             same text (``benchmarks/ocr_real.py``).
+        rec_workers: batches of lines recognised at the same time, each in its own onnxruntime run (with
+            ``threads`` threads). None: the usable cores on the CPU, 1 on CUDA. The batches are the same for any
+            number of workers, so the text and scores are too. Independent runs, unlike more intra-op threads,
+            do not wait on each other (on a loaded 2-core machine two intra-op threads made recognition slower,
+            two workers made it faster); the index's OCR thread thereby uses a core the other stages leave idle.
 
     Raises:
         OcrUnavailableError: rapidocr / onnxruntime are not installed (the ``ocr`` extra).
@@ -86,6 +92,7 @@ class OcrEngine:
         device: str = "cpu",
         rec_batch: int = 16,
         rec_min_width: int = 48,
+        rec_workers: int | None = None,
     ) -> None:
         if det_limit_side_len < 32:
             raise InputError(f"det_limit_side_len must be >= 32, got {det_limit_side_len}")
@@ -104,7 +111,11 @@ class OcrEngine:
         self.threads = threads
         self.rec_batch = int(rec_batch)
         self.rec_min_width = int(rec_min_width)
+        if rec_workers is not None and rec_workers < 1:
+            raise InputError(f"rec_workers must be >= 1, got {rec_workers}")
+        self._pool: Any = None  # threads of the recognition workers: started on first use
         self.device = _ort_device(device)
+        self.rec_workers = int(rec_workers) if rec_workers is not None else (_cores() if self.device == "cpu" else 1)
         self._ocr = self._build(self.det_limit_side_len)
         self._det: Any = None  # the detector of detect(): built on first use
 
@@ -203,12 +214,24 @@ class OcrEngine:
         if not crops:
             return []
         bgr = [np.ascontiguousarray(_check_image(c, "text crop")[..., ::-1]) for c in crops]
-        out: list[tuple[str, float]] = [("", 0.0)] * len(bgr)
-        for group in _similar_widths([c.shape[1] / c.shape[0] for c in bgr], self.rec_batch):
+        groups = _similar_widths([c.shape[1] / c.shape[0] for c in bgr], self.rec_batch)
+
+        def run(group: list[int]) -> Any:
             try:
-                result = self._ocr.recognize_txt([bgr[i] for i in group])
+                return self._ocr.recognize_txt([bgr[i] for i in group])
             except Exception as e:
                 raise ClamrFramesError(f"RapidOCR's recognizer failed on {len(group)} text crops: {e}") from e
+
+        if self.rec_workers > 1 and len(groups) > 1:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.rec_workers, thread_name_prefix="ocr-rec")
+            results = list(self._pool.map(run, groups))
+        else:
+            results = [run(g) for g in groups]
+        out: list[tuple[str, float]] = [("", 0.0)] * len(bgr)
+        for group, result in zip(groups, results):
             for i, t, sc in zip(group, result.txts, result.scores):
                 out[i] = (str(t), float(sc))
         return out
@@ -220,6 +243,13 @@ class OcrEngine:
 
     def __repr__(self) -> str:
         return f"OcrEngine({self.engine_id})"
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _ort_device(device: str) -> str:
