@@ -22,8 +22,9 @@ Pieces, each usable alone:
 The package's modules follow these pieces: :mod:`~clamr_frames.context.ocr.base` (defaults, reader protocols),
 :mod:`~clamr_frames.context.ocr.words` (word splitting), :mod:`~clamr_frames.context.ocr.engine` (the engine),
 :mod:`~clamr_frames.context.ocr.change` (change detection), :mod:`~clamr_frames.context.ocr.cache` (the cache),
-:mod:`~clamr_frames.context.ocr.regions` (text regions), :mod:`~clamr_frames.context.ocr.passes` (the passes,
-:func:`make_ocr_pass`) and :mod:`~clamr_frames.context.ocr.textpass` (the text-region pass).
+:mod:`~clamr_frames.context.ocr.regions` (text regions), :mod:`~clamr_frames.context.ocr.passes` (the whole-frame
+pass and what both passes share), :mod:`~clamr_frames.context.ocr.textpass` (the text-region pass) and
+:mod:`~clamr_frames.context.ocr.make` (:func:`make_ocr_pass`).
 
 rapidocr, onnxruntime and OpenCV are imported only when an :class:`OcrEngine` is built, so importing this
 package costs nothing.
@@ -40,12 +41,8 @@ from clamr_frames.context.ocr.change import (
     frame_signature,
 )
 from clamr_frames.context.ocr.engine import OcrEngine
-from clamr_frames.context.ocr.passes import (
-    OcrPass,
-    OcrStats,
-    make_ocr_pass,
-    ocr_video_frames,
-)
+from clamr_frames.context.ocr.make import make_ocr_pass, ocr_video_frames
+from clamr_frames.context.ocr.passes import OcrPass, OcrStats
 from clamr_frames.context.ocr.regions import (
     crop_distance,
     crop_quad,
