@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testkit.extras import require_extra
-
 from clamr_frames.context.ocr import (
     ChangeDetector,
     OcrCache,
@@ -30,6 +28,8 @@ from clamr_frames.context.ocr import (
 )
 from clamr_frames.context.ocr.engine import _reading_order
 from clamr_frames.errors import ClamrFramesError, InputError
+from testkit.extras import require_extra
+from testkit.ocr_fakes import PaperBoxReader, sign_patch
 
 W, H = 320, 180
 
@@ -163,17 +163,6 @@ def test_make_ocr_pass_keeps_state_across_chunks(tmp_path):
 # -- text-aware change detection (a stand-in detector/recognizer; no OCR model) -------------------
 
 
-def sign_patch(text: str, size: int = 18) -> np.ndarray:
-    """Black text on white paper with a 6-pixel margin: the only pure-white pixels of the test frames."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    font = ImageFont.load_default(size=size)
-    x0, y0, x1, y1 = font.getbbox(text)
-    img = Image.new("RGB", (x1 - x0 + 12, y1 - y0 + 12), (255, 255, 255))
-    ImageDraw.Draw(img).text((6 - x0, 6 - y0), text, font=font, fill=(0, 0, 0))
-    return np.asarray(img).copy()
-
-
 def textured(i: int, *, level: int = 100, width: int = W, height: int = H) -> np.ndarray:
     """A random texture (values within ±60 of ``level``) that scrolls 5 pixels per frame: every frame moves."""
     base = np.random.default_rng(0).integers(level - 60, level + 61, (height, width * 2, 3)).astype(np.uint8)
@@ -186,53 +175,6 @@ def with_signs(bg: np.ndarray, signs: list[tuple[str, int, int]]) -> np.ndarray:
         p = sign_patch(text)
         frame[y : y + p.shape[0], x : x + p.shape[1]] = p
     return frame
-
-
-class PaperBoxReader:
-    """Finds white paper as text boxes (a little loose, as a detector on a downscaled frame is) and reads a
-    crop by matching the known sign patches; counts detector runs, recognizer calls and crops."""
-
-    engine_id = "paper-lookup"
-    min_score = 0.5
-
-    def __init__(self, texts: list[str], blind: set[int] = frozenset()):
-        self.patches = {t: sign_patch(t) for t in texts}
-        self.blind = blind  # detector runs (1-based) that find nothing, as a flickering detector does
-        self.detects = self.rec_calls = self.rec_crops = 0
-
-    def detect(self, image: np.ndarray, *, side: int) -> np.ndarray:
-        import cv2
-
-        self.detects += 1
-        if self.detects in self.blind:
-            return np.zeros((0, 4, 2), np.float32)
-        rng = np.random.default_rng(self.detects)
-        paper = cv2.morphologyEx((image.min(-1) == 255).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
-        n, _, stats, _ = cv2.connectedComponentsWithStats(paper)
-        quads = []
-        for x, y, w, h, area in stats[1:]:
-            if area < 50:
-                continue
-            a, b, c, d = rng.integers(0, 3, 4)  # jitter: the box never sits on the same pixels twice
-            x0, y0, x1, y1 = max(x - a, 0), max(y - b, 0), min(x + w + c, image.shape[1]), min(y + h + d, image.shape[0])
-            quads.append([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-        return np.asarray(quads, np.float32).reshape(-1, 4, 2)
-
-    def recognize(self, crops):
-        import cv2
-
-        self.rec_calls += 1
-        self.rec_crops += len(crops)
-        out = []
-        for crop in crops:
-            best = ("", 0.0)
-            for text, p in self.patches.items():
-                if p.shape[0] <= crop.shape[0] and p.shape[1] <= crop.shape[1]:
-                    r = cv2.matchTemplate(crop.astype(np.float32), p.astype(np.float32), cv2.TM_SQDIFF).min()
-                    if r / p.size < 1.0:
-                        best = (text, 0.99)
-            out.append(best)
-        return out
 
 
 def test_crop_distance_separates_same_text_from_changed_text():
@@ -569,6 +511,7 @@ def test_tampered_word_list_is_refused(tmp_path, monkeypatch):
 def test_ocr_device_takes_cuda_only_where_onnxruntime_offers_it(monkeypatch):
     require_extra("ocr")
     import onnxruntime as ort
+
     from clamr_frames.context.ocr.engine import _ort_device
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])

@@ -12,6 +12,8 @@ Pieces, each usable alone:
 - :class:`TextRegionPass` — text-aware change detection for footage that moves in every frame: the text
   detector runs on a downscaled frame, and only text boxes that are new or whose crop changed are recognised
   (in one batch per chunk); boxes whose crop matches one already read reuse its text, and a scene cut resets.
+  Where nothing but the text lines changed (a counter or timecode on a still picture) the detector is skipped and
+  only the lines whose crop changed are read again, at their boxes.
 - :func:`ocr_video_frames` — OCR text of every frame of a video, with either detector.
 - :class:`OcrCache` — OCR text on disk per (video fingerprint, timestamp), one JSON file per video and engine
   setting, written atomically.
@@ -20,7 +22,9 @@ Pieces, each usable alone:
 The package's modules follow these pieces: :mod:`~clamr_frames.context.ocr.base` (defaults, reader protocols),
 :mod:`~clamr_frames.context.ocr.words` (word splitting), :mod:`~clamr_frames.context.ocr.engine` (the engine),
 :mod:`~clamr_frames.context.ocr.change` (change detection), :mod:`~clamr_frames.context.ocr.cache` (the cache),
-:mod:`~clamr_frames.context.ocr.regions` (text regions) and :mod:`~clamr_frames.context.ocr.passes` (the passes).
+:mod:`~clamr_frames.context.ocr.regions` (text regions), :mod:`~clamr_frames.context.ocr.passes` (the whole-frame
+pass and what both passes share), :mod:`~clamr_frames.context.ocr.textpass` (the text-region pass) and
+:mod:`~clamr_frames.context.ocr.make` (:func:`make_ocr_pass`).
 
 rapidocr, onnxruntime and OpenCV are imported only when an :class:`OcrEngine` is built, so importing this
 package costs nothing.
@@ -37,19 +41,15 @@ from clamr_frames.context.ocr.change import (
     frame_signature,
 )
 from clamr_frames.context.ocr.engine import OcrEngine
-from clamr_frames.context.ocr.passes import (
-    OcrPass,
-    OcrStats,
-    TextRegionPass,
-    make_ocr_pass,
-    ocr_video_frames,
-)
+from clamr_frames.context.ocr.make import make_ocr_pass, ocr_video_frames
+from clamr_frames.context.ocr.passes import OcrPass, OcrStats
 from clamr_frames.context.ocr.regions import (
     crop_distance,
     crop_quad,
     crop_signature,
     histogram_distance,
 )
+from clamr_frames.context.ocr.textpass import TextRegionPass
 from clamr_frames.context.ocr.words import segment_word, split_glued_words
 
 __all__ = [

@@ -89,6 +89,40 @@ def crop_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float((np.add.reduceat(col, starts) / np.diff(np.append(starts, col.size))).max())
 
 
+def unchanged_share(sig: np.ndarray, area: np.ndarray, threshold: float) -> float:
+    """Share of the column blocks (as :func:`crop_distance` cuts them) of a line's crop ``sig`` that are unchanged,
+    within ``threshold`` gray levels, in ``area`` — the same place in a later frame, a few pixels larger on each
+    side (both :func:`crop_signature`); 0 when ``area`` is smaller than the line.
+
+    A counter or a timecode that moved on changes a few characters of its line and leaves the rest, where a
+    moving camera changes every block. ``sig`` less a 2-pixel border is aligned in ``area`` first (a box cut
+    from a downscaled detection is not exact), and the difference loses its median (an exposure change is no
+    change).
+
+    >>> a = np.zeros((20, 80), np.float32); a[5:15, 10:70:6] = 200
+    >>> b = a.copy(); b[5:15, 60:70] = 200
+    >>> grown = lambda x: np.pad(x, 3)
+    >>> round(unchanged_share(a, grown(a), 10.0), 2), round(unchanged_share(a, grown(b), 10.0), 2)
+    (1.0, 0.84)
+    """
+    import cv2
+
+    if min(sig.shape) < 8:
+        return 0.0
+    tpl = np.ascontiguousarray(sig[2:-2, 2:-2])
+    th, tw = tpl.shape
+    if area.shape[0] < th or area.shape[1] < tw:
+        return 0.0
+    res = cv2.matchTemplate(np.ascontiguousarray(area, dtype=np.float32), tpl, cv2.TM_SQDIFF)
+    y, x = np.unravel_index(int(np.argmin(res)), res.shape)
+    d = area[y : y + th, x : x + tw] - tpl
+    col = np.abs(d - np.median(d)).mean(axis=0)
+    block = max(2, th // 4)
+    starts = np.arange(0, col.size, block)
+    blocks = np.add.reduceat(col, starts) / np.diff(np.append(starts, col.size))
+    return float(np.mean(blocks <= threshold))
+
+
 def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
     """Total-variation distance (0–1) of the gray-level histograms of two frame thumbnails: the share of the
     picture's brightness mass that moved. A camera pan keeps it small; a cut to another shot makes it large.
@@ -100,6 +134,35 @@ def histogram_distance(a: np.ndarray, b: np.ndarray, bins: int = 32) -> float:
     ha = np.histogram(a, bins, (0.0, 256.0))[0] / max(a.size, 1)
     hb = np.histogram(b, bins, (0.0, 256.0))[0] / max(b.size, 1)
     return float(0.5 * np.abs(ha - hb).sum())
+
+
+def _quad(box: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection area over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    return w * h / max(1, min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])))
+
+
+def cell_box(box: tuple[int, int, int, int], frame_shape: tuple[int, ...], grid_shape: tuple[int, ...],
+             pad: int = 0) -> tuple[int, int, int, int]:
+    """The cells ``(y0, y1, x0, x1)`` of a frame thumbnail (:func:`~clamr_frames.context.ocr.change.frame_signature`,
+    shape ``grid_shape``) that a box ``(x0, y0, x1, y1)`` in frame pixels touches, grown by ``pad`` cells.
+
+    >>> cell_box((10, 20, 50, 30), (180, 320), (54, 96), pad=1)
+    (5, 10, 2, 16)
+    """
+    fh, fw = frame_shape[:2]
+    gh, gw = grid_shape[:2]
+    x0, y0, x1, y1 = box
+    return (max(0, y0 * gh // fh - pad), min(gh, -(-y1 * gh // fh) + pad),
+            max(0, x0 * gw // fw - pad), min(gw, -(-x1 * gw // fw) + pad))
 
 
 def _bounds(quad: np.ndarray) -> tuple[int, int, int, int]:

@@ -1,0 +1,69 @@
+"""The OCR of the index on real footage (the committed test cards, tests/data/README.md): a counter or timecode
+that changes in every frame is read in every candidate, and the caption of the colour-bar card with it."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from testkit.extras import require_extra
+from testkit.real_media import VIDEO
+
+pytestmark = pytest.mark.slow
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def _candidates(name: str, fps: float) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Candidates of a real clip, decoded as the index builder decodes them (longer side at most 448)."""
+    from clamr_frames.video import VideoReader
+
+    reader = VideoReader(VIDEO / name)
+    ts, frames = [], []
+    for chunk in reader.iter_candidates(fps=fps, max_side=448):
+        ts += list(chunk.timestamps)
+        frames += list(chunk.frames)
+    return np.asarray(ts), frames
+
+
+@pytest.fixture(scope="module")
+def engine():
+    require_extra("ocr")
+    from clamr_frames.context.ocr import OcrEngine
+
+    return OcrEngine(threads=1)
+
+
+def test_smpte_counters_are_read_in_every_candidate(engine):
+    from clamr_frames.context.ocr import make_ocr_pass
+
+    ts, frames = _candidates("smpte_2997.mp4", fps=1.5)  # 25 fps card: frame k shows 29.97 fps frame n
+    ocr, _ = make_ocr_pass(engine)
+    texts = ocr(ts[:8], frames[:8]) + ocr(ts[8:], frames[8:])  # two chunks: the state carries over
+    hits = []
+    for t, text in zip(ts, texts):
+        n = round(round(t * 25) / 25 * 29.97)
+        for want in (f"{n}.000", f"{n / 29.97:.3f}", f"00:00:{n // 30:02d};{n % 30:02d}"):
+            hits.append(_norm(want) in _norm(text))
+    assert len(ts) >= 14 and np.mean(hits) >= 0.9, list(zip(ts, texts))
+    # nothing but the counters changes on the card: the detector is skipped for most candidates
+    assert ocr.stats.detected <= len(ts) // 3 and ocr.stats.in_place >= len(ts)
+
+
+def test_colour_bar_card_caption_and_timecode(engine):
+    from clamr_frames.context.ocr import make_ocr_pass
+
+    ts, frames = _candidates("testcard_timecode.mp4", fps=5.0)  # 2 s clip, timecode from 00:00:05:00
+    ocr, _ = make_ocr_pass(engine)
+    texts = ocr(ts, frames)
+    caption = [_norm("1024 x 768 25 fps Photo JPEG 75%") in _norm(x) for x in texts]
+    timecode = []
+    for t, text in zip(ts, texts):
+        f = 125 + round(t * 25)
+        timecode.append(_norm(f"00:00:{f // 25:02d}:{f % 25:02d}") in _norm(text))
+    assert np.mean(caption) >= 0.9 and np.mean(timecode) >= 0.8, list(zip(ts, texts))
+    assert ocr.engine.read(frames[0]).count("1024") == 1  # the full-frame reader agrees on the caption
