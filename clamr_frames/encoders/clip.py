@@ -43,7 +43,7 @@ class ClipEncoder(ClipStyleEncoder):
     """
 
     kind = "clip"
-    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
+    default_policy = "gated"  # what policy=None selects with: docs/policies.md, "Default policy by scorer"
 
     def __init__(self, model: Any, tokenizer: Any, image_processor: Any, **kwargs: Any):
         self.image_processor = image_processor

@@ -232,7 +232,7 @@ class DefaultEncoder:
     multi_vector = True
     uses_image = False
     uses_ocr = True
-    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
+    default_policy = "gated"  # what policy=None selects with: docs/policies.md, "Default policy by scorer"
 
     def __init__(
         self,

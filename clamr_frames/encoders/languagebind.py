@@ -93,7 +93,7 @@ class LanguageBindEncoder(ClipStyleEncoder):
     """
 
     kind = "languagebind"
-    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
+    default_policy = "gated"  # what policy=None selects with: docs/policies.md, "Default policy by scorer"
 
     def __init__(
         self,

@@ -45,7 +45,7 @@ class ClamrEncoder:
     score_floor: float | None = 0.0
     uses_image = True
     uses_ocr = True
-    default_policy = "topk"  # what policy=None selects with (registry.default_policy)
+    default_policy = "gated"  # what policy=None selects with: docs/policies.md, "Default policy by scorer"
 
     def __init__(
         self,
