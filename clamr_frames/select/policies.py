@@ -86,7 +86,8 @@ def nms(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int 
         min_gap: float | None = None) -> np.ndarray:
     """Top-k with temporal non-maximum suppression: no two picks closer than ``min_gap`` seconds, if possible.
 
-    Greedy: take the best remaining candidate, suppress every candidate less than ``min_gap`` seconds away
+    Greedy: take the best remaining candidate (the middle one where neighbouring candidates tie with it: frames
+    that share their context score the same), suppress every candidate less than ``min_gap`` seconds away
     from it, repeat. If fewer than ``k`` survive, the gap is halved (the picks so far are kept and still
     suppress their neighbours at the new gap) until ``k`` are found; after 30 halvings the gap is 0, which
     fills the rest with the best unused candidates, so exactly ``min(k, n)`` indices come back.
@@ -120,6 +121,7 @@ def nms(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int 
         for i in order:
             if blocked[i]:
                 continue
+            i = _plateau_centre(s, blocked, i)
             picked.append(i)
             taken[i] = True
             blocked[i] = True
@@ -128,6 +130,21 @@ def nms(scores: np.ndarray, timestamps: np.ndarray | None, k: int, *, seed: int 
                 return np.sort(np.asarray(picked, dtype=np.int64))
         gap /= 2.0
     raise AssertionError("unreachable: gap 0 always fills k < n")  # pragma: no cover
+
+
+def _plateau_centre(s: np.ndarray, blocked: np.ndarray, i: int) -> int:
+    """The middle of the run of free neighbours of ``i`` that score exactly as ``i`` does.
+
+    Frames that share their context (the same subtitle line or speech in their window) score the same, and the
+    window reaches past the moment on both sides: the earliest of the run, which the ranking lists first, is
+    the frame most likely to lie before the moment itself.
+    """
+    lo = hi = i
+    while lo > 0 and not blocked[lo - 1] and s[lo - 1] == s[i]:
+        lo -= 1
+    while hi < s.size - 1 and not blocked[hi + 1] and s[hi + 1] == s[i]:
+        hi += 1
+    return (lo + hi) // 2
 
 
 def _suppress(blocked: np.ndarray, t: np.ndarray, i: int, gap: float) -> None:

@@ -94,13 +94,20 @@ def peakiness(scores: np.ndarray, k: int = 3) -> float:
     return float(max(0.0, top.mean() - z.mean()))
 
 
-def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05) -> float:
+#: :func:`prominence` leaves at least this many best frames out of the bulk: a spoken answer and the context
+#: window around it span about ten 1-fps candidates, which on a video under about 3 minutes is more than its top
+#: 5 % (a 40 s video with a 7 s spoken answer read as flat, 3.95, with only the top 3 left out).
+MIN_TOP = 10
+
+
+def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05, min_top: int = MIN_TOP) -> float:
     """How far the ``k``-th best score stands above the bulk of the frames, in the bulk's standard deviations.
 
-    The bulk is every frame but the best ``max(k, ceil(trim * n))``: its mean and standard deviation are not
-    raised by the frames a question is about (a needle of a few seconds is most of a 2-minute video's top 5 %),
-    so the statistic does not shrink on short videos. The ``k``-th best rather than the best, so that one stray
-    frame does not make a profile peaked (a needle spans several candidates). Unlike
+    The bulk is every frame but the best ``max(k, ceil(trim * n), min(min_top, n // 4))``: its mean and
+    standard deviation are not raised by the frames a question is about (a needle of a few seconds is most of a
+    2-minute video's top 5 %, hence ``min_top``), so the statistic does not shrink on short videos. The ``k``-th
+    best rather than the best, so that one stray frame does not make a profile peaked (a needle spans several
+    candidates). Unlike
     :func:`peakiness`, which min-max normalises and so reads a long lower tail
     (frames with no context at all) as a peak, it measures the top against the bulk; unlike a median/MAD z-score
     it is not thrown by ties (a third of the frames of a subtitled video have no line and score the same). A
@@ -123,7 +130,10 @@ def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05) -> float:
     n = x.size
     kk = min(max(1, int(k)), n)
     desc = np.sort(x)[::-1]
-    bulk = desc[min(n - 1, max(kk, math.ceil(finite_knob("trim", trim, low=0.0, high=0.5) * n))) :]
+    # min_top at most a quarter of the frames: the bulk of a very short profile must keep its spread
+    trimmed = math.ceil(finite_knob("trim", trim, low=0.0, high=0.5) * n)
+    top = max(kk, trimmed, min(int_knob("min_top", min_top, low=0), n // 4))
+    bulk = desc[min(n - 1, top) :]
     sd = float(bulk.std()) if bulk.size > 1 else 0.0
     if not sd > 0.0:
         sd = float(x.std())

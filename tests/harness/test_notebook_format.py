@@ -51,7 +51,7 @@ def test_model_writes_the_notebook_block_per_selected_frame(vmme_clip, tmp_path)
                         idx=0, metadata={"task": "t", "doc_id": 0, "repeats": 1})
 
     def model(**kw):
-        m = ClamrFrames(k=4, selector=selector, **kw)
+        m = ClamrFrames(k=4, selector=selector, policy="topk", **kw)  # the four best-scored lines, named below
         m.task_dict = {"t": {"test": {0: doc}}}
         return m
 

@@ -66,7 +66,8 @@ def test_select_answers_as_the_selector_does(served, report_video: dict, report_
                                          "policy": "topk", "scorer": "default"})
     assert r.status_code == 200, r.text
     data = r.json()
-    want = report_selector.select(report_video["video"], report_video["question"], k=5, subtitles=report_video["srt"])
+    want = report_selector.select(report_video["video"], report_video["question"], k=5, subtitles=report_video["srt"],
+                                  policy="topk")
     assert [p["timestamp"] for p in data["picked"]] == [float(t) for t in want.timestamps]
     assert data["video"]["href"] == f"/media/{name}"
     assert data["transcript"]
