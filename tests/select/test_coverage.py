@@ -224,3 +224,16 @@ def test_gated_keeps_one_frame_of_eight_for_the_best_score_on_a_flat_profile():
     assert gated(flat, t, 7, prior=prior).tolist() == coverage(flat, t, 7, prior=prior).tolist()
     with pytest.raises(InputError, match="flat_share"):
         gated(flat, t, 8, prior=prior, flat_share=1.5)
+
+
+def test_prominence_sees_an_answer_that_fills_a_sixth_of_a_short_video():
+    """A 7-s spoken answer on a 40-s video: with only the best 3 frames left out of the bulk, the other answer
+    frames raised its spread and the profile read as flat (the case that made gated miss it)."""
+    from clamr_frames.select.profile import prominence
+
+    s = np.random.default_rng(3).normal(0.0, 0.05, size=40) + 0.2
+    s[31:38] = 0.8 + np.random.default_rng(4).normal(0.0, 0.02, size=7)
+    assert prominence(s, min_top=0) < FLAT_Z <= prominence(s)
+    # noise stays flat on short profiles too (min_top is capped at a quarter of the frames)
+    for n in (12, 20, 40, 76):
+        assert max(prominence(np.random.default_rng(i).normal(size=n)) for i in range(100)) < FLAT_Z

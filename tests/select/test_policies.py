@@ -388,3 +388,12 @@ def test_large_inputs():
     for name in DISTINCT:
         out = select_frames(s, t, 100, policy=name)
         _check(out, 10_800, 100)
+
+
+def test_nms_takes_the_middle_of_equally_scored_neighbours():
+    """Frames that share their context tie; the earliest of them lies before the moment the context is about."""
+    s = np.zeros(20)
+    s[5:10] = 1.0
+    assert nms(s, np.arange(20.0), 1).tolist() == [7]
+    s[12] = 0.5  # a tie run of one frame is that frame
+    assert nms(s, np.arange(20.0), 2, min_gap=3.0).tolist() == [7, 12]
