@@ -26,9 +26,9 @@ FLAT_Z = 5.0
 #: :data:`~clamr_frames.select.coverage.RELEVANCE_SHARE` were the best of a grid (benchmarks/RESULTS.md)
 PEAK_Z = 9.0
 #: ... and below FLAT_Z, the share of the frames still picked by relevance (rounded down): a paraphrased
-#: spoken question can score as flat as a picture question (prominence 1.4-3.1 against 2.0-4.5 measured), and its
-#: best-scored frame is often right, so one frame on the best score costs coverage one frame of k and saves those
-#: questions (``benchmarks/policy_table.py``, the columns ``gated`` and ``gated, flat: coverage only``)
+#: spoken question can score as flat as a picture question (the spoken set's gate column in the policy table), and
+#: its best-scored frame is often right, so one frame on the best score costs coverage one frame of k and saves
+#: those questions (``benchmarks/policy_table.py``, the columns ``gated`` and ``gated, flat: coverage only``)
 FLAT_SHARE = 0.125
 
 
