@@ -116,7 +116,8 @@ def prominence(scores: np.ndarray, k: int = 3, trim: float = 0.05, min_top: int 
     Measured with the default scorer on generated videos of 2, 5 and 10 minutes (``benchmarks/RESULTS.md``):
     questions about a subtitle line 9.6–22.5; about an on-screen sign 7.9–13.5 with OCR in the index (2.2–11.8
     without: stray word matches only); about a coloured shape, which a text scorer cannot see, 2.0–4.5.
-    Gaussian noise: about 2.4 for n = 120, 3.1 for 600, 3.7 for 3600, 4.0 (at most 4.4) for 10800 (3 h at 1 fps).
+    Gaussian noise: about 3.1 for n = 600, 3.7 for 3600, 4.0 (at most 4.4) for 10800 (3 h at 1 fps), and below
+    ``FLAT_Z`` on short profiles too (tests/select/test_coverage.py).
 
     >>> prominence(np.zeros(50))
     0.0
