@@ -38,6 +38,19 @@ def _loss(model, loss_fn, batch, targets):
     return loss_fn(q, d, targets, query_modality=torch.tensor([2, 3, 1, 2]))
 
 
+def _train_steps(model, loss_fn, batch, targets, steps):
+    """``steps`` AdamW steps (lr 3e-3) on one fixed batch; the loss of each step."""
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(steps):
+        out = _loss(model, loss_fn, batch, targets)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+        losses.append(float(out.loss.detach()))
+    return losses
+
+
 @pytest.mark.slow
 def test_clamr_wrapper_sees_the_encoders_inputs(tiny_qwen_dir):
     enc, model = _clamr(tiny_qwen_dir)
@@ -54,14 +67,7 @@ def test_a_few_steps_reduce_the_loss_on_a_fixed_batch(tiny_qwen_dir, tmp_path):
     model.train()
     batch, targets = _fixed_batch(model)
     loss_fn = build_loss("infonce", aggregation="token_max")  # tau 0.02, as CLaMR
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    losses = []
-    for _ in range(8):
-        out = _loss(model, loss_fn, batch, targets)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        losses.append(float(out.loss.detach()))
+    losses = _train_steps(model, loss_fn, batch, targets, 8)
     assert losses[-1] < 0.2 * losses[0], losses
 
     # the adapter directory loads through the inference path and gives the trained embeddings
@@ -118,14 +124,7 @@ def test_single_vector_baseline_trains_through_the_same_loss(tiny_qwen_dir):
     assert q.emb.shape[1] == 1 and d.emb.shape[1] == 1
     assert torch.allclose(q.emb.norm(dim=-1), torch.ones(4, 1), atol=1e-5)
     loss_fn = build_loss("infonce", aggregation="token_max")
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    losses = []
-    for _ in range(6):
-        out = _loss(model, loss_fn, batch, targets)
-        opt.zero_grad()
-        out.loss.backward()
-        opt.step()
-        losses.append(float(out.loss.detach()))
+    losses = _train_steps(model, loss_fn, batch, targets, 6)
     assert losses[-1] < losses[0]
 
 
