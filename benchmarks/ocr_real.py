@@ -15,7 +15,7 @@ Each index build runs in a fresh subprocess (``--worker``) with a fresh index di
 the variants run interleaved, ``--repeats`` times, and the table reports medians. "before" is the code of
 another checkout (``--base``, e.g. a git worktree of main), "after" this checkout.
 
-    python benchmarks/ocr_real.py [--repeats 3] [--base /work/wt/ocr-base] [--no-record]
+    python -m benchmarks.ocr_real [--repeats 3] [--base /work/wt/ocr-base] [--no-record]
 """
 
 from __future__ import annotations
@@ -229,7 +229,6 @@ def main(argv=None) -> None:
         got = decode_worker(str(args.worker)) if args.ocr < 0 else worker(str(args.worker), bool(args.ocr))
         print(json.dumps(got))
         return
-    sys.path.insert(0, str(ROOT))
     from benchmarks._common import WORK, record
 
     if not (args.base / "clamr_frames").is_dir():
