@@ -44,7 +44,8 @@ CAPTION = "TEST CARD: STUDIO 4"
 def test_running_counter_is_read_in_every_frame_and_the_caption_once():
     reader = PaperReader(COUNTS + [CAPTION])
     frames = [card([(CAPTION, 20, 20), (COUNTS[i], 60, 110)]) for i in range(12)]
-    p = TextRegionPass(reader)  # defaults: detector every other frame while the picture changes
+    # defaults but the glyph memory (test_ocr_glyphs.py): detector every other frame while the picture changes
+    p = TextRegionPass(reader, glyphs=False)
     out = p(np.arange(6.0), frames[:6]) + p(np.arange(6.0, 12.0), frames[6:])
     assert out == [f"{CAPTION}\n{COUNTS[i]}" for i in range(12)]
     # the caption is read once; the counter once per frame, at its box
@@ -57,7 +58,7 @@ def test_running_counter_is_read_in_every_frame_and_the_caption_once():
 def test_counter_that_comes_back_to_a_value_reuses_its_reading():
     reader = PaperReader(COUNTS)
     seq = [COUNTS[i % 3] for i in range(9)]  # a looping counter: three values
-    p = TextRegionPass(reader)
+    p = TextRegionPass(reader, glyphs=False)  # (with glyphs: one reading, test_ocr_glyphs.py)
     assert p(np.arange(9.0), [card([(t, 60, 80)]) for t in seq]) == seq
     assert reader.rec_crops == 3
 

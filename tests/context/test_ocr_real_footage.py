@@ -67,3 +67,17 @@ def test_colour_bar_card_caption_and_timecode(engine):
         timecode.append(_norm(f"00:00:{f // 25:02d}:{f % 25:02d}") in _norm(text))
     assert np.mean(caption) >= 0.9 and np.mean(timecode) >= 0.8, list(zip(ts, texts))
     assert ocr.engine.read(frames[0]).count("1024") == 1  # the full-frame reader agrees on the caption
+
+
+@pytest.mark.parametrize("name, fps, least", [("smpte_2997.mp4", 3.0, 10), ("testcard_timecode.mp4", 10.0, 3)])
+def test_glyph_memory_reads_what_the_recognizer_reads(engine, name, fps, least):
+    # the counters and timecodes of the real cards, read with the glyph memory and without it: the same text in
+    # every candidate, with fewer recognizer runs
+    from clamr_frames.context.ocr import make_ocr_pass
+
+    ts, frames = _candidates(name, fps=fps)
+    on, _ = make_ocr_pass(engine)
+    off, _ = make_ocr_pass(engine, glyphs=False)
+    assert on(ts, frames) == off(ts, frames)
+    assert on.stats.glyph_reads >= least, on.stats  # (the 2-s card changes its digits' places less often)
+    assert on.stats.recognised < off.stats.recognised

@@ -40,6 +40,7 @@ class OcrStats:
             the last detection (a test card whose counters run).
         in_place: lines whose crop changed where they stood (the picture around them did not) and that were
             read again at their box, without the detector.
+        glyph_reads: of those, lines put together from learned glyphs, without the recognizer.
         det_seconds / rec_seconds / other_seconds: time in the detector (or full OCR), the recognizer, and
             everything else (thumbnails, crops, signatures, matching, reading order).
     """
@@ -55,6 +56,7 @@ class OcrStats:
     recognised: int = 0
     steady: int = 0
     in_place: int = 0
+    glyph_reads: int = 0
     det_seconds: float = 0.0
     rec_seconds: float = 0.0
     other_seconds: float = 0.0

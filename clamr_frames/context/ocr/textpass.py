@@ -27,6 +27,7 @@ from clamr_frames.context.ocr.change import (
     frame_signature,
 )
 from clamr_frames.context.ocr.engine import _reading_order
+from clamr_frames.context.ocr.glyphs import GlyphMemory
 from clamr_frames.context.ocr.passes import _ChunkPass
 from clamr_frames.context.ocr.regions import (
     _bounds,
@@ -80,7 +81,10 @@ class TextRegionPass(_ChunkPass):
     5. a line of the previous frame that the detector missed (or did not look for) is looked for near where it
        was, and kept when its crop is still there (a detector on a downscaled frame flickers); a line whose
        crop changed while the picture around it did not (a counter, a timecode) is read again at its box;
-    6. the other boxes are recognised together, in one batch per chunk, after all its frames are scanned.
+    6. the other boxes are recognised together, in one batch per chunk, after all its frames are scanned;
+       a line read again at its box is first put together from the glyphs that earlier readings at that place
+       taught (:class:`~clamr_frames.context.ocr.glyphs.GlyphMemory`: a counter's digits), and goes to the
+       recognizer only when a glyph or a gap is not certain.
 
     Lines are ordered as :meth:`OcrEngine.read_lines` orders them. The memory keeps the ``memory`` most recent
     lines and forgets a line not seen for ``forget_after`` scanned frames.
@@ -98,6 +102,7 @@ class TextRegionPass(_ChunkPass):
         change_threshold / pixel_threshold / grid_width: the whole-frame test (see :class:`ChangeDetector`;
             ``change_threshold=0`` scans every frame).
         min_score: recognitions below this confidence count as no text (default: the engine's ``min_score``).
+        glyphs: read lines that changed in place from learned glyphs when certain (False: always recognise).
         cache / video_fingerprint: optional :class:`OcrCache` and the video's content fingerprint.
 
     Attributes:
@@ -119,6 +124,7 @@ class TextRegionPass(_ChunkPass):
         min_score: float | None = None,
         memory: int = 64,
         forget_after: int = 30,
+        glyphs: bool = True,
         cache: OcrCache | None = None,
         video_fingerprint: str | None = None,
     ) -> None:
@@ -144,6 +150,7 @@ class TextRegionPass(_ChunkPass):
         self.forget_after = int(forget_after)
         self._lines: Callable[[Sequence[Any], Sequence[str]], list[str]] = getattr(engine, "lines", _reading_order)
         self._tracks: list[_Track] = []
+        self._glyphs: GlyphMemory | None = GlyphMemory() if glyphs else None
         self._pending: list[_Track] = []
         self._ref: np.ndarray | None = None
         self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []  # (gray frame, its lines)
@@ -155,7 +162,7 @@ class TextRegionPass(_ChunkPass):
         self.ocr_id = (
             f"{self.engine_id}/text-det{self.det_side}" + (f"x{self.det_every}" if self.det_every > 1 else "")
             + f"/box{self.box_threshold:g}/cut{self.cut_threshold:g}/"
-            f"score{self.min_score:g}/{self.frame_test.detector_id}"
+            f"score{self.min_score:g}/{self.frame_test.detector_id}" + ("/glyphs" if glyphs else "")
         )
 
     def reset(self) -> None:
@@ -402,10 +409,14 @@ class TextRegionPass(_ChunkPass):
         csig = crop_signature(crop)
         again = self._match(csig, [t for t in self._tracks if _overlap(t.box, tr.box) > 0.6])
         if again is None:
-            again = _Track(csig, self._tick, tr.box, crop=crop)
+            text = self._glyphs.read(tr.box, csig) if self._glyphs is not None else None
+            again = _Track(csig, self._tick, tr.box, crop=crop if text is None else None, text=text)
             self._tracks.append(again)
-            self._pending.append(again)
             self.stats.in_place += 1
+            if text is None:
+                self._pending.append(again)
+            else:
+                self.stats.glyph_reads += 1
         else:
             self.stats.reused += 1
         again.last_seen, again.box = self._tick, tr.box
@@ -435,6 +446,8 @@ class TextRegionPass(_ChunkPass):
         for tr, (text, score) in zip(self._pending, results):
             tr.text = text.strip() if score >= self.min_score else ""
             tr.crop = None
+            if self._glyphs is not None and tr.text:
+                self._glyphs.learn(tr.box, tr.sig, tr.text)
         self.stats.recognised += len(crops)
         self._pending.clear()
         self.stats.rec_seconds += time.perf_counter() - t0
