@@ -272,10 +272,18 @@ def test_text_pass_skips_still_frames_and_resets_at_cuts():
     p = TextRegionPass(reader)
     assert p(np.arange(3.0), [still, still.copy(), still.copy()]) == ["EXIT 12"] * 3
     assert reader.detects == 1 and p.stats.skipped == 2
-    # a cut to a brighter shot: the same sign is read again (the box memory was cleared)
+    # a cut to a brighter shot: the box memory is cleared, and the sign is recalled from the archive of lines read
+    # before (its crop is the same) instead of being read again ...
     bright = [with_signs(textured(i, level=185), [("EXIT 12", 30, 50)]) for i in range(2)]
     assert p(np.array([3.0, 4.0]), bright) == ["EXIT 12"] * 2
-    assert p.stats.cuts == 1 and reader.rec_crops == 2
+    assert p.stats.cuts == 1 and reader.rec_crops == 1 and p.stats.recalled == 1
+    # ... or, without the archive, read again
+    reader = PaperBoxReader(["EXIT 12"])
+    p = TextRegionPass(reader, archive=0)
+    assert p(np.arange(4.0), [still, still.copy()] + bright) == ["EXIT 12"] * 4
+    assert p.stats.cuts == 1 and reader.rec_crops == 2 and p.stats.recalled == 0
+    with pytest.raises(InputError, match="archive"):
+        TextRegionPass(reader, archive=-1)
     # an undecodable frame gives "" and does not break the chain; cuts can be switched off
     q = TextRegionPass(PaperBoxReader(["EXIT 12"]), cut_threshold=1.0)
     seq = [still, None, bright[0], bright[1]]

@@ -49,7 +49,7 @@ def test_off_reads_every_frame():
     p = TextRegionPass(reader, glyphs=False)
     assert p(np.arange(12.0), [card([(t, 60, 110)]) for t in COUNTS[:12]]) == COUNTS[:12]
     assert p.stats.glyph_reads == 0 and reader.rec_crops == 12
-    assert TextRegionPass(reader).ocr_id.endswith("/glyphs") and not p.ocr_id.endswith("/glyphs")
+    assert "/glyphs" in TextRegionPass(reader).ocr_id and "/glyphs" not in p.ocr_id
 
 
 def test_a_digit_never_read_at_that_place_goes_to_the_recognizer():

@@ -27,7 +27,7 @@ def _knobs_for(detector: str, knobs: dict[str, Any]) -> None:
         "frame": {"pixel_threshold", "grid_width"},
         "none": {"pixel_threshold", "grid_width"},
         "text": {"det_side", "det_every", "box_threshold", "cut_threshold", "pixel_threshold", "grid_width",
-                 "min_score", "memory", "forget_after", "glyphs"},
+                 "min_score", "memory", "forget_after", "glyphs", "archive"},
     }[detector]
     bad = sorted(set(knobs) - allowed)
     if bad:
@@ -81,7 +81,7 @@ def ocr_video_frames(
             every frame) or ``"auto"`` (``"text"`` when the engine has ``detect`` and ``recognize``).
         cache / video_fingerprint: optional :class:`OcrCache` and the video's content fingerprint.
         **detector_knobs: ``pixel_threshold``, ``grid_width``; for ``"text"`` also ``det_side``, ``det_every``,
-            ``box_threshold``, ``cut_threshold``, ``min_score``, ``memory``, ``forget_after``, ``glyphs``.
+            ``box_threshold``, ``cut_threshold``, ``min_score``, ``memory``, ``forget_after``, ``glyphs``, ``archive``.
 
     Returns:
         One text per timestamp.

@@ -40,7 +40,8 @@ class OcrStats:
             the last detection (a test card whose counters run).
         in_place: lines whose crop changed where they stood (the picture around them did not) and that were
             read again at their box, without the detector.
-        glyph_reads: of those, lines put together from learned glyphs, without the recognizer.
+        glyph_reads: lines put together from learned glyphs (a counter read in place), without the recognizer.
+        recalled: of ``reused``, lines found in the archive of lines read before a scene cut.
         det_seconds / rec_seconds / other_seconds: time in the detector (or full OCR), the recognizer, and
             everything else (thumbnails, crops, signatures, matching, reading order).
     """
@@ -57,6 +58,7 @@ class OcrStats:
     steady: int = 0
     in_place: int = 0
     glyph_reads: int = 0
+    recalled: int = 0
     det_seconds: float = 0.0
     rec_seconds: float = 0.0
     other_seconds: float = 0.0

@@ -69,8 +69,7 @@ def crop_distance(a: np.ndarray, b: np.ndarray) -> float:
     """
     import cv2
 
-    (ha, wa), (hb, wb) = a.shape, b.shape
-    if abs(ha - hb) > 0.25 * max(ha, hb) + 2 or abs(wa - wb) > 0.15 * max(wa, wb) + 4:
+    if not sizes_match(a.shape, b.shape):
         return math.inf
     if a.size < b.size:
         a, b = b, a
@@ -87,6 +86,22 @@ def crop_distance(a: np.ndarray, b: np.ndarray) -> float:
     block = max(2, th // 4)
     starts = np.arange(0, col.size, block)
     return float((np.add.reduceat(col, starts) / np.diff(np.append(starts, col.size))).max())
+
+
+def sizes_match(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two crops (``(height, width)``) are close enough in size to show the same line (see
+    :func:`crop_distance`)."""
+    (ha, wa), (hb, wb) = a[:2], b[:2]
+    return abs(ha - hb) <= 0.25 * max(ha, hb) + 2 and abs(wa - wb) <= 0.15 * max(wa, wb) + 4
+
+
+def crop_thumbnail(sig: np.ndarray) -> np.ndarray:
+    """A crop (:func:`crop_signature`) shrunk to 8 x 32 cells, less its mean: a coarse look that a shift of a few
+    pixels barely changes, to rank many remembered crops before :func:`crop_distance` compares the nearest."""
+    import cv2
+
+    t = cv2.resize(sig, (32, 8), interpolation=cv2.INTER_AREA)
+    return t - t.mean()
 
 
 def unchanged_share(sig: np.ndarray, area: np.ndarray, threshold: float) -> float:

@@ -37,7 +37,9 @@ from clamr_frames.context.ocr.regions import (
     crop_distance,
     crop_quad,
     crop_signature,
+    crop_thumbnail,
     histogram_distance,
+    sizes_match,
     unchanged_share,
 )
 from clamr_frames.errors import (
@@ -55,6 +57,11 @@ class _Track:
     box: tuple[int, int, int, int]  # where it was last seen: x0, y0, x1, y1 in frame pixels
     crop: np.ndarray | None = None  # kept until the chunk's batch is recognised
     text: str | None = None  # None until recognised
+    thumb: np.ndarray | None = None  # crop_thumbnail(sig), for the archive
+
+
+#: Archived lines compared in full (crop_distance) with a line to recall, the nearest by their thumbnails.
+RECALL_NEAREST = 3
 
 
 _SAME = "same"
@@ -71,7 +78,8 @@ class TextRegionPass(_ChunkPass):
     1. a frame whose whole picture did not change (the :class:`ChangeDetector` test against the last scanned
        frame) reuses that frame's text — slides and static shots cost a thumbnail;
     2. a jump of the gray-level histogram (:func:`histogram_distance` above ``cut_threshold``) is a scene
-       cut: the memory of read boxes is cleared;
+       cut: the memory of read boxes is cleared (the archive of lines read before stays: a caption that comes
+       back after a cut is recognised by its crop, not read again);
     3. the text detector runs on the frame scaled to ``det_side`` pixels on its shorter side, and every box
        is cut from the full-size frame — unless nothing outside the lines of the previous frame changed since
        the last detection (``steady``: a test card whose counters run, a caption over a still shot): no line
@@ -103,6 +111,8 @@ class TextRegionPass(_ChunkPass):
             ``change_threshold=0`` scans every frame).
         min_score: recognitions below this confidence count as no text (default: the engine's ``min_score``).
         glyphs: read lines that changed in place from learned glyphs when certain (False: always recognise).
+        archive: lines read by the recognizer that are remembered across scene cuts (the shot's memory is cleared
+            at a cut), so that a caption or title that comes back later in the video is not read again; 0: none.
         cache / video_fingerprint: optional :class:`OcrCache` and the video's content fingerprint.
 
     Attributes:
@@ -125,6 +135,7 @@ class TextRegionPass(_ChunkPass):
         memory: int = 64,
         forget_after: int = 30,
         glyphs: bool = True,
+        archive: int = 256,
         cache: OcrCache | None = None,
         video_fingerprint: str | None = None,
     ) -> None:
@@ -141,6 +152,8 @@ class TextRegionPass(_ChunkPass):
             raise InputError("box_threshold must be >= 0 and cut_threshold in (0, 1]")
         if memory < 1 or forget_after < 1:
             raise InputError("memory and forget_after must be >= 1")
+        if isinstance(archive, bool) or not isinstance(archive, int) or archive < 0:
+            raise InputError(f"archive must be an integer >= 0, got {archive!r}")
         self.det_side = int(det_side)
         self.det_every = int(det_every)
         self.box_threshold = float(box_threshold)
@@ -151,6 +164,8 @@ class TextRegionPass(_ChunkPass):
         self._lines: Callable[[Sequence[Any], Sequence[str]], list[str]] = getattr(engine, "lines", _reading_order)
         self._tracks: list[_Track] = []
         self._glyphs: GlyphMemory | None = GlyphMemory() if glyphs else None
+        self._archive: list[_Track] = []  # lines the recognizer read, kept across cuts (most recently useful last)
+        self._archive_size = int(archive)
         self._pending: list[_Track] = []
         self._ref: np.ndarray | None = None
         self._scans: list[tuple[np.ndarray, list[tuple[np.ndarray, _Track]]]] = []  # (gray frame, its lines)
@@ -163,6 +178,7 @@ class TextRegionPass(_ChunkPass):
             f"{self.engine_id}/text-det{self.det_side}" + (f"x{self.det_every}" if self.det_every > 1 else "")
             + f"/box{self.box_threshold:g}/cut{self.cut_threshold:g}/"
             f"score{self.min_score:g}/{self.frame_test.detector_id}" + ("/glyphs" if glyphs else "")
+            + (f"/archive{archive}" if archive else "")
         )
 
     def reset(self) -> None:
@@ -263,9 +279,11 @@ class TextRegionPass(_ChunkPass):
             track = self._match(csig)
             box = _bounds(quad)
             if track is None:
-                track = _Track(csig, self._tick, box, crop=crop)
+                text = self._recall(csig, box)
+                track = _Track(csig, self._tick, box, crop=crop if text is None else None, text=text)
                 self._tracks.append(track)
-                self._pending.append(track)
+                if text is None:
+                    self._pending.append(track)
                 arrived.append(track)
             else:
                 self.stats.reused += 1
@@ -409,14 +427,12 @@ class TextRegionPass(_ChunkPass):
         csig = crop_signature(crop)
         again = self._match(csig, [t for t in self._tracks if _overlap(t.box, tr.box) > 0.6])
         if again is None:
-            text = self._glyphs.read(tr.box, csig) if self._glyphs is not None else None
+            text = self._recall(csig, tr.box)
             again = _Track(csig, self._tick, tr.box, crop=crop if text is None else None, text=text)
             self._tracks.append(again)
             self.stats.in_place += 1
             if text is None:
                 self._pending.append(again)
-            else:
-                self.stats.glyph_reads += 1
         else:
             self.stats.reused += 1
         again.last_seen, again.box = self._tick, tr.box
@@ -430,6 +446,28 @@ class TextRegionPass(_ChunkPass):
             if d <= self.box_threshold and d < best_d:
                 best, best_d = tr, d
         return best
+
+    def _recall(self, sig: np.ndarray, box: tuple[int, int, int, int]) -> str | None:
+        """The text of a line that no line of the shot matches, without the recognizer: a line read earlier in the
+        video whose crop shows the same text (the archive: a caption that comes back after a cut), or the glyphs
+        learned at ``box`` (:class:`~clamr_frames.context.ocr.glyphs.GlyphMemory`); None: it must be read."""
+        old = None
+        if self._archive:
+            near = [tr for tr in self._archive if sizes_match(tr.sig.shape, sig.shape)]
+            if len(near) > RECALL_NEAREST:
+                d = np.abs(np.stack([tr.thumb for tr in near]) - crop_thumbnail(sig)).mean(axis=(1, 2))  # type: ignore[misc]
+                near = [near[i] for i in np.argsort(d, kind="stable")[:RECALL_NEAREST]]
+            old = self._match(sig, near)
+        if old is not None:
+            self._archive.remove(old)
+            self._archive.append(old)  # the most recently useful are kept longest
+            self.stats.reused += 1
+            self.stats.recalled += 1
+            return old.text
+        text = self._glyphs.read(box, sig) if self._glyphs is not None else None
+        if text is not None:
+            self.stats.glyph_reads += 1
+        return text
 
     def _forget(self) -> None:
         keep = [tr for tr in self._tracks if self._tick - tr.last_seen < self.forget_after]
@@ -448,6 +486,11 @@ class TextRegionPass(_ChunkPass):
             tr.crop = None
             if self._glyphs is not None and tr.text:
                 self._glyphs.learn(tr.box, tr.sig, tr.text)
+            if self._archive_size:
+                tr.thumb = crop_thumbnail(tr.sig)
+                self._archive.append(tr)
+        if len(self._archive) > self._archive_size:
+            del self._archive[: len(self._archive) - self._archive_size]
         self.stats.recognised += len(crops)
         self._pending.clear()
         self.stats.rec_seconds += time.perf_counter() - t0
