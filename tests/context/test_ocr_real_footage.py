@@ -22,7 +22,7 @@ def _candidates(name: str, fps: float) -> tuple[np.ndarray, list[np.ndarray]]:
     """Candidates of a real clip, decoded as the index builder decodes them (longer side at most 448)."""
     from clamr_frames.video import VideoReader
 
-    reader = VideoReader(VIDEO / name)
+    reader = VideoReader(VIDEO / name)  # (an absolute path stays itself)
     ts, frames = [], []
     for chunk in reader.iter_candidates(fps=fps, max_side=448):
         ts += list(chunk.timestamps)
@@ -80,4 +80,25 @@ def test_glyph_memory_reads_what_the_recognizer_reads(engine, name, fps, least):
     off, _ = make_ocr_pass(engine, glyphs=False)
     assert on(ts, frames) == off(ts, frames)
     assert on.stats.glyph_reads >= least, on.stats  # (the 2-s card changes its digits' places less often)
+    assert on.stats.recognised < off.stats.recognised
+
+
+def test_archive_recalls_text_that_comes_back_after_a_cut_as_the_recognizer_reads_it(engine, tmp_path):
+    # real cards and films cut together, the cards coming back after each cut (the title of Big Buck Bunny too):
+    # with the archive and the glyph memory the same text in every candidate, with fewer recognizer runs
+    from clamr_frames.context.ocr import make_ocr_pass
+    from testkit.real_footage import Segment, compose
+
+    plan = [Segment("smpte", 0.0, 3.0), Segment("bunny", 20.5, 2.0), Segment("testcard", 0.0, 2.0),
+            Segment("chaplin", 1.0, 2.0), Segment("smpte", 0.0, 3.0), Segment("bunny", 20.5, 2.0),
+            Segment("testcard", 0.5, 1.5)]
+    video = tmp_path / "cards_and_films.mp4"
+    compose(video, plan, fps=8.0, size=(960, 540))
+    ts, frames = _candidates(str(video), fps=3.0)
+    on, _ = make_ocr_pass(engine)
+    off, _ = make_ocr_pass(engine, glyphs=False, archive=0)
+    texts = on(ts[:20], frames[:20]) + on(ts[20:], frames[20:])
+    assert texts == off(ts[:20], frames[:20]) + off(ts[20:], frames[20:])
+    assert any("PEACH" in t for t in texts) and any("1024" in t for t in texts), texts
+    assert on.stats.cuts >= 3 and on.stats.recalled > 0, on.stats
     assert on.stats.recognised < off.stats.recognised

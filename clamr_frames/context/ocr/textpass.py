@@ -489,7 +489,9 @@ class TextRegionPass(_ChunkPass):
             tr.crop = None
             if self._glyphs is not None and tr.text:
                 self._glyphs.learn(tr.box, tr.sig, tr.text)
-            if self._archive_size:
+            if self._archive_size and sum(ch.isalnum() for ch in tr.text) >= 2:
+                # a line of no text, or of one letter or symbol, is not archived: such readings are of shapes the
+                # detector took for text, and the recognizer reads two look-alike crops of them either way
                 self._archive.append(tr)
         if len(self._archive) > self._archive_size:
             del self._archive[: len(self._archive) - self._archive_size]
