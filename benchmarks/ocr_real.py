@@ -131,7 +131,8 @@ def memory_check(video: str) -> dict:
             out[name] = [text for c in chunks for text in ocr(c.timestamps, list(c.frames))]
             out[name + " recognised"] = ocr.stats.recognised
         return {"candidates": len(out["with"]), "differ": sum(a != b for a, b in zip(out["with"], out["without"])),
-                "recognised with": out["with recognised"], "recognised without": out["without recognised"]}
+                "recognised with": out["with recognised"], "recognised without": out["without recognised"],
+                "texts": out["with"]}
 
     got = both(chunks)
     # the same on videos of another generator (testkit.heldout: other fonts, panning, distractor shapes)
@@ -141,7 +142,7 @@ def memory_check(video: str) -> dict:
         held = [both(list(VideoReader(str(v.video_path)).iter_candidates(fps=1.0, max_side=st.max_side,
                                                                           chunk_size=st.chunk_size)))
                 for v in heldout_set(d, seeds=list(HELDOUT_SEEDS), duration=240.0)]
-    got["heldout"] = {k: sum(h[k] for h in held) for k in held[0]}
+    got["heldout"] = {k: sum(h[k] for h in held) for k in held[0] if k != "texts"}
     return got
 
 
@@ -224,30 +225,61 @@ def decode_worker(video: str) -> dict:
     from clamr_frames.video import VideoReader
 
     st = IndexSettings()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), os.times()
     reader = VideoReader(video)
     n = sum(len(c.frames) for c in reader.iter_candidates(fps=st.fps, num_frames=st.num_frames,
                                                          max_side=st.max_side, chunk_size=st.chunk_size))
-    return {"seconds": time.perf_counter() - t0, "frames": n}
+    c1 = os.times()
+    return {"seconds": time.perf_counter() - t0, "cpu": (c1.user - c0.user) + (c1.system - c0.system), "frames": n}
 
 
-VARIANTS = {  # name: (checkout, OCR on; None: decode only)
-    "decode candidates only": ("after", None),
-    "no OCR": ("after", False),
-    "OCR before": ("before", True),
-    "OCR after": ("after", True),
+def encode_worker(texts_path: str) -> dict:
+    """Only encode the OCR texts (one document per candidate, as the index reads them) with the default scorer, on
+    the one torch thread the pipeline gives the encoder while OCR and speech recognition run: the part of OCR's
+    cost that indexing its text pays, whatever reads it."""
+    import torch
+
+    import clamr_frames
+    from clamr_frames.encoders.base import Document
+    from clamr_frames.index.builder import IndexSettings
+
+    torch.set_num_threads(1)
+    texts = json.loads(Path(texts_path).read_text())
+    encoder = clamr_frames.FrameSelector.from_pretrained("default", progress=False).encoder
+    step = IndexSettings().chunk_size
+    t0, c0 = time.perf_counter(), os.times()
+    for i in range(0, len(texts), step):
+        encoder.encode_documents([Document(None, ocr=t) for t in texts[i : i + step]])
+    c1 = os.times()
+    return {"seconds": time.perf_counter() - t0, "cpu": (c1.user - c0.user) + (c1.system - c0.system)}
+
+
+VARIANTS = {  # name: (checkout, what the worker does)
+    "decode candidates only": ("after", "decode"),
+    "encode the OCR text only": ("after", "encode"),
+    "no OCR": ("after", "no-ocr"),
+    "OCR before": ("before", "ocr"),
+    "OCR after": ("after", "ocr"),
+}
+TIMERS = {
+    "decode": "wall s of decoding the candidates alone (builder's fps, size, chunks), fresh process",
+    "encode": "wall s of encoding the OCR text of every candidate (the texts of the OCR pass, read before the rounds) "
+              "with the default scorer on one torch thread, model loading excluded, fresh process",
+    "index": "wall s of FrameSelector.index() in a fresh process and index dir: decode, OCR, speech recognition, "
+             "encoding pipelined; OCR engine and whisper start included",
 }
 
 
-def run_worker(checkout: Path, video: Path, ocr: bool | int | None) -> dict:
-    """One index build (``ocr`` None: decoding only; 2: :func:`memory_check`) in a fresh interpreter whose
-    clamr_frames is ``checkout``'s."""
+def run_worker(checkout: Path, video: Path, job: str, texts: Path | None = None) -> dict:
+    """One job in a fresh interpreter whose clamr_frames is ``checkout``'s: ``"ocr"`` / ``"no-ocr"`` (an index
+    build), ``"decode"``, ``"encode"`` (the OCR texts in ``texts``) or ``"check"`` (:func:`memory_check`)."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(video), "--ocr",
-           str(-1 if ocr is None else int(ocr))]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(video), "--job", job]
+    if texts is not None:
+        cmd += ["--texts", str(texts)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"worker failed ({checkout}, ocr={ocr}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"worker failed ({checkout}, {job}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -263,14 +295,16 @@ def main(argv=None) -> None:
     ap.add_argument("--video", type=Path, default=None, help="where the composition is written (default: _work)")
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--ocr", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--job", default="ocr", choices=("ocr", "no-ocr", "decode", "encode", "check"),
+                    help=argparse.SUPPRESS)
+    ap.add_argument("--texts", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker is not None:
-        if args.ocr == 2:
-            got = memory_check(str(args.worker))
-        else:
-            got = decode_worker(str(args.worker)) if args.ocr < 0 else worker(str(args.worker), bool(args.ocr))
-        print(json.dumps(got))
+        video = str(args.worker)
+        jobs = {"ocr": lambda: worker(video, True), "no-ocr": lambda: worker(video, False),
+                "decode": lambda: decode_worker(video), "encode": lambda: encode_worker(args.texts),
+                "check": lambda: memory_check(video)}
+        print(json.dumps(jobs[args.job]()))
         return
     from benchmarks._common import WORK, record
 
@@ -282,16 +316,18 @@ def main(argv=None) -> None:
     video.parent.mkdir(parents=True, exist_ok=True)
     placed = compose_video(video)
     checkouts = {"before": args.base.resolve(), "after": ROOT}
+    check = run_worker(ROOT, video, "check")  # untimed: the glyph memory and the archive change no text
+    texts = video.with_suffix(".ocr.json")  # the OCR texts, for the encoding-only job
+    texts.write_text(json.dumps(check.pop("texts")))
     runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
     for r in range(args.repeats):
         names = list(VARIANTS)
         names = names[r % len(names):] + names[: r % len(names)]  # a different order each round
         for name in names:
-            where, ocr = VARIANTS[name]
-            got = run_worker(checkouts[where], video, ocr)
+            where, job = VARIANTS[name]
+            got = run_worker(checkouts[where], video, job, texts)
             runs[name].append(got)
             print(f"round {r + 1} {name}: {got['seconds']:.1f} s", flush=True)
-    check = run_worker(ROOT, video, 2)  # untimed: the glyph memory and the archive change no text
     truth = expected_text(placed, runs["OCR after"][0]["timestamps"])
     base_s = _median([g["seconds"] for g in runs["no OCR"]])
     from clamr_frames.index.pipeline import usable_cores
@@ -300,20 +336,18 @@ def main(argv=None) -> None:
     rows = []
     for name, got in runs.items():
         sec = _median([g["seconds"] for g in got])
+        job = VARIANTS[name][1]
         row = {"variant": name, "checkout": "main " + base_commit if VARIANTS[name][0] == "before" else "this branch",
                "index s (median)": round(sec, 1), "runs s": " / ".join(f"{g['seconds']:.1f}" for g in got),
-               "CPU s (median)": round(_median([g["cpu"] for g in got if "cpu" in g]), 1) if VARIANTS[name][1] is not None else "",
-               "OCR adds": f"{100 * (sec / base_s - 1):+.0f} %" if VARIANTS[name][1] else "",
-               "timer": ("wall s of decoding the candidates alone (builder's fps, size, chunks), fresh process"
-                         if VARIANTS[name][1] is None else
-                         "wall s of FrameSelector.index() in a fresh process and index dir: decode, OCR, speech "
-                         "recognition, encoding pipelined; OCR engine and whisper start included"),
-               "threads": cores}
+               "CPU s (median)": round(_median([g["cpu"] for g in got]), 1),
+               "OCR adds": f"{100 * (sec / base_s - 1):+.0f} %" if job == "ocr" else "",
+               "timer": TIMERS.get(job, TIMERS["index"]),
+               "threads": 1 if job == "encode" else cores}
         stages = {k for g in got for k in (g.get("pipeline") or {}).get("stages", {})}
         row["stage busy s"] = ", ".join(
             f"{k} {_median([g['pipeline']['stages'][k]['busy'] for g in got if k in g['pipeline']['stages']]):.1f}"
             for k in sorted(stages))
-        if VARIANTS[name][1]:
+        if VARIANTS[name][1] == "ocr":
             st = got[0]["stats"]
             row.update({
                 "detector runs": st.get("detected"), "crops recognised": st.get("recognised"),
@@ -327,6 +361,7 @@ def main(argv=None) -> None:
         rows.append(row)
     minutes = placed[-1].t1 / 60
     no_ocr_cpu = _median([g["cpu"] for g in runs["no OCR"]])
+    floor_cpu = sum(_median([g["cpu"] for g in runs[n]]) for n in ("decode candidates only", "encode the OCR text only"))
     notes = f"""
 Video: {minutes:.0f} minutes composed of the committed real clips ({len(placed)} segments: SMPTE test card with three
 running counters, colour-bar card with a caption, a running timecode and a progress bar, a handheld camera, Big Buck
@@ -349,7 +384,9 @@ candidate's OCR text contains them.
 "CPU s": user + system seconds of the whole process during that `index()` call (every thread: decoding and FFmpeg's
 threads, OCR and its recognizer workers, speech recognition and its workers, encoding). Without OCR the index already
 keeps the {cores} cores {100 * no_ocr_cpu / (cores * base_s):.0f} % busy (speech recognition), so OCR's CPU time
-adds to the wall time about as CPU s / {cores}.
+adds to the wall time about as CPU s / {cores}. Decoding the candidates and encoding their OCR text, which any OCR
+pass needs, took {floor_cpu:.1f} CPU s by themselves (the two "only" rows): at CPU s / {cores} that alone is
+{100 * floor_cpu / cores / base_s:+.0f} % of the index time without OCR, before any text is detected or read.
 Glyph memory and archive (the text-region pass's reuse of glyphs read at a place and of lines read before a cut),
 checked untimed on the same {check["candidates"]} candidates: with them the recognizer ran {check["recognised with"]}
 times, without them {check["recognised without"]} times, and {check["differ"]} candidates' texts differ. On
