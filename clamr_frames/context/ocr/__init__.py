@@ -13,7 +13,10 @@ Pieces, each usable alone:
   detector runs on a downscaled frame, and only text boxes that are new or whose crop changed are recognised
   (in one batch per chunk); boxes whose crop matches one already read reuse its text, and a scene cut resets.
   Where nothing but the text lines changed (a counter or timecode on a still picture) the detector is skipped and
-  only the lines whose crop changed are read again, at their boxes.
+  only the lines whose crop changed are read again, at their boxes. Lines read before a scene cut stay in an
+  archive (a caption that comes back is recalled, not read again).
+- :class:`GlyphMemory` — a line that changed in place (a counter) put together from the glyphs the recognizer
+  read at that place, when every glyph is certain; the text-region pass uses it.
 - :func:`ocr_video_frames` — OCR text of every frame of a video, with either detector.
 - :class:`OcrCache` — OCR text on disk per (video fingerprint, timestamp), one JSON file per video and engine
   setting, written atomically.
@@ -23,7 +26,8 @@ The package's modules follow these pieces: :mod:`~clamr_frames.context.ocr.base`
 :mod:`~clamr_frames.context.ocr.words` (word splitting), :mod:`~clamr_frames.context.ocr.engine` (the engine),
 :mod:`~clamr_frames.context.ocr.change` (change detection), :mod:`~clamr_frames.context.ocr.cache` (the cache),
 :mod:`~clamr_frames.context.ocr.regions` (text regions), :mod:`~clamr_frames.context.ocr.passes` (the whole-frame
-pass and what both passes share), :mod:`~clamr_frames.context.ocr.textpass` (the text-region pass) and
+pass and what both passes share), :mod:`~clamr_frames.context.ocr.glyphs` (the glyph memory),
+:mod:`~clamr_frames.context.ocr.textpass` (the text-region pass) and
 :mod:`~clamr_frames.context.ocr.make` (:func:`make_ocr_pass`).
 
 rapidocr, onnxruntime and OpenCV are imported only when an :class:`OcrEngine` is built, so importing this
@@ -41,6 +45,7 @@ from clamr_frames.context.ocr.change import (
     frame_signature,
 )
 from clamr_frames.context.ocr.engine import OcrEngine
+from clamr_frames.context.ocr.glyphs import GlyphMemory
 from clamr_frames.context.ocr.make import make_ocr_pass, ocr_video_frames
 from clamr_frames.context.ocr.passes import OcrPass, OcrStats
 from clamr_frames.context.ocr.regions import (
@@ -55,6 +60,7 @@ from clamr_frames.context.ocr.words import segment_word, split_glued_words
 __all__ = [
     *_base.__all__,
     "ChangeDetector",
+    "GlyphMemory",
     "OcrCache",
     "OcrEngine",
     "OcrPass",

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from clamr_frames.context.ocr.regions import _overlap
+
 #: Largest share of differing ink pixels at which a run is the learned glyph (H.264 noise on the glyph edges of
 #: 448-pixel frames flips a few per cent; two different digits of one font differ by 15 % and more).
 MAX_MISMATCH = 0.08
@@ -161,8 +163,6 @@ class GlyphMemory:
     _places: list[_Place] = field(default_factory=list)
 
     def _place(self, box: tuple[int, int, int, int], height: int) -> _Place | None:
-        from clamr_frames.context.ocr.regions import _overlap
-
         for p in reversed(self._places):
             if abs(p.height - height) <= 1 and _overlap(p.box, box) > 0.8:
                 return p
@@ -247,3 +247,5 @@ class GlyphMemory:
                     return None  # a gap the readings so far do not tell
             out.append(ch)
         return "".join(out)
+
+__all__ = ["MARGIN", "MAX_MISMATCH", "PER_CHAR", "Glyph", "GlyphMemory", "mismatch", "segment"]
