@@ -132,3 +132,15 @@ def test_recognition_workers_read_the_same_text():
     assert one.rec_workers == 1 and two.rec_workers == 2
     assert one.recognize(crops) == two.recognize(crops)
     assert [t for t, _ in two.recognize(crops)][:2] == ["00:00:06:24", "3.503"]
+
+
+@pytest.mark.parametrize("cores, threads, workers", [(2, 1, 2), (8, 4, 2), (8, 1, 8), (8, None, 1), (3, 2, 1)])
+def test_default_recognition_workers_stay_within_the_cores(monkeypatch, cores, threads, workers):
+    # workers x onnxruntime threads: at most the usable cores (no 8 x 4 threads on an 8-core machine)
+    from testkit.extras import require_extra
+
+    require_extra("ocr")
+    import clamr_frames.context.ocr.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_cores", lambda: cores)
+    assert engine_module.OcrEngine(threads=threads).rec_workers == workers

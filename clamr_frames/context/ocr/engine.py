@@ -71,9 +71,10 @@ class OcrEngine:
             only lines of similar width, recognition of such lines took about a third of the time and read the
             same text (``benchmarks/ocr_real.py``).
         rec_workers: batches of lines recognised at the same time, each in its own onnxruntime run (with
-            ``threads`` threads). None: the usable cores on the CPU, 1 on CUDA. The batches are the same for any
-            number of workers, so the text and scores are too. Independent runs, unlike more intra-op threads,
-            do not wait on each other (on a loaded 2-core machine two intra-op threads made recognition slower,
+            ``threads`` threads). None: as many as fit the usable cores at ``threads`` threads each (the usable
+            cores when ``threads=1``; 1 when ``threads`` is None, onnxruntime then using every core), 1 on CUDA.
+            The batches are the same for any number of workers, so the text and scores are too. Independent
+            runs, unlike more intra-op threads, do not wait on each other (on a loaded 2-core machine two intra-op threads made recognition slower,
             two workers made it faster); the index's OCR thread thereby uses a core the other stages leave idle.
 
     Raises:
@@ -115,7 +116,13 @@ class OcrEngine:
             raise InputError(f"rec_workers must be >= 1, got {rec_workers}")
         self._pool: Any = None  # threads of the recognition workers: started on first use
         self.device = _ort_device(device)
-        self.rec_workers = int(rec_workers) if rec_workers is not None else (_cores() if self.device == "cpu" else 1)
+        if rec_workers is not None:
+            self.rec_workers = int(rec_workers)
+        elif self.device == "cpu" and threads is not None:
+            # workers x intra-op threads stay within the cores (8 cores at threads=4: 2 workers, not 8 x 4)
+            self.rec_workers = max(1, _cores() // int(threads))
+        else:
+            self.rec_workers = 1
         self._ocr = self._build(self.det_limit_side_len)
         self._det: Any = None  # the detector of detect(): built on first use
 
