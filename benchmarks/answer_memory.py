@@ -38,6 +38,8 @@ import sys
 import time
 from pathlib import Path
 
+from clamr_frames.run_info import cpu_count
+
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / "_work" / "answer_memory"
 DEFAULT_OUT = BENCH_DIR / "results" / "answer_memory.json"
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": _git_commit(),
         "machine": _machine(),
-        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu_count": cpu_count(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "command": "python -m benchmarks.answer_memory " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),

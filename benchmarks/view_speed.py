@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from clamr_frames.run_info import cpu_count
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 POLICIES = ("topk", "nms", "uniform", "hybrid", "inverse-transform")
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     load_before = list(os.getloadavg())
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = cpu_count()
     t0 = time.perf_counter()
     selections = build_selections(work, args.questions, args.videos, args.minutes, real=args.real)
     built = time.perf_counter() - t0

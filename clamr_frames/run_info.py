@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clamr_frames._fs import atomic_writer
+from clamr_frames._machine import usable_cores
 
 # the source checkout this module sits in (git and the relative command line are read there; outside a checkout
 # the commit is None)
@@ -70,7 +71,7 @@ def commit() -> str | None:
 
 
 def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 def _cpu_model() -> str:
@@ -223,7 +224,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def describe_machine() -> str:
     """One line: CPU model, cores this process may use, RAM, GPU, Python and torch versions."""
     cpu = _cpu_model()
-    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = usable_cores()
     gib = _ram_gib()
     mem = "" if gib is None else f", {gib:.0f} GiB RAM"
     import torch

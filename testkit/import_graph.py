@@ -10,7 +10,7 @@ It reports:
 - **circles**: strongly connected components of more than one module (imports inside functions included, so
   a circle "broken" by a lazy import is still a circle);
 - **stage violations**: an edge from a module on a lower floor to one on a higher floor. Floors, bottom up:
-  ``base`` (errors, types, _fs, _settings, keyed_store, run_info, evaluation, _minilm: imported by anyone), then the
+  ``base`` (errors, types, _fs, _machine, _settings, keyed_store, run_info, evaluation, _minilm: imported by anyone), then the
   pipeline stages ``video``, ``context``, ``encoders``, ``index``, ``scoring``, ``select``, then ``top`` (the
   façade ``selector``, ``cli``, ``demo``, ``messages``, ``plot``, ``questions``, the package ``__init__``/``__main__``,
   ``train``, ``synth``, ``report`` and all of ``qa_harness``). A module may import its own floor and any floor
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("clamr_frames", "qa_harness")
 
 FLOORS = ["base", "video", "context", "encoders", "index", "scoring", "select", "top"]
-_BASE = {"errors", "types", "_fs", "_settings", "keyed_store", "run_info", "evaluation", "_minilm"}
+_BASE = {"errors", "types", "_fs", "_machine", "_settings", "keyed_store", "run_info", "evaluation", "_minilm"}
 _TOP = {"selector", "cli", "demo", "messages", "plot", "questions", "__init__", "__main__", "train", "synth", "report", "selections"}
 _STAGES = {"video", "context", "encoders", "index", "scoring", "select"}
 # stage helpers that live at the package's top level

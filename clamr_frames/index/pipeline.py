@@ -18,7 +18,6 @@ One progress bar shows every stage's rate (:class:`PipelineStats`).
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from clamr_frames._machine import usable_cores
 from clamr_frames.errors import ClamrFramesError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -117,14 +117,6 @@ class PipelineStats:
 
 # ------------------------------------------------------------------------------------------------
 # cores
-
-
-def usable_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def thread_plan(*, ocr: bool, asr: bool, cores: int | None = None) -> dict[str, int]:

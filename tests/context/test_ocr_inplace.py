@@ -142,5 +142,5 @@ def test_default_recognition_workers_stay_within_the_cores(monkeypatch, cores, t
     require_extra("ocr")
     import clamr_frames.context.ocr.engine as engine_module
 
-    monkeypatch.setattr(engine_module, "_cores", lambda: cores)
+    monkeypatch.setattr(engine_module, "usable_cores", lambda: cores)
     assert engine_module.OcrEngine(threads=threads).rec_workers == workers

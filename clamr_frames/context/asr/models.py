@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,13 +113,6 @@ def resolve_model(name: str) -> ResolvedModel:
         fp = video_fingerprint(directory / "model.bin")[:16]
         return ResolvedModel(str(directory.resolve()), f"local:{directory.name}:{fp}", True)
     return ResolvedModel(name, name, False)
-
-
-def _usable_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def resolve_device(device: str, compute_type: str) -> tuple[str, str]:

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from clamr_frames._machine import usable_cores
 from clamr_frames.context.asr.models import (
     ResolvedModel,
     _load_whisper,
-    _usable_cores,
     resolve_device,
     resolve_model,
 )
@@ -182,7 +182,7 @@ class WhisperTranscriber:
 
     def parallelism(self) -> tuple[int, int]:
         """``(workers, threads per worker)`` from the settings (see :class:`AsrSettings`)."""
-        budget = self.settings.cpu_threads or _usable_cores()
+        budget = self.settings.cpu_threads or usable_cores()
         if self.settings.workers:
             workers = self.settings.workers
         else:

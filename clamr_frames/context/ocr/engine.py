@@ -4,12 +4,12 @@ reading order. rapidocr, onnxruntime and OpenCV are imported only when an :class
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from clamr_frames._machine import usable_cores
 from clamr_frames.context.ocr.base import (
     DEFAULT_DET_SIDE,
     OCR_EXTRA_HINT,
@@ -120,7 +120,7 @@ class OcrEngine:
             self.rec_workers = int(rec_workers)
         elif self.device == "cpu" and threads is not None:
             # workers x intra-op threads stay within the cores (8 cores at threads=4: 2 workers, not 8 x 4)
-            self.rec_workers = max(1, _cores() // int(threads))
+            self.rec_workers = max(1, usable_cores() // int(threads))
         else:
             self.rec_workers = 1
         self._ocr = self._build(self.det_limit_side_len)
@@ -250,13 +250,6 @@ class OcrEngine:
 
     def __repr__(self) -> str:
         return f"OcrEngine({self.engine_id})"
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _ort_device(device: str) -> str:
