@@ -74,8 +74,9 @@ class OcrEngine:
             ``threads`` threads). None: as many as fit the usable cores at ``threads`` threads each (the usable
             cores when ``threads=1``; 1 when ``threads`` is None, onnxruntime then using every core), 1 on CUDA.
             The batches are the same for any number of workers, so the text and scores are too. Independent
-            runs, unlike more intra-op threads, do not wait on each other (on a loaded 2-core machine two intra-op threads made recognition slower,
-            two workers made it faster); the index's OCR thread thereby uses a core the other stages leave idle.
+            runs, unlike more intra-op threads, do not wait on each other (on a loaded 2-core machine two
+            intra-op threads made recognition slower, two workers made it faster); the index's OCR thread
+            thereby uses a core the other stages leave idle.
 
     Raises:
         OcrUnavailableError: rapidocr / onnxruntime are not installed (the ``ocr`` extra).

@@ -10,10 +10,10 @@ adaptive classifier, as OCR engines have long used for a document's own font).
 How a line is cut into glyphs (:func:`segment`): the crop is split into ink and background at Otsu's threshold;
 ink that touches the crop's edge is the ground around the text (a caption's plate, colour bars) and is left out,
 and of the two polarities the one with more character-sized pieces is the text. The ink columns form runs
-separated by empty columns: one run a character in the fixed-pitch digits of counters and timecodes (``:`` and ``i`` are one run:
-their parts share columns). A recognised line teaches the memory only when its runs and its characters (spaces
-left out) are as many, and its spaces fall exactly on the widest gaps; anything else (touching letters, text over
-a busy picture) teaches nothing and is read by the recognizer as before.
+separated by empty columns: one run a character in the fixed-pitch digits of counters and timecodes (``:`` and
+``i`` are one run: their parts share columns). A recognised line teaches the memory only when its runs and its
+characters (spaces left out) are as many, and its spaces fall exactly on the widest gaps; anything else (touching
+letters, text over a busy picture) teaches nothing and is read by the recognizer as before.
 
 How a line is read (:meth:`GlyphMemory.read`): every run must match one learned glyph of the same place, by the
 share of pixels whose ink differs after the best shift of up to one pixel (at most ``max_mismatch``), clearly
@@ -247,5 +247,6 @@ class GlyphMemory:
                     return None  # a gap the readings so far do not tell
             out.append(ch)
         return "".join(out)
+
 
 __all__ = ["MARGIN", "MAX_MISMATCH", "PER_CHAR", "Glyph", "GlyphMemory", "mismatch", "segment"]

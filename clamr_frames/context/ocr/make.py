@@ -45,13 +45,10 @@ def _new_pass(
     if detector not in DETECTORS:
         raise InputError(f"OCR change detector must be one of {DETECTORS}, got {detector!r}")
     if detector == "auto":  # the text-aware pass when the engine can find boxes, else whole frames
-        detector = "text" if callable(getattr(engine, "detect", None)) and callable(getattr(engine, "recognize", None)) else "frame"
+        boxes = callable(getattr(engine, "detect", None)) and callable(getattr(engine, "recognize", None))
+        detector = "text" if boxes else "frame"
     _knobs_for(detector, knobs)
     if detector == "text":
-        from clamr_frames.context.ocr.textpass import (
-            TextRegionPass,  # it builds on this module's _ChunkPass
-        )
-
         thr = DEFAULT_CHANGE_THRESHOLD if change_threshold is None else change_threshold
         return TextRegionPass(engine, change_threshold=thr, cache=cache, video_fingerprint=video_fingerprint, **knobs)
     thr = 0.0 if detector == "none" else (DEFAULT_CHANGE_THRESHOLD if change_threshold is None else change_threshold)

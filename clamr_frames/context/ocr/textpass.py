@@ -143,7 +143,8 @@ class TextRegionPass(_ChunkPass):
         super().__init__(engine, {"change_threshold": change_threshold, "pixel_threshold": pixel_threshold,
                                   "grid_width": grid_width}, cache, video_fingerprint)
         if not (callable(getattr(engine, "detect", None)) and callable(getattr(engine, "recognize", None))):
-            raise InputError(f"the text-region pass needs an engine with detect() and recognize(), got {type(engine).__name__}")
+            raise InputError("the text-region pass needs an engine with detect() and recognize(), "
+                             f"got {type(engine).__name__}")
         if det_side < 32:
             raise InputError(f"det_side must be >= 32, got {det_side}")
         if det_every < 1:
@@ -447,7 +448,8 @@ class TextRegionPass(_ChunkPass):
             for tr in near:
                 if tr.thumb is None:
                     tr.thumb = crop_thumbnail(tr.sig)
-            d = np.abs(np.stack([tr.thumb for tr in near]) - crop_thumbnail(sig)).mean(axis=(1, 2))  # type: ignore[misc]
+            thumbs = np.stack([tr.thumb for tr in near])  # type: ignore[misc]
+            d = np.abs(thumbs - crop_thumbnail(sig)).mean(axis=(1, 2))
             near = [near[i] for i in np.argsort(d, kind="stable")[:NEAREST]]
         best, best_d = None, math.inf
         for tr in near:
